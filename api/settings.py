@@ -1,0 +1,90 @@
+"""Every setting in one table: command-line flag > environment > config file > default.
+
+The config file is `jobtrail.toml` in the working directory, or the file
+named by --config / JOBTRAIL_CONFIG; its keys are the setting names below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobtrail.store import DEFAULT_PATH
+from jobtrail.store.errors import InputError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    type: Callable[[str], Any] = str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "JOBTRAIL_" + self.name.upper()
+
+
+def _base_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise InputError(f"base URL must be http(s)://…, not {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("store", DEFAULT_PATH,
+            "the store: a directory (embedded Oxigraph), memory:, or a SPARQL endpoint URL"),
+    Setting("base_url", "http://127.0.0.1:8000/",
+            "the URL under which jobtrail mints and serves IRIs", _base_url),
+    Setting("batch_size", 5000, "messages stored per batch when loading", int),
+)
+BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """Add the settings' flags to a parser; defaults stay None so precedence can be applied."""
+    for s in SETTINGS:
+        if names is None or s.name in names:
+            parser.add_argument(s.flag, dest=s.name, default=None, metavar=s.name.split("_")[-1].upper(),
+                                help=f"{s.help} (env {s.env}; default {s.default})")
+    parser.add_argument("--config", default=None, help="config file (default ./jobtrail.toml if present)")
+
+
+def resolve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """Each setting's value, from the first place that gives one."""
+    config_path = getattr(args, "config", None) or environ.get("JOBTRAIL_CONFIG")
+    config: dict[str, Any] = {}
+    if config_path or Path("jobtrail.toml").exists():
+        path = Path(config_path or "jobtrail.toml")
+        try:
+            config = tomllib.loads(path.read_text("utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise InputError(f"cannot read config file {path}: {e}") from e
+        unknown = set(config) - BY_NAME.keys()
+        if unknown:
+            raise InputError(
+                f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}",
+                hint="known settings: " + ", ".join(BY_NAME),
+            )
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        flag = getattr(args, s.name, None)
+        for raw in (flag, environ.get(s.env), config.get(s.name)):
+            if raw is not None:
+                try:
+                    values[s.name] = s.type(str(raw)) if not isinstance(raw, int | float) else raw
+                except ValueError as e:
+                    raise InputError(f"bad value for {s.name}: {raw!r} ({e})") from e
+                break
+        else:
+            values[s.name] = s.default
+    return values

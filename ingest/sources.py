@@ -1,0 +1,104 @@
+"""Where messages come from: files, directories, JSON Lines, dumps, standard input.
+
+Everything here is lazy: a directory is walked file by file and a JSON Lines
+stream line by line, so loading a million messages needs no more memory than
+loading one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from jobtrail.store.errors import InputError, JobtrailError, Location
+
+from .message import Incoming, Message
+from .rdf import DATASETS, EXTENSIONS, dataset_graphs
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+
+
+@dataclass
+class Unreadable:
+    """A source that failed before any reader saw it (a file we cannot open)."""
+
+    source: str
+    error: JobtrailError
+    size: int = 0
+
+
+Item = Incoming | Message | Unreadable
+
+
+def from_paths(paths: list[str], media_type: str | None = None) -> Iterator[Item]:
+    for p in paths:
+        if p == "-":
+            yield from from_stream(sys.stdin.buffer, "<stdin>", media_type)
+            continue
+        path = Path(p)
+        if path.is_dir():
+            for file in _walk(path):
+                yield from from_file(file, media_type)
+        elif path.exists():
+            yield from from_file(path, media_type)
+        else:
+            yield Unreadable(p, InputError("no such file or directory", location=Location(p)))
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def from_file(path: Path, media_type: str | None = None) -> Iterator[Item]:
+    source = str(path)
+    suffix = path.suffix.lower()
+    try:
+        if media_type in DATASETS or (media_type is None and EXTENSIONS.get(suffix) in DATASETS):
+            with open(path, "rb") as f:
+                for graph in dataset_graphs(f, media_type or EXTENSIONS[suffix], source):
+                    yield Message(iri=graph.iri, kind="graph", graph=graph, source=source)
+            return
+        if suffix in JSONL_SUFFIXES:
+            with open(path, "rb") as f:
+                yield from _lines(f, source)
+            return
+        yield Incoming(path.read_bytes(), source, media_type)
+    except OSError as e:
+        yield Unreadable(source, InputError(f"cannot read: {e.strerror or e}", location=Location(source)))
+    except JobtrailError as e:
+        yield Unreadable(source, e)
+
+
+def from_stream(stream: IO[bytes], source: str, media_type: str | None = None) -> Iterator[Item]:
+    """One document, or JSON Lines when the first line is a whole JSON value."""
+    first = stream.readline()
+    while first and not first.strip():
+        first = stream.readline()
+    if media_type is None and first.lstrip()[:1] == b"{" and _is_json(first):
+        yield Incoming(first, f"{source}:1")
+        yield from _lines(stream, source, start=2)
+        return
+    yield Incoming(first + stream.read(), source, media_type)
+
+
+def _lines(stream: IO[bytes], source: str, start: int = 1) -> Iterator[Incoming]:
+    for n, line in enumerate(stream, start=start):
+        if line.strip():
+            yield Incoming(line.rstrip(b"\r\n"), f"{source}:{n}", "application/json")
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,32 @@
+"""The store: one interface, three backends (embedded on disk, in memory, remote SPARQL)."""
+
+from __future__ import annotations
+
+from .base import QueryResult, ResourceGraph, Store, Triple
+
+DEFAULT_PATH = "./jobtrail-data"
+MEMORY = "memory:"
+
+
+def open_store(spec: str | None = None, *, read_only: bool = False) -> Store:
+    """Open the store named by `spec`.
+
+    - a directory path (default `./jobtrail-data`): embedded Oxigraph on disk;
+    - `memory:`: an in-memory Oxigraph store, gone when the process ends;
+    - an `http(s)://` URL: a remote SPARQL 1.1 endpoint (see `RemoteStore`).
+    """
+    spec = spec or DEFAULT_PATH
+    if spec == MEMORY:
+        from .oxigraph import OxigraphStore
+
+        return OxigraphStore(None)
+    if spec.startswith(("http://", "https://")):
+        from .remote import RemoteStore
+
+        return RemoteStore.from_url(spec)
+    from .oxigraph import OxigraphStore
+
+    return OxigraphStore(spec, read_only=read_only)
+
+
+__all__ = ["DEFAULT_PATH", "MEMORY", "QueryResult", "ResourceGraph", "Store", "Triple", "open_store"]

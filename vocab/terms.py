@@ -1,0 +1,139 @@
+"""Namespaces used by jobtrail, as rdflib namespaces.
+
+`JT` is closed: every term must be declared in jobtrail.ttl (a test keeps
+the two in step), so a typo is an AttributeError rather than a silent new IRI.
+"""
+
+from __future__ import annotations
+
+from rdflib import Namespace, URIRef
+from rdflib.namespace import DCTERMS, OWL, PROV, RDF, RDFS, SH, SKOS, XSD, DefinedNamespace
+
+ORE = Namespace("http://www.openarchives.org/ore/terms/")
+PREMIS = Namespace("http://www.loc.gov/premis/rdf/v3/")
+STATUS = Namespace("https://w3id.org/jobtrail/status/")
+HTTP = Namespace("http://www.w3.org/2011/http#")
+
+
+class JT(DefinedNamespace):
+    _NS = Namespace("https://w3id.org/jobtrail/vocab#")
+    _fail = True
+
+    AmeJob: URIRef
+    AsyncEndpoint: URIRef
+    BMEssence: URIRef
+    Command: URIRef
+    Error: URIRef
+    JSONLDMessage: URIRef
+    Job: URIRef
+    JobProfile: URIRef
+    Message: URIRef
+    Parameter: URIRef
+    ParameterSet: URIRef
+    ProcessJob: URIRef
+    Producer: URIRef
+    ProducerRun: URIRef
+    RDFMessage: URIRef
+    Report: URIRef
+    ResourceLocator: URIRef
+    ResourceValidation: URIRef
+    ResultAggregation: URIRef
+    SoftwareVersion: URIRef
+    StartJob: URIRef
+    StopJob: URIRef
+    TREMessage: URIRef
+    TRE2022Message: URIRef
+    TRE2023Message: URIRef
+    HTTPMessage: URIRef
+    UUIDEntry: URIRef
+    about: URIRef
+    accessType: URIRef
+    addedUUID: URIRef
+    asyncEndpoint: URIRef
+    byteSize: URIRef
+    canonicalPhase: URIRef
+    carriesUUID: URIRef
+    destruction: URIRef
+    environment: URIRef
+    error: URIRef
+    errorMessage: URIRef
+    errorSummary: URIRef
+    eventName: URIRef
+    executionDuration: URIRef
+    executionId: URIRef
+    failure: URIRef
+    hasRelatedResource: URIRef
+    isActive: URIRef
+    isFinal: URIRef
+    job: URIRef
+    jobProfile: URIRef
+    jobStatus: URIRef
+    key: URIRef
+    loadedFrom: URIRef
+    location: URIRef
+    locator: URIRef
+    mediaType: URIRef
+    messageId: URIRef
+    messageType: URIRef
+    messageVersion: URIRef
+    numberOfRetries: URIRef
+    originalBase64: URIRef
+    originalText: URIRef
+    originator: URIRef
+    outputFile: URIRef
+    owner: URIRef
+    parameter: URIRef
+    parameterOwner: URIRef
+    parameterSet: URIRef
+    parentExecutionId: URIRef
+    parentMessageId: URIRef
+    phase: URIRef
+    position: URIRef
+    process: URIRef
+    producerName: URIRef
+    producerType: URIRef
+    quote: URIRef
+    rawTimestamp: URIRef
+    readerNote: URIRef
+    reference: URIRef
+    report: URIRef
+    resource: URIRef
+    resourceType: URIRef
+    resourceValidation: URIRef
+    result: URIRef
+    runId: URIRef
+    sha256: URIRef
+    softwareName: URIRef
+    softwareVersion: URIRef
+    startJob: URIRef
+    statusValue: URIRef
+    stopJobCause: URIRef
+    storedAt: URIRef
+    success: URIRef
+    uuid: URIRef
+    uuidEntry: URIRef
+    uuidLabel: URIRef
+    validationMethod: URIRef
+    validationWarning: URIRef
+    value: URIRef
+    version: URIRef
+
+
+PREFIXES: dict[str, str] = {
+    "jt": str(JT),
+    "rdf": str(RDF),
+    "rdfs": str(RDFS),
+    "xsd": str(XSD),
+    "owl": str(OWL),
+    "prov": str(PROV),
+    "ore": str(ORE),
+    "dcterms": str(DCTERMS),
+    "skos": str(SKOS),
+    "sh": str(SH),
+    "premis": str(PREMIS),
+    "http": str(HTTP),
+}
+"""Prefixes for serialisations and queries (SPARQL `PREFIX` lines, Turtle `@prefix`)."""
+
+__all__ = ["DCTERMS", "HTTP", "JT", "ORE", "OWL", "PREFIXES", "PREMIS", "PROV", "RDF", "RDFS", "SH", "SKOS",
+           "STATUS", "XSD"]
