@@ -154,7 +154,7 @@ def cmd_validate(args: argparse.Namespace, config: dict[str, Any]) -> int:
                 print(f"{e.describe()}" if e.location else f"{item.source}: {e.describe()}")
                 bad += 1
                 continue
-            bad += _print_report(msg.source if isinstance(item, Incoming) else msg.iri, check(msg.graph.triples))
+            bad += _print_report(msg.source if isinstance(item, Incoming) else msg.iri, check(msg.all_triples()))
     else:
         with _open(config, reading=True) as store:
             for graph in store.graphs():

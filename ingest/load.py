@@ -35,6 +35,7 @@ class Rejected:
 @dataclass
 class LoadReport:
     stored: int = 0
+    restored: int = 0  # of `stored`, graphs read back from a dump rather than messages
     duplicates: int = 0
     warned: int = 0
     rejected: list[Rejected] = field(default_factory=list)
@@ -47,7 +48,10 @@ class LoadReport:
 
     def summary(self) -> str:
         rate = f" ({self.stored / self.seconds:,.0f} messages/s)" if self.seconds and self.stored else ""
-        parts = [f"stored {self.stored:,} message{'s' if self.stored != 1 else ''}"]
+        messages = self.stored - self.restored
+        parts = [f"stored {messages:,} message{'s' if messages != 1 else ''}"]
+        if self.restored:
+            parts[0] += f" and {self.restored:,} graph{'s' if self.restored != 1 else ''} from dumps"
         if self.duplicates:
             parts.append(f"{self.duplicates:,} already stored")
         if self.warned:
@@ -68,6 +72,7 @@ class Event:
     error: JobtrailError | None = None
     warnings: list[Result] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    restored: bool = False  # a graph from a dump, not a message
 
 
 Listener = Callable[[Event], None]
@@ -127,7 +132,7 @@ class Loader:
             self._reject(message.source, error, size)
             return
         event = Event(message.source, "stored", size, message.iri, warnings=report.warnings,
-                      notes=message.notes)
+                      notes=message.notes, restored=isinstance(item, Message))
         if message.iri in self._batch:
             self._duplicate(event)
             return
@@ -159,6 +164,7 @@ class Loader:
                 self._duplicate(event)
                 continue
             self.report.stored += 1
+            self.report.restored += event.restored
             self.report.warned += bool(event.warnings)
             if self.keep_iris:
                 self.report.stored_iris.append(iri)

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache, lru_cache
 
 import pyoxigraph as ox
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
 from jobtrail.vocab.terms import JT, PROV, RDF, RDFS, XSD
 
 _XSD = str(XSD)
 XSD_STRING = f"{_XSD}string"
+XSD_DATETIME = f"{_XSD}dateTime"
+XSD_DOUBLE = f"{_XSD}double"
 
 
 def iri(value: str) -> str:
@@ -36,13 +40,14 @@ def checked_iri(value: str) -> str | None:
     return f"<{value}>" if ":" in value else None
 
 
-def lit(value: str) -> str:
-    """A plain (xsd:string) literal."""
-    return json.dumps(value, ensure_ascii=False)
+# JSON's string escaping is a subset of N-Triples' (\" \\ \n \r \t \b \f \uXXXX),
+# and the C encoder is several times faster than anything written here.
+lit: Callable[[str], str] = encode_basestring
+"""A plain (xsd:string) literal."""
 
 
 def typed(value: str, datatype: str) -> str:
-    return f"{json.dumps(value, ensure_ascii=False)}^^<{datatype}>"
+    return f"{encode_basestring(value)}^^<{datatype}>"
 
 
 def integer(value: int) -> str:
@@ -54,7 +59,7 @@ def boolean(value: bool) -> str:
 
 
 def datetime_lit(value: datetime) -> str:
-    return f'"{value.isoformat().replace("+00:00", "Z")}"^^<{_XSD}dateTime>'
+    return f'"{value.isoformat().replace("+00:00", "Z")}"^^<{XSD_DATETIME}>'
 
 
 def now() -> str:
@@ -64,7 +69,7 @@ def now() -> str:
 def json_lit(value: object) -> str:
     """Any JSON value as an rdf:JSON literal (compact, keys in given order)."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return f"{json.dumps(text, ensure_ascii=False)}^^<{RDF}JSON>"
+    return f"{encode_basestring(text)}^^<{RDF}JSON>"
 
 
 _ESCAPES = re.compile(r"\\(U[0-9A-Fa-f]{8}|u[0-9A-Fa-f]{4}|.)")

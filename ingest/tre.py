@@ -127,7 +127,7 @@ def value(v: object) -> str:
     if isinstance(v, int):
         return nt.integer(v)
     if isinstance(v, float):
-        return nt.typed(repr(v), str(XSD.double))
+        return nt.typed(repr(v), nt.XSD_DOUBLE)
     return nt.json_lit(v)
 
 
@@ -147,7 +147,7 @@ def timestamp_literal(raw: object) -> str | None:
             return None
         digits = {10**9: 9, 10**6: 6, 10**3: 3, 1: 0}[scale]
         frac = f".{fraction:0{digits}d}" if digits else ""
-        return nt.typed(f"{when:%Y-%m-%dT%H:%M:%S}{frac}Z", str(XSD.dateTime))
+        return nt.typed(f"{when:%Y-%m-%dT%H:%M:%S}{frac}Z", nt.XSD_DATETIME)
     if isinstance(raw, float):
         try:
             when = datetime.fromtimestamp(raw, UTC)
@@ -159,7 +159,7 @@ def timestamp_literal(raw: object) -> str | None:
             datetime.fromisoformat(raw.strip())
         except ValueError:
             return None
-        return nt.typed(raw.strip(), str(XSD.dateTime))
+        return nt.typed(raw.strip(), nt.XSD_DATETIME)
     return None
 
 

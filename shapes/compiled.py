@@ -31,6 +31,8 @@ from .report import VIOLATION, Report, Result
 
 _TYPE = f"<{RDF.type}>"
 _XSD_STRING = str(XSD.string)
+_XSD_DECIMAL, _XSD_DOUBLE, _XSD_FLOAT = str(XSD.decimal), str(XSD.double), str(XSD.float)
+_XSD_BOOLEAN, _XSD_DATETIME, _XSD_BASE64 = str(XSD.boolean), str(XSD.dateTime), str(XSD.base64Binary)
 _SUBCLASS = f"<{RDFS.subClassOf}>"
 
 _IGNORED = {SH.name, SH.description, SH.order, SH.group, RDFS.comment, RDFS.label, RDF.type}
@@ -57,23 +59,21 @@ class Index:
 
     __slots__ = ("spo", "types", "by_predicate", "by_class", "subclassing")
 
-    def __init__(self, triples: Iterable[Triple]):
+    def __init__(self, triples: Iterable[Triple], target_predicates: frozenset[str] = frozenset()):
         spo: dict[str, dict[str, list[str]]] = {}
         by_predicate: dict[str, list[tuple[str, str]]] = {}
         for s, p, o in triples:
             preds = spo.get(s)
             if preds is None:
-                preds = spo[s] = {}
-            objs = preds.get(p)
-            if objs is None:
-                preds[p] = [o]
+                spo[s] = {p: [o]}
             else:
-                objs.append(o)
-            pairs = by_predicate.get(p)
-            if pairs is None:
-                by_predicate[p] = [(s, o)]
-            else:
-                pairs.append((s, o))
+                objs = preds.get(p)
+                if objs is None:
+                    preds[p] = [o]
+                else:
+                    objs.append(o)
+            if p in target_predicates:
+                by_predicate.setdefault(p, []).append((s, o))
         self.spo = spo
         self.by_predicate = by_predicate
         self.types: dict[str, list[str]] = {s: ps[_TYPE] for s, ps in spo.items() if _TYPE in ps}
@@ -83,7 +83,7 @@ class Index:
                 by_class.setdefault(c, []).append(node)
         self.by_class = by_class
         # rdfs:subClassOf in the data counts for targets and sh:class (as in pySHACL)
-        self.subclassing = _SUBCLASS in by_predicate
+        self.subclassing = any(_SUBCLASS in preds for preds in spo.values())
 
     def values(self, node: str, predicate: str) -> list[str]:
         preds = self.spo.get(node)
@@ -137,21 +137,25 @@ def _well_formed(value: str, datatype: str) -> bool:
         if datatype.endswith("positiveInteger") and "non" not in datatype:
             return n > 0
         return True
-    if datatype == str(XSD.decimal):
+    if datatype == _XSD_DECIMAL:
         return bool(_DECIMAL_RE.match(value))
-    if datatype in (str(XSD.double), str(XSD.float)):
+    if datatype in (_XSD_DOUBLE, _XSD_FLOAT):
         return bool(_DOUBLE_RE.match(value))
-    if datatype == str(XSD.boolean):
+    if datatype == _XSD_BOOLEAN:
         return value in ("true", "false", "1", "0")
-    if datatype == str(XSD.dateTime):
-        if not _DATETIME_RE.match(value):
+    if datatype == _XSD_DATETIME:
+        match = _DATETIME_RE.match(value)
+        if not match:
             return False
+        fraction = match.group(1)
+        if fraction and len(fraction) > 7:  # Python keeps microseconds only
+            value = value.replace(fraction, fraction[:7], 1)
         try:
-            datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", value))
+            datetime.fromisoformat(value)
         except ValueError:
             return False
         return True
-    if datatype == str(XSD.base64Binary):
+    if datatype == _XSD_BASE64:
         return bool(_B64_RE.match(value))
     return True
 
@@ -162,11 +166,11 @@ def _ordered(term: str) -> Any:
     if kind != "literal" or datatype is None or not _well_formed(value, datatype):
         return None
     try:
-        if datatype in _INTEGER_TYPES or datatype in (str(XSD.decimal), str(XSD.double), str(XSD.float)):
+        if datatype in _INTEGER_TYPES or datatype in (_XSD_DECIMAL, _XSD_DOUBLE, _XSD_FLOAT):
             return ("number", Decimal(value))
     except InvalidOperation:
         return None
-    if datatype == str(XSD.dateTime):
+    if datatype == _XSD_DATETIME:
         return ("dateTime", value)
     return None
 
@@ -253,7 +257,11 @@ class Shape:
     target_objects_of: list[str] = field(default_factory=list)
     target_subjects_of: list[str] = field(default_factory=list)
 
-    def focus_nodes(self, idx: Index) -> set[str]:
+    def focus_nodes(self, idx: Index) -> Iterable[str]:
+        if len(self.target_class) == 1 and not (
+            self.target_node or self.target_objects_of or self.target_subjects_of
+        ):
+            return idx.instances(self.target_class[0])
         found: set[str] = set(self.target_node)
         for cls in self.target_class:
             found.update(idx.instances(cls))
@@ -265,11 +273,14 @@ class Shape:
 
     def validate(self, focus: str, idx: Index, out: list[Result]) -> None:
         if self.path is None:
-            self._values(focus, None, [focus], idx, out)
+            self._check_values(focus, (focus,), idx, out)
+            if self.has_value is not None and self.has_value != focus:
+                self._fail(out, focus, None, "HasValue", f"is not {self.has_value}")
             for prop in self.properties:
                 prop.validate(focus, idx, out)
             return
-        values = idx.values(focus, self.path)
+        preds = idx.spo.get(focus)
+        values = preds.get(self.path, ()) if preds else ()
         n = len(values)
         if self.min_count is not None and n < self.min_count:
             self._fail(out, focus, None, "MinCount", f"fewer than {self.min_count} values")
@@ -277,9 +288,10 @@ class Shape:
             self._fail(out, focus, None, "MaxCount", f"more than {self.max_count} values")
         if self.has_value is not None and self.has_value not in values:
             self._fail(out, focus, None, "HasValue", f"no value {self.has_value}")
-        self._values(focus, self.path, values, idx, out)
+        if values:
+            self._check_values(focus, values, idx, out)
 
-    def _values(self, focus: str, path: str | None, values: list[str], idx: Index, out: list[Result]) -> None:
+    def _check_values(self, focus: str, values: Iterable[str], idx: Index, out: list[Result]) -> None:
         for value in values:
             for component, check in self.checks:
                 if not check(value, idx):
@@ -287,8 +299,6 @@ class Shape:
             for node in self.nodes:
                 if not node.conforms(value, idx):
                     self._fail(out, focus, value, "Node", f"value does not conform to {node.iri}")
-        if self.path is None and self.has_value is not None and self.has_value not in values:
-            self._fail(out, focus, None, "HasValue", f"is not {self.has_value}")
 
     def conforms(self, node: str, idx: Index) -> bool:
         found: list[Result] = []
@@ -410,8 +420,12 @@ class CompiledShapes:
         for node in graph.subjects(RDF.type, SH.NodeShape):
             compiler.shape(node, is_property=False)
 
+        self.target_predicates = frozenset(
+            p for shape in self.shapes for p in (*shape.target_objects_of, *shape.target_subjects_of)
+        )
+
     def validate(self, triples: Iterable[Triple]) -> Report:
-        idx = Index(triples)
+        idx = Index(triples, self.target_predicates)
         results: list[Result] = []
         for shape in self.shapes:
             for focus in shape.focus_nodes(idx):
