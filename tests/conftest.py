@@ -8,10 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -109,6 +109,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 #   seed000_jsonld_body the JSON body of an HTTP block that has an @context, parametrised
 #   tna_example         one of TNA's real example messages (a Path), parametrised
 #   tna_template        TNA's example that is a template, not a message (tre-error.json)
+#   tre_message         every TRE message above (a TreInput: name, data), parametrised;
+#                       tre2022_message / tre2023_message: those of one structure
+#   read                read(data, media_type=...) -> Message, via ingest.read.read_message
+#   view_of             TripleView: look-ups over a graph's N-Triples term tuples
 #   seed004_messages, seed000_http_messages, tna_example_paths: the whole lists
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -148,8 +152,7 @@ def seed_blocks(path: Path, language: str) -> tuple[SeedBlock, ...]:
 
 def http_body(text: str) -> str:
     """The body of an HTTP message (after the first blank line), or ''."""
-    head, _, body = text.partition("\n\n")
-    return body
+    return text.partition("\n\n")[2]
 
 
 def tna_examples(*, templates: bool = False) -> list[Path]:
@@ -165,7 +168,7 @@ def _ids(blocks: tuple[SeedBlock, ...], prefix: str) -> list[str]:
 _TRE_BLOCKS = seed_blocks(TRE_SEED, "JSON")
 _HTTP_BLOCKS = seed_blocks(FIMS_SEED, "HTTP")
 _JSONLD_BODIES = tuple(
-    SeedBlock(b.number, http_body(b.text)) for b in _HTTP_BLOCKS if '"@context"' in http_body(b.text)
+    SeedBlock(b.number, body) for b in _HTTP_BLOCKS if '"@context"' in (body := http_body(b.text))
 )
 
 
@@ -194,6 +197,119 @@ def tna_template(request: pytest.FixtureRequest) -> Path:
     return request.param  # type: ignore[no-any-return]
 
 
+class TreInput(NamedTuple):
+    """A TRE message of either structure: where it comes from and its bytes."""
+
+    name: str
+    data: bytes
+
+
+_TRE_INPUTS = [TreInput(f"seed004-{b.number}", b.data) for b in _TRE_BLOCKS] + [
+    TreInput(str(p.relative_to(TNA)), p.read_bytes()) for p in tna_examples()
+]
+
+
+_TRE_2023 = [t for t in _TRE_INPUTS if b'"properties"' in t.data and b'"UUIDs"' not in t.data]
+_TRE_2022 = [t for t in _TRE_INPUTS if t not in _TRE_2023]
+
+
+@pytest.fixture(params=_TRE_INPUTS, ids=[t.name for t in _TRE_INPUTS])
+def tre_message(request: pytest.FixtureRequest) -> TreInput:
+    """Every TRE message the seeds and TNA give: the seed's six and TNA's real examples."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=_TRE_2022, ids=[t.name for t in _TRE_2022])
+def tre2022_message(request: pytest.FixtureRequest) -> TreInput:
+    """The TRE messages of the 2022 structure (UUIDs list): the seed's and TNA's json-examples."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=_TRE_2023, ids=[t.name for t in _TRE_2023])
+def tre2023_message(request: pytest.FixtureRequest) -> TreInput:
+    """The TRE messages of the 2023 structure (properties): TNA's json-examples-new-schema."""
+    return request.param  # type: ignore[no-any-return]
+
+
+READ_BASE = "http://127.0.0.1:8000/"
+
+
+@pytest.fixture
+def read() -> Callable[..., Any]:
+    """`read(data, media_type="application/json", source=..., base=...)` -> Message,
+    through the one entry point every reader shares (ingest.read.read_message)."""
+    from jobtrail.ingest import nt
+    from jobtrail.ingest.message import Incoming
+    from jobtrail.ingest.read import read_message
+
+    def _read(
+        data: bytes | str, media_type: str | None = "application/json", *,
+        source: str = "test-input", base: str = READ_BASE,
+    ) -> Any:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        return read_message(Incoming(raw, source, media_type), base=base, stored_at=nt.now())
+
+    return _read
+
+
+class TripleView:
+    """Look-ups over N-Triples term tuples (a ResourceGraph's `.triples`).
+
+    Subjects, predicates and objects may be given as plain IRIs (str or rdflib
+    URIRef) or as N-Triples terms (`<…>`, `"…"…`); results are N-Triples terms,
+    or decoded lexical values for `value`/`values`.
+    """
+
+    def __init__(self, triples: Iterable[tuple[str, str, str]]) -> None:
+        self.triples = list(triples)
+
+    @staticmethod
+    def term(x: object) -> str:
+        x = str(x)
+        return x if x[:1] in ('<', '"', "_") else f"<{x}>"
+
+    def objects(self, s: object, p: object) -> list[str]:
+        s, p = self.term(s), self.term(p)
+        return [o for s2, p2, o in self.triples if s2 == s and p2 == p]
+
+    def subjects(self, p: object, o: object) -> list[str]:
+        p, o = self.term(p), self.term(o)
+        return [s for s, p2, o2 in self.triples if p2 == p and o2 == o]
+
+    def one(self, s: object, p: object) -> str:
+        found = self.objects(s, p)
+        assert len(found) == 1, f"expected one {p} of {s}, found {found}"
+        return found[0]
+
+    def value(self, s: object, p: object) -> str:
+        from jobtrail.ingest.nt import parse_term
+
+        return parse_term(self.one(s, p))[1]
+
+    def values(self, s: object, p: object) -> list[str]:
+        from jobtrail.ingest.nt import parse_term
+
+        return [parse_term(o)[1] for o in self.objects(s, p)]
+
+    def has(self, s: object, p: object, o: object) -> bool:
+        return (self.term(s), self.term(p), self.term(o)) in self.triples
+
+    def ntriples(self) -> str:
+        return "".join(f"{s} {p} {o} .\n" for s, p, o in self.triples)
+
+    def parse(self) -> list[Any]:
+        """The triples parsed by Oxigraph's N-Triples parser: fails on anything invalid."""
+        import pyoxigraph
+
+        return list(pyoxigraph.parse(self.ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES))
+
+
+@pytest.fixture
+def view_of() -> type[TripleView]:
+    """The TripleView class: `view_of(message.graph.triples).value(s, p)`."""
+    return TripleView
+
+
 @pytest.fixture(scope="session")
 def seed004_messages() -> tuple[SeedBlock, ...]:
     return _TRE_BLOCKS
@@ -207,6 +323,32 @@ def seed000_http_messages() -> tuple[SeedBlock, ...]:
 @pytest.fixture(scope="session")
 def tna_example_paths() -> list[Path]:
     return tna_examples()
+
+
+# =============================================================================
+# Shapes fixtures (tests/shapes): messages read for validation
+# =============================================================================
+#
+#   message_of   message_of(data, media_type="application/json", source=...) -> Message,
+#                read by ingest.read.read_message with a fixed stored_at, so the same
+#                bytes always give the same triples (validate message.all_triples())
+
+SHAPES_BASE = "http://127.0.0.1:8000/"
+SHAPES_STORED_AT = '"2024-01-01T00:00:00Z"^^<http://www.w3.org/2001/XMLSchema#dateTime>'
+
+
+@pytest.fixture(scope="session")
+def message_of() -> Callable[..., Any]:
+    from jobtrail.ingest.message import Incoming
+    from jobtrail.ingest.read import read_message
+
+    def _read(data: bytes | str, media_type: str | None = "application/json", *,
+              source: str = "shapes-test") -> Any:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+        return read_message(Incoming(raw, source, media_type), base=SHAPES_BASE,
+                            stored_at=SHAPES_STORED_AT)
+
+    return _read
 
 
 # =============================================================================
