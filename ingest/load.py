@@ -136,7 +136,8 @@ class Loader:
         if message.iri in self._batch:
             self._duplicate(event)
             return
-        if report.warnings:
+        if report.warnings and not event.restored:
+            # a graph from a dump is stored verbatim: its warnings are already in it
             message.graph.triples += warning_triples(message.iri, report.warnings)
         self._batch[message.iri] = (message, event)
         for graph in message.shared:
@@ -193,7 +194,7 @@ def warning_triples(m: str, warnings: list[Result]) -> list[Triple]:
     """Warnings kept with the message as SHACL validation results."""
     out: list[Triple] = []
     s = nt.iri(m)
-    for i, w in enumerate(warnings):
+    for i, w in enumerate(sorted(warnings, key=lambda w: (w.focus, w.path or "", w.message))):
         r = nt.iri(f"{m}#warning-{i}")
         out += [
             (s, nt.jt("validationWarning"), r),
