@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -76,13 +75,16 @@ def write_jsonl(path: Path, n: int) -> None:
 
 
 def jobtrail_load(jsonl: Path, store: Path) -> tuple[float, int]:
+    """Time the real command; its own peak RSS (KiB) comes from wait4, not from other children."""
     cmd = [sys.executable, "-m", "jobtrail.api", "load", str(jsonl), "--store", str(store), "--silent"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    process = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"jobtrail load failed with {process.returncode}")
+    return seconds, usage.ru_maxrss
 
 
 def raw_bulk_extend(source_store: Path, target: Path) -> tuple[float, int]:

@@ -31,23 +31,43 @@ def _h(name: str) -> str:
     return nt.iri(f"{HTTP}{name}")
 
 
-def split(text: str, source: str) -> tuple[str, list[tuple[str, str]], str]:
-    """Start line, headers and body of an HTTP message."""
-    text = text.lstrip("\r\n")
-    head, sep, body = text.partition("\r\n\r\n") if "\r\n\r\n" in text else text.partition("\n\n")
-    lines = head.replace("\r\n", "\n").rstrip("\n").split("\n")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def split(data: bytes, source: str) -> tuple[str, list[tuple[str, str]], bytes, int]:
+    """Start line, headers, body (bytes, verbatim) and the start line's line number.
+
+    Head and body are split on bytes, so a binary body never stops the head
+    from being read. Leading blank lines are skipped but counted, so the line
+    numbers reported are the input's own.
+    """
+    rest = data.lstrip(b"\r\n")
+    first_line = data[: len(data) - len(rest)].count(b"\n") + 1
+    blank = _BLANK_LINE.search(rest)
+    head, body = (rest[: blank.start()], rest[blank.end() :]) if blank else (rest, b"")
+    lines = _decode_head(head).replace("\r\n", "\n").rstrip("\n").split("\n")
     headers: list[tuple[str, str]] = []
-    for n, line in enumerate(lines[1:], start=2):
+    for n, line in enumerate(lines[1:], start=first_line + 1):
         name, colon, value = line.partition(":")
         if not colon or not name.strip() or " " in name.strip():
             raise MalformedInput(
                 f"not an HTTP header line: {line!r}", location=Location(source, n, 1)
             )
         headers.append((name.strip(), value.strip()))
-    return lines[0].strip(), headers, body
+    return lines[0].strip(), headers, body, first_line
 
 
-def triples(start: str, headers: list[tuple[str, str]], m: str, source: str) -> list[Triple]:
+def _decode_head(head: bytes) -> str:
+    """UTF-8 when it is (the seeds), else ISO-8859-1, HTTP's historical header charset."""
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError:
+        return head.decode("latin-1")
+
+
+def triples(
+    start: str, headers: list[tuple[str, str]], m: str, source: str, line: int = 1
+) -> list[Triple]:
     s = nt.iri(m)
     out: list[Triple] = []
     if request := _REQUEST.match(start):
@@ -64,7 +84,7 @@ def triples(start: str, headers: list[tuple[str, str]], m: str, source: str) -> 
             out.append((s, _h("reasonPhrase"), nt.lit(reason)))
     else:
         raise MalformedInput(
-            f"not an HTTP request or status line: {start!r}", location=Location(source, 1, 1)
+            f"not an HTTP request or status line: {start!r}", location=Location(source, line, 1)
         )
     if version:
         out.append((s, _h("httpVersion"), nt.lit(version)))

@@ -12,10 +12,13 @@ such key so the message says which of its terms are not in the vocabulary.
 from __future__ import annotations
 
 import json
-from functools import cache
+import re
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
+from urllib.parse import quote
 
+import pyoxigraph as ox
 from pyld import jsonld  # type: ignore[import-untyped]
 
 from jobtrail.store import Triple
@@ -58,10 +61,27 @@ def is_jsonld(doc: object) -> bool:
 
 
 def triples(doc: Any, m: str, source: str) -> tuple[list[Triple], list[str], str | None]:
-    """Content triples, notes on undeclared keys, and the IRI of the top node if it has one."""
-    options = {"documentLoader": document_loader, "base": m}
+    """Content triples, notes on what was kept other than as given, and the top node's IRI.
+
+    pyld drops, without a word, a key that makes no absolute IRI and an `@id`
+    that is not one; and it resolves relative `@id`s against the base, which
+    would put them inside this server's own IRI space. So keys are made IRIs
+    first, the document is expanded with no base (relative stays relative),
+    and the expanded document is repaired before it becomes RDF: nothing is
+    dropped, and whatever is kept other than as written is noted.
+    """
+    notes: list[str] = []
+    dropped: list[object] = []
+    options: dict[str, Any] = {"documentLoader": document_loader, "base": None}
+    processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
     try:
-        dataset: dict[str, list[dict[str, Any]]] = jsonld.to_rdf(doc, options)
+        expanded = processor.expand(_iri_keys(doc, _context_terms(doc), notes), options)
+        notes += [
+            f"key {k!r} makes no absolute IRI under the message's @context and is not kept"
+            for k in dict.fromkeys(str(k) for k in dropped)
+        ]
+        _Repair(m, notes).document(expanded)
+        dataset: dict[str, list[dict[str, Any]]] = processor.to_rdf(expanded, options)
     except jsonld.JsonLdError as e:
         cause = _root_cause(e)
         if isinstance(cause, UnknownContext):
@@ -69,14 +89,14 @@ def triples(doc: Any, m: str, source: str) -> tuple[list[Triple], list[str], str
             raise cause from e
         raise MalformedInput(f"not valid JSON-LD: {_message(e)}", location=Location(source)) from e
     out: list[Triple] = []
-    notes: list[str] = []
     declared = _declared_terms()
     undeclared: set[str] = set()
     for graph_name, graph in dataset.items():
         if graph_name != "@default":
             notes.append(f"named graph {graph_name} is read into the message's own graph")
         for t in graph:
-            s, p, o = _term(t["subject"], m), _term(t["predicate"], m), _term(t["object"], m)
+            s, p = _node(t["subject"], m, notes), _predicate(t["predicate"], notes)
+            o = _term(t["object"], m, notes)
             out.append((s, p, o))
             for term in (p, o if p == nt.A else ""):
                 if term.startswith(f"<{JT}") and term[1:-1] not in declared:
@@ -93,31 +113,294 @@ def _declared_terms() -> frozenset[str]:
     return frozenset(str(getattr(JT, name)) for name in JT.__annotations__)
 
 
-def _term(t: dict[str, str], m: str) -> str:
-    """A pyld RDF term as N-Triples; blank nodes become IRIs inside the message."""
+# ---------------------------------------------------------------- before expansion: keys
+
+_NO_PCT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_IRI_SAFE = ":/?#@!$&'()*+,;=~%"
+
+
+def _repaired_iri(value: str) -> str | None:
+    """An IRI with the characters an IRI may not hold percent-encoded; None without a scheme."""
+    if not _SCHEME.match(value):
+        return None
+    fixed = quote(_NO_PCT.sub("%25", value), safe=_IRI_SAFE)
+    return fixed if nt.checked_iri(fixed) else None
+
+
+def _context_terms(doc: Any) -> frozenset[str]:
+    """Every term any @context of the document defines (a superset of the active ones)."""
+    terms: set[str] = set()
+
+    def context(ctx: Any) -> None:
+        if isinstance(ctx, list):
+            for c in ctx:
+                context(c)
+        elif isinstance(ctx, str):
+            name = context_index().get(ctx) or context_index().get(ctx.rstrip("/"))
+            if name is not None:
+                context(_context_document(name).get("@context"))
+        elif isinstance(ctx, dict):
+            for term, definition in ctx.items():
+                terms.add(term)
+                if term == "@import":
+                    context(definition)
+                elif isinstance(definition, dict) and "@context" in definition:
+                    context(definition["@context"])
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "@context":
+                    context(value)
+                else:
+                    walk(value)
+
+    walk(doc)
+    return frozenset(terms)
+
+
+def _iri_keys(doc: Any, terms: frozenset[str], notes: list[str]) -> Any:
+    """The document with every key that would expand to no valid IRI percent-encoded.
+
+    A key such as "my key" expands (through @vocab) to an IRI with a space,
+    which pyld drops; "my%20key" expands to a valid one. Terms a context
+    defines are left alone, whatever their spelling.
+    """
+    if isinstance(doc, list):
+        return [_iri_keys(item, terms, notes) for item in doc]
+    if not isinstance(doc, dict):
+        return doc
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key == "@context":
+            out[key] = value
+            continue
+        new = key
+        if not key.startswith("@") and key not in terms and not _key_ok(key):
+            new = next((c for c in _key_forms(key) if _key_ok(c) and c not in doc), key)
+            if new != key:
+                notes.append(f"key {key!r} is no valid IRI as it is; kept percent-encoded as {new!r}")
+        out[new] = _iri_keys(value, terms, notes)
+    return out
+
+
+def _key_ok(key: str) -> bool:
+    # as a compact IRI ("ex:a") or through @vocab: valid in the fragment of a vocabulary IRI
+    return nt.checked_iri(f"{JT}{key}") is not None
+
+
+def _key_forms(key: str) -> tuple[str, str]:
+    return quote(key, safe=_IRI_SAFE.replace("%", "").replace("#", "")), quote(key, safe="")
+
+
+# ---------------------------------------------------------------- after expansion: values
+
+
+class _Repair:
+    """Walks an expanded document, making every @id, property, type and language writable.
+
+    - a reference (`{"@id": v}` as a value) that is not an absolute IRI is the
+      string it is (`{"@value": v}`), unless it names a node of this document;
+    - a node's own @id that is not absolute becomes an IRI inside the message;
+    - a property or type IRI an IRI may not be (a space, `<`) is percent-encoded;
+    - a language tag that is not BCP 47, or a datatype that is no IRI, is
+      dropped from its value, which stays a plain string.
+    Each change is noted, naming the key.
+    """
+
+    def __init__(self, m: str, notes: list[str]) -> None:
+        self.m, self.notes = m, notes
+        self.local: dict[str, str] = {}  # a node's relative @id -> its IRI in the message
+
+    def document(self, expanded: list[Any]) -> None:
+        self._collect(expanded)
+        for node in expanded:
+            self.node(node, "@graph")
+
+    def _collect(self, items: Any) -> None:
+        """The @id of every node (not a bare reference) that is no IRI, so references find it."""
+        if isinstance(items, list):
+            for item in items:
+                self._collect(item)
+        elif isinstance(items, dict):
+            node_id = items.get("@id")
+            if isinstance(node_id, str) and len(items) > 1 and not _is_id(node_id):
+                self._local(node_id)
+            for key, value in items.items():
+                if key != "@value":
+                    self._collect(value)
+
+    def _local(self, node_id: str) -> str:
+        iri = self.local.get(node_id)
+        if iri is None:
+            iri = self.local[node_id] = f"{self.m}#id-{quote(node_id, safe='')}"
+        return iri
+
+    def node(self, node: Any, key: str) -> None:
+        if not isinstance(node, dict):
+            return
+        node_id = node.get("@id")
+        if isinstance(node_id, str) and not _is_id(node_id):
+            node["@id"] = self._local(node_id)
+            where = "" if key.startswith("@") else f"key {_short(key)!r}: "
+            self.notes.append(
+                f"{where}@id {node_id!r} is no absolute IRI; the node is kept as "
+                f"<{node['@id']}>, inside the message"
+            )
+        types = node.get("@type")
+        if isinstance(types, list):
+            node["@type"] = [self._iri(t, "@type") for t in types]
+        for prop in [k for k in node if not k.startswith("@")]:
+            values = node[prop]
+            if not nt.checked_iri(prop):
+                fixed = _repaired_iri(prop) or f"{self.m}#key-{quote(prop, safe='')}"
+                self.notes.append(f"key {prop!r} is no valid IRI; kept as <{fixed}>")
+                del node[prop]
+                node.setdefault(fixed, []).extend(values)
+                prop = fixed
+            self.values(values, prop)
+        for keyword in ("@graph", "@included"):
+            for inner in node.get(keyword, []):
+                self.node(inner, keyword)
+        for prop, nodes in list(node.get("@reverse", {}).items()):
+            for inner in nodes:
+                self.node(inner, prop)
+
+    def values(self, values: list[Any], key: str) -> None:
+        for i, item in enumerate(values):
+            if not isinstance(item, dict):
+                continue
+            if "@value" in item:
+                self.value(item, key)
+            elif "@list" in item:
+                self.values(item["@list"], key)
+            elif set(item) <= {"@id", "@index"} and isinstance(ref := item.get("@id"), str):
+                if ref in self.local:
+                    item["@id"] = self.local[ref]
+                elif not _is_id(ref):
+                    values[i] = {"@value": ref}
+                    self.notes.append(
+                        f"key {_short(key)!r}: {ref!r} is no absolute IRI; kept as a string"
+                    )
+            else:
+                self.node(item, key)
+
+    def value(self, item: dict[str, Any], key: str) -> None:
+        language = item.get("@language")
+        if isinstance(language, str) and not _language_ok(language):
+            del item["@language"]
+            self.notes.append(
+                f"key {_short(key)!r}: {language!r} is no language tag; the value is kept "
+                "as a plain string"
+            )
+        datatype = item.get("@type")
+        if isinstance(datatype, str) and datatype != "@json" and not nt.checked_iri(datatype):
+            del item["@type"]
+            self.notes.append(
+                f"key {_short(key)!r}: datatype {datatype!r} is no IRI; the value is kept "
+                "as a plain string"
+            )
+
+    def _iri(self, value: str, key: str) -> str:
+        if _is_id(value):
+            return value
+        fixed = _repaired_iri(value) or self._local(value)
+        self.notes.append(f"key {key!r}: {value!r} is no valid IRI; kept as <{fixed}>")
+        return fixed
+
+
+def _is_id(value: str) -> bool:
+    return value.startswith("_:") or nt.checked_iri(value) is not None
+
+
+@lru_cache(maxsize=1024)
+def _language_ok(tag: str) -> bool:
+    try:
+        ox.Literal("", language=tag)
+    except ValueError:
+        return False
+    return True
+
+
+def _short(iri: str) -> str:
+    """A key as the document likely wrote it: a jobtrail term without its namespace."""
+    return iri.removeprefix(str(JT))
+
+
+# ---------------------------------------------------------------- pyld's RDF terms as N-Triples
+
+
+def _node(t: dict[str, str], m: str, notes: list[str]) -> str:
+    """A subject: an IRI, or a blank node made an IRI inside the message."""
+    if t["type"] == "blank node":
+        return nt.iri(f"{m}#{t['value'][2:]}")
+    return nt.checked_iri(t["value"]) or _kept_inside(t["value"], m, notes)
+
+
+def _predicate(t: dict[str, str], notes: list[str]) -> str:
+    value = t["value"]
+    term = nt.checked_iri(value)
+    if term is None:
+        fixed = _repaired_iri(value) or f"{JT}{quote(value, safe='')}"
+        notes.append(f"property {value!r} is no valid IRI; kept as <{fixed}>")
+        term = nt.iri(fixed)
+    return term
+
+
+def _kept_inside(value: str, m: str, notes: list[str]) -> str:
+    iri = f"{m}#id-{quote(value, safe='')}"
+    notes.append(f"{value!r} is no valid IRI; kept as <{iri}>, inside the message")
+    return nt.iri(iri)
+
+
+def _term(t: dict[str, str], m: str, notes: list[str]) -> str:
+    """An object as N-Triples: every IRI and language tag from the input is checked here
+    too, so whatever the repair above missed still cannot make invalid N-Triples."""
     kind, value = t["type"], t["value"]
     if kind == "IRI":
-        return nt.iri(value)
+        term = nt.checked_iri(value)
+        if term is None:
+            notes.append(f"{value!r} is no valid IRI; kept as a string")
+            return nt.lit(value)
+        return term
     if kind == "blank node":
         return nt.iri(f"{m}#{value[2:]}")
-    if t.get("language"):
-        return f"{nt.lit(value)}@{t['language']}"
+    language = t.get("language")
+    if language:
+        if _language_ok(language):
+            return f"{nt.lit(value)}@{language}"
+        notes.append(f"{language!r} is no language tag; {value!r} is kept as a plain string")
+        return nt.lit(value)
     datatype = t.get("datatype")
-    return nt.typed(value, datatype) if datatype and datatype != nt.XSD_STRING else nt.lit(value)
+    if not datatype or datatype == nt.XSD_STRING:
+        return nt.lit(value)
+    if nt.checked_iri(datatype) is None:
+        notes.append(f"datatype {datatype!r} is no IRI; {value!r} is kept as a plain string")
+        return nt.lit(value)
+    return nt.typed(value, datatype)
 
 
 def _root_cause(e: BaseException) -> BaseException:
     seen = e
-    while True:
-        nxt = getattr(seen, "cause", None) or seen.__cause__
-        if nxt is None or nxt is seen:
-            return seen
-        seen = nxt
+    while seen.__cause__ is not None and seen.__cause__ is not seen:
+        seen = seen.__cause__
+    return seen
 
 
-def _message(e: Any) -> str:
-    parts = [str(getattr(e, "message", e))]
-    cause = getattr(e, "cause", None)
-    if cause is not None and cause is not e:
-        parts.append(str(getattr(cause, "message", cause)))
+def _message(e: BaseException) -> str:
+    """What went wrong, from pyld's error and its causes: their messages, not their repr."""
+    parts: list[str] = []
+    seen: BaseException | None = e
+    while seen is not None and len(parts) < 8:
+        text = str(seen.args[0]) if seen.args else type(seen).__name__
+        code = getattr(seen, "code", None)
+        if code:
+            text += f" ({code})"
+        if text not in parts:
+            parts.append(text)
+        seen = seen.__cause__
     return ": ".join(parts)

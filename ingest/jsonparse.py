@@ -1,14 +1,19 @@
-"""Strict JSON parsing with two tolerated, reported deviations.
+"""Strict JSON parsing with three tolerated, reported deviations.
 
 The FIMS job-flow seed writes trailing commas (`"dateModified": "…",` before
-`}`) and once repeats a key. Neither is ambiguous, so the message is kept and
-the deviation is recorded as a reader note; anything else that is not JSON is
-refused with its line and column.
+`}`) and once repeats a key, and editors on some systems start a file with a
+UTF-8 byte order mark. None is ambiguous, so the message is kept and the
+deviation is recorded as a reader note (the original bytes are kept as they
+are); anything else that is not JSON is refused with its line and column.
+That includes Python's NaN, Infinity and -Infinity, and numbers beyond a
+double's range (1e400), which would otherwise be read as infinity.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from jobtrail.store.errors import Location, MalformedInput
@@ -26,10 +31,47 @@ def decode(data: bytes, source: str) -> str:
         ) from e
 
 
+class _NotJSON(Exception):
+    """Raised from inside json.loads by a hook: (message, the token that is not JSON)."""
+
+
+def _constant(name: str) -> Any:
+    raise _NotJSON(f"{name} is not a JSON value", name)
+
+
+def _number(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        # JSON lets a reader limit the range of numbers (RFC 8259, section 6): past a
+        # double's, the value would be read as infinity, which is not the number given
+        raise _NotJSON(f"the number {text} is out of range (beyond a 64-bit double)", text)
+    return value
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[^\s"{}\[\],:]+')
+"""A string, or a run of characters outside strings that is one bare token (a number, a word)."""
+
+
+def _where(text: str, token: str, source: str) -> Location:
+    """Where the first bare `token` outside strings is: the hooks are called in text order."""
+    for match in _TOKEN.finditer(text):
+        if match.group().startswith(token):
+            i = match.start()
+            return Location(source, text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1)
+    return Location(source)
+
+
+BOM = "\ufeff"
+
+
 def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
     """Parse JSON; return the value and notes on what was tolerated."""
     text = decode(data, source) if isinstance(data, bytes) else data
     notes: list[str] = []
+    bom = text.startswith(BOM)
+    if bom:
+        # a space, not nothing, so that every position reported stays the input's own
+        text = " " + text[1:]
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         obj: dict[str, Any] = {}
@@ -40,32 +82,53 @@ def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
             obj[key] = value
         return obj
 
+    def load(text: str) -> Any:
+        try:
+            return json.loads(
+                text, object_pairs_hook=pairs, parse_constant=_constant, parse_float=_number
+            )
+        except _NotJSON as e:
+            message, token = e.args
+            raise MalformedInput(
+                f"not valid JSON: {message}", location=_where(text, token, source)
+            ) from None
+
+    def malformed(e: json.JSONDecodeError) -> MalformedInput:
+        return MalformedInput(
+            f"not valid JSON: {e.msg}", location=Location(source, e.lineno, e.colno)
+        )
+
     try:
-        return json.loads(text, object_pairs_hook=pairs), notes
+        value = load(text)
     except json.JSONDecodeError as first:
-        fixed, commas = _drop_trailing_commas(text)
-        if commas:
-            try:
-                value = json.loads(fixed, object_pairs_hook=pairs)
-            except json.JSONDecodeError:
-                pass
-            else:
-                where = ", ".join(f"line {ln} column {col}" for ln, col in commas)
-                notes.append(f"trailing comma tolerated at {where}")
-                return value, notes
-        raise MalformedInput(
-            f"not valid JSON: {first.msg}",
-            location=Location(source, first.lineno, first.colno),
-        ) from first
+        fixed, commas = _blank_trailing_commas(text)
+        if not commas:
+            raise malformed(first) from first
+        notes.clear()  # what the first try noted is noted again by the second
+        try:
+            value = load(fixed)
+        except json.JSONDecodeError as real:
+            # the commas are blanked, not removed: the positions are the input's own
+            raise malformed(real) from real
+        where = ", ".join(f"line {ln} column {col}" for ln, col in commas)
+        notes.append(f"trailing comma tolerated at {where}")
+    if bom:
+        notes.insert(0, "a UTF-8 byte order mark at the start is ignored (the original bytes keep it)")
+    return value, notes
 
 
-def _drop_trailing_commas(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """Remove commas that directly precede `}` or `]` outside strings."""
+def _blank_trailing_commas(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """Blank (with a space) commas that follow a value and directly precede `}` or `]`.
+
+    A comma after `[`, `{` or another comma is not a trailing comma (`[,]`,
+    `[1,,]`): it is left for the parser to refuse.
+    """
     out: list[str] = []
     found: list[tuple[int, int]] = []
     in_string = escaped = False
     pending: int | None = None  # index in `out` of a comma not yet known to be trailing
     pending_pos = (0, 0)
+    previous = ""  # the last character outside strings that is not whitespace
     line, col = 1, 0
     for ch in text:
         col += 1
@@ -84,12 +147,13 @@ def _drop_trailing_commas(text: str) -> tuple[str, list[tuple[int, int]]]:
             out.append(ch)
             continue
         if ch in "}]" and pending is not None:
-            out[pending] = ""
+            out[pending] = " "
             found.append(pending_pos)
         pending = None
-        if ch == ",":
+        if ch == "," and previous not in ("", "[", "{", ","):
             pending, pending_pos = len(out), (line, col)
         elif ch == '"':
             in_string = True
+        previous = ch
         out.append(ch)
     return "".join(out), found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from jobtrail.shapes import Report, Result, validate
@@ -76,6 +77,7 @@ class Event:
 
 
 Listener = Callable[[Event], None]
+_InFlight = tuple["Future[None]", dict[str, tuple[Message, Event]], set[str], list[ResourceGraph]]
 
 
 class Loader:
@@ -101,14 +103,24 @@ class Loader:
         self._batch: dict[str, tuple[Message, Event]] = {}
         self._shared: dict[str, ResourceGraph] = {}
         self._stored_at = nt.now()
+        self._in_flight: _InFlight | None = None
 
     def load(self, items: Iterable[Item]) -> LoadReport:
+        """Read and validate on this thread while the previous batch is written on another.
+
+        The store's engine does its work without holding the GIL, so reading
+        batch n+1 overlaps with writing batch n; a batch's messages are reported
+        only once its write has returned.
+        """
         start = time.perf_counter()
-        for item in items:
-            self._take(item)
-            if len(self._batch) >= self.batch_size:
-                self._flush()
-        self._flush()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobtrail-writer") as writer:
+            self._writer = writer
+            for item in items:
+                self._take(item)
+                if len(self._batch) >= self.batch_size:
+                    self._submit()
+            self._submit()
+            self._finish()
         self.report.seconds = time.perf_counter() - start
         return self.report
 
@@ -143,7 +155,9 @@ class Loader:
         for graph in message.shared:
             self._shared.setdefault(graph.iri, graph)
 
-    def _flush(self) -> None:
+    def _submit(self) -> None:
+        """Start writing the current batch once the previous one is written."""
+        self._finish()
         if not self._batch:
             return
         batch, self._batch = self._batch, {}
@@ -151,8 +165,17 @@ class Loader:
         already = self.store.existing([*batch, *shared])
         graphs: list[ResourceGraph] = [m.graph for iri, (m, _) in batch.items() if iri not in already]
         graphs += [g for iri, g in shared.items() if iri not in already]
+        future = self._writer.submit(self.store.add, graphs, bulk=len(graphs) >= BULK_THRESHOLD)
+        self._in_flight = (future, batch, already, graphs)
+
+    def _finish(self) -> None:
+        """Wait for the batch being written, then report its messages."""
+        if self._in_flight is None:
+            return
+        future, batch, already, graphs = self._in_flight
+        self._in_flight = None
         try:
-            self.store.add(graphs, bulk=len(graphs) >= BULK_THRESHOLD)
+            future.result()
         except (InputError, ValueError, UnicodeError):
             # The engine refused something the readers let through: find which
             # message it was by storing them one at a time, and reject only it.

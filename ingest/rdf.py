@@ -17,10 +17,11 @@ from jobtrail.store import ResourceGraph, Triple
 from jobtrail.store.errors import Location, MalformedInput, UnsupportedFormat
 
 FORMATS: dict[str, ox.RdfFormat] = {
+    # no text/plain: N-Triples' old name, but an HTTP body of that type is plain text
+    # (an error page, a log line), kept verbatim rather than refused as bad RDF
     "text/turtle": ox.RdfFormat.TURTLE,
     "application/x-turtle": ox.RdfFormat.TURTLE,
     "application/n-triples": ox.RdfFormat.N_TRIPLES,
-    "text/plain": ox.RdfFormat.N_TRIPLES,
     "application/rdf+xml": ox.RdfFormat.RDF_XML,
     "text/n3": ox.RdfFormat.N3,
     "text/rdf+n3": ox.RdfFormat.N3,
@@ -53,24 +54,37 @@ def rdf_format(media_type: str) -> ox.RdfFormat:
 
 
 def _syntax_error(e: SyntaxError, source: str) -> MalformedInput:
-    return MalformedInput(f"not valid RDF: {e}", location=Location(source))
+    # Oxigraph gives the position (1-based line and column) where it has one;
+    # its RDF/XML parser has none, and then only the message says what is wrong
+    return MalformedInput(
+        f"not valid RDF: {e.msg or e}", location=Location(source, e.lineno, e.offset)
+    )
 
 
 def triples(data: bytes, media_type: str, m: str, source: str) -> list[Triple]:
     """The triples of an RDF message, blank nodes made IRIs inside the message."""
     fmt = rdf_format(media_type)
     out: list[Triple] = []
+    blanks: dict[str, str] = {}
     try:
         for q in ox.parse(data, format=fmt, base_iri=m, without_named_graphs=True):
-            out.append((_term(q.subject, m), str(q.predicate), _term(q.object, m)))
+            out.append((_term(q.subject, m, blanks), str(q.predicate), _term(q.object, m, blanks)))
     except SyntaxError as e:
         raise _syntax_error(e, source) from e
     return out
 
 
-def _term(term: object, m: str) -> str:
+def _term(term: object, m: str, blanks: dict[str, str]) -> str:
+    """A term as N-Triples; a blank node as `{m}#b{n}`, numbered in order of first appearance.
+
+    Oxigraph's labels for anonymous nodes (`[]`, nested RDF/XML) are random, so
+    the number, not the label, names the node: the same bytes give the same triples.
+    """
     if isinstance(term, ox.BlankNode):
-        return f"<{m}#b-{term.value}>"
+        skolem = blanks.get(term.value)
+        if skolem is None:
+            skolem = blanks[term.value] = f"<{m}#b{len(blanks)}>"
+        return skolem
     if isinstance(term, ox.Triple):
         raise MalformedInput("RDF-star quoted triples are not stored")
     return str(term)

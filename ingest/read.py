@@ -9,7 +9,7 @@ from jobtrail.store import ResourceGraph, Triple
 from jobtrail.store.errors import Location, UnsupportedFormat
 
 from . import http, jsonld, nt, rdf, tre
-from .jsonparse import decode, parse_json
+from .jsonparse import parse_json
 from .message import Incoming, Message, envelope, message_iri
 
 JSON_TYPES = {"application/json", "application/ld+json", "text/json"}
@@ -30,7 +30,7 @@ def media_type_of(incoming: Incoming) -> str:
     suffix = PurePath(incoming.source.split(":", 1)[0]).suffix.lower()
     if suffix in EXTENSIONS:
         return EXTENSIONS[suffix]
-    head = incoming.data.lstrip()[:1]
+    head = incoming.data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]  # a BOM: parse_json notes it
     if head in (b"{", b"["):
         return "application/json"
     if http.looks_like_http(incoming.data):
@@ -92,20 +92,29 @@ def _json(
     items = doc.items() if isinstance(doc, dict) else [("body", doc)]
     for i, (key, value) in enumerate(items):
         p = nt.iri(f"{m}#body-{i}")
-        out += [(s, nt.jt("parameter"), p), (p, nt.jt("key"), nt.lit(key)), (p, nt.jt("value"), nt.json_lit(value))]
+        out += [
+            (s, nt.jt("parameter"), p),
+            (p, nt.A, nt.jt("Parameter")),
+            (p, nt.jt("key"), nt.lit(key)),
+            (p, nt.jt("value"), nt.json_lit(value)),
+        ]
     return "HTTPMessage", out
 
 
 def _http(
     incoming: Incoming, m: str, base: str, notes: list[str], shared: list[ResourceGraph]
 ) -> tuple[tuple[str, ...], list[Triple]]:
-    text = decode(incoming.data, incoming.source)
-    start, headers, body = http.split(text, incoming.source)
-    content = http.triples(start, headers, m, incoming.source)
+    # head and body are split on bytes: the body is decoded only by a reader that reads
+    # text, so a binary body (an image) leaves the hop readable, its bytes kept verbatim
+    # by the envelope (as jt:originalBase64 when they are not UTF-8)
+    start, headers, body, line = http.split(incoming.data, incoming.source)
+    content = http.triples(start, headers, m, incoming.source, line)
     classes: tuple[str, ...] = ("HTTPMessage",)
     if not body.strip():
         return classes, content
-    body_type = http.content_type(headers) or ("application/json" if body.lstrip()[:1] in "{[" else None)
+    body_type = http.content_type(headers) or (
+        "application/json" if body.lstrip()[:1] in (b"{", b"[") else None
+    )
     where = f"{incoming.source} (body)"
     if body_type in JSON_TYPES:
         doc, more = parse_json(body, where)
@@ -115,6 +124,6 @@ def _http(
             classes += (kind,)
         return classes, content + extra
     if body_type in rdf.FORMATS:
-        return classes + ("RDFMessage",), content + rdf.triples(body.encode(), body_type, m, where)
+        return classes + ("RDFMessage",), content + rdf.triples(body, body_type, m, where)
     notes.append(f"body of type {body_type or 'unknown'} is kept verbatim only")
     return classes, content

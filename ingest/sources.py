@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +22,7 @@ from .message import Incoming, Message
 from .rdf import DATASETS, EXTENSIONS, dataset_graphs
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+BOM = b"\xef\xbb\xbf"  # kept in the bytes; the JSON reader notes it
 
 
 @dataclass
@@ -79,15 +81,21 @@ def from_file(path: Path, media_type: str | None = None) -> Iterator[Item]:
 
 
 def from_stream(stream: IO[bytes], source: str, media_type: str | None = None) -> Iterator[Item]:
-    """One document, or JSON Lines when the first line is a whole JSON value."""
+    """One document, or JSON Lines when the first line is a whole JSON value.
+
+    Lines of JSON Lines are read alike, the first as every other (numbered as
+    the stream's lines, blank ones counted); one document keeps every byte.
+    """
+    skipped = b""
     first = stream.readline()
     while first and not first.strip():
+        skipped += first
         first = stream.readline()
-    if media_type is None and first.lstrip()[:1] == b"{" and _is_json(first):
-        yield Incoming(first, f"{source}:1")
-        yield from _lines(stream, source, start=2)
+    head = first.removeprefix(BOM) if not skipped else first
+    if media_type is None and head.lstrip()[:1] == b"{" and _is_json(head):
+        yield from _lines(chain([first], stream), source, start=skipped.count(b"\n") + 1)
         return
-    yield Incoming(first + stream.read(), source, media_type)
+    yield Incoming(skipped + first + stream.read(), source, media_type)
 
 
 def _lines(stream: IO[bytes], source: str, start: int = 1) -> Iterator[Incoming]:

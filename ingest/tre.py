@@ -16,6 +16,8 @@ producer, a timestamp that is not a time) and what is only a warning (a
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +33,9 @@ _ISO_RE = re.compile(
     r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$"
 )
 _XSD_INT = str(XSD.integer)
+_UUID_ENTRY = nt.jt("UUIDEntry")
+_PARAMETER = nt.jt("Parameter")
+_SOFTWARE_VERSION = nt.jt("SoftwareVersion")
 
 
 def is_tre(doc: object) -> bool:
@@ -65,16 +70,18 @@ def _v2022(doc: dict[str, Any], m: str, base: str, producers: list[ResourceGraph
     _timestamp(out, s, doc.get("timestamp"))
     producer = doc.get("producer")
     if isinstance(producer, dict):
-        _producer(out, producers, s, m, base, producer.get("name"), producer.get("process"),
-                  producer.get("environment"))
+        _producer(out, producers, s, m, base, producer.get("name"),
+                  (producer.get("process"), producer.get("environment")))
         for key, prop in (("type", "producerType"), ("event-name", "eventName")):
             if key in producer:
                 out.append((s, nt.jt(prop), value(producer[key])))
     uuids = doc.get("UUIDs")
     if isinstance(uuids, list):
+        # the hop's own UUID is the last entry, and only that one: when it is not a
+        # UUID IRI there is no jt:addedUUID (the shapes report it), never an earlier one
         last: str | None = None
         for i, entry in enumerate(uuids):
-            last = _uuid_entry(out, s, m, i, entry) or last
+            last = _uuid_entry(out, s, m, i, entry)
         if last:
             out.append((s, nt.jt("addedUUID"), last))
     params = doc.get("parameters")
@@ -92,7 +99,7 @@ def _v2023(doc: dict[str, Any], m: str, base: str, producers: list[ResourceGraph
     props = doc.get("properties")
     props = props if isinstance(props, dict) else {}
     _timestamp(out, s, props.get("timestamp"))
-    _producer(out, producers, s, m, base, props.get("producer"), props.get("function"), None)
+    _producer(out, producers, s, m, base, props.get("producer"), (props.get("function"),))
     known = {"timestamp", "producer", "function"}
     for key, prop in (
         ("messageType", "messageType"),
@@ -106,10 +113,13 @@ def _v2023(doc: dict[str, Any], m: str, base: str, producers: list[ResourceGraph
         if v is None:
             continue
         out.append((s, nt.jt(prop), value(v)))
-        if isinstance(v, str) and UUID_RE.match(v):
-            link = "addedUUID" if key == "executionId" else "carriesUUID"
-            if key in ("executionId", "parentExecutionId"):
-                out.append((s, nt.jt(link), nt.iri(f"urn:uuid:{v.lower()}")))
+        if key in ("executionId", "parentExecutionId") and isinstance(v, str) and UUID_RE.match(v):
+            uuid = nt.iri(f"urn:uuid:{v.lower()}")
+            # the added UUID is carried too (addedUUID is a sub-property; no inference
+            # runs), so a trace walking jt:carriesUUID finds 2023 hops as it finds 2022 ones
+            out.append((s, nt.jt("carriesUUID"), uuid))
+            if key == "executionId":
+                out.append((s, nt.jt("addedUUID"), uuid))
     extra = {k: v for k, v in props.items() if k not in known}
     if extra:
         _parameter_set(out, s, f"{m}#p1", "properties", extra)
@@ -127,8 +137,13 @@ def value(v: object) -> str:
     if isinstance(v, int):
         return nt.integer(v)
     if isinstance(v, float):
-        return nt.typed(repr(v), nt.XSD_DOUBLE)
+        return nt.typed(repr(v) if math.isfinite(v) else _XSD_SPECIAL[repr(v)], nt.XSD_DOUBLE)
     return nt.json_lit(v)
+
+
+_XSD_SPECIAL = {"inf": "INF", "-inf": "-INF", "nan": "NaN"}
+"""xsd:double's lexical forms of the values Python writes as inf, -inf and nan (parse_json
+refuses them in JSON text, but a document built in Python may still hold them)."""
 
 
 def timestamp_literal(raw: object) -> str | None:
@@ -166,26 +181,42 @@ def timestamp_literal(raw: object) -> str | None:
 def _timestamp(out: list[Triple], s: str, raw: object) -> None:
     if raw is None:
         return
-    out.append((s, nt.jt("rawTimestamp"), nt.lit(raw if isinstance(raw, str) else repr(raw))))
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    out.append((s, nt.jt("rawTimestamp"), nt.lit(text)))
     when = timestamp_literal(raw)
     if when:
         out.append((s, nt.GENERATED_AT, when))
 
 
-def producer_iri(base: str, name: str, process: str | None, environment: str | None) -> str:
-    parts = [name] + [p for p in (process, environment) if p]
-    return f"{base}producers/" + "/".join(quote(p, safe="") for p in parts)
+def producer_iri(base: str, name: str, *parts: object) -> str:
+    """`{base}producers/{name}/{process}/{environment}` (2022) or `…/{name}/{function}` (2023).
+
+    Every part has its segment, so producers that differ in which part they lack
+    stay apart: a missing part (absent or null) is `-`, a part that is the string
+    "-" is `%2D`, and a part that is not a string is `;` and its JSON, percent-encoded
+    (a string's segment never holds a bare `;`, so `;42` is not the string "42").
+    """
+    return f"{base}producers/" + "/".join([_segment(name), *(_segment(p) for p in parts)])
+
+
+def _segment(part: object) -> str:
+    if part is None:
+        return "-"
+    if isinstance(part, str):
+        return "%2D" if part == "-" else quote(part, safe="")
+    return ";" + quote(json.dumps(part, ensure_ascii=False, separators=(",", ":")), safe="")
 
 
 def _producer(
     out: list[Triple], producers: list[ResourceGraph], s: str, m: str, base: str,
-    name: object, process: object, env: object,
+    name: object, parts: tuple[object, ...],
 ) -> None:
+    """The producer: (process, environment) in the 2022 structure, (function,) in 2023."""
     if not isinstance(name, str) or not name:
         return
-    proc = process if isinstance(process, str) else None
-    environment = env if isinstance(env, str) else None
-    iri = producer_iri(base, name, proc, environment)
+    process = parts[0]
+    env = parts[1] if len(parts) > 1 else None
+    iri = producer_iri(base, name, *parts)
     agent, run = nt.iri(iri), nt.iri(f"{m}#run")
     out += [
         (s, nt.ATTRIBUTED_TO, agent),
@@ -216,7 +247,7 @@ def uuid_term(v: object) -> str:
 
 def _uuid_entry(out: list[Triple], s: str, m: str, i: int, entry: object) -> str | None:
     e = nt.iri(f"{m}#u{i}")
-    out += [(s, nt.jt("uuidEntry"), e), (e, nt.jt("position"), nt.integer(i))]
+    out += [(s, nt.jt("uuidEntry"), e), (e, nt.A, _UUID_ENTRY), (e, nt.jt("position"), nt.integer(i))]
     if isinstance(entry, dict) and len(entry) == 1:
         ((label, v),) = entry.items()
         out.append((e, nt.jt("uuidLabel"), nt.lit(label)))
@@ -252,7 +283,12 @@ def _parameter_set(out: list[Triple], s: str, node: str, owner: str, values: obj
 
 def _generic(out: list[Triple], p: str, node: str, i: int, key: str, v: object) -> None:
     n = nt.iri(f"{node}-{i}")
-    out += [(p, nt.jt("parameter"), n), (n, nt.jt("key"), nt.lit(key)), (n, nt.jt("value"), nt.json_lit(v))]
+    out += [
+        (p, nt.jt("parameter"), n),
+        (n, nt.A, _PARAMETER),
+        (n, nt.jt("key"), nt.lit(key)),
+        (n, nt.jt("value"), nt.json_lit(v)),
+    ]
 
 
 def _scalar(prop: str) -> Any:
@@ -277,10 +313,13 @@ def _errors(out: list[Triple], p: str, node: str, v: object) -> None:
         out.append((e, nt.jt("errorMessage"), value(text)))
 
 
-def _locator(prop: str) -> Any:
+def _locator(prop: str, *classes: str) -> Any:
+    types = [nt.jt(c) for c in classes]
+
     def handle(out: list[Triple], p: str, node: str, v: object) -> None:
         r = nt.iri(node)
         out.append((p, nt.jt(prop), r))
+        out += [(r, nt.A, t) for t in types]
         if not isinstance(v, dict):
             out.append((r, nt.jt("location"), value(v)))
             return
@@ -303,6 +342,7 @@ def _software(out: list[Triple], p: str, node: str, name: str, version: object) 
     n = nt.iri(node)
     out += [
         (p, nt.jt("softwareVersion"), n),
+        (n, nt.A, _SOFTWARE_VERSION),
         (n, nt.jt("softwareName"), nt.lit(name)),
         (n, nt.jt("version"), value(version)),
     ]
@@ -323,7 +363,8 @@ _KNOWN: dict[str, Any] = {
     "originator": _scalar("originator"),
     "number-of-retries": _retries,
     "errors": _errors,
-    "resource": _locator("resource"),
-    "resource-validation": _locator("resourceValidation"),
+    "resource": _locator("resource", "ResourceLocator"),
+    # typed with its superclass too: types are explicit, no inference runs
+    "resource-validation": _locator("resourceValidation", "ResourceValidation", "ResourceLocator"),
     "lambda-functions-version": _functions,
 }

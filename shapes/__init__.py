@@ -10,9 +10,8 @@ from collections.abc import Iterable
 from functools import cache
 from importlib.resources import files
 
-from rdflib import Graph
-
 from jobtrail.store import Triple
+from rdflib import Graph
 
 from .report import Report, Result
 

@@ -54,7 +54,8 @@ class Report:
 
     def text(self, indent: str = "") -> str:
         lines = []
-        for r in sorted(self.results, key=lambda r: (r.severity != VIOLATION, r.focus, r.path or "")):
+        order = sorted(self.results, key=lambda r: (r.severity != VIOLATION, r.focus, r.path or ""))
+        for r in order:
             where = f"{_short(r.focus)}" + (f" {_short(r.path)}" if r.path else "")
             value = f" (value: {_short(r.value)})" if r.value is not None else ""
             lines.append(f"{indent}{r.severity_name}: {where}: {r.message}{value}")

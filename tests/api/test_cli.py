@@ -188,3 +188,24 @@ def test_kill_9_mid_load_loses_nothing_reported(data: str, tmp_path: Path) -> No
                 assert {"sha256", "originalText", "addedUUID", "uuidEntry"} <= predicates, g
     finally:
         del store
+
+
+def test_the_same_commands_against_a_remote_endpoint(
+    oxigraph_server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real `oxigraph serve` on loopback, reached over the SPARQL 1.1 protocols."""
+    from jobtrail.store import open_store
+
+    with open_store(oxigraph_server) as remote:
+        remote.update("DROP ALL")
+    assert main(["load", str(EXAMPLES), "--store", oxigraph_server]) == 0
+    assert "stored 31 messages, 4 with warnings" in capsys.readouterr().err
+    assert main(["load", str(EXAMPLES), "--store", oxigraph_server]) == 0
+    assert "stored 0 messages, 31 already stored" in capsys.readouterr().err
+    assert main(["stats", "--store", oxigraph_server]) == 0
+    assert re.search(r"^messages +31$", capsys.readouterr().out, re.M)
+    dump = tmp_path / "remote.nq"
+    assert main(["export", "--store", oxigraph_server, "-o", str(dump)]) == 0
+    local = str(tmp_path / "local")
+    assert main(["load", str(dump), "--store", local]) == 0
+    assert "36 graphs from dumps" in capsys.readouterr().err

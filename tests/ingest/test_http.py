@@ -160,12 +160,6 @@ def test_body_of_another_type_is_kept_verbatim_only(read, view_of) -> None:
     assert view_of(m.graph.triples).value(m.iri, JT.originalText).encode() == data
 
 
-@pytest.mark.xfail(
-    reason="read._http decodes the whole HTTP message as UTF-8 (jsonparse.decode) before "
-    "splitting head and body, so a binary body (image/png) makes the hop unreadable although "
-    "the envelope could keep it as jt:originalBase64",
-    strict=True,
-)
 def test_binary_body_is_kept_verbatim_as_base64(read, view_of) -> None:
     data = b"HTTP/1.1 200 OK\nContent-Type: image/png\n\n\x89PNG\r\n"
     m = read(data, HTTP_TYPE)
@@ -174,11 +168,6 @@ def test_binary_body_is_kept_verbatim_as_base64(read, view_of) -> None:
     assert base64.b64decode(view.value(m.iri, JT.originalBase64)) == data
 
 
-@pytest.mark.xfail(
-    reason="rdf.FORMATS maps text/plain to N-Triples, so read._http parses a plain-text body "
-    "(an error page, a log line) as RDF and refuses the whole hop instead of keeping it verbatim",
-    strict=True,
-)
 def test_plain_text_body_is_kept_verbatim(read) -> None:
     m = read(
         "HTTP/1.1 500 Internal Server Error\nContent-Type: text/plain\n\nsomething broke\n",
@@ -212,11 +201,6 @@ def test_malformed_head_is_refused_with_its_line(read, text, line) -> None:
     assert f"line {line}" in raised.value.describe()
 
 
-@pytest.mark.xfail(
-    reason="http.split strips leading blank lines before numbering, so the line reported "
-    "for a bad header is off by the number of blank lines",
-    strict=True,
-)
 def test_line_numbers_count_leading_blank_lines(read) -> None:
     with pytest.raises(MalformedInput) as raised:
         read("\n\nGET / HTTP/1.1\nHost: a\nbad\n\n", HTTP_TYPE)

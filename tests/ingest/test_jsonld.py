@@ -181,11 +181,6 @@ def test_unmapped_key_is_kept_as_a_jt_term_and_noted(
     [("my key", "a space in the key"), ("job", "not a url")],
     ids=["key-with-space", "iri-value-with-space"],
 )
-@pytest.mark.xfail(
-    reason="jsonld.triples: pyld drops a key or an @id value that makes no valid IRI, and "
-    "the reader neither keeps nor notes it (the module promises never to drop silently)",
-    strict=True,
-)
 def test_a_value_pyld_cannot_turn_into_rdf_is_at_least_noted(read, key, value) -> None:
     doc = {"@context": "https://job-processor/context/default", "type": "StartJob", key: value}
     m = read(json.dumps(doc))
@@ -197,11 +192,6 @@ def test_a_value_pyld_cannot_turn_into_rdf_is_at_least_noted(read, key, value) -
     [{"job": "http://a/<b>"}, {"jobStatus": {"@value": "NEW", "@language": "en gb"}}],
     ids=["iri-with-angle-brackets", "bad-language-tag"],
 )
-@pytest.mark.xfail(
-    reason="jsonld._term writes IRIs and language tags from the input unchecked (nt.iri, not "
-    "nt.checked_iri): the N-Triples are invalid and would fail a whole batch",
-    strict=True,
-)
 def test_input_values_never_make_invalid_ntriples(read, view_of, extra) -> None:
     doc = {"@context": "https://job-processor/context/default", "type": "StartJob", **extra}
     try:
@@ -211,12 +201,6 @@ def test_input_values_never_make_invalid_ntriples(read, view_of, extra) -> None:
     view_of(m.graph.triples).parse()
 
 
-@pytest.mark.xfail(
-    reason="jsonld._message reads pyld errors' .message/.cause, which pyld 2 does not have: "
-    "the text is the tuple repr \"('Could not expand input…',)\\nType: jsonld.RdfError\" "
-    "and the real cause (in __cause__) is lost",
-    strict=True,
-)
 def test_invalid_jsonld_error_names_the_cause(read) -> None:
     doc = {
         "@context": "https://job-processor/context/default",

@@ -137,11 +137,6 @@ def test_labelled_blank_nodes_are_stable_across_reads(read) -> None:
     assert given(first) == given(again)
 
 
-@pytest.mark.xfail(
-    reason="rdf._term names a blank node after Oxigraph's label, which is random for anonymous "
-    "nodes ([] in Turtle, nested RDF/XML): the same bytes read twice give different triples",
-    strict=True,
-)
 @pytest.mark.parametrize("media_type", ["text/turtle", "application/rdf+xml"])
 def test_anonymous_blank_nodes_are_stable_across_reads(read, media_type) -> None:
     first, again = (read(SYNTAXES[media_type], media_type) for _ in range(2))
@@ -174,12 +169,6 @@ def test_rdfxml_syntax_error_is_malformed_input(read) -> None:
     assert "</ex:Jo>" in raised.value.message
 
 
-@pytest.mark.xfail(
-    reason="rdf._syntax_error puts the line only in the message text: Location has no "
-    "line/column although SyntaxError.lineno/offset carry them (the JSON and HTTP "
-    "readers fill them)",
-    strict=True,
-)
 def test_syntax_error_location_has_the_line(read) -> None:
     with pytest.raises(MalformedInput) as raised:
         read(BROKEN["text/turtle"], "text/turtle")

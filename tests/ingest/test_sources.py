@@ -124,12 +124,6 @@ def test_dash_reads_standard_input(monkeypatch) -> None:
     assert [i.source for i in items] == ["<stdin>:1", "<stdin>:2", "<stdin>:3"]
 
 
-@pytest.mark.xfail(
-    reason="sources.from_stream keeps the first line's newline (and gives it no media type) "
-    "while _lines strips it: the same line gets another sha256, so another message IRI, "
-    "depending on whether it came first",
-    strict=True,
-)
 def test_first_line_of_a_stream_is_read_like_the_others(tmp_path) -> None:
     path = tmp_path / "m.jsonl"
     path.write_bytes(b"\n".join(LINES) + b"\n")
@@ -140,11 +134,6 @@ def test_first_line_of_a_stream_is_read_like_the_others(tmp_path) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="sources.from_stream skips leading blank lines but still numbers the first object "
-    "line 1 (and the next ones from 2)",
-    strict=True,
-)
 def test_stream_line_numbers_count_leading_blank_lines() -> None:
     items = list(sources.from_stream(io.BytesIO(b"\n\n" + b"\n".join(LINES)), "<stdin>"))
     assert [i.source for i in items] == ["<stdin>:3", "<stdin>:4", "<stdin>:5"]

@@ -217,11 +217,6 @@ def test_uuids_are_lowercased(read, view_of) -> None:
     [{"TRE-UUID": 42}, {"TRE-UUID": None}, {"TRE-UUID": "has spaces in it"}],
     ids=["number", "null", "not-an-iri"],
 )
-@pytest.mark.xfail(
-    reason="tre._v2022 keeps the previous entry as addedUUID when the last one is not a UUID "
-    "string (`last = _uuid_entry(...) or last`): the hop is credited with an earlier hop's UUID",
-    strict=True,
-)
 def test_no_added_uuid_when_the_last_entry_is_not_one(read, view_of, last) -> None:
     m = read(json.dumps(tre2022(UUIDs=[{"TDR-UUID": UUID_A}, last])))
     view = view_of(m.graph.triples)
@@ -277,11 +272,6 @@ def test_tna_nanosecond_timestamp_from_the_real_file(read, view_of, tna_example_
 
 
 @pytest.mark.parametrize(("raw", "as_json"), [(True, "true"), ({"s": 1}, '{"s": 1}')])
-@pytest.mark.xfail(
-    reason="tre._timestamp writes a non-string raw timestamp with Python repr() "
-    "(True, {'s': 1}), not as the JSON the message gave",
-    strict=True,
-)
 def test_raw_timestamp_of_a_non_string_is_its_json(read, view_of, raw, as_json) -> None:
     m = read(json.dumps(tre2022(timestamp=raw)))
     assert json.loads(view_of(m.graph.triples).value(m.iri, JT.rawTimestamp)) == raw
@@ -344,11 +334,6 @@ def test_producer_iri_segments_are_escaped(read) -> None:
     assert read(json.dumps(doc)).shared[0].iri == f"{BASE}producers/TDR%2Fx/a%20b/INT"
 
 
-@pytest.mark.xfail(
-    reason="tre.producer_iri drops missing parts, so {name TDR, environment INT} and "
-    "{name TDR, process INT} get the same IRI and share one producer graph",
-    strict=True,
-)
 def test_producers_differing_in_which_part_is_missing_are_distinct(read) -> None:
     a = read(json.dumps(tre2022(producer={"name": "TDR", "environment": "INT"})))
     b = read(json.dumps(tre2022(producer={"name": "TDR", "process": "INT"})))
@@ -511,12 +496,6 @@ def test_software_versions_of_the_seed(read, view_of, seed004_messages) -> None:
     ],
     ids=lambda x: str(x).rsplit("#", 1)[-1],
 )
-@pytest.mark.xfail(
-    reason="tre.py types ParameterSet, Error and ProducerRun nodes but not the nodes of these "
-    "classes, although no inference runs (read.py: 'types are explicit'): "
-    "`?n a jt:SoftwareVersion` finds nothing",
-    strict=True,
-)
 def test_nodes_are_typed_with_their_class(read, view_of, seed004_messages, link, cls) -> None:
     m = read(seed004_messages[3].data)  # has every kind of node but a resource
     m0 = read(seed004_messages[0].data)
@@ -567,12 +546,6 @@ def test_2023_uuid_links(read, view_of, execution, parent, added, carried) -> No
     assert view.values(m.iri, JT.parentExecutionId) == ([] if parent is None else [parent])
 
 
-@pytest.mark.xfail(
-    reason="tre._v2023 states the executionId only as jt:addedUUID; the 2022 reader also states "
-    "the added UUID as jt:carriesUUID (its super-property; no inference runs), so a trace "
-    "walking jt:carriesUUID finds 2022 hops but not 2023 ones",
-    strict=True,
-)
 def test_2023_added_uuid_is_also_carried(read, view_of) -> None:
     m = read(json.dumps(tre2023(executionId=UUID_A, parentExecutionId=UUID_B)))
     view = view_of(m.graph.triples)

@@ -114,12 +114,6 @@ def test_result_key_is_focus_path_severity() -> None:
     assert Result("urn:a", None, "m", "urn:custom-severity").severity_name == "urn:custom-severity"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the two validators write a result's value differently: shapes/compiled.py Shape._fail "
-    "passes the N-Triples term (<urn:uuid:…>), shapes/pyshacl_runner.py:38 writes an IRI bare "
-    "(urn:uuid:…) and a literal as rdflib's n3() of its normalised form, so text() and "
-    "as_json() depend on the validator; fix: one rendering for both, e.g. the runner writing "
-    "every term as N-Triples (value.n3()), or both writing IRIs bare"))
 def test_both_validators_write_values_alike(placeholder_message: Any) -> None:
     triples = placeholder_message.all_triples()
     fast = sorted((r.key(), r.value) for r in validate(triples).results)
