@@ -7,6 +7,11 @@ context we have no copy of is an UnknownContext error naming it.
 Our contexts declare `@vocab`, so a key they do not map is kept (as a term of
 the jobtrail namespace) rather than silently dropped; the reader notes every
 such key so the message says which of its terms are not in the vocabulary.
+
+What pyld would drop or write unchecked is kept and noted instead (see
+`triples`): a key that is no IRI is percent-encoded, a reference that is no
+absolute IRI is kept as the string it is, a node's relative @id becomes an IRI
+inside the message, and a bad language tag or datatype leaves a plain string.
 """
 
 from __future__ import annotations
@@ -19,11 +24,10 @@ from typing import Any
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from pyld import jsonld  # type: ignore[import-untyped]
-
 from jobtrail.store import Triple
 from jobtrail.store.errors import Location, MalformedInput, UnknownContext
 from jobtrail.vocab.terms import JT
+from pyld import jsonld  # type: ignore[import-untyped]
 
 from . import nt
 
@@ -55,8 +59,10 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
 
 
 def is_jsonld(doc: object) -> bool:
-    return isinstance(doc, dict) and "@context" in doc or (
-        isinstance(doc, list) and bool(doc) and all(isinstance(d, dict) and "@context" in d for d in doc)
+    if isinstance(doc, dict):
+        return "@context" in doc
+    return isinstance(doc, list) and bool(doc) and all(
+        isinstance(d, dict) and "@context" in d for d in doc
     )
 
 
@@ -73,15 +79,19 @@ def triples(doc: Any, m: str, source: str) -> tuple[list[Triple], list[str], str
     notes: list[str] = []
     dropped: list[object] = []
     options: dict[str, Any] = {"documentLoader": document_loader, "base": None}
-    processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+    try:
+        processor = jsonld.JsonLdProcessor(on_property_dropped=dropped.append)
+    except TypeError:  # a PyLD without the handler: keys are made IRIs beforehand anyway
+        processor = jsonld.JsonLdProcessor()
     try:
         expanded = processor.expand(_iri_keys(doc, _context_terms(doc), notes), options)
         notes += [
             f"key {k!r} makes no absolute IRI under the message's @context and is not kept"
-            for k in dict.fromkeys(str(k) for k in dropped)
+            if k is not None else "a key the @context maps to null is not kept"
+            for k in dict.fromkeys(dropped)
         ]
         _Repair(m, notes).document(expanded)
-        dataset: dict[str, list[dict[str, Any]]] = processor.to_rdf(expanded, options)
+        dataset = _to_rdf(processor, expanded, options)
     except jsonld.JsonLdError as e:
         cause = _root_cause(e)
         if isinstance(cause, UnknownContext):
@@ -108,6 +118,37 @@ def triples(doc: Any, m: str, source: str) -> tuple[list[Triple], list[str], str
     return out, notes, top if isinstance(top, str) else None
 
 
+Dataset = dict[str, list[dict[str, Any]]]
+"""pyld's RDF dataset: graph name -> triples of {"type", "value", "datatype", "language"}."""
+
+
+def _to_rdf(processor: Any, expanded: list[Any], options: dict[str, Any]) -> Dataset:
+    """pyld's toRdf of a document already expanded: its second half only.
+
+    The public `to_rdf` expands its input again, which costs as much as the
+    first expansion; its second half (node map, then triples) is reached
+    through pyld's own methods, and where a pyld lacks them, through `to_rdf`.
+    """
+    create = getattr(processor, "_create_node_map", None)
+    graph_to_rdf = getattr(processor, "_graph_to_rdf", None)
+    if create is None or graph_to_rdf is None:
+        return _public_to_rdf(processor, expanded, options)
+    issuer = jsonld.IdentifierIssuer("_:b")
+    node_map: dict[str, Any] = {"@default": {}}
+    create(expanded, node_map, "@default", issuer)
+    opts = {"produceGeneralizedRdf": False, "processingMode": "json-ld-1.1", **options}
+    return {
+        name: graph_to_rdf(graph, issuer, opts)
+        for name, graph in sorted(node_map.items())
+        if name == "@default" or name.startswith("_:") or nt.checked_iri(name)
+    }
+
+
+def _public_to_rdf(processor: Any, expanded: list[Any], options: dict[str, Any]) -> Dataset:
+    dataset: Dataset = processor.to_rdf(expanded, options)
+    return dataset
+
+
 @cache
 def _declared_terms() -> frozenset[str]:
     return frozenset(str(getattr(JT, name)) for name in JT.__annotations__)
@@ -128,9 +169,11 @@ def _repaired_iri(value: str) -> str | None:
     return fixed if nt.checked_iri(fixed) else None
 
 
-def _context_terms(doc: Any) -> frozenset[str]:
-    """Every term any @context of the document defines (a superset of the active ones)."""
+def _context_terms(doc: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """Every term any @context of the document defines (a superset of the active ones),
+    and those whose value is a literal as written (`"@type": "@json"`, an alias of @value)."""
     terms: set[str] = set()
+    literal: set[str] = set()
 
     def context(ctx: Any) -> None:
         if isinstance(ctx, list):
@@ -143,6 +186,10 @@ def _context_terms(doc: Any) -> frozenset[str]:
         elif isinstance(ctx, dict):
             for term, definition in ctx.items():
                 terms.add(term)
+                if definition == "@value" or (
+                    isinstance(definition, dict) and definition.get("@type") == "@json"
+                ):
+                    literal.add(term)
                 if term == "@import":
                     context(definition)
                 elif isinstance(definition, dict) and "@context" in definition:
@@ -160,30 +207,36 @@ def _context_terms(doc: Any) -> frozenset[str]:
                     walk(value)
 
     walk(doc)
-    return frozenset(terms)
+    return frozenset(terms), frozenset(literal)
 
 
-def _iri_keys(doc: Any, terms: frozenset[str], notes: list[str]) -> Any:
+def _iri_keys(
+    doc: Any, terms: tuple[frozenset[str], frozenset[str]], notes: list[str]
+) -> Any:
     """The document with every key that would expand to no valid IRI percent-encoded.
 
     A key such as "my key" expands (through @vocab) to an IRI with a space,
     which pyld drops; "my%20key" expands to a valid one. Terms a context
-    defines are left alone, whatever their spelling.
+    defines are left alone, whatever their spelling, and so is everything
+    inside a literal (a JSON literal's keys are data, not properties).
     """
     if isinstance(doc, list):
         return [_iri_keys(item, terms, notes) for item in doc]
     if not isinstance(doc, dict):
         return doc
+    defined, literal = terms
     out: dict[str, Any] = {}
     for key, value in doc.items():
-        if key == "@context":
+        if key in ("@context", "@value") or key in literal:
             out[key] = value
             continue
         new = key
-        if not key.startswith("@") and key not in terms and not _key_ok(key):
+        if not key.startswith("@") and key not in defined and not _key_ok(key):
             new = next((c for c in _key_forms(key) if _key_ok(c) and c not in doc), key)
             if new != key:
-                notes.append(f"key {key!r} is no valid IRI as it is; kept percent-encoded as {new!r}")
+                notes.append(
+                    f"key {key!r} is no valid IRI as it is; kept percent-encoded as {new!r}"
+                )
         out[new] = _iri_keys(value, terms, notes)
     return out
 

@@ -57,11 +57,13 @@ def _where(text: str, token: str, source: str) -> Location:
     for match in _TOKEN.finditer(text):
         if match.group().startswith(token):
             i = match.start()
-            return Location(source, text.count("\n", 0, i) + 1, i - (text.rfind("\n", 0, i) + 1) + 1)
+            line_start = text.rfind("\n", 0, i) + 1
+            return Location(source, text.count("\n", 0, i) + 1, i - line_start + 1)
     return Location(source)
 
 
 BOM = "\ufeff"
+BOM_NOTE = "a UTF-8 byte order mark at the start is ignored (the original bytes keep it)"
 
 
 def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
@@ -77,7 +79,9 @@ def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
         obj: dict[str, Any] = {}
         for key, value in items:
             if key in obj:
-                same = "the same value" if obj[key] == value else "a different value; the last is used"
+                same = (
+                    "the same value" if obj[key] == value else "a different value; the last is used"
+                )
                 notes.append(f"key {key!r} appears twice in one object, with {same}")
             obj[key] = value
         return obj
@@ -113,7 +117,7 @@ def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
         where = ", ".join(f"line {ln} column {col}" for ln, col in commas)
         notes.append(f"trailing comma tolerated at {where}")
     if bom:
-        notes.insert(0, "a UTF-8 byte order mark at the start is ignored (the original bytes keep it)")
+        notes.insert(0, BOM_NOTE)
     return value, notes
 
 

@@ -13,10 +13,9 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-
-import pyoxigraph as ox
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
+import pyoxigraph as ox
 from jobtrail.vocab.terms import JT, PROV, RDF, RDFS, XSD
 
 _XSD = str(XSD)

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import IO
 
 import pyoxigraph as ox
-
 from jobtrail.store import ResourceGraph, Triple
 from jobtrail.store.errors import Location, MalformedInput, UnsupportedFormat
 
@@ -90,7 +89,9 @@ def _term(term: object, m: str, blanks: dict[str, str]) -> str:
     return str(term)
 
 
-def dataset_graphs(data: bytes | IO[bytes], media_type: str, source: str) -> Iterator[ResourceGraph]:
+def dataset_graphs(
+    data: bytes | IO[bytes], media_type: str, source: str
+) -> Iterator[ResourceGraph]:
     """Named graphs of an N-Quads or TriG dump, one at a time, in order of appearance.
 
     Quads of one graph are expected together (as `jobtrail export` writes

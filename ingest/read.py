@@ -56,10 +56,12 @@ def read_message(incoming: Incoming, *, base: str, stored_at: str) -> Message:
     elif media_type == HTTP_TYPE:
         classes, content = _http(incoming, m, base, notes, shared)
     else:
-        classes, content = ("RDFMessage",), rdf.triples(incoming.data, media_type, m, incoming.source)
+        classes = ("RDFMessage",)
+        content = rdf.triples(incoming.data, media_type, m, incoming.source)
     classes = tuple(dict.fromkeys(c for k in classes for c in (*tre.SUPERCLASSES.get(k, ()), k)))
     iri, triples = envelope(
-        incoming, base=base, classes=classes, media_type=media_type, notes=notes, stored_at=stored_at
+        incoming, base=base, classes=classes, media_type=media_type, notes=notes,
+        stored_at=stored_at,
     )
     graph = ResourceGraph(iri, triples + content)
     return Message(iri=iri, kind=classes[-1], graph=graph, notes=notes, source=incoming.source,

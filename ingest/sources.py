@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -75,7 +75,8 @@ def from_file(path: Path, media_type: str | None = None) -> Iterator[Item]:
             return
         yield Incoming(path.read_bytes(), source, media_type)
     except OSError as e:
-        yield Unreadable(source, InputError(f"cannot read: {e.strerror or e}", location=Location(source)))
+        error = InputError(f"cannot read: {e.strerror or e}", location=Location(source))
+        yield Unreadable(source, error)
     except JobtrailError as e:
         yield Unreadable(source, e)
 
@@ -98,7 +99,7 @@ def from_stream(stream: IO[bytes], source: str, media_type: str | None = None) -
     yield Incoming(skipped + first + stream.read(), source, media_type)
 
 
-def _lines(stream: IO[bytes], source: str, start: int = 1) -> Iterator[Incoming]:
+def _lines(stream: Iterable[bytes], source: str, start: int = 1) -> Iterator[Incoming]:
     for n, line in enumerate(stream, start=start):
         if line.strip():
             yield Incoming(line.rstrip(b"\r\n"), f"{source}:{n}", "application/json")

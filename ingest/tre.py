@@ -28,7 +28,9 @@ from jobtrail.vocab.terms import PROV, XSD
 
 from . import nt
 
-UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 _ISO_RE = re.compile(
     r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$"
 )
@@ -45,7 +47,9 @@ def is_tre(doc: object) -> bool:
     return "properties" in doc or bool({"UUIDs", "producer"} & doc.keys())
 
 
-def triples(doc: dict[str, Any], m: str, base: str) -> tuple[str, list[Triple], list[ResourceGraph]]:
+def triples(
+    doc: dict[str, Any], m: str, base: str
+) -> tuple[str, list[Triple], list[ResourceGraph]]:
     """The content triples of a TRE message: (class name, triples, the producer's own graph).
 
     A producer is a resource of its own, shared by every message it emitted:
@@ -181,7 +185,7 @@ def timestamp_literal(raw: object) -> str | None:
 def _timestamp(out: list[Triple], s: str, raw: object) -> None:
     if raw is None:
         return
-    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
     out.append((s, nt.jt("rawTimestamp"), nt.lit(text)))
     when = timestamp_literal(raw)
     if when:
@@ -247,7 +251,11 @@ def uuid_term(v: object) -> str:
 
 def _uuid_entry(out: list[Triple], s: str, m: str, i: int, entry: object) -> str | None:
     e = nt.iri(f"{m}#u{i}")
-    out += [(s, nt.jt("uuidEntry"), e), (e, nt.A, _UUID_ENTRY), (e, nt.jt("position"), nt.integer(i))]
+    out += [
+        (s, nt.jt("uuidEntry"), e),
+        (e, nt.A, _UUID_ENTRY),
+        (e, nt.jt("position"), nt.integer(i)),
+    ]
     if isinstance(entry, dict) and len(entry) == 1:
         ((label, v),) = entry.items()
         out.append((e, nt.jt("uuidLabel"), nt.lit(label)))

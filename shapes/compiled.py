@@ -38,6 +38,7 @@ What is implemented, exactly, and what is refused (ShapeCompileError):
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -62,6 +63,8 @@ _XSD_DATE, _XSD_ANYURI = str(XSD.date), str(XSD.anyURI)
 _RDF_LANGSTRING, _RDF_JSON = str(RDF.langString), str(RDF.JSON)
 _SUBCLASS = f"<{RDFS.subClassOf}>"
 
+_UNBOUNDED = sys.maxsize
+_NO_PREDICATES: dict[str, list[str]] = {}
 _IGNORED = {SH.name, SH.description, SH.order, SH.group, RDFS.comment, RDFS.label}
 _SHAPE_TYPES = {SH.NodeShape, SH.PropertyShape}
 _CLASS_TYPES = {RDFS.Class, OWL.Class}
@@ -415,8 +418,8 @@ class Shape:
     severity: str = VIOLATION
     message: str | None = None
     path: str | None = None  # N-Triples predicate, for property shapes
-    min_count: int | None = None
-    max_count: int | None = None
+    min_count: int = 0  # 0 and _UNBOUNDED: no sh:minCount, no sh:maxCount
+    max_count: int = _UNBOUNDED
     has_value: str | None = None
     checks: list[tuple[str, ValueCheck]] = field(default_factory=list)
     nodes: list[Shape] = field(default_factory=list)  # sh:node
@@ -442,18 +445,26 @@ class Shape:
 
     def validate(self, focus: str, idx: Index, out: list[Result]) -> None:
         if self.path is None:
-            self._check_values(focus, (focus,), idx, out)
+            if self.checks or self.nodes:
+                self._check_values(focus, (focus,), idx, out)
             if self.has_value is not None and self.has_value != focus:
                 self._fail(out, focus, None, "HasValue", f"is not {self.has_value}")
-            for prop in self.properties:
-                prop.validate(focus, idx, out)
+            if self.properties:
+                here = idx.spo.get(focus) or _NO_PREDICATES  # once for all the properties
+                for prop in self.properties:
+                    prop._validate_values(focus, here.get(prop.path, ()), idx, out)  # type: ignore[arg-type]
             return
         preds = idx.spo.get(focus)
-        values = preds.get(self.path, ()) if preds else ()
+        self._validate_values(focus, preds.get(self.path, ()) if preds else (), idx, out)
+
+    def _validate_values(
+        self, focus: str, values: list[str] | tuple[()], idx: Index, out: list[Result]
+    ) -> None:
+        """A property shape's constraints on the values of its path at one focus node."""
         n = len(values)
-        if self.min_count is not None and n < self.min_count:
+        if n < self.min_count:
             self._fail(out, focus, None, "MinCount", f"fewer than {self.min_count} values")
-        if self.max_count is not None and n > self.max_count:
+        if n > self.max_count:
             self._fail(out, focus, None, "MaxCount", f"more than {self.max_count} values")
         if self.has_value is not None and self.has_value not in values:
             self._fail(out, focus, None, "HasValue", f"no value {self.has_value}")
@@ -496,16 +507,20 @@ def _plain(term: str) -> str:
 
 def _nt(term: Any) -> str:
     """An rdflib term as the N-Triples string readers produce."""
+    text: str
     if isinstance(term, URIRef):
-        return nt.iri(str(term))
-    if isinstance(term, BNode):
-        return f"_:{term}"
-    assert isinstance(term, Literal)
-    if term.language:
-        return f"{nt.lit(str(term))}@{term.language}"
-    if term.datatype is None or term.datatype == XSD.string:
-        return nt.lit(str(term))
-    return nt.typed(str(term), str(term.datatype))
+        text = nt.iri(str(term))
+    elif isinstance(term, BNode):
+        text = f"_:{term}"
+    else:
+        assert isinstance(term, Literal)
+        if term.language:
+            text = f"{nt.lit(str(term))}@{term.language}"
+        elif term.datatype is None or term.datatype == XSD.string:
+            text = nt.lit(str(term))
+        else:
+            text = nt.typed(str(term), str(term.datatype))
+    return text
 
 
 def _name(node: Any) -> str:
@@ -576,9 +591,9 @@ class _Compiler:
             elif p == SH.message:
                 shape.message = str(o)
             elif p == SH.minCount:
-                shape.min_count = int(o)
+                shape.min_count = int(str(o))
             elif p == SH.maxCount:
-                shape.max_count = int(o)
+                shape.max_count = int(str(o))
             elif p == SH.hasValue:
                 shape.has_value = _nt(o)
             elif p == SH.property:

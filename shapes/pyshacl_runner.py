@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import pyshacl  # type: ignore[import-untyped]
+import pyshacl
 from jobtrail.ingest.nt import parse_term
 from jobtrail.store import Triple
 from jobtrail.vocab.terms import SH

@@ -11,8 +11,13 @@ HTML or text) and the CLI prints `error.describe()` and exits non-zero.
     │   └── UnsupportedFormat (415) . no reader for this media type or file
     ├── ValidationFailed (422) ...... it parses, but the shapes say it is invalid
     ├── QueryError (400) ............ a SPARQL query or update that does not parse
+    │   └── QueryTimeout (503) ...... a query ran past the configured time limit
+    ├── Unauthorized (401) .......... a credential is needed and none was given
+    ├── Forbidden (403) ............. the credential given does not allow this
     ├── NotFound (404) .............. no resource with that IRI or name
+    ├── NotAcceptable (406) ......... none of the formats the client accepts is available
     ├── Conflict (409) .............. the resource exists / the change is not allowed now
+    ├── PayloadTooLarge (413) ....... a request body over the configured limit
     └── StoreError (503) ............ the store cannot do what was asked
         ├── StoreLocked ............. another process holds the embedded store
         └── RemoteStoreError (502) .. the remote SPARQL endpoint failed or is unreachable
@@ -144,6 +149,41 @@ class QueryError(JobtrailError):
 
     status = 400
     title = "Bad query"
+
+
+class QueryTimeout(QueryError):
+    """Raised when a query runs past the configured time limit."""
+
+    status = 503
+    title = "Query time limit reached"
+
+
+class Unauthorized(JobtrailError):
+    """Raised when an operation needs a credential and the request carries none."""
+
+    status = 401
+    title = "Credentials needed"
+
+
+class Forbidden(JobtrailError):
+    """Raised when the credential given does not allow the operation."""
+
+    status = 403
+    title = "Forbidden"
+
+
+class NotAcceptable(JobtrailError):
+    """Raised by content negotiation when no available format is acceptable; lists them."""
+
+    status = 406
+    title = "Not acceptable"
+
+
+class PayloadTooLarge(JobtrailError):
+    """Raised when a request body is larger than the configured limit."""
+
+    status = 413
+    title = "Request body too large"
 
 
 class NotFound(JobtrailError):

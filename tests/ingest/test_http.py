@@ -215,3 +215,26 @@ def test_malformed_json_body_is_located_in_the_body(read) -> None:
         read(text, HTTP_TYPE, source="flow.http")
     assert raised.value.location.source == "flow.http (body)"
     assert (raised.value.location.line, raised.value.location.column) == (3, 3)
+
+
+def test_start_line_error_counts_leading_blank_lines(read) -> None:
+    with pytest.raises(MalformedInput) as raised:
+        read("\r\n\nFETCH-ME-THIS please now\nHost: a\n\n", HTTP_TYPE)
+    assert raised.value.location.line == 3
+
+
+def test_a_head_in_latin_1_still_reads(read, view_of) -> None:
+    data = b"HTTP/1.1 200 OK\nX-Note: caf\xe9\nContent-Type: image/png\n\n\x89PNG"
+    m = read(data, HTTP_TYPE)
+    view = view_of(m.graph.triples)
+    (header,) = [s for s, p, o in view.triples if o == nt.lit("X-Note")]
+    assert view.value(header, HTTP.fieldValue) == "café"
+    assert view.value(m.iri, JT.originalBase64)
+
+
+def test_a_crlf_body_inside_an_lf_message_is_not_where_the_head_ends(read, view_of) -> None:
+    data = b"HTTP/1.1 200 OK\nContent-Type: text/html\n\n<p>a</p>\r\n\r\n<p>b</p>"
+    m = read(data, HTTP_TYPE)
+    assert m.notes == ["body of type text/html is kept verbatim only"]
+    fields = [o for s, p, o in view_of(m.graph.triples).triples if p == f"<{HTTP.fieldName}>"]
+    assert fields == [nt.lit("Content-Type")]

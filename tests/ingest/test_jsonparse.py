@@ -122,3 +122,47 @@ def test_a_real_error_after_a_trailing_comma_is_the_one_reported() -> None:
     with pytest.raises(MalformedInput) as raised:
         parse_json('{"a": [1,],\n "b": }', "x")
     assert (raised.value.location.line, raised.value.location.column) == (2, 7)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [('{"a": NaN}', 1, 7), ('[1,\n -Infinity]', 2, 2), ('["NaN", Infinity]', 1, 9)],
+)
+def test_non_json_constants_are_located(text, line, column) -> None:
+    # a constant inside a string is text: the one reported is the bare one
+    with pytest.raises(MalformedInput) as raised:
+        parse_json(text, "x")
+    assert (raised.value.location.line, raised.value.location.column) == (line, column)
+
+
+@pytest.mark.parametrize("text", ['{"a": 1e400}', "[-1e999]", '{"a": 1.5E+309}'])
+def test_numbers_beyond_a_double_are_refused_not_read_as_infinity(text) -> None:
+    with pytest.raises(MalformedInput) as raised:
+        parse_json(text, "x")
+    assert "out of range" in raised.value.message
+    assert raised.value.location.line == 1
+
+
+def test_large_integers_and_ordinary_floats_are_kept() -> None:
+    assert parse_json("[1e308, 12345678901234567890123, -0.5]", "x") == (
+        [1e308, 12345678901234567890123, -0.5],
+        [],
+    )
+
+
+@pytest.mark.parametrize("data", [b'\xef\xbb\xbf{"a": 1}', '\ufeff{"a": 1}'])
+def test_a_byte_order_mark_is_tolerated_and_noted(data) -> None:
+    value, notes = parse_json(data, "x")
+    assert value == {"a": 1}
+    assert len(notes) == 1 and "byte order mark" in notes[0]
+
+
+def test_positions_after_a_byte_order_mark_are_the_inputs_own() -> None:
+    with pytest.raises(MalformedInput) as raised:
+        parse_json('\ufeff{"a": 1\n "b": 2}', "x")
+    assert (raised.value.location.line, raised.value.location.column) == (2, 2)
+
+
+def test_repeated_key_is_noted_once_when_a_trailing_comma_is_also_there() -> None:
+    _, notes = parse_json('{"o": {"k": 1, "k": 1}, "p": [1,]}', "x")
+    assert sum("appears twice" in n for n in notes) == 1

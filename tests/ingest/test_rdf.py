@@ -220,3 +220,16 @@ def test_dataset_that_is_no_dump_is_unreadable(tmp_path, text) -> None:
     assert isinstance(items[-1], Unreadable)
     assert isinstance(items[-1].error, MalformedInput)
     assert items[-1].source == str(path)
+
+
+def test_blank_nodes_are_numbered_in_order_of_appearance(read) -> None:
+    m = read("[] <https://e.org/p> [ <https://e.org/q> [] ] .", "text/turtle")
+    skolems = [t for triple in given(m) for t in triple if t.startswith(f"<{m.iri}#")]
+    assert list(dict.fromkeys(skolems)) == [f"<{m.iri}#b{i}>" for i in range(3)]
+
+
+def test_text_plain_is_not_read_as_rdf(read) -> None:
+    from jobtrail.store.errors import UnsupportedFormat
+
+    with pytest.raises(UnsupportedFormat):
+        read("<https://e.org/a> <https://e.org/p> <https://e.org/b> .\n", "text/plain")

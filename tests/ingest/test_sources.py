@@ -197,3 +197,15 @@ def test_broken_symlink_in_a_directory_does_not_stop_the_walk(tmp_path) -> None:
     items = list(sources.from_paths([str(tmp_path)]))
     assert [type(i).__name__ for i in items] == ["Incoming", "Incoming", "Unreadable"]
     assert [Path(i.source).name for i in items] == ["a.json", "c.json", "link.json"]
+
+
+def test_a_stream_of_one_document_keeps_its_leading_blank_lines() -> None:
+    data = b"\n\n@prefix ex: <https://example.org/> .\nex:a ex:b ex:c .\n"
+    (item,) = sources.from_stream(io.BytesIO(data), "<stdin>")
+    assert item.data == data
+
+
+def test_a_stream_starting_with_a_byte_order_mark_is_still_json_lines() -> None:
+    data = b"\xef\xbb\xbf" + b"\n".join(LINES)
+    items = list(sources.from_stream(io.BytesIO(data), "<stdin>"))
+    assert [i.data for i in items] == [b"\xef\xbb\xbf" + LINES[0], *LINES[1:]]

@@ -566,3 +566,42 @@ def test_tna_template_reads_but_keeps_its_odd_keys_as_parameters(
     p = parameter_sets(view, m.iri)["properties"]
     keys = {view.value(n, JT.key) for n in view.objects(p, JT.parameter)}
     assert keys == {k for k in doc["properties"] if k.endswith(".$")}
+
+
+@pytest.mark.parametrize(
+    ("producer", "path"),
+    [
+        ({"name": "TDR", "environment": "INT"}, "TDR/-/INT"),
+        ({"name": "TDR", "process": "INT"}, "TDR/INT/-"),
+        ({"name": "TDR", "process": None, "environment": "INT"}, "TDR/-/INT"),  # null: missing
+        ({"name": "TDR", "process": "-", "environment": "INT"}, "TDR/%2D/INT"),  # not missing
+        ({"name": "TDR", "process": "", "environment": "INT"}, "TDR//INT"),
+        ({"name": "TDR", "process": 42, "environment": "INT"}, "TDR/;42/INT"),  # not "42"
+        ({"name": "TDR", "process": "42", "environment": "INT"}, "TDR/42/INT"),
+    ],
+)
+def test_producer_iri_has_a_segment_for_every_part(read, producer, path) -> None:
+    assert read(json.dumps(tre2022(producer=producer))).shared[0].iri == f"{BASE}producers/{path}"
+
+
+def test_2023_producer_iri_is_name_and_function(read) -> None:
+    assert read(json.dumps(tre2023())).shared[0].iri == f"{BASE}producers/TDR/tdr-export-process"
+    assert read(json.dumps(tre2023(function=None))).shared[0].iri == f"{BASE}producers/TDR/-"
+
+
+def test_resource_validation_is_typed_with_its_superclass_too(
+    read, view_of, seed004_messages
+) -> None:
+    m = read(seed004_messages[0].data)
+    view = view_of(m.graph.triples)
+    (validation,) = [o for s, p, o in view.triples if p == f"<{JT.resourceValidation}>"]
+    assert view.has(validation, RDF.type, JT.ResourceLocator)
+
+
+@pytest.mark.parametrize(
+    ("v", "lexical"), [(float("inf"), "INF"), (float("-inf"), "-INF"), (float("nan"), "NaN")]
+)
+def test_non_finite_floats_are_written_in_xsd_lexical_forms(v, lexical) -> None:
+    from jobtrail.ingest import tre
+
+    assert tre.value(v) == nt.typed(lexical, XSD + "double")
