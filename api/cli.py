@@ -11,6 +11,7 @@ from typing import Any
 from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.sources import from_paths
 from jobtrail.store import Store, open_store
+from jobtrail.store.base import DumpFormat
 from jobtrail.store.errors import JobtrailError, StoreLocked
 
 from . import settings
@@ -45,36 +46,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, fn: Callable[[argparse.Namespace, dict[str, Any]], int], help: str,
-                names: tuple[str, ...] = ("store", "base_url")) -> argparse.ArgumentParser:
+    def command(
+        name: str,
+        fn: Callable[[argparse.Namespace, dict[str, Any]], int],
+        help: str,
+        names: tuple[str, ...] = ("store", "base_url"),
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
         settings.add_arguments(p, names)
         p.set_defaults(command=fn)
         return p
 
-    p = command("load", cmd_load, "load messages from files, directories or - (stdin) into the store",
-                ("store", "base_url", "batch_size"))
-    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory (read recursively) or -")
-    p.add_argument("--format", dest="media_type", help="media type of every input (default: from "
-                   "the file extension or the first bytes)")
+    p = command(
+        "load",
+        cmd_load,
+        "load messages from files, directories or - (stdin) into the store",
+        ("store", "base_url", "batch_size"),
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="file, directory (read recursively) or -"
+    )
+    p.add_argument(
+        "--format",
+        dest="media_type",
+        help="media type of every input (default: from the file extension or the first bytes)",
+    )
     p.add_argument("--no-validate", action="store_true", help="store without checking the shapes")
     p.add_argument("--silent", action="store_true", help="no progress bar and no per-message lines")
     p.add_argument("-v", "--verbose", action="store_true", help="print a line for every message")
 
-    p = command("validate", cmd_validate, "check files (or, with no files, the whole store) against the shapes")
+    p = command(
+        "validate",
+        cmd_validate,
+        "check files (or, with no files, the whole store) against the shapes",
+    )
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.add_argument("--format", dest="media_type")
     p.add_argument("--full", action="store_true", help="use pySHACL instead of the compiled shapes")
 
     p = command("export", cmd_export, "write the whole store as N-Quads or TriG", ("store",))
     p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
-    p.add_argument("--format", choices=("nquads", "trig"), default=None,
-                   help="default: from the output's extension, else nquads")
+    p.add_argument(
+        "--format",
+        choices=("nquads", "trig"),
+        default=None,
+        help="default: from the output's extension, else nquads",
+    )
 
     p = command("query", cmd_query, "run a SPARQL query", ("store",))
     p.add_argument("query", help="SPARQL text, or @FILE to read it from a file")
-    p.add_argument("--format", choices=("table", "csv", "tsv", "json", "xml", "turtle", "ntriples"),
-                   default="table")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "tsv", "json", "xml", "turtle", "ntriples"),
+        default="table",
+    )
 
     command("stats", cmd_stats, "what the store holds", ("store",))
     return parser
@@ -86,8 +111,10 @@ def _open(config: dict[str, Any], *, reading: bool = False) -> Store:
     except StoreLocked:
         if not reading:
             raise
-        print(f"note: {config['store']} is in use by another process; reading a snapshot of it",
-              file=sys.stderr)
+        print(
+            f"note: {config['store']} is in use by another process; reading a snapshot of it",
+            file=sys.stderr,
+        )
         return open_store(config["store"], read_only=True)
 
 
@@ -95,16 +122,22 @@ def cmd_load(args: argparse.Namespace, config: dict[str, Any]) -> int:
     items = from_paths(args.paths, args.media_type)
     with _open(config) as store:
         progress = Progress(silent=args.silent, total_bytes=_total_bytes(args.paths))
-        loader = Loader(store, base=config["base_url"], validating=not args.no_validate,
-                        batch_size=config["batch_size"],
-                        listener=lambda e: _report_event(e, progress, args.verbose))
+        loader = Loader(
+            store,
+            base=config["base_url"],
+            validating=not args.no_validate,
+            batch_size=config["batch_size"],
+            listener=lambda e: _report_event(e, progress, args.verbose),
+        )
         with progress:
             report = loader.load(items)
     if not args.silent:
         print(report.summary() + f" into the {store.description}", file=sys.stderr)
         if report.rejected:
-            print(f"{len(report.rejected)} rejected (listed above); nothing of them was stored",
-                  file=sys.stderr)
+            print(
+                f"{len(report.rejected)} rejected (listed above); nothing of them was stored",
+                file=sys.stderr,
+            )
     return EXIT_REJECTED if report.rejected else EXIT_OK
 
 
@@ -148,17 +181,24 @@ def cmd_validate(args: argparse.Namespace, config: dict[str, Any]) -> int:
                 bad += 1
                 continue
             try:
-                msg = item if isinstance(item, Message) else read_message(
-                    item, base=config["base_url"], stored_at=nt.now())
+                msg = (
+                    item
+                    if isinstance(item, Message)
+                    else read_message(item, base=config["base_url"], stored_at=nt.now())
+                )
             except JobtrailError as e:
                 print(f"{e.describe()}" if e.location else f"{item.source}: {e.describe()}")
                 bad += 1
                 continue
-            bad += _print_report(msg.source if isinstance(item, Incoming) else msg.iri, check(msg.all_triples()))
+            bad += _print_report(
+                msg.source if isinstance(item, Incoming) else msg.iri, check(msg.all_triples())
+            )
     else:
         with _open(config, reading=True) as store:
             for graph in store.graphs():
-                triples = [(str(t.subject), str(t.predicate), str(t.object)) for t in store.read(graph)]
+                triples = [
+                    (str(t.subject), str(t.predicate), str(t.object)) for t in store.read(graph)
+                ]
                 bad += _print_report(graph, check(triples))
     print("all valid" if not bad else f"{bad} invalid", file=sys.stderr)
     return EXIT_REJECTED if bad else EXIT_OK
@@ -172,7 +212,7 @@ def _print_report(name: str, report: Any) -> int:
 
 
 def cmd_export(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    fmt = args.format or ("trig" if args.output.endswith(".trig") else "nquads")
+    fmt: DumpFormat = args.format or ("trig" if args.output.endswith(".trig") else "nquads")
     with _open(config, reading=True) as store:
         if args.output == "-":
             store.export(sys.stdout.buffer, fmt)

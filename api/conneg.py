@@ -23,7 +23,9 @@ class Format:
     label: str = ""
 
     def content_type(self) -> str:
-        textual = self.media_type.startswith("text/") or self.media_type.endswith(("+xml", "json", "xml"))
+        textual = self.media_type.startswith("text/") or self.media_type.endswith(
+            ("+xml", "json", "xml")
+        )
         return f"{self.media_type}; charset=utf-8" if textual else self.media_type
 
     def matches(self, media_type: str) -> bool:
@@ -43,8 +45,12 @@ HTML = Format("html", "text/html", ".html", ("application/xhtml+xml",), "HTML")
 RDF_FORMATS: tuple[Format, ...] = (TURTLE, JSONLD, RDFXML, N3, NTRIPLES, NQUADS, TRIG)
 """Every RDF syntax a resource description is offered in, in the server's order of preference."""
 
-SPARQL_JSON = Format("json", "application/sparql-results+json", ".srj", ("application/json",), "SPARQL JSON")
-SPARQL_XML = Format("xml", "application/sparql-results+xml", ".srx", ("application/xml", "text/xml"), "SPARQL XML")
+SPARQL_JSON = Format(
+    "json", "application/sparql-results+json", ".srj", ("application/json",), "SPARQL JSON"
+)
+SPARQL_XML = Format(
+    "xml", "application/sparql-results+xml", ".srx", ("application/xml", "text/xml"), "SPARQL XML"
+)
 CSV = Format("csv", "text/csv", ".csv", (), "CSV")
 TSV = Format("tsv", "text/tab-separated-values", ".tsv", (), "TSV")
 RESULT_FORMATS: tuple[Format, ...] = (SPARQL_JSON, SPARQL_XML, CSV, TSV)
@@ -106,9 +112,10 @@ def quality(ranges: Sequence[MediaRange], fmt: Format) -> float:
     """
     best: MediaRange | None = None
     for r in ranges:
-        if r.covers(fmt.media_type) or (r.specificity >= 2 and f"{r.type}/{r.subtype}" in fmt.aliases):
-            if best is None or r.specificity > best.specificity:
-                best = r
+        named = r.specificity >= 2 and f"{r.type}/{r.subtype}" in fmt.aliases
+        more_specific = best is None or r.specificity > best.specificity
+        if (r.covers(fmt.media_type) or named) and more_specific:
+            best = r
     return best.q if best else 0.0
 
 
@@ -121,10 +128,11 @@ def negotiate(accept: str | None, available: Sequence[Format], default: Format) 
         return default
     if all(r.type == "*" for r in ranges) and all(r.q > 0 for r in ranges):
         return default
-    scored = [(quality(ranges, f), -i, f) for i, f in enumerate(available)]
-    # the default wins ties with its peers, then the server's order of preference
-    scored = [(q, f is default, i, f) for q, i, f in scored]
-    q, _, _, best = max(scored, key=lambda t: t[:3])
+    # the highest q wins; ties go to the default, then to the server's order of preference
+    q, _, _, best = max(
+        ((quality(ranges, f), f is default, -i, f) for i, f in enumerate(available)),
+        key=lambda t: t[:3],
+    )
     if q <= 0:
         raise NotAcceptable(
             f"none of the formats in Accept: {accept} is available here",

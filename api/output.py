@@ -6,11 +6,10 @@ import sys
 from typing import IO, Any, TextIO
 
 import pyoxigraph as ox
-from tqdm import tqdm
-
 from jobtrail.ingest.load import Event
 from jobtrail.store import QueryResult, Store
 from jobtrail.vocab.terms import PREFIXES
+from tqdm import tqdm
 
 
 class Progress:
@@ -20,8 +19,15 @@ class Progress:
         self.silent = silent
         self.bar: tqdm[Any] | None = None
         if not silent:
-            self.bar = tqdm(total=total_bytes, unit="B", unit_scale=True, desc="loading",
-                            file=sys.stderr, disable=None, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total_bytes,
+                unit="B",
+                unit_scale=True,
+                desc="loading",
+                file=sys.stderr,
+                disable=None,
+                dynamic_ncols=True,
+            )
         self.counts = {"stored": 0, "duplicate": 0, "rejected": 0}
 
     def __enter__(self) -> Progress:
@@ -56,22 +62,27 @@ _RESULT_FORMATS = {
 _GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES}
 
 
+def _text(data: bytes | None) -> str:
+    assert data is not None  # pyoxigraph returns bytes when given no output
+    return data.decode("utf-8")
+
+
 def print_results(result: QueryResult, fmt: str, out: TextIO) -> None:
     if isinstance(result, ox.QueryBoolean):
         if fmt in _RESULT_FORMATS:
-            out.write(result.serialize(format=_RESULT_FORMATS[fmt]).decode())
+            out.write(_text(result.serialize(format=_RESULT_FORMATS[fmt])))
         else:
             out.write(("true" if bool(result) else "false") + "\n")
         return
     if isinstance(result, ox.QuerySolutions):
         if fmt in _RESULT_FORMATS:
-            out.write(result.serialize(format=_RESULT_FORMATS[fmt]).decode())
+            out.write(_text(result.serialize(format=_RESULT_FORMATS[fmt])))
         else:
             _table(result, out)
         return
     graph_format = _GRAPH_FORMATS.get(fmt, ox.RdfFormat.TURTLE)
     prefixes = PREFIXES if graph_format == ox.RdfFormat.TURTLE else None
-    out.write(ox.serialize(list(result), format=graph_format, prefixes=prefixes).decode())
+    out.write(_text(ox.serialize(list(result), format=graph_format, prefixes=prefixes)))
 
 
 def _short(term: Any) -> str:
@@ -80,7 +91,7 @@ def _short(term: Any) -> str:
     if isinstance(term, ox.NamedNode):
         for prefix, ns in PREFIXES.items():
             if term.value.startswith(ns):
-                return f"{prefix}:{term.value[len(ns):]}"
+                return f"{prefix}:{term.value[len(ns) :]}"
         return term.value
     if isinstance(term, ox.Literal):
         return term.value
@@ -94,7 +105,8 @@ def _table(solutions: ox.QuerySolutions, out: TextIO, limit: int = 60) -> None:
 
     def line(cells: list[str]) -> str:
         return "  ".join(
-            (c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(cells, widths, strict=True)
+            (c if len(c) <= w else c[: w - 1] + "…").ljust(w)
+            for c, w in zip(cells, widths, strict=True)
         ).rstrip()
 
     out.write(line(names) + "\n" + line(["-" * w for w in widths]) + "\n")
@@ -121,8 +133,17 @@ SELECT ?what (COUNT(DISTINCT ?x) AS ?n) WHERE {
 
 def stats_table(store: Store, out: TextIO | IO[str]) -> None:
     counts = {str(row["what"].value): int(row["n"].value) for row in store.query(_STATS_QUERY)}  # type: ignore[union-attr]
-    order = ["messages", "  TRE messages", "  JSON-LD messages", "  HTTP messages", "  RDF messages",
-             "  with warnings", "producers", "UUIDs", "references"]
+    order = [
+        "messages",
+        "  TRE messages",
+        "  JSON-LD messages",
+        "  HTTP messages",
+        "  RDF messages",
+        "  with warnings",
+        "producers",
+        "UUIDs",
+        "references",
+    ]
     out.write(f"{store.description}\n")
     out.write(f"{'quads':<20}{store.count():>12,}\n")
     out.write(f"{'graphs':<20}{sum(1 for _ in store.graphs()):>12,}\n")

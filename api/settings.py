@@ -41,10 +41,17 @@ def _base_url(value: str) -> str:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("store", DEFAULT_PATH,
-            "the store: a directory (embedded Oxigraph), memory:, or a SPARQL endpoint URL"),
-    Setting("base_url", "http://127.0.0.1:8000/",
-            "the URL under which jobtrail mints and serves IRIs", _base_url),
+    Setting(
+        "store",
+        DEFAULT_PATH,
+        "the store: a directory (embedded Oxigraph), memory:, or a SPARQL endpoint URL",
+    ),
+    Setting(
+        "base_url",
+        "http://127.0.0.1:8000/",
+        "the URL under which jobtrail mints and serves IRIs",
+        _base_url,
+    ),
     Setting("batch_size", 5000, "messages stored per batch when loading", int),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
@@ -54,9 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None
     """Add the settings' flags to a parser; defaults stay None so precedence can be applied."""
     for s in SETTINGS:
         if names is None or s.name in names:
-            parser.add_argument(s.flag, dest=s.name, default=None, metavar=s.name.split("_")[-1].upper(),
-                                help=f"{s.help} (env {s.env}; default {s.default})")
-    parser.add_argument("--config", default=None, help="config file (default ./jobtrail.toml if present)")
+            parser.add_argument(
+                s.flag,
+                dest=s.name,
+                default=None,
+                metavar=s.name.split("_")[-1].upper(),
+                help=f"{s.help} (env {s.env}; default {s.default})",
+            )
+    parser.add_argument(
+        "--config", default=None, help="config file (default ./jobtrail.toml if present)"
+    )
 
 
 def resolve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:

@@ -51,18 +51,29 @@ def hops(n: int, seed: int = 7):
             uuids.append({f"{name}-UUID": u})
             params: dict[str, object] = {"reference": reference, "number-of-retries": str(k % 2)}
             if k == 0:
-                params["resource"] = {"resource-type": "Object", "access-type": "url",
-                                      "value": f"https://example.org/{reference}.tar.gz"}
-                params["resource-validation"] = {"resource-type": "Object", "access-type": "url",
-                                                 "validation-method": "SHA256",
-                                                 "value": f"https://example.org/{reference}.tar.gz.sha256"}
+                params["resource"] = {
+                    "resource-type": "Object",
+                    "access-type": "url",
+                    "value": f"https://example.org/{reference}.tar.gz",
+                }
+                params["resource-validation"] = {
+                    "resource-type": "Object",
+                    "access-type": "url",
+                    "validation-method": "SHA256",
+                    "value": f"https://example.org/{reference}.tar.gz.sha256",
+                }
             if k == 2:
                 params["errors"] = [{"error": "validation failed"}]
             yield {
                 "version": "1.0.0",
                 "timestamp": str(1659631669 + counter),
                 "UUIDs": list(uuids),
-                "producer": {"name": name, "process": process, "type": "judgment", "environment": "INT"},
+                "producer": {
+                    "name": name,
+                    "process": process,
+                    "type": "judgment",
+                    "environment": "INT",
+                },
                 "parameters": {name: params},
             }
             counter += 1
@@ -76,7 +87,16 @@ def write_jsonl(path: Path, n: int) -> None:
 
 def jobtrail_load(jsonl: Path, store: Path) -> tuple[float, int]:
     """Time the real command; its own peak RSS (KiB) comes from wait4, not from other children."""
-    cmd = [sys.executable, "-m", "jobtrail.api", "load", str(jsonl), "--store", str(store), "--silent"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobtrail.api",
+        "load",
+        str(jsonl),
+        "--store",
+        str(store),
+        "--silent",
+    ]
     start = time.perf_counter()
     process = subprocess.Popen(cmd)
     _, status, usage = os.wait4(process.pid, 0)
@@ -89,8 +109,20 @@ def jobtrail_load(jsonl: Path, store: Path) -> tuple[float, int]:
 
 def raw_bulk_extend(source_store: Path, target: Path) -> tuple[float, int]:
     dump = target.parent / "dump.nq"
-    subprocess.run([sys.executable, "-m", "jobtrail.api", "export", "--store", str(source_store),
-                    "-o", str(dump)], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jobtrail.api",
+            "export",
+            "--store",
+            str(source_store),
+            "-o",
+            str(dump),
+        ],
+        check=True,
+        stderr=subprocess.DEVNULL,
+    )
     quads = list(ox.parse(path=str(dump), format=ox.RdfFormat.N_QUADS))
     store = ox.Store(str(target))
     start = time.perf_counter()
@@ -110,18 +142,26 @@ def run(n: int, work: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, action="append", help="number of hops (repeatable)")
     args = parser.parse_args()
     sizes = args.n or [100_000]
     work = Path(tempfile.mkdtemp(prefix="jobtrail-bench-"))
     try:
-        print(f"{'hops':>9} {'quads':>10} {'jobtrail load':>16} {'raw bulk_extend':>16} {'ratio':>6} {'peak RSS':>9}")
+        print(
+            f"{'hops':>9} {'quads':>10} {'jobtrail load':>16} {'raw bulk_extend':>16} "
+            f"{'ratio':>6} {'peak RSS':>9}"
+        )
         for n in sizes:
             r = run(n, work)
             ours, raw = r["n"] / r["load_s"], r["n"] / r["raw_s"]
-            print(f"{n:>9,} {r['quads']:>10,.0f} {ours:>11,.0f} h/s {raw:>11,.0f} h/s "
-                  f"{r['load_s'] / r['raw_s']:>5.2f}x {r['peak_mb']:>6.0f} MB", flush=True)
+            print(
+                f"{n:>9,} {r['quads']:>10,.0f} {ours:>11,.0f} h/s {raw:>11,.0f} h/s "
+                f"{r['load_s'] / r['raw_s']:>5.2f}x {r['peak_mb']:>6.0f} MB",
+                flush=True,
+            )
             shutil.rmtree(work / f"store-{n}", ignore_errors=True)
             shutil.rmtree(work / f"raw-{n}", ignore_errors=True)
         print("ratio = validated load time / raw bulk_extend time (goal <= 1.5 at 100,000 hops)")

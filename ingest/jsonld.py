@@ -27,7 +27,7 @@ import pyoxigraph as ox
 from jobtrail.store import Triple
 from jobtrail.store.errors import Location, MalformedInput, UnknownContext
 from jobtrail.vocab.terms import JT
-from pyld import jsonld  # type: ignore[import-untyped]
+from pyld import jsonld
 
 from . import nt
 
@@ -52,7 +52,8 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
     if name is None:
         raise UnknownContext(
             f"unknown JSON-LD context {url!r}: jobtrail never fetches contexts from the network",
-            hint="known contexts: " + ", ".join(sorted(context_index()))
+            hint="known contexts: "
+            + ", ".join(sorted(context_index()))
             + "; add a local copy to vocab/contexts/index.json",
         )
     return {"contextUrl": None, "documentUrl": url, "document": _context_document(name)}
@@ -61,8 +62,10 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
 def is_jsonld(doc: object) -> bool:
     if isinstance(doc, dict):
         return "@context" in doc
-    return isinstance(doc, list) and bool(doc) and all(
-        isinstance(d, dict) and "@context" in d for d in doc
+    return (
+        isinstance(doc, list)
+        and bool(doc)
+        and all(isinstance(d, dict) and "@context" in d for d in doc)
     )
 
 
@@ -87,7 +90,8 @@ def triples(doc: Any, m: str, source: str) -> tuple[list[Triple], list[str], str
         expanded = processor.expand(_iri_keys(doc, _context_terms(doc), notes), options)
         notes += [
             f"key {k!r} makes no absolute IRI under the message's @context and is not kept"
-            if k is not None else "a key the @context maps to null is not kept"
+            if k is not None
+            else "a key the @context maps to null is not kept"
             for k in dict.fromkeys(dropped)
         ]
         _Repair(m, notes).document(expanded)
@@ -210,9 +214,7 @@ def _context_terms(doc: Any) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(terms), frozenset(literal)
 
 
-def _iri_keys(
-    doc: Any, terms: tuple[frozenset[str], frozenset[str]], notes: list[str]
-) -> Any:
+def _iri_keys(doc: Any, terms: tuple[frozenset[str], frozenset[str]], notes: list[str]) -> Any:
     """The document with every key that would expand to no valid IRI percent-encoded.
 
     A key such as "my key" expands (through @vocab) to an IRI with a space,

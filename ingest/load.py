@@ -48,11 +48,17 @@ class LoadReport:
         return self.stored + self.duplicates + len(self.rejected)
 
     def summary(self) -> str:
-        rate = f" ({self.stored / self.seconds:,.0f} messages/s)" if self.seconds and self.stored else ""
+        rate = (
+            f" ({self.stored / self.seconds:,.0f} messages/s)"
+            if self.seconds and self.stored
+            else ""
+        )
         messages = self.stored - self.restored
         parts = [f"stored {messages:,} message{'s' if messages != 1 else ''}"]
         if self.restored:
-            parts[0] += f" and {self.restored:,} graph{'s' if self.restored != 1 else ''} from dumps"
+            parts[0] += (
+                f" and {self.restored:,} graph{'s' if self.restored != 1 else ''} from dumps"
+            )
         if self.duplicates:
             parts.append(f"{self.duplicates:,} already stored")
         if self.warned:
@@ -130,21 +136,28 @@ class Loader:
             return
         size = len(item.data) if isinstance(item, Incoming) else 0
         try:
-            message = item if isinstance(item, Message) else read_message(
-                item, base=self.base, stored_at=self._stored_at
+            message = (
+                item
+                if isinstance(item, Message)
+                else read_message(item, base=self.base, stored_at=self._stored_at)
             )
             report = validate(message.all_triples()) if self.validating else Report()
         except JobtrailError as e:
             self._reject(item.source, e, size)
             return
         if not report.conforms:
-            error = ValidationFailed(
-                f"{len(report.violations)} shape violation(s)", report=report
-            )
+            error = ValidationFailed(f"{len(report.violations)} shape violation(s)", report=report)
             self._reject(message.source, error, size)
             return
-        event = Event(message.source, "stored", size, message.iri, warnings=report.warnings,
-                      notes=message.notes, restored=isinstance(item, Message))
+        event = Event(
+            message.source,
+            "stored",
+            size,
+            message.iri,
+            warnings=report.warnings,
+            notes=message.notes,
+            restored=isinstance(item, Message),
+        )
         if message.iri in self._batch:
             self._duplicate(event)
             return
@@ -163,7 +176,9 @@ class Loader:
         batch, self._batch = self._batch, {}
         shared, self._shared = self._shared, {}
         already = self.store.existing([*batch, *shared])
-        graphs: list[ResourceGraph] = [m.graph for iri, (m, _) in batch.items() if iri not in already]
+        graphs: list[ResourceGraph] = [
+            m.graph for iri, (m, _) in batch.items() if iri not in already
+        ]
         graphs += [g for iri, g in shared.items() if iri not in already]
         future = self._writer.submit(self.store.add, graphs, bulk=len(graphs) >= BULK_THRESHOLD)
         self._in_flight = (future, batch, already, graphs)
@@ -223,7 +238,11 @@ def warning_triples(m: str, warnings: list[Result]) -> list[Triple]:
             (s, nt.jt("validationWarning"), r),
             (r, nt.A, nt.iri(str(SH.ValidationResult))),
             (r, nt.iri(str(SH.resultSeverity)), nt.iri(w.severity)),
-            (r, nt.iri(str(SH.focusNode)), w.focus if w.focus.startswith("_:") else nt.iri(w.focus)),
+            (
+                r,
+                nt.iri(str(SH.focusNode)),
+                w.focus if w.focus.startswith("_:") else nt.iri(w.focus),
+            ),
             (r, nt.iri(str(SH.resultMessage)), nt.lit(w.message)),
         ]
         if w.path:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 
 import pyoxigraph as ox
 from jobtrail.vocab.terms import JT, PROV, RDF, RDFS, XSD

@@ -60,17 +60,28 @@ def read_message(incoming: Incoming, *, base: str, stored_at: str) -> Message:
         content = rdf.triples(incoming.data, media_type, m, incoming.source)
     classes = tuple(dict.fromkeys(c for k in classes for c in (*tre.SUPERCLASSES.get(k, ()), k)))
     iri, triples = envelope(
-        incoming, base=base, classes=classes, media_type=media_type, notes=notes,
+        incoming,
+        base=base,
+        classes=classes,
+        media_type=media_type,
+        notes=notes,
         stored_at=stored_at,
     )
     graph = ResourceGraph(iri, triples + content)
-    return Message(iri=iri, kind=classes[-1], graph=graph, notes=notes, source=incoming.source,
-                   shared=shared)
+    return Message(
+        iri=iri, kind=classes[-1], graph=graph, notes=notes, source=incoming.source, shared=shared
+    )
 
 
 def _json(
-    doc: Any, m: str, base: str, source: str, notes: list[str], shared: list[ResourceGraph],
-    *, standalone: bool,
+    doc: Any,
+    m: str,
+    base: str,
+    source: str,
+    notes: list[str],
+    shared: list[ResourceGraph],
+    *,
+    standalone: bool,
 ) -> tuple[str, list[Triple]]:
     if jsonld.is_jsonld(doc):
         content, more, top = jsonld.triples(doc, m, source)

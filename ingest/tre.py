@@ -31,9 +31,7 @@ from . import nt
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
-_ISO_RE = re.compile(
-    r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$"
-)
+_ISO_RE = re.compile(r"^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
 _XSD_INT = str(XSD.integer)
 _UUID_ENTRY = nt.jt("UUIDEntry")
 _PARAMETER = nt.jt("Parameter")
@@ -74,8 +72,15 @@ def _v2022(doc: dict[str, Any], m: str, base: str, producers: list[ResourceGraph
     _timestamp(out, s, doc.get("timestamp"))
     producer = doc.get("producer")
     if isinstance(producer, dict):
-        _producer(out, producers, s, m, base, producer.get("name"),
-                  (producer.get("process"), producer.get("environment")))
+        _producer(
+            out,
+            producers,
+            s,
+            m,
+            base,
+            producer.get("name"),
+            (producer.get("process"), producer.get("environment")),
+        )
         for key, prop in (("type", "producerType"), ("event-name", "eventName")):
             if key in producer:
                 out.append((s, nt.jt(prop), value(producer[key])))
@@ -212,8 +217,13 @@ def _segment(part: object) -> str:
 
 
 def _producer(
-    out: list[Triple], producers: list[ResourceGraph], s: str, m: str, base: str,
-    name: object, parts: tuple[object, ...],
+    out: list[Triple],
+    producers: list[ResourceGraph],
+    s: str,
+    m: str,
+    base: str,
+    name: object,
+    parts: tuple[object, ...],
 ) -> None:
     """The producer: (process, environment) in the 2022 structure, (function,) in 2023."""
     if not isinstance(name, str) or not name:
@@ -228,11 +238,14 @@ def _producer(
         (run, nt.A, nt.jt("ProducerRun")),
         (run, nt.ASSOCIATED_WITH, agent),
     ]
-    graph = ResourceGraph(iri, [
-        (agent, nt.A, nt.jt("Producer")),
-        (agent, nt.A, nt.iri(str(PROV.SoftwareAgent))),
-        (agent, nt.jt("producerName"), nt.lit(name)),
-    ])
+    graph = ResourceGraph(
+        iri,
+        [
+            (agent, nt.A, nt.jt("Producer")),
+            (agent, nt.A, nt.iri(str(PROV.SoftwareAgent))),
+            (agent, nt.jt("producerName"), nt.lit(name)),
+        ],
+    )
     if process is not None:
         graph.triples.append((agent, nt.jt("process"), value(process)))
     if env is not None:

@@ -28,7 +28,8 @@ def shapes_graph() -> Graph:
 
 def shapes_turtle() -> str:
     return "\n".join(
-        e.read_text("utf-8") for e in sorted(files(__name__).iterdir(), key=lambda e: e.name)
+        e.read_text("utf-8")
+        for e in sorted(files(__name__).iterdir(), key=lambda e: e.name)
         if e.name.endswith(".ttl")
     )
 

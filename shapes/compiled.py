@@ -70,13 +70,33 @@ _SHAPE_TYPES = {SH.NodeShape, SH.PropertyShape}
 _CLASS_TYPES = {RDFS.Class, OWL.Class}
 _TARGET_KEYS = {SH.targetClass, SH.targetNode, SH.targetObjectsOf, SH.targetSubjectsOf}
 _VALUE_KEYS = {
-    SH.datatype, SH.nodeKind, SH.pattern, SH.flags, SH["class"], SH["in"], SH.node,
-    SH.minInclusive, SH.maxInclusive, SH.minExclusive, SH.maxExclusive, SH.minLength, SH.maxLength,
+    SH.datatype,
+    SH.nodeKind,
+    SH.pattern,
+    SH.flags,
+    SH["class"],
+    SH["in"],
+    SH.node,
+    SH.minInclusive,
+    SH.maxInclusive,
+    SH.minExclusive,
+    SH.maxExclusive,
+    SH.minLength,
+    SH.maxLength,
 }
 _NODE_KEYS = _VALUE_KEYS | _TARGET_KEYS | {SH.property, SH.severity, SH.message, SH.hasValue}
-_PROPERTY_KEYS = _VALUE_KEYS | _TARGET_KEYS | {
-    SH.path, SH.minCount, SH.maxCount, SH.severity, SH.message, SH.hasValue,
-}
+_PROPERTY_KEYS = (
+    _VALUE_KEYS
+    | _TARGET_KEYS
+    | {
+        SH.path,
+        SH.minCount,
+        SH.maxCount,
+        SH.severity,
+        SH.message,
+        SH.hasValue,
+    }
+)
 
 
 class ShapeCompileError(ValueError):
@@ -168,14 +188,21 @@ _B64_RE = re.compile(rf"(?:[{_B64}]{{4}})*(?:[{_B64}]{{2}}[AEIMQUYcgkosw048]=|[{
 
 # the value ranges of XSD's built-in integer types
 _INTEGER_RANGES: dict[str, tuple[int | None, int | None]] = {
-    str(XSD[name]): bounds for name, bounds in {
+    str(XSD[name]): bounds
+    for name, bounds in {
         "integer": (None, None),
-        "nonNegativeInteger": (0, None), "positiveInteger": (1, None),
-        "nonPositiveInteger": (None, 0), "negativeInteger": (None, -1),
-        "long": (-(2**63), 2**63 - 1), "int": (-(2**31), 2**31 - 1),
-        "short": (-(2**15), 2**15 - 1), "byte": (-(2**7), 2**7 - 1),
-        "unsignedLong": (0, 2**64 - 1), "unsignedInt": (0, 2**32 - 1),
-        "unsignedShort": (0, 2**16 - 1), "unsignedByte": (0, 2**8 - 1),
+        "nonNegativeInteger": (0, None),
+        "positiveInteger": (1, None),
+        "nonPositiveInteger": (None, 0),
+        "negativeInteger": (None, -1),
+        "long": (-(2**63), 2**63 - 1),
+        "int": (-(2**31), 2**31 - 1),
+        "short": (-(2**15), 2**15 - 1),
+        "byte": (-(2**7), 2**7 - 1),
+        "unsignedLong": (0, 2**64 - 1),
+        "unsignedInt": (0, 2**32 - 1),
+        "unsignedShort": (0, 2**16 - 1),
+        "unsignedByte": (0, 2**8 - 1),
     }.items()
 }
 _NUMERIC = {*_INTEGER_RANGES, _XSD_DECIMAL, _XSD_DOUBLE, _XSD_FLOAT}
@@ -365,8 +392,11 @@ def _compare(limit: tuple[str, Any], accepted: frozenset[int]) -> ValueCheck:
 
 
 _KINDS = {
-    SH.IRI: ("iri",), SH.BlankNode: ("bnode",), SH.Literal: ("literal",),
-    SH.BlankNodeOrIRI: ("bnode", "iri"), SH.BlankNodeOrLiteral: ("bnode", "literal"),
+    SH.IRI: ("iri",),
+    SH.BlankNode: ("bnode",),
+    SH.Literal: ("literal",),
+    SH.BlankNodeOrIRI: ("bnode", "iri"),
+    SH.BlankNodeOrLiteral: ("bnode", "literal"),
     SH.IRIOrLiteral: ("iri", "literal"),
 }
 
@@ -490,15 +520,17 @@ class Shape:
     def _fail(
         self, out: list[Result], focus: str, value: str | None, component: str, default: str
     ) -> None:
-        out.append(Result(
-            focus=_plain(focus),
-            path=_plain(self.path) if self.path else None,
-            message=self.message or default,
-            severity=self.severity,
-            shape=self.iri,
-            component=f"{SH}{component}ConstraintComponent",
-            value=value,
-        ))
+        out.append(
+            Result(
+                focus=_plain(focus),
+                path=_plain(self.path) if self.path else None,
+                message=self.message or default,
+                severity=self.severity,
+                shape=self.iri,
+                component=f"{SH}{component}ConstraintComponent",
+                value=value,
+            )
+        )
 
 
 def _plain(term: str) -> str:
@@ -535,7 +567,7 @@ class _Compiler:
 
     def shape(self, node: Any, *, is_property: bool, parent: str | None = None) -> Shape:
         if node in self.compiling:
-            cycle = [*self.compiling[self.compiling.index(node):], node]
+            cycle = [*self.compiling[self.compiling.index(node) :], node]
             raise ShapeCompileError(
                 "recursive shapes are not supported (SHACL leaves their meaning undefined): "
                 + " -> ".join(_name(n) for n in cycle)
@@ -660,7 +692,9 @@ class CompiledShapes:
         compiler = _Compiler(graph)
         roots = {s for t in _TARGET_KEYS for s in graph.subjects(t, None)}
         roots |= {  # implicit class targets
-            s for c in _CLASS_TYPES for s in graph.subjects(RDF.type, c)
+            s
+            for c in _CLASS_TYPES
+            for s in graph.subjects(RDF.type, c)
             if any((s, RDF.type, t) in graph for t in _SHAPE_TYPES)
         }
         self.shapes = [
@@ -674,7 +708,8 @@ class CompiledShapes:
             compiler.shape(node, is_property=True)
 
         self.target_predicates = frozenset(
-            p for shape in self.shapes
+            p
+            for shape in self.shapes
             for p in (*shape.target_objects_of, *shape.target_subjects_of)
         )
 

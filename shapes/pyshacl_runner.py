@@ -23,7 +23,7 @@ from jobtrail.ingest.nt import parse_term
 from jobtrail.store import Triple
 from jobtrail.vocab.terms import SH
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.term import Identifier
+from rdflib.term import Identifier, Node
 
 from . import shapes_graph
 from .compiled import _nt
@@ -62,7 +62,7 @@ def data_graph(triples: Iterable[Triple]) -> tuple[Graph, dict[Identifier, str]]
 
 
 def render_term(
-    node: Identifier | None, written: dict[Identifier, str], *, focus: bool = False
+    node: Node | None, written: dict[Node, str], *, focus: bool = False
 ) -> str | None:
     """As compiled.py writes it: an IRI focus node bare, anything else as N-Triples."""
     if node is None:
@@ -78,15 +78,17 @@ def report(results_graph: Graph, written: dict[Identifier, str]) -> Report:
     results = []
     for r in results_graph.objects(None, SH.result):
         path = results_graph.value(r, SH.resultPath)
-        results.append(Result(
-            focus=render_term(results_graph.value(r, SH.focusNode), written, focus=True) or "",
-            path=str(path) if path is not None else None,
-            message=str(results_graph.value(r, SH.resultMessage) or ""),
-            severity=str(results_graph.value(r, SH.resultSeverity)),
-            shape=str(results_graph.value(r, SH.sourceShape)),
-            component=str(results_graph.value(r, SH.sourceConstraintComponent)),
-            value=render_term(results_graph.value(r, SH.value), written),
-        ))
+        results.append(
+            Result(
+                focus=render_term(results_graph.value(r, SH.focusNode), written, focus=True) or "",
+                path=str(path) if path is not None else None,
+                message=str(results_graph.value(r, SH.resultMessage) or ""),
+                severity=str(results_graph.value(r, SH.resultSeverity)),
+                shape=str(results_graph.value(r, SH.sourceShape)),
+                component=str(results_graph.value(r, SH.sourceConstraintComponent)),
+                value=render_term(results_graph.value(r, SH.value), written),
+            )
+        )
     return Report(results)
 
 

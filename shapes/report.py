@@ -63,14 +63,18 @@ class Report:
 
     def as_json(self) -> list[dict[str, Any]]:
         return [
-            {k: v for k, v in {
-                "severity": r.severity_name,
-                "focusNode": r.focus,
-                "resultPath": r.path,
-                "message": r.message,
-                "value": r.value,
-                "sourceShape": r.shape,
-            }.items() if v is not None}
+            {
+                k: v
+                for k, v in {
+                    "severity": r.severity_name,
+                    "focusNode": r.focus,
+                    "resultPath": r.path,
+                    "message": r.message,
+                    "value": r.value,
+                    "sourceShape": r.shape,
+                }.items()
+                if v is not None
+            }
             for r in self.results
         ]
 

@@ -29,4 +29,12 @@ def open_store(spec: str | None = None, *, read_only: bool = False) -> Store:
     return OxigraphStore(spec, read_only=read_only)
 
 
-__all__ = ["DEFAULT_PATH", "MEMORY", "QueryResult", "ResourceGraph", "Store", "Triple", "open_store"]
+__all__ = [
+    "DEFAULT_PATH",
+    "MEMORY",
+    "QueryResult",
+    "ResourceGraph",
+    "Store",
+    "Triple",
+    "open_store",
+]

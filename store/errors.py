@@ -136,7 +136,8 @@ class ValidationFailed(JobtrailError):
         self.report = report
 
     def describe(self) -> str:
-        return super().describe() + "\n" + self.report.text(indent="  ")
+        text: str = self.report.text(indent="  ")
+        return super().describe() + "\n" + text
 
     def problem(self) -> dict[str, Any]:
         body = super().problem()

@@ -243,8 +243,11 @@ def read() -> Callable[..., Any]:
     from jobtrail.ingest.read import read_message
 
     def _read(
-        data: bytes | str, media_type: str | None = "application/json", *,
-        source: str = "test-input", base: str = READ_BASE,
+        data: bytes | str,
+        media_type: str | None = "application/json",
+        *,
+        source: str = "test-input",
+        base: str = READ_BASE,
     ) -> Any:
         raw = data.encode("utf-8") if isinstance(data, str) else data
         return read_message(Incoming(raw, source, media_type), base=base, stored_at=nt.now())
@@ -266,7 +269,7 @@ class TripleView:
     @staticmethod
     def term(x: object) -> str:
         x = str(x)
-        return x if x[:1] in ('<', '"', "_") else f"<{x}>"
+        return x if x[:1] in ("<", '"', "_") else f"<{x}>"
 
     def objects(self, s: object, p: object) -> list[str]:
         s, p = self.term(s), self.term(p)
@@ -342,11 +345,16 @@ def message_of() -> Callable[..., Any]:
     from jobtrail.ingest.message import Incoming
     from jobtrail.ingest.read import read_message
 
-    def _read(data: bytes | str, media_type: str | None = "application/json", *,
-              source: str = "shapes-test") -> Any:
+    def _read(
+        data: bytes | str,
+        media_type: str | None = "application/json",
+        *,
+        source: str = "shapes-test",
+    ) -> Any:
         raw = data.encode("utf-8") if isinstance(data, str) else data
-        return read_message(Incoming(raw, source, media_type), base=SHAPES_BASE,
-                            stored_at=SHAPES_STORED_AT)
+        return read_message(
+            Incoming(raw, source, media_type), base=SHAPES_BASE, stored_at=SHAPES_STORED_AT
+        )
 
     return _read
 

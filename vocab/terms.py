@@ -135,5 +135,19 @@ PREFIXES: dict[str, str] = {
 }
 """Prefixes for serialisations and queries (SPARQL `PREFIX` lines, Turtle `@prefix`)."""
 
-__all__ = ["DCTERMS", "HTTP", "JT", "ORE", "OWL", "PREFIXES", "PREMIS", "PROV", "RDF", "RDFS", "SH", "SKOS",
-           "STATUS", "XSD"]
+__all__ = [
+    "DCTERMS",
+    "HTTP",
+    "JT",
+    "ORE",
+    "OWL",
+    "PREFIXES",
+    "PREMIS",
+    "PROV",
+    "RDF",
+    "RDFS",
+    "SH",
+    "SKOS",
+    "STATUS",
+    "XSD",
+]

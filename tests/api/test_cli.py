@@ -19,12 +19,17 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 TRE_SEED = EXAMPLES / "tre-enhanced-messages" / "01-tdr-export.json"
 
 
-def jobtrail(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def jobtrail(
+    *args: str, stdin: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real command in its own process."""
     return subprocess.run(
         [sys.executable, "-m", "jobtrail.api", *args],
         input=stdin.decode() if stdin is not None else None,
-        capture_output=True, text=True, timeout=120, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -60,17 +65,35 @@ def test_rejections_name_the_file_the_place_and_the_reason(
     inputs.mkdir()
     (inputs / "a-good.json").write_bytes(TRE_SEED.read_bytes())
     (inputs / "b-malformed.json").write_text('{\n  "version": "1.0.0"\n  "UUIDs": []\n}')
-    (inputs / "c-context.jsonld").write_text('{"@context": "https://example.org/ctx", "type": "AmeJob"}')
-    (inputs / "d-no-producer.json").write_text(json.dumps({**json.loads(TRE_SEED.read_text()), "producer": {}}))
+    (inputs / "c-context.jsonld").write_text(
+        '{"@context": "https://example.org/ctx", "type": "AmeJob"}'
+    )
+    (inputs / "d-no-producer.json").write_text(
+        json.dumps({**json.loads(TRE_SEED.read_text()), "producer": {}})
+    )
     assert main(["load", str(inputs), "--store", data]) == 1
     err = capsys.readouterr().err
-    assert f"{inputs / 'b-malformed.json'}, line 3, column 3: not valid JSON: Expecting ',' delimiter" in err
+    assert (
+        f"{inputs / 'b-malformed.json'}, line 3, column 3: not valid JSON: Expecting ',' delimiter"
+        in err
+    )
     assert "unknown JSON-LD context 'https://example.org/ctx'" in err
     assert "hint: known contexts: https://ame-service/context/default" in err
     assert "d-no-producer.json" in err and "names no producer" in err
     assert "stored 1 message, 3 rejected" in err
-    assert main(["query", "--store", data, "--format", "csv",
-                 "SELECT (COUNT(*) AS ?n) { ?m a <https://w3id.org/jobtrail/vocab#Message> }"]) == 0
+    assert (
+        main(
+            [
+                "query",
+                "--store",
+                data,
+                "--format",
+                "csv",
+                "SELECT (COUNT(*) AS ?n) { ?m a <https://w3id.org/jobtrail/vocab#Message> }",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines()[1] == "1"
 
 
@@ -80,7 +103,9 @@ def test_load_json_lines_from_stdin(data: str) -> None:
     assert "stored 50 messages" in result.stderr
 
 
-def test_export_then_load_the_dump_elsewhere(data: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_then_load_the_dump_elsewhere(
+    data: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["load", str(EXAMPLES), "--store", data, "--silent"])
     for name in ("dump.nq", "dump.trig"):
         dump = tmp_path / name
@@ -88,7 +113,9 @@ def test_export_then_load_the_dump_elsewhere(data: str, tmp_path: Path, capsys: 
         copy = str(tmp_path / f"copy-{name}")
         assert main(["load", str(dump), "--store", copy]) == 0
         # 31 message graphs and 5 producer graphs, validated again on the way in
-        assert "stored 0 messages and 36 graphs from dumps, 4 with warnings" in capsys.readouterr().err
+        assert (
+            "stored 0 messages and 36 graphs from dumps, 4 with warnings" in capsys.readouterr().err
+        )
     # the copies hold exactly the same quads
     main(["export", "--store", data, "-o", str(tmp_path / "a.nq")])
     main(["export", "--store", str(tmp_path / "copy-dump.nq"), "-o", str(tmp_path / "b.nq")])
@@ -105,15 +132,21 @@ def test_export_then_load_the_dump_elsewhere(data: str, tmp_path: Path, capsys: 
         ("json", '"vars":["name"]'),
     ],
 )
-def test_query_formats(data: str, fmt: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_query_formats(
+    data: str, fmt: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     main(["load", str(EXAMPLES / "tre-enhanced-messages"), "--store", data, "--silent"])
-    query = ("SELECT ?name { ?m <http://www.w3.org/ns/prov#wasAttributedTo> ?p . "
-             "?p <https://w3id.org/jobtrail/vocab#producerName> ?name }")
+    query = (
+        "SELECT ?name { ?m <http://www.w3.org/ns/prov#wasAttributedTo> ?p . "
+        "?p <https://w3id.org/jobtrail/vocab#producerName> ?name }"
+    )
     assert main(["query", query, "--store", data, "--format", fmt]) == 0
     assert expected in capsys.readouterr().out
 
 
-def test_query_from_a_file_and_a_malformed_query(data: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_query_from_a_file_and_a_malformed_query(
+    data: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "q.rq").write_text("ASK { ?s ?p ?o }")
     assert main(["query", f"@{tmp_path / 'q.rq'}", "--store", data]) == 0
     assert capsys.readouterr().out.strip() == "false"
@@ -121,7 +154,9 @@ def test_query_from_a_file_and_a_malformed_query(data: str, tmp_path: Path, caps
     assert "error at 1:" in capsys.readouterr().err
 
 
-def test_validate_files_and_the_store(data: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_files_and_the_store(
+    data: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**json.loads(TRE_SEED.read_text()), "UUIDs": "none"}))
     assert main(["validate", str(bad), str(TRE_SEED)]) == 1
@@ -137,9 +172,15 @@ def test_validate_files_and_the_store(data: str, tmp_path: Path, capsys: pytest.
 
 def test_a_store_held_by_another_process(data: str) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time, pyoxigraph; s = pyoxigraph.Store(sys.argv[1]); "
-         "print('ready', flush=True); time.sleep(60)", data],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, pyoxigraph; s = pyoxigraph.Store(sys.argv[1]); "
+            "print('ready', flush=True); time.sleep(60)",
+            data,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
@@ -160,9 +201,20 @@ def test_kill_9_mid_load_loses_nothing_reported(data: str, tmp_path: Path) -> No
     source = tmp_path / "hops.jsonl"
     source.write_bytes(tre_lines(6000))
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobtrail.api", "load", str(source), "--store", data, "-v",
-         "--batch-size", "500"],
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "jobtrail.api",
+            "load",
+            str(source),
+            "--store",
+            data,
+            "-v",
+            "--batch-size",
+            "500",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stderr is not None
     reported: list[str] = []

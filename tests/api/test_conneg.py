@@ -19,11 +19,19 @@ JOB_FORMATS = (ATOM, *RDF_FORMATS, HTML)
         ("text/rdf+n3", ATOM, N3),  # the seed's legacy name
         ("text/rdf+n3;charset=utf-8", ATOM, N3),
         ("application/rdf+xml", ATOM, RDFXML),
-        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", ATOM, HTML),  # a browser
+        (
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ATOM,
+            HTML,
+        ),  # a browser
         ("application/ld+json;q=0.5, text/turtle", ATOM, TURTLE),
         ("text/turtle;q=0.2, application/ld+json;q=0.9", TURTLE, JSONLD),
         ("text/*;q=0.5, text/n3;q=0.9", TURTLE, N3),  # the specific range beats the wildcard
-        ("text/*, text/turtle;q=0", TURTLE, N3),  # q=0 refuses even the default; next text/* in order
+        (
+            "text/*, text/turtle;q=0",
+            TURTLE,
+            N3,
+        ),  # q=0 refuses even the default; next text/* in order
         ("application/*", ATOM, ATOM),  # ties go to the default
         ("image/png, */*;q=0.1", ATOM, ATOM),
         ("garbage, text/turtle", ATOM, TURTLE),  # a malformed range is skipped

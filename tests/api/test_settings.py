@@ -34,7 +34,9 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (None, None, None, settings.BY_NAME["store"].default),
     ],
 )
-def test_precedence(in_tmp: Path, flag: str | None, env: str | None, config: str | None, expected: str) -> None:
+def test_precedence(
+    in_tmp: Path, flag: str | None, env: str | None, config: str | None, expected: str
+) -> None:
     if config:
         (in_tmp / "jobtrail.toml").write_text(f'store = "{config}"\n')
     environ = {"JOBTRAIL_STORE": env} if env else {}

@@ -126,7 +126,7 @@ def test_a_real_error_after_a_trailing_comma_is_the_one_reported() -> None:
 
 @pytest.mark.parametrize(
     ("text", "line", "column"),
-    [('{"a": NaN}', 1, 7), ('[1,\n -Infinity]', 2, 2), ('["NaN", Infinity]', 1, 9)],
+    [('{"a": NaN}', 1, 7), ("[1,\n -Infinity]", 2, 2), ('["NaN", Infinity]', 1, 9)],
 )
 def test_non_json_constants_are_located(text, line, column) -> None:
     # a constant inside a string is text: the one reported is the bare one

@@ -85,10 +85,14 @@ def test_warnings_are_kept_with_the_message(store: Store) -> None:
     doc["UUIDs"].append({"TRE-UUID": "0009885d-a1fc-46c0-a6c7-e454545454h4"})
     report = Loader(store, base=BASE).load([Incoming(json.dumps(doc).encode(), "w.json")])
     assert (report.stored, report.warned) == (1, 1)
-    assert ask(store, """ASK { ?m jt:validationWarning ?w .
+    assert ask(
+        store,
+        """ASK { ?m jt:validationWarning ?w .
         ?w <http://www.w3.org/ns/shacl#resultSeverity> <http://www.w3.org/ns/shacl#Warning> ;
            <http://www.w3.org/ns/shacl#focusNode> <urn:uuid:0009885d-a1fc-46c0-a6c7-e454545454h4> ;
-           <http://www.w3.org/ns/shacl#resultMessage> ?text . FILTER(CONTAINS(?text, "not a UUID")) }""")
+           <http://www.w3.org/ns/shacl#resultMessage> ?text .
+        FILTER(CONTAINS(?text, "not a UUID")) }""",
+    )
 
 
 def test_bulk_batches(store: Store) -> None:
@@ -116,5 +120,7 @@ def test_a_message_the_engine_refuses_is_rejected_alone(store: Store) -> None:
 
 @pytest.mark.parametrize("validating", [True, False])
 def test_no_validate_stores_what_validation_would_reject(store: Store, validating: bool) -> None:
-    report = Loader(store, base=BASE, validating=validating).load([Incoming(tre(1, UUIDs=[]), "x.json")])
+    report = Loader(store, base=BASE, validating=validating).load(
+        [Incoming(tre(1, UUIDs=[]), "x.json")]
+    )
     assert report.stored == (0 if validating else 1)

@@ -178,6 +178,7 @@ def _ttl(body: str) -> bytes:
 # or the expected verdict of one of them.
 AGREE, FAST, FULL = "agree", "fast", "full"
 
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -204,12 +205,20 @@ class Case:
 
 def _seed_cases() -> list[Case]:
     tre_expect = [
-        "valid", "valid", "warning: .", "warning: .", "warning: . jt:uuidLabel", "warning: .",
+        "valid",
+        "valid",
+        "warning: .",
+        "warning: .",
+        "warning: . jt:uuidLabel",
+        "warning: .",
     ]
     cases = [
-        Case(f"seed004-{i + 1}", text.encode(), JSON, tre_expect[i]) for i, text in enumerate(TRE_SEEDS)
+        Case(f"seed004-{i + 1}", text.encode(), JSON, tre_expect[i])
+        for i, text in enumerate(TRE_SEEDS)
     ]
-    cases += [Case(f"seed000-{i + 1:02d}", t.encode(), HTTP, "valid") for i, t in enumerate(HTTP_SEEDS)]
+    cases += [
+        Case(f"seed000-{i + 1:02d}", t.encode(), HTTP, "valid") for i, t in enumerate(HTTP_SEEDS)
+    ]
     for p in TNA_EXAMPLES:
         expect = "valid"
         if p.name == "tre-error.json":  # a template: "timestamp.$", "executionId.$"
@@ -222,26 +231,58 @@ def _tre_cases() -> list[Case]:
     s0 = _tre(0)
     tdr = ("parameters", "TDR")
 
-    def t(id: str, change: Callable[[dict[str, Any]], object], expect: str, *,
-          base: dict[str, Any] = s0, **kw: Any) -> Case:
+    def t(
+        id: str,
+        change: Callable[[dict[str, Any]], object],
+        expect: str,
+        *,
+        base: dict[str, Any] = s0,
+        **kw: Any,
+    ) -> Case:
         return Case(f"tre-{id}", _with(base, change), JSON, expect, **kw)
 
     return [
         t("uuids-missing", _del("UUIDs"), "violation: jt:uuidEntry jt:addedUUID"),
         t("uuids-empty", _set("UUIDs", []), "violation: jt:uuidEntry jt:addedUUID"),
         t("uuids-entry-plain-string", _set("UUIDs", [GOOD_UUID]), "violation: jt:uuidLabel"),
-        t("uuids-entry-two-keys", _set("UUIDs", [{"TDR-UUID": GOOD_UUID, "TRE-UUID": OTHER_UUID}]),
-          "violation: jt:uuidLabel jt:uuid jt:addedUUID"),
-        t("uuids-value-number", _set("UUIDs", [{"TDR-UUID": 42}]), "violation: jt:uuid jt:addedUUID"),
-        t("uuids-value-null", _set("UUIDs", [{"TDR-UUID": None}]), "violation: jt:uuid jt:addedUUID"),
-        t("uuids-non-hex", _set("UUIDs", [{"TDR-UUID": "0001d50d-a1fc-46c0-a6c7-ebc8309cfagz"}]),
-          "warning: .", count=1),
-        t("uuids-placeholder-label", _set("UUIDs", [{"<name for caselaw>-UUID": GOOD_UUID}]),
-          "warning: jt:uuidLabel", count=1),
-        t("uuids-same-uuid-twice", _set("UUIDs", [{"TDR-UUID": GOOD_UUID}, {"TRE-UUID": GOOD_UUID}]),
-          "valid"),
-        t("uuids-non-hex-twice", _set("UUIDs", [{"TDR-UUID": GOOD_UUID[:-1] + "g"}] * 2),
-          "warning: .", count=1),
+        t(
+            "uuids-entry-two-keys",
+            _set("UUIDs", [{"TDR-UUID": GOOD_UUID, "TRE-UUID": OTHER_UUID}]),
+            "violation: jt:uuidLabel jt:uuid jt:addedUUID",
+        ),
+        t(
+            "uuids-value-number",
+            _set("UUIDs", [{"TDR-UUID": 42}]),
+            "violation: jt:uuid jt:addedUUID",
+        ),
+        t(
+            "uuids-value-null",
+            _set("UUIDs", [{"TDR-UUID": None}]),
+            "violation: jt:uuid jt:addedUUID",
+        ),
+        t(
+            "uuids-non-hex",
+            _set("UUIDs", [{"TDR-UUID": "0001d50d-a1fc-46c0-a6c7-ebc8309cfagz"}]),
+            "warning: .",
+            count=1,
+        ),
+        t(
+            "uuids-placeholder-label",
+            _set("UUIDs", [{"<name for caselaw>-UUID": GOOD_UUID}]),
+            "warning: jt:uuidLabel",
+            count=1,
+        ),
+        t(
+            "uuids-same-uuid-twice",
+            _set("UUIDs", [{"TDR-UUID": GOOD_UUID}, {"TRE-UUID": GOOD_UUID}]),
+            "valid",
+        ),
+        t(
+            "uuids-non-hex-twice",
+            _set("UUIDs", [{"TDR-UUID": GOOD_UUID[:-1] + "g"}] * 2),
+            "warning: .",
+            count=1,
+        ),
         t("timestamp-yesterday", _set("timestamp", "yesterday"), "violation: prov:generatedAtTime"),
         t("timestamp-missing", _del("timestamp"), "violation: prov:generatedAtTime"),
         t("timestamp-boolean", _set("timestamp", True), "violation: prov:generatedAtTime"),
@@ -251,41 +292,63 @@ def _tre_cases() -> list[Case]:
         t("producer-without-name", _del("producer", "name"), "violation: prov:wasAttributedTo"),
         t("producer-name-number", _set("producer", "name", 7), "violation: prov:wasAttributedTo"),
         t("producer-name-empty", _set("producer", "name", ""), "violation: prov:wasAttributedTo"),
-        t("producer-environment-list", _set("producer", "environment", ["INT", "PROD"]),
-          "violation: jt:environment"),
+        t(
+            "producer-environment-list",
+            _set("producer", "environment", ["INT", "PROD"]),
+            "violation: jt:environment",
+        ),
         t("producer-process-number", _set("producer", "process", 3), "violation: jt:process"),
         t("retries-abc", _set(*tdr, "number-of-retries", "abc"), "violation: jt:numberOfRetries"),
         t("retries-minus-1", _set(*tdr, "number-of-retries", -1), "violation: jt:numberOfRetries"),
-        t("retries-minus-1-string", _set(*tdr, "number-of-retries", "-1"),
-          "violation: jt:numberOfRetries"),
+        t(
+            "retries-minus-1-string",
+            _set(*tdr, "number-of-retries", "-1"),
+            "violation: jt:numberOfRetries",
+        ),
         t("retries-1.5", _set(*tdr, "number-of-retries", 1.5), "violation: jt:numberOfRetries"),
         t("retries-string-2", _set(*tdr, "number-of-retries", "2"), "valid"),
         t("retries-number-2", _set(*tdr, "number-of-retries", 2), "valid"),
-        t("retries-boolean", _set(*tdr, "number-of-retries", True), "violation: jt:numberOfRetries"),
+        t(
+            "retries-boolean",
+            _set(*tdr, "number-of-retries", True),
+            "violation: jt:numberOfRetries",
+        ),
         t("retries-list", _set(*tdr, "number-of-retries", [1]), "violation: jt:numberOfRetries"),
         t("reference-number", _set(*tdr, "reference", 2021), "violation: jt:reference"),
-        t("reference-and-originator", _all(_set(*tdr, "reference", 2021),
-                                           _set(*tdr, "originator", ["TDR", "TRE"])),
-          "violation: jt:reference jt:originator", count=2),
+        t(
+            "reference-and-originator",
+            _all(_set(*tdr, "reference", 2021), _set(*tdr, "originator", ["TDR", "TRE"])),
+            "violation: jt:reference jt:originator",
+            count=2,
+        ),
         t("errors-string", _set(*tdr, "errors", "validation failed"), "valid"),
         t("errors-objects", _set(*tdr, "errors", [{"error": "a"}, {"error": "b"}]), "valid"),
-        t("errors-objects-two-keys", _set(*tdr, "errors", [{"error": "a", "code": 1}]),
-          "violation: jt:errorMessage"),
+        t(
+            "errors-objects-two-keys",
+            _set(*tdr, "errors", [{"error": "a", "code": 1}]),
+            "violation: jt:errorMessage",
+        ),
         t("errors-numbers", _set(*tdr, "errors", [1, 2]), "violation: jt:errorMessage", count=2),
-        t("resource-not-a-url", _set(*tdr, "resource", "value", "not a url"),
-          "violation: jt:resource"),
-        t("resource-without-value", _del(*tdr, "resource", "value"),
-          "violation: jt:resource"),
-        t("resource-validation-without-method", _del(*tdr, "resource-validation", "validation-method"),
-          "violation: jt:resourceValidation"),
-        t("lambda-version-number", _set("parameters", "TRE", "lambda-functions-version",
-                                        [{"prod-tre-slack-alerts": 24}]),
-          "violation: . jt:softwareVersion", base=_tre(3)),
+        t(
+            "resource-not-a-url",
+            _set(*tdr, "resource", "value", "not a url"),
+            "violation: jt:resource",
+        ),
+        t("resource-without-value", _del(*tdr, "resource", "value"), "violation: jt:resource"),
+        t(
+            "resource-validation-without-method",
+            _del(*tdr, "resource-validation", "validation-method"),
+            "violation: jt:resourceValidation",
+        ),
+        t(
+            "lambda-version-number",
+            _set("parameters", "TRE", "lambda-functions-version", [{"prod-tre-slack-alerts": 24}]),
+            "violation: . jt:softwareVersion",
+            base=_tre(3),
+        ),
         t("version-number", _set("version", 1), "violation: jt:messageVersion"),
         t("version-missing", _del("version"), "valid"),
     ]
-
-
 
 
 def _tre2023_cases() -> list[Case]:
@@ -297,18 +360,31 @@ def _tre2023_cases() -> list[Case]:
 
     return [
         t("execution-id-missing", _del("properties", "executionId"), "violation: jt:executionId"),
-        t("execution-id-number", _set("properties", "executionId", 45), "violation: jt:executionId"),
+        t(
+            "execution-id-number",
+            _set("properties", "executionId", 45),
+            "violation: jt:executionId",
+        ),
         t("parent-execution-id-null", lambda d: None, "valid"),
         t("parent-execution-id-uuid", _set("properties", "parentExecutionId", OTHER_UUID), "valid"),
-        t("parent-execution-id-list", _set("properties", "parentExecutionId", [OTHER_UUID]),
-          "violation: jt:parentExecutionId"),
+        t(
+            "parent-execution-id-list",
+            _set("properties", "parentExecutionId", [OTHER_UUID]),
+            "violation: jt:parentExecutionId",
+        ),
         t("message-type-missing", _del("properties", "messageType"), "violation: jt:messageType"),
-        t("message-type-object", _set("properties", "messageType", {"a": 1}),
-          "violation: jt:messageType"),
+        t(
+            "message-type-object",
+            _set("properties", "messageType", {"a": 1}),
+            "violation: jt:messageType",
+        ),
         t("producer-missing", _del("properties", "producer"), "violation: prov:wasAttributedTo"),
         t("timestamp-epoch-millis", _set("properties", "timestamp", 1680087612280), "valid"),
-        t("timestamp-garbage", _set("properties", "timestamp", "29/03/2023"),
-          "violation: prov:generatedAtTime"),
+        t(
+            "timestamp-garbage",
+            _set("properties", "timestamp", "29/03/2023"),
+            "violation: prov:generatedAtTime",
+        ),
     ]
 
 
@@ -316,33 +392,74 @@ def _jsonld_cases() -> list[Case]:
     job, start, stop = _body(1), _body(5), _body(21)
     assert job["type"] == "AmeJob" and start["type"] == "StartJob" and stop["type"] == "StopJob"
 
-    def t(id: str, base: dict[str, Any], change: Callable[[dict[str, Any]], object], expect: str,
-          **kw: Any) -> Case:
+    def t(
+        id: str,
+        base: dict[str, Any],
+        change: Callable[[dict[str, Any]], object],
+        expect: str,
+        **kw: Any,
+    ) -> Case:
         return Case(f"jsonld-{id}", _with(base, change), JSONLD, expect, **kw)
 
     return [
         t("amejob", job, lambda d: None, "valid"),
         t("amejob-status-DONE", job, _set("jobStatus", "DONE"), "violation: jt:jobStatus"),
         t("amejob-status-mcma-Running", job, _set("jobStatus", "Running"), "valid"),
-        t("amejob-status-two", job, _set("jobStatus", ["NEW", "RUNNING"]), "violation: jt:jobStatus"),
+        t(
+            "amejob-status-two",
+            job,
+            _set("jobStatus", ["NEW", "RUNNING"]),
+            "violation: jt:jobStatus",
+        ),
         t("amejob-jobProfile-missing", job, _del("jobProfile"), "violation: jt:jobProfile"),
-        t("amejob-jobProfile-without-label", job, _del("jobProfile", "label"), "violation: rdfs:label"),
-        t("amejob-dateCreated-not-a-date", job, _set("dateCreated", "not a date"),
-          "violation: dcterms:created"),
-        t("amejob-dateCreated-date-only", job, _set("dateCreated", "2017-03-30"),
-          "violation: dcterms:created", pyshacl_verdict="valid"),  # rdflib's fromisoformat: see PYSHACL_DIFFERS
-        t("amejob-essence-without-locator", job, _del("hasRelatedResource", "locator"),
-          "violation: jt:locator"),
+        t(
+            "amejob-jobProfile-without-label",
+            job,
+            _del("jobProfile", "label"),
+            "violation: rdfs:label",
+        ),
+        t(
+            "amejob-dateCreated-not-a-date",
+            job,
+            _set("dateCreated", "not a date"),
+            "violation: dcterms:created",
+        ),
+        t(
+            "amejob-dateCreated-date-only",
+            job,
+            _set("dateCreated", "2017-03-30"),
+            "violation: dcterms:created",
+            pyshacl_verdict="valid",
+        ),  # rdflib's fromisoformat: see PYSHACL_DIFFERS
+        t(
+            "amejob-essence-without-locator",
+            job,
+            _del("hasRelatedResource", "locator"),
+            "violation: jt:locator",
+        ),
         t("startjob-without-job", start, _del("job"), "violation: jt:job"),
-        t("startjob-async-success-number", start, _set("asyncEndpoint", "success", 42),
-          "violation: jt:asyncEndpoint"),
-        t("startjob-async-success-not-a-url", start, _set("asyncEndpoint", "success", "not a url"),
-          "violation: jt:asyncEndpoint"),
+        t(
+            "startjob-async-success-number",
+            start,
+            _set("asyncEndpoint", "success", 42),
+            "violation: jt:asyncEndpoint",
+        ),
+        t(
+            "startjob-async-success-not-a-url",
+            start,
+            _set("asyncEndpoint", "success", "not a url"),
+            "violation: jt:asyncEndpoint",
+        ),
         t("stopjob-without-cause", stop, _del("stopJobCause"), "violation: jt:stopJobCause"),
         t("stopjob-cause-number", stop, _set("stopJobCause", 1), "violation: jt:stopJobCause"),
         # one node, targeted by jts:Command through two of its classes and by jts:StopJob
-        t("command-typed-twice", start, _all(_set("type", ["StartJob", "StopJob"]), _del("job")),
-          "violation: jt:job jt:stopJobCause", count=2),
+        t(
+            "command-typed-twice",
+            start,
+            _all(_set("type", ["StartJob", "StopJob"]), _del("job")),
+            "violation: jt:job jt:stopJobCause",
+            count=2,
+        ),
     ]
 
 
@@ -353,77 +470,177 @@ def _turtle_cases() -> list[Case]:
     producer = 'ex:tdr a ex:TDRExport ; jt:producerName "TDR" .'
     return [
         t("hop-producer-subclass", TTL_HOP + producer, "valid"),
-        t("hop-producer-subclass-without-name", TTL_HOP + "ex:tdr a ex:TDRExport .",
-          "violation: jt:producerName", count=1),
-        t("hop-producer-subclass-and-class", TTL_HOP + producer + " ex:tdr a jt:Producer .", "valid"),
-        t("hop-producer-literal", TTL_HOP.replace("prov:wasAttributedTo ex:tdr", 'prov:wasAttributedTo "TDR"'),
-          "violation: prov:wasAttributedTo"),
-        t("hop-without-timestamp", TTL_HOP.replace('prov:generatedAtTime "2022-08-04T16:47:49Z"^^xsd:dateTime ;', "")
-          + producer, "violation: prov:generatedAtTime"),
-        t("producer-name-lang-string", 'ex:tdr a jt:Producer ; jt:producerName "TDR"@en .',
-          "violation: jt:producerName"),
-        t("producer-name-typed-string", 'ex:tdr a jt:Producer ; jt:producerName "TDR"^^xsd:string .',
-          "valid"),
-        t("producer-name-empty", 'ex:tdr a jt:Producer ; jt:producerName "" .', "violation: jt:producerName"),
-        t("producer-two-names", 'ex:tdr a jt:Producer ; jt:producerName "TDR", "TRE" .',
-          "violation: jt:producerName"),
+        t(
+            "hop-producer-subclass-without-name",
+            TTL_HOP + "ex:tdr a ex:TDRExport .",
+            "violation: jt:producerName",
+            count=1,
+        ),
+        t(
+            "hop-producer-subclass-and-class",
+            TTL_HOP + producer + " ex:tdr a jt:Producer .",
+            "valid",
+        ),
+        t(
+            "hop-producer-literal",
+            TTL_HOP.replace("prov:wasAttributedTo ex:tdr", 'prov:wasAttributedTo "TDR"'),
+            "violation: prov:wasAttributedTo",
+        ),
+        t(
+            "hop-without-timestamp",
+            TTL_HOP.replace('prov:generatedAtTime "2022-08-04T16:47:49Z"^^xsd:dateTime ;', "")
+            + producer,
+            "violation: prov:generatedAtTime",
+        ),
+        t(
+            "producer-name-lang-string",
+            'ex:tdr a jt:Producer ; jt:producerName "TDR"@en .',
+            "violation: jt:producerName",
+        ),
+        t(
+            "producer-name-typed-string",
+            'ex:tdr a jt:Producer ; jt:producerName "TDR"^^xsd:string .',
+            "valid",
+        ),
+        t(
+            "producer-name-empty",
+            'ex:tdr a jt:Producer ; jt:producerName "" .',
+            "violation: jt:producerName",
+        ),
+        t(
+            "producer-two-names",
+            'ex:tdr a jt:Producer ; jt:producerName "TDR", "TRE" .',
+            "violation: jt:producerName",
+        ),
         t("record-valid", TTL_RECORD.replace("{extra}", "jt:byteSize 12"), "valid"),
-        t("record-byteSize-ill-typed", TTL_RECORD.replace("{extra}", 'jt:byteSize "abc"^^xsd:integer'),
-          "violation: jt:byteSize"),
-        t("record-byteSize-negative", TTL_RECORD.replace("{extra}", "jt:byteSize -1"), "violation: jt:byteSize"),
-        t("record-byteSize-decimal", TTL_RECORD.replace("{extra}", "jt:byteSize 1.0"), "violation: jt:byteSize"),
-        t("record-byteSize-missing", TTL_RECORD.replace("{extra}", 'jt:readerNote "x"'),
-          "violation: jt:byteSize"),
-        t("record-sha256-upper-case", TTL_RECORD.replace("0" * 64, "A" * 64).replace("{extra}", "jt:byteSize 1"),
-          "violation: jt:sha256"),
-        t("record-storedAt-lang", TTL_RECORD.replace('"2024-01-01T00:00:00Z"^^xsd:dateTime', '"now"@en')
-          .replace("{extra}", "jt:byteSize 1"), "violation: jt:storedAt"),
-        t("record-base64", TTL_RECORD.replace("{extra}", 'jt:byteSize 3 ; jt:originalBase64 "AAAA"^^xsd:base64Binary'),
-          "valid"),
-        t("record-base64-bad", TTL_RECORD.replace("{extra}", 'jt:byteSize 3 ; jt:originalBase64 "A"^^xsd:base64Binary'),
-          "violation: jt:originalBase64"),
-        t("record-base64-with-spaces",
-          TTL_RECORD.replace("{extra}", 'jt:byteSize 6 ; jt:originalBase64 "AAAA AAAA"^^xsd:base64Binary'),
-          "valid"),
-        t("record-byteSize-nan", TTL_RECORD.replace("{extra}", 'jt:byteSize "NaN"^^xsd:double'),
-          "violation: jt:byteSize"),
-        t("record-byteSize-two-equal-values", TTL_RECORD.replace("{extra}", 'jt:byteSize 1, "01"^^xsd:integer'),
-          "violation: jt:byteSize"),
-        t("record-duplicate-triple", TTL_RECORD.replace("{extra}", "jt:byteSize 1") + "ex:m jt:byteSize 1 .",
-          "valid"),
-        t("producer-duplicate-type", 'ex:tdr a jt:Producer . ex:tdr a jt:Producer .',
-          "violation: jt:producerName", count=1),
+        t(
+            "record-byteSize-ill-typed",
+            TTL_RECORD.replace("{extra}", 'jt:byteSize "abc"^^xsd:integer'),
+            "violation: jt:byteSize",
+        ),
+        t(
+            "record-byteSize-negative",
+            TTL_RECORD.replace("{extra}", "jt:byteSize -1"),
+            "violation: jt:byteSize",
+        ),
+        t(
+            "record-byteSize-decimal",
+            TTL_RECORD.replace("{extra}", "jt:byteSize 1.0"),
+            "violation: jt:byteSize",
+        ),
+        t(
+            "record-byteSize-missing",
+            TTL_RECORD.replace("{extra}", 'jt:readerNote "x"'),
+            "violation: jt:byteSize",
+        ),
+        t(
+            "record-sha256-upper-case",
+            TTL_RECORD.replace("0" * 64, "A" * 64).replace("{extra}", "jt:byteSize 1"),
+            "violation: jt:sha256",
+        ),
+        t(
+            "record-storedAt-lang",
+            TTL_RECORD.replace('"2024-01-01T00:00:00Z"^^xsd:dateTime', '"now"@en').replace(
+                "{extra}", "jt:byteSize 1"
+            ),
+            "violation: jt:storedAt",
+        ),
+        t(
+            "record-base64",
+            TTL_RECORD.replace(
+                "{extra}", 'jt:byteSize 3 ; jt:originalBase64 "AAAA"^^xsd:base64Binary'
+            ),
+            "valid",
+        ),
+        t(
+            "record-base64-bad",
+            TTL_RECORD.replace(
+                "{extra}", 'jt:byteSize 3 ; jt:originalBase64 "A"^^xsd:base64Binary'
+            ),
+            "violation: jt:originalBase64",
+        ),
+        t(
+            "record-base64-with-spaces",
+            TTL_RECORD.replace(
+                "{extra}", 'jt:byteSize 6 ; jt:originalBase64 "AAAA AAAA"^^xsd:base64Binary'
+            ),
+            "valid",
+        ),
+        t(
+            "record-byteSize-nan",
+            TTL_RECORD.replace("{extra}", 'jt:byteSize "NaN"^^xsd:double'),
+            "violation: jt:byteSize",
+        ),
+        t(
+            "record-byteSize-two-equal-values",
+            TTL_RECORD.replace("{extra}", 'jt:byteSize 1, "01"^^xsd:integer'),
+            "violation: jt:byteSize",
+        ),
+        t(
+            "record-duplicate-triple",
+            TTL_RECORD.replace("{extra}", "jt:byteSize 1") + "ex:m jt:byteSize 1 .",
+            "valid",
+        ),
+        t(
+            "producer-duplicate-type",
+            "ex:tdr a jt:Producer . ex:tdr a jt:Producer .",
+            "violation: jt:producerName",
+            count=1,
+        ),
         # one node targeted by jts:Command through two classes, and by jts:StartJob and jts:StopJob
-        t("command-typed-twice", "ex:c a jt:StartJob , jt:StopJob .", "violation: jt:job jt:stopJobCause",
-          count=2),
+        t(
+            "command-typed-twice",
+            "ex:c a jt:StartJob , jt:StopJob .",
+            "violation: jt:job jt:stopJobCause",
+            count=2,
+        ),
         # one non-UUID carried by two hops: targeted twice by jts:UUIDSyntax, reported once
-        t("uuid-carried-twice", "ex:a jt:carriesUUID <urn:uuid:x> . ex:b jt:carriesUUID <urn:uuid:x> .",
-          "warning: .", count=1),
+        t(
+            "uuid-carried-twice",
+            "ex:a jt:carriesUUID <urn:uuid:x> . ex:b jt:carriesUUID <urn:uuid:x> .",
+            "warning: .",
+            count=1,
+        ),
         t("uuid-carried-as-literal", f'ex:a jt:carriesUUID "{GOOD_UUID}" .', "warning: .", count=1),
-        t("http-response-status-600", "ex:r a http:Response ; http:statusCodeValue 600 .",
-          "violation: http:statusCodeValue"),
-        t("http-response-status-99", "ex:r a http:Response ; http:statusCodeValue 99 .",
-          "violation: http:statusCodeValue"),
+        t(
+            "http-response-status-600",
+            "ex:r a http:Response ; http:statusCodeValue 600 .",
+            "violation: http:statusCodeValue",
+        ),
+        t(
+            "http-response-status-99",
+            "ex:r a http:Response ; http:statusCodeValue 99 .",
+            "violation: http:statusCodeValue",
+        ),
         t("http-response-status-200", "ex:r a http:Response ; http:statusCodeValue 200 .", "valid"),
-        t("http-request-without-method", 'ex:q a http:Request ; http:requestURI "/Job" .',
-          "violation: http:methodName"),
-        t("uuid-entry-as-object-of-literal", 'ex:a jt:uuidEntry "x" .',
-          "violation: jt:position jt:uuidLabel jt:uuid"),
+        t(
+            "http-request-without-method",
+            'ex:q a http:Request ; http:requestURI "/Job" .',
+            "violation: http:methodName",
+        ),
+        t(
+            "uuid-entry-as-object-of-literal",
+            'ex:a jt:uuidEntry "x" .',
+            "violation: jt:position jt:uuidLabel jt:uuid",
+        ),
     ]
 
 
-CASES = (
-    _seed_cases() + _tre_cases() + _tre2023_cases() + _jsonld_cases()
-    + _turtle_cases()
-)
+CASES = _seed_cases() + _tre_cases() + _tre2023_cases() + _jsonld_cases() + _turtle_cases()
 assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
 
 
 def _params(test: str) -> list[Any]:
     return [
-        pytest.param(c, id=c.id, marks=[
-            pytest.mark.xfail(reason=reason, strict=True) for which, reason in c.known if which == test
-        ])
+        pytest.param(
+            c,
+            id=c.id,
+            marks=[
+                pytest.mark.xfail(reason=reason, strict=True)
+                for which, reason in c.known
+                if which == test
+            ],
+        )
         for c in CASES
     ]
 
@@ -462,7 +679,7 @@ def short(iri: str | None) -> str:
         return "."
     for ns, prefix in _SHORT.items():
         if iri.startswith(ns):
-            return prefix + iri[len(ns):]
+            return prefix + iri[len(ns) :]
     return iri
 
 
@@ -562,16 +779,25 @@ UNSUPPORTED = {
     "and": (_node("sh:and ( [ sh:nodeKind sh:IRI ] )"), "shacl#and"),
     "not": (_node("sh:not [ sh:class ex:D ]"), "shacl#not"),
     "xone": (_node("sh:xone ( [ sh:class ex:D ] [ sh:class ex:E ] )"), "shacl#xone"),
-    "sparql": (_node('sh:sparql [ a sh:SPARQLConstraint ; sh:select "SELECT $this WHERE { }" ]'),
-               "shacl#sparql"),
+    "sparql": (
+        _node('sh:sparql [ a sh:SPARQLConstraint ; sh:select "SELECT $this WHERE { }" ]'),
+        "shacl#sparql",
+    ),
     "closed": (_node("sh:closed true"), "shacl#closed"),
     "deactivated": (_node("sh:deactivated true"), "shacl#deactivated"),
     "sequence-path": (_node("sh:property [ sh:path ( ex:p ex:q ) ; sh:minCount 1 ]"), "path"),
-    "inverse-path": (_node("sh:property [ sh:path [ sh:inversePath ex:p ] ; sh:minCount 1 ]"), "path"),
-    "zero-or-more-path": (_node("sh:property [ sh:path [ sh:zeroOrMorePath ex:p ] ; sh:maxCount 1 ]"),
-                          "path"),
-    "qualifiedValueShape": (_prop("sh:qualifiedValueShape [ sh:class ex:D ] ; sh:qualifiedMinCount 1"),
-                            "shacl#qualified"),
+    "inverse-path": (
+        _node("sh:property [ sh:path [ sh:inversePath ex:p ] ; sh:minCount 1 ]"),
+        "path",
+    ),
+    "zero-or-more-path": (
+        _node("sh:property [ sh:path [ sh:zeroOrMorePath ex:p ] ; sh:maxCount 1 ]"),
+        "path",
+    ),
+    "qualifiedValueShape": (
+        _prop("sh:qualifiedValueShape [ sh:class ex:D ] ; sh:qualifiedMinCount 1"),
+        "shacl#qualified",
+    ),
     "languageIn": (_prop('sh:languageIn ( "en" )'), "shacl#languageIn"),
     "uniqueLang": (_prop("sh:uniqueLang true"), "shacl#uniqueLang"),
     "equals": (_prop("sh:equals ex:q"), "shacl#equals"),
@@ -593,17 +819,27 @@ UNSUPPORTED = {
     "pattern-flag-q": (_prop("sh:pattern 'a.b' ; sh:flags 'q'"), "flags"),
     "pattern-flag-upper-case": (_prop("sh:pattern 'ab' ; sh:flags 'I'"), "flags"),
     # a shape typed with anything but sh:NodeShape, sh:PropertyShape, rdfs:Class, owl:Class
-    "shape-of-another-type": ("ex:S a sh:NodeShape , ex:Thing ; sh:targetClass ex:C ; sh:nodeKind sh:IRI .",
-                              "rdf:type"),
+    "shape-of-another-type": (
+        "ex:S a sh:NodeShape , ex:Thing ; sh:targetClass ex:C ; sh:nodeKind sh:IRI .",
+        "rdf:type",
+    ),
     # recursive shapes: SHACL leaves them undefined
     "recursive-node": (_prop("sh:node ex:S"), "recursive"),
-    "recursive-two-shapes": (_prop("sh:node ex:T") + " ex:T a sh:NodeShape ; sh:node ex:S .", "recursive"),
-    "recursive-untargeted": ("ex:T a sh:NodeShape ; sh:property [ sh:path ex:p ; sh:node ex:T ] .", "recursive"),
+    "recursive-two-shapes": (
+        _prop("sh:node ex:T") + " ex:T a sh:NodeShape ; sh:node ex:S .",
+        "recursive",
+    ),
+    "recursive-untargeted": (
+        "ex:T a sh:NodeShape ; sh:property [ sh:path ex:p ; sh:node ex:T ] .",
+        "recursive",
+    ),
     # where the construct sits: a nested property shape, a shape reached only by sh:node,
     # a node shape nothing targets
     "nested-in-node-shape": (
-        _prop("sh:node ex:T") + " ex:T sh:property [ sh:path ex:q ; sh:or ( [ sh:minCount 1 ] ) ] .",
-        "shacl#or"),
+        _prop("sh:node ex:T")
+        + " ex:T sh:property [ sh:path ex:q ; sh:or ( [ sh:minCount 1 ] ) ] .",
+        "shacl#or",
+    ),
     "untargeted-node-shape": ("ex:T a sh:NodeShape ; sh:not [ sh:class ex:D ] .", "shacl#not"),
 }
 
@@ -624,9 +860,23 @@ def test_index_is_a_set_of_triples() -> None:
     """A triple given twice is indexed once (a graph is a set); values keep their order."""
     from jobtrail.shapes.compiled import Index
 
-    a, p, t = "<http://example.org/a>", "<http://example.org/p>", "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+    a, p, t = (
+        "<http://example.org/a>",
+        "<http://example.org/p>",
+        "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>",
+    )
     c = "<http://example.org/C>"
-    idx = Index([(a, p, '"2"'), (a, p, '"1"'), (a, t, c), (a, p, '"2"'), (a, t, c), (a, p, '"3"'), (a, p, '"1"')])
+    idx = Index(
+        [
+            (a, p, '"2"'),
+            (a, p, '"1"'),
+            (a, t, c),
+            (a, p, '"2"'),
+            (a, t, c),
+            (a, p, '"3"'),
+            (a, p, '"1"'),
+        ]
+    )
     assert idx.values(a, p) == ['"2"', '"1"', '"3"']
     assert idx.types[a] == [c] and idx.instances(c) == [a]
 
@@ -634,7 +884,8 @@ def test_index_is_a_set_of_triples() -> None:
 def test_the_project_shapes_compile() -> None:
     compiled = CompiledShapes(shapes_graph())
     targeted = {
-        str(s) for t in (SH.targetClass, SH.targetNode, SH.targetObjectsOf, SH.targetSubjectsOf)
+        str(s)
+        for t in (SH.targetClass, SH.targetNode, SH.targetObjectsOf, SH.targetSubjectsOf)
         for s in shapes_graph().subjects(t, None)
     }
     assert {s.iri for s in compiled.shapes} == targeted
@@ -668,26 +919,93 @@ def test_datatype_date_is_checked() -> None:
     _agrees(_prop("sh:datatype xsd:date"), 'ex:a a ex:C ; ex:p "not a date"^^xsd:date .', ["a p V"])
 
 
-@pytest.mark.parametrize("constraint, value, expect", [
-    ("sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2020-01-01T00:00:00Z"^^xsd:dateTime', []),
-    ("sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2020-01-01T00:00:00+00:00"^^xsd:dateTime', []),
-    ("sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2020-01-01T01:00:00+02:00"^^xsd:dateTime', []),
-    ("sh:minInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2020-01-01T01:00:00+02:00"^^xsd:dateTime', ["a p V"]),
-    ("sh:minExclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2019-12-31T20:00:01-04:00"^^xsd:dateTime', []),
-    ("sh:maxExclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2020-01-01T00:00:00Z"^^xsd:dateTime', ["a p V"]),
-    ("sh:minInclusive '2020-01-01T00:00:00.5Z'^^xsd:dateTime", '"2020-01-01T00:00:00.49Z"^^xsd:dateTime', ["a p V"]),
-    ("sh:minInclusive '2020-01-01T00:00:00.5Z'^^xsd:dateTime", '"2020-01-01T00:00:00.500Z"^^xsd:dateTime', []),
-    # neither has a time zone: local times compare
-    ("sh:minInclusive '2020-01-01T00:00:00'^^xsd:dateTime", '"2020-01-01T10:00:00"^^xsd:dateTime', []),
-    ("sh:maxExclusive '2020-01-01T00:00:00'^^xsd:dateTime", '"2020-01-01T00:00:00"^^xsd:dateTime', ["a p V"]),
-    # one has no time zone and they are less than 14 hours apart: indeterminate, so not valid
-    ("sh:minInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2020-01-01T10:00:00"^^xsd:dateTime', ["a p V"]),
-    ("sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime", '"2020-01-01T00:00:00"^^xsd:dateTime', ["a p V"]),
-    ("sh:maxInclusive '2020-01-01T00:00:00'^^xsd:dateTime", '"2019-12-31T23:00:00Z"^^xsd:dateTime', ["a p V"]),
-], ids=["same-instant", "same-instant-offset-0", "offset", "offset-before", "offset-after",
-        "exclusive-same-instant", "fraction-before", "fraction-trailing-zeros", "no-time-zones",
-        "no-time-zones-exclusive", "value-without-time-zone", "value-without-time-zone-same",
-        "bound-without-time-zone"])
+@pytest.mark.parametrize(
+    "constraint, value, expect",
+    [
+        (
+            "sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2020-01-01T00:00:00Z"^^xsd:dateTime',
+            [],
+        ),
+        (
+            "sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2020-01-01T00:00:00+00:00"^^xsd:dateTime',
+            [],
+        ),
+        (
+            "sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2020-01-01T01:00:00+02:00"^^xsd:dateTime',
+            [],
+        ),
+        (
+            "sh:minInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2020-01-01T01:00:00+02:00"^^xsd:dateTime',
+            ["a p V"],
+        ),
+        (
+            "sh:minExclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2019-12-31T20:00:01-04:00"^^xsd:dateTime',
+            [],
+        ),
+        (
+            "sh:maxExclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2020-01-01T00:00:00Z"^^xsd:dateTime',
+            ["a p V"],
+        ),
+        (
+            "sh:minInclusive '2020-01-01T00:00:00.5Z'^^xsd:dateTime",
+            '"2020-01-01T00:00:00.49Z"^^xsd:dateTime',
+            ["a p V"],
+        ),
+        (
+            "sh:minInclusive '2020-01-01T00:00:00.5Z'^^xsd:dateTime",
+            '"2020-01-01T00:00:00.500Z"^^xsd:dateTime',
+            [],
+        ),
+        # neither has a time zone: local times compare
+        (
+            "sh:minInclusive '2020-01-01T00:00:00'^^xsd:dateTime",
+            '"2020-01-01T10:00:00"^^xsd:dateTime',
+            [],
+        ),
+        (
+            "sh:maxExclusive '2020-01-01T00:00:00'^^xsd:dateTime",
+            '"2020-01-01T00:00:00"^^xsd:dateTime',
+            ["a p V"],
+        ),
+        # one has no time zone and they are less than 14 hours apart: indeterminate, so not valid
+        (
+            "sh:minInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2020-01-01T10:00:00"^^xsd:dateTime',
+            ["a p V"],
+        ),
+        (
+            "sh:maxInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime",
+            '"2020-01-01T00:00:00"^^xsd:dateTime',
+            ["a p V"],
+        ),
+        (
+            "sh:maxInclusive '2020-01-01T00:00:00'^^xsd:dateTime",
+            '"2019-12-31T23:00:00Z"^^xsd:dateTime',
+            ["a p V"],
+        ),
+    ],
+    ids=[
+        "same-instant",
+        "same-instant-offset-0",
+        "offset",
+        "offset-before",
+        "offset-after",
+        "exclusive-same-instant",
+        "fraction-before",
+        "fraction-trailing-zeros",
+        "no-time-zones",
+        "no-time-zones-exclusive",
+        "value-without-time-zone",
+        "value-without-time-zone-same",
+        "bound-without-time-zone",
+    ],
+)
 def test_dateTime_bounds(constraint: str, value: str, expect: list[str]) -> None:
     _agrees(_prop(constraint), f"ex:a a ex:C ; ex:p {value} .", expect)
 
@@ -728,6 +1046,7 @@ def both(shapes_ttl: str, data_ttl: str) -> tuple[Report, Report]:
 
 def keys(report: Report) -> list[str]:
     """Results as 'focus path severity' with ex: names dropped: 'bad p V', 'a - W'."""
+
     def name(iri: str | None) -> str:
         return "-" if iri is None else iri.removeprefix(EX)
 
@@ -747,19 +1066,24 @@ SYNTHETIC: dict[str, Synthetic] = {
         """ex:ok a ex:C ; ex:p 5 . ex:ok2 a ex:C ; ex:p "-12"^^xsd:integer . ex:ok3 a ex:C ; ex:p "+7"^^xsd:integer .
            ex:str a ex:C ; ex:p "5" . ex:ill a ex:C ; ex:p "abc"^^xsd:integer . ex:dec a ex:C ; ex:p 5.0 .
            ex:iri a ex:C ; ex:p ex:x . ex:lang a ex:C ; ex:p "5"@en . ex:frac a ex:C ; ex:p "5.5"^^xsd:integer .""",
-        ["dec p V", "frac p V", "ill p V", "iri p V", "lang p V", "str p V"]),
+        ["dec p V", "frac p V", "ill p V", "iri p V", "lang p V", "str p V"],
+    ),
     "datatype-integer-subtypes": Synthetic(
-        _node("sh:property [ sh:path ex:p ; sh:datatype xsd:nonNegativeInteger ] , "
-              "[ sh:path ex:q ; sh:datatype xsd:positiveInteger ]"),
+        _node(
+            "sh:property [ sh:path ex:p ; sh:datatype xsd:nonNegativeInteger ] , "
+            "[ sh:path ex:q ; sh:datatype xsd:positiveInteger ]"
+        ),
         """ex:ok a ex:C ; ex:p "0"^^xsd:nonNegativeInteger ; ex:q "1"^^xsd:positiveInteger .
            ex:bad a ex:C ; ex:p "-1"^^xsd:nonNegativeInteger ; ex:q "0"^^xsd:positiveInteger .
            ex:int a ex:C ; ex:p 1 ; ex:q 1 .""",
-        ["bad p V", "bad q V", "int p V", "int q V"]),
+        ["bad p V", "bad q V", "int p V", "int q V"],
+    ),
     "datatype-string": Synthetic(
         _prop("sh:datatype xsd:string"),
         """ex:ok a ex:C ; ex:p "x" . ex:ok2 a ex:C ; ex:p "x"^^xsd:string . ex:ok3 a ex:C ; ex:p "" .
            ex:lang a ex:C ; ex:p "x"@en . ex:int a ex:C ; ex:p 5 . ex:iri a ex:C ; ex:p ex:x .""",
-        ["int p V", "iri p V", "lang p V"]),
+        ["int p V", "iri p V", "lang p V"],
+    ),
     "datatype-dateTime": Synthetic(
         _prop("sh:datatype xsd:dateTime"),
         """ex:ok a ex:C ; ex:p "2020-01-01T00:00:00Z"^^xsd:dateTime .
@@ -769,21 +1093,27 @@ SYNTHETIC: dict[str, Synthetic] = {
            ex:word a ex:C ; ex:p "yesterday"^^xsd:dateTime .
            ex:date a ex:C ; ex:p "2020-01-01"^^xsd:date .
            ex:str a ex:C ; ex:p "2020-01-01T00:00:00Z" .""",
-        ["date p V", "month p V", "str p V", "word p V"]),
+        ["date p V", "month p V", "str p V", "word p V"],
+    ),
     "datatype-boolean-decimal-double": Synthetic(
-        _node("sh:property [ sh:path ex:b ; sh:datatype xsd:boolean ] , "
-              "[ sh:path ex:d ; sh:datatype xsd:decimal ] , [ sh:path ex:f ; sh:datatype xsd:double ]"),
+        _node(
+            "sh:property [ sh:path ex:b ; sh:datatype xsd:boolean ] , "
+            "[ sh:path ex:d ; sh:datatype xsd:decimal ] , [ sh:path ex:f ; sh:datatype xsd:double ]"
+        ),
         """ex:ok a ex:C ; ex:b true , "0"^^xsd:boolean ; ex:d 1.5 , "-.5"^^xsd:decimal ;
                ex:f 1e3 , "INF"^^xsd:double , "NaN"^^xsd:double .
            ex:bad a ex:C ; ex:b "yes"^^xsd:boolean ; ex:d "1,5"^^xsd:decimal ; ex:f "abc"^^xsd:double .
            ex:int a ex:C ; ex:b 1 ; ex:d 1 ; ex:f 1 .""",
-        ["bad b V", "bad d V", "bad f V", "int b V", "int d V", "int f V"]),
+        ["bad b V", "bad d V", "bad f V", "int b V", "int d V", "int f V"],
+    ),
     "datatype-integer-ranges": Synthetic(
-        _node("sh:property [ sh:path ex:b ; sh:datatype xsd:byte ] , [ sh:path ex:s ; sh:datatype xsd:short ] , "
-              "[ sh:path ex:i ; sh:datatype xsd:int ] , [ sh:path ex:l ; sh:datatype xsd:long ] , "
-              "[ sh:path ex:ub ; sh:datatype xsd:unsignedByte ] , [ sh:path ex:us ; sh:datatype xsd:unsignedShort ] , "
-              "[ sh:path ex:ui ; sh:datatype xsd:unsignedInt ] , [ sh:path ex:ul ; sh:datatype xsd:unsignedLong ] , "
-              "[ sh:path ex:n ; sh:datatype xsd:negativeInteger ] , [ sh:path ex:np ; sh:datatype xsd:nonPositiveInteger ]"),
+        _node(
+            "sh:property [ sh:path ex:b ; sh:datatype xsd:byte ] , [ sh:path ex:s ; sh:datatype xsd:short ] , "
+            "[ sh:path ex:i ; sh:datatype xsd:int ] , [ sh:path ex:l ; sh:datatype xsd:long ] , "
+            "[ sh:path ex:ub ; sh:datatype xsd:unsignedByte ] , [ sh:path ex:us ; sh:datatype xsd:unsignedShort ] , "
+            "[ sh:path ex:ui ; sh:datatype xsd:unsignedInt ] , [ sh:path ex:ul ; sh:datatype xsd:unsignedLong ] , "
+            "[ sh:path ex:n ; sh:datatype xsd:negativeInteger ] , [ sh:path ex:np ; sh:datatype xsd:nonPositiveInteger ]"
+        ),
         """ex:ok a ex:C ; ex:b "127"^^xsd:byte , "-128"^^xsd:byte ; ex:s "32767"^^xsd:short ; ex:i "-2147483648"^^xsd:int ;
                ex:l "9223372036854775807"^^xsd:long ; ex:ub "255"^^xsd:unsignedByte ; ex:us "065535"^^xsd:unsignedShort ;
                ex:ui "4294967295"^^xsd:unsignedInt ; ex:ul "18446744073709551615"^^xsd:unsignedLong ;
@@ -791,7 +1121,19 @@ SYNTHETIC: dict[str, Synthetic] = {
            ex:bad a ex:C ; ex:b "128"^^xsd:byte , "-129"^^xsd:byte ; ex:s "32768"^^xsd:short ; ex:i "2147483648"^^xsd:int ;
                ex:ub "256"^^xsd:unsignedByte ; ex:us "-1"^^xsd:unsignedShort ; ex:ui "4294967296"^^xsd:unsignedInt ;
                ex:ul "-1"^^xsd:unsignedLong ; ex:n "0"^^xsd:negativeInteger ; ex:np "1"^^xsd:nonPositiveInteger .""",
-        ["bad b V", "bad b V", "bad i V", "bad n V", "bad np V", "bad s V", "bad ub V", "bad ui V", "bad ul V", "bad us V"]),
+        [
+            "bad b V",
+            "bad b V",
+            "bad i V",
+            "bad n V",
+            "bad np V",
+            "bad s V",
+            "bad ub V",
+            "bad ui V",
+            "bad ul V",
+            "bad us V",
+        ],
+    ),
     "datatype-date": Synthetic(
         _prop("sh:datatype xsd:date"),
         """ex:ok a ex:C ; ex:p "2020-01-01"^^xsd:date , "2020-02-29Z"^^xsd:date , "2020-01-01+14:00"^^xsd:date ,
@@ -799,7 +1141,8 @@ SYNTHETIC: dict[str, Synthetic] = {
            ex:leap a ex:C ; ex:p "2021-02-29"^^xsd:date . ex:short a ex:C ; ex:p "2020-1-1"^^xsd:date .
            ex:basic a ex:C ; ex:p "20200101"^^xsd:date . ex:word a ex:C ; ex:p "not a date"^^xsd:date .
            ex:dateTime a ex:C ; ex:p "2020-01-01T00:00:00Z"^^xsd:dateTime . ex:str a ex:C ; ex:p "2020-01-01" .""",
-        ["basic p V", "dateTime p V", "leap p V", "short p V", "str p V", "word p V"]),
+        ["basic p V", "dateTime p V", "leap p V", "short p V", "str p V", "word p V"],
+    ),
     "datatype-dateTime-edges": Synthetic(
         _prop("sh:datatype xsd:dateTime"),
         """ex:ok a ex:C ; ex:p "2020-02-29T23:59:59.123456789Z"^^xsd:dateTime , "2020-01-01T00:00:00+14:00"^^xsd:dateTime ,
@@ -807,115 +1150,162 @@ SYNTHETIC: dict[str, Synthetic] = {
            ex:leap a ex:C ; ex:p "2021-02-29T00:00:00Z"^^xsd:dateTime . ex:day a ex:C ; ex:p "2020-04-31T00:00:00Z"^^xsd:dateTime .
            ex:hour a ex:C ; ex:p "2020-01-01T25:00:00Z"^^xsd:dateTime . ex:after a ex:C ; ex:p "2020-01-01T24:00:01"^^xsd:dateTime .
            ex:zone a ex:C ; ex:p "2020-01-01T00:00:00z"^^xsd:dateTime .""",
-        ["after p V", "day p V", "hour p V", "leap p V", "zone p V"]),
+        ["after p V", "day p V", "hour p V", "leap p V", "zone p V"],
+    ),
     "datatype-langString": Synthetic(
         _prop("sh:datatype rdf:langString"),
         """ex:ok a ex:C ; ex:p "x"@en , "y"@en-GB .
            ex:plain a ex:C ; ex:p "x" . ex:string a ex:C ; ex:p "x"^^xsd:string . ex:int a ex:C ; ex:p 5 . ex:iri a ex:C ; ex:p ex:x .""",
-        ["int p V", "iri p V", "plain p V", "string p V"]),
+        ["int p V", "iri p V", "plain p V", "string p V"],
+    ),
     "datatype-anyURI-and-JSON": Synthetic(
         # XSD 1.1: any string is an anyURI; rdf:JSON is not checked (by rdflib either)
-        _node("sh:property [ sh:path ex:u ; sh:datatype xsd:anyURI ] , [ sh:path ex:j ; sh:datatype rdf:JSON ]"),
+        _node(
+            "sh:property [ sh:path ex:u ; sh:datatype xsd:anyURI ] , [ sh:path ex:j ; sh:datatype rdf:JSON ]"
+        ),
         """ex:ok a ex:C ; ex:u "http://example.org/x"^^xsd:anyURI , "not a URI"^^xsd:anyURI , ""^^xsd:anyURI ;
                ex:j "[1]"^^rdf:JSON , "{"^^rdf:JSON .
            ex:bad a ex:C ; ex:u "http://example.org/x" , ex:x ; ex:j "[1]" .""",
-        ["bad j V", "bad u V", "bad u V"]),
+        ["bad j V", "bad u V", "bad u V"],
+    ),
     "datatype-base64Binary": Synthetic(
         _prop("sh:datatype xsd:base64Binary"),
         # XSD allows one space between any two characters (not first, not last)
         """ex:ok a ex:C ; ex:p "SGVsbG8="^^xsd:base64Binary , ""^^xsd:base64Binary , "AAAA AAAA"^^xsd:base64Binary ,
                "S G V s b G 8 ="^^xsd:base64Binary , "AQ= ="^^xsd:base64Binary , "ABE="^^xsd:base64Binary .
            ex:bad a ex:C ; ex:p "SGVsbG8"^^xsd:base64Binary . ex:one a ex:C ; ex:p "A"^^xsd:base64Binary .""",
-        ["bad p V", "one p V"]),
+        ["bad p V", "one p V"],
+    ),
     "nodeKind": Synthetic(
-        _node("sh:property [ sh:path ex:i ; sh:nodeKind sh:IRI ] , [ sh:path ex:l ; sh:nodeKind sh:Literal ] , "
-              "[ sh:path ex:bi ; sh:nodeKind sh:BlankNodeOrIRI ] , [ sh:path ex:il ; sh:nodeKind sh:IRIOrLiteral ] , "
-              "[ sh:path ex:b ; sh:nodeKind sh:BlankNode ] , [ sh:path ex:bl ; sh:nodeKind sh:BlankNodeOrLiteral ]"),
+        _node(
+            "sh:property [ sh:path ex:i ; sh:nodeKind sh:IRI ] , [ sh:path ex:l ; sh:nodeKind sh:Literal ] , "
+            "[ sh:path ex:bi ; sh:nodeKind sh:BlankNodeOrIRI ] , [ sh:path ex:il ; sh:nodeKind sh:IRIOrLiteral ] , "
+            "[ sh:path ex:b ; sh:nodeKind sh:BlankNode ] , [ sh:path ex:bl ; sh:nodeKind sh:BlankNodeOrLiteral ]"
+        ),
         # the reader makes blank nodes IRIs, so `[]` below is an IRI for both validators
         """ex:ok a ex:C ; ex:i ex:x ; ex:l "x" , 1 ; ex:bi ex:x ; ex:il ex:x , "x" ; ex:bl "x" .
            ex:bad a ex:C ; ex:i "x" ; ex:l ex:x ; ex:bi "x" ; ex:b [] , ex:x , "x" ; ex:bl ex:x .""",
-        ["bad b V", "bad b V", "bad b V", "bad bi V", "bad bl V", "bad i V", "bad l V"]),
+        ["bad b V", "bad b V", "bad b V", "bad bi V", "bad bl V", "bad i V", "bad l V"],
+    ),
     "pattern-and-flags": Synthetic(
-        _node("sh:property [ sh:path ex:p ; sh:pattern '^abc$' ; sh:flags 'i' ] , "
-              "[ sh:path ex:q ; sh:pattern '^http://example.org/' ] , [ sh:path ex:r ; sh:pattern '[b2]' ] , "
-              "[ sh:path ex:s ; sh:pattern '^[0-9a-f]{4}$' ]"),
+        _node(
+            "sh:property [ sh:path ex:p ; sh:pattern '^abc$' ; sh:flags 'i' ] , "
+            "[ sh:path ex:q ; sh:pattern '^http://example.org/' ] , [ sh:path ex:r ; sh:pattern '[b2]' ] , "
+            "[ sh:path ex:s ; sh:pattern '^[0-9a-f]{4}$' ]"
+        ),
         """ex:ok a ex:C ; ex:p "ABC" , "abc" ; ex:q ex:x , "http://example.org/y" ; ex:r "abc" , 12 , ex:b ; ex:s "beef" .
            ex:bad a ex:C ; ex:p "abd" , "xabc" ; ex:q "zzz" , <urn:x> ; ex:r "xyz" ; ex:s "BEEF" .""",
-        ["bad p V", "bad p V", "bad q V", "bad q V", "bad r V", "bad s V"]),
+        ["bad p V", "bad p V", "bad q V", "bad q V", "bad r V", "bad s V"],
+    ),
     "class": Synthetic(
         _prop("sh:class ex:D"),
         """ex:D2 rdfs:subClassOf ex:D . ex:D3 rdfs:subClassOf ex:D2 .
            ex:x a ex:D . ex:y a ex:D3 . ex:w a ex:Other . ex:v a ex:Other , ex:D .
            ex:ok a ex:C ; ex:p ex:x , ex:y , ex:v .
            ex:untyped a ex:C ; ex:p ex:z . ex:lit a ex:C ; ex:p "x" . ex:other a ex:C ; ex:p ex:w .""",
-        ["lit p V", "other p V", "untyped p V"]),
+        ["lit p V", "other p V", "untyped p V"],
+    ),
     "in": Synthetic(
         _prop('sh:in ( ex:x "NEW" 1 "2020-01-01T00:00:00Z"^^xsd:dateTime )'),
         """ex:ok a ex:C ; ex:p ex:x , "NEW" , 1 . ex:ok2 a ex:C ; ex:p "NEW"^^xsd:string .
            ex:lower a ex:C ; ex:p "new" . ex:str1 a ex:C ; ex:p "1" . ex:lang a ex:C ; ex:p "NEW"@en .
            ex:iri a ex:C ; ex:p ex:y . ex:dec a ex:C ; ex:p 1.0 .""",
-        ["dec p V", "iri p V", "lang p V", "lower p V", "str1 p V"]),
+        ["dec p V", "iri p V", "lang p V", "lower p V", "str1 p V"],
+    ),
     "hasValue": Synthetic(
-        _prop('sh:hasValue "x"') + " ex:T a sh:NodeShape ; sh:targetNode ex:a , ex:b ; sh:hasValue ex:a .",
+        _prop('sh:hasValue "x"')
+        + " ex:T a sh:NodeShape ; sh:targetNode ex:a , ex:b ; sh:hasValue ex:a .",
         """ex:a a ex:C ; ex:p "x" , "y" . ex:b a ex:C ; ex:p "y" . ex:c a ex:C . ex:d a ex:C ; ex:p "x"@en .""",
-        ["b - V", "b p V", "c p V", "d p V"]),
+        ["b - V", "b p V", "c p V", "d p V"],
+    ),
     "node": Synthetic(
-        _prop("sh:node ex:N") + """
+        _prop("sh:node ex:N")
+        + """
         ex:N a sh:NodeShape ; sh:property [ sh:path ex:q ; sh:minCount 1 ; sh:datatype xsd:integer ] .
         ex:T a sh:NodeShape ; sh:targetClass ex:E ; sh:node ex:N .""",
         """ex:ok a ex:C ; ex:p ex:x . ex:x ex:q 1 .
            ex:bad a ex:C ; ex:p ex:x , ex:y , "lit" . ex:y ex:q "1" .
            ex:e1 a ex:E ; ex:q 2 . ex:e2 a ex:E .""",
-        ["bad p V", "bad p V", "e2 - V"]),
+        ["bad p V", "bad p V", "e2 - V"],
+    ),
     "min-max-inclusive-exclusive": Synthetic(
-        _node("sh:property [ sh:path ex:p ; sh:minInclusive 0 ] , [ sh:path ex:q ; sh:maxInclusive 10 ] , "
-              "[ sh:path ex:r ; sh:minExclusive 0 ] , [ sh:path ex:s ; sh:maxExclusive 10.5 ]"),
+        _node(
+            "sh:property [ sh:path ex:p ; sh:minInclusive 0 ] , [ sh:path ex:q ; sh:maxInclusive 10 ] , "
+            "[ sh:path ex:r ; sh:minExclusive 0 ] , [ sh:path ex:s ; sh:maxExclusive 10.5 ]"
+        ),
         """ex:ok a ex:C ; ex:p 0 , 1e0 ; ex:q 10 , "1e1"^^xsd:double , -3 ; ex:r 0.1 , "1"^^xsd:byte ; ex:s 10 , 10.49 .
            ex:bad a ex:C ; ex:p -1 , -0.5 ; ex:q 10.01 ; ex:r 0 , -1e0 ; ex:s 10.5 , 11 .
            ex:type a ex:C ; ex:p "5" , ex:x , true ; ex:q "2020-01-01T00:00:00Z"^^xsd:dateTime .""",
-        ["bad p V", "bad p V", "bad q V", "bad r V", "bad r V", "bad s V", "bad s V",
-         "type p V", "type p V", "type p V", "type q V"]),
+        [
+            "bad p V",
+            "bad p V",
+            "bad q V",
+            "bad r V",
+            "bad r V",
+            "bad s V",
+            "bad s V",
+            "type p V",
+            "type p V",
+            "type p V",
+            "type q V",
+        ],
+    ),
     "min-max-dateTime": Synthetic(
-        _node("sh:property [ sh:path ex:p ; sh:minInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime ] , "
-              "[ sh:path ex:q ; sh:maxExclusive '2021-01-01T00:00:00Z'^^xsd:dateTime ]"),
+        _node(
+            "sh:property [ sh:path ex:p ; sh:minInclusive '2020-01-01T00:00:00Z'^^xsd:dateTime ] , "
+            "[ sh:path ex:q ; sh:maxExclusive '2021-01-01T00:00:00Z'^^xsd:dateTime ]"
+        ),
         """ex:ok a ex:C ; ex:p "2020-06-01T00:00:00Z"^^xsd:dateTime ; ex:q "2020-12-31T23:59:59Z"^^xsd:dateTime .
            ex:bad a ex:C ; ex:p "2019-12-31T00:00:00Z"^^xsd:dateTime ; ex:q "2021-06-01T00:00:00Z"^^xsd:dateTime .
            ex:type a ex:C ; ex:p "2021-01-01T00:00:00Z" ; ex:q 2020 .""",
-        ["bad p V", "bad q V", "type p V", "type q V"]),
+        ["bad p V", "bad q V", "type p V", "type q V"],
+    ),
     "min-max-length": Synthetic(
         _prop("sh:minLength 2 ; sh:maxLength 4"),
         """ex:ok a ex:C ; ex:p "ab" , "abcd" , 12 , "ab"@en , <u:ab> .
            ex:bad a ex:C ; ex:p "a" , "abcde" , 12345 , ex:x .""",
-        ["bad p V", "bad p V", "bad p V", "bad p V"]),
+        ["bad p V", "bad p V", "bad p V", "bad p V"],
+    ),
     "min-max-count": Synthetic(
         _prop("sh:minCount 1 ; sh:maxCount 2"),
         """ex:one a ex:C ; ex:p 1 . ex:two a ex:C ; ex:p 1 , 2 . ex:none a ex:C ; ex:q 1 . ex:three a ex:C ; ex:p 1 , 2 , 3 .""",
-        ["none p V", "three p V"]),
+        ["none p V", "three p V"],
+    ),
     "severity-and-message": Synthetic(
-        _node("sh:property [ sh:path ex:p ; sh:minCount 1 ; sh:severity sh:Warning ; sh:message 'p is missing' ] , "
-              "[ sh:path ex:q ; sh:maxCount 0 ; sh:severity sh:Info ] , [ sh:path ex:r ; sh:datatype xsd:string ]")
+        _node(
+            "sh:property [ sh:path ex:p ; sh:minCount 1 ; sh:severity sh:Warning ; sh:message 'p is missing' ] , "
+            "[ sh:path ex:q ; sh:maxCount 0 ; sh:severity sh:Info ] , [ sh:path ex:r ; sh:datatype xsd:string ]"
+        )
         + " ex:U a sh:NodeShape ; sh:targetObjectsOf ex:s ; sh:severity sh:Warning ; sh:nodeKind sh:Literal ;"
-          " sh:message 'not a literal' ; sh:property [ sh:path ex:t ; sh:minCount 1 ] .",
+        " sh:message 'not a literal' ; sh:property [ sh:path ex:t ; sh:minCount 1 ] .",
         """ex:a a ex:C ; ex:q 1 ; ex:r "x" ; ex:s ex:b . ex:b ex:t 1 . ex:c a ex:C ; ex:p 1 ; ex:r 5 .""",
-        ["a p W", "a q I", "b - W", "c r V"]),
+        ["a p W", "a q I", "b - W", "c r V"],
+    ),
     "pattern-flag-m": Synthetic(
-        _node("sh:property [ sh:path ex:p ; sh:pattern '^b$' ; sh:flags 'm' ] , "
-              "[ sh:path ex:q ; sh:pattern '^b$' ; sh:flags 'im' ]"),
+        _node(
+            "sh:property [ sh:path ex:p ; sh:pattern '^b$' ; sh:flags 'm' ] , "
+            "[ sh:path ex:q ; sh:pattern '^b$' ; sh:flags 'im' ]"
+        ),
         """ex:ok a ex:C ; ex:p "a\\nb" , "b\\nc" ; ex:q "a\\nB\\nc" .
            ex:bad a ex:C ; ex:p "a\\nc" , "B" , "ab" ; ex:q "a\\nBx" .""",
-        ["bad p V", "bad p V", "bad p V", "bad q V"]),
+        ["bad p V", "bad p V", "bad p V", "bad q V"],
+    ),
     "min-max-infinity-and-NaN": Synthetic(
-        _node("sh:property [ sh:path ex:p ; sh:minInclusive 0 ] , [ sh:path ex:q ; sh:maxInclusive 10 ]"),
+        _node(
+            "sh:property [ sh:path ex:p ; sh:minInclusive 0 ] , [ sh:path ex:q ; sh:maxInclusive 10 ]"
+        ),
         """ex:ok a ex:C ; ex:p "INF"^^xsd:double , "+INF"^^xsd:double , "0"^^xsd:float ; ex:q "-INF"^^xsd:double .
            ex:bad a ex:C ; ex:p "NaN"^^xsd:double , "-INF"^^xsd:double , "-0.5"^^xsd:float ; ex:q "INF"^^xsd:double .""",
-        ["bad p V", "bad p V", "bad p V", "bad q V"]),
+        ["bad p V", "bad p V", "bad p V", "bad q V"],
+    ),
     "implicit-class-target": Synthetic(
         """ex:C a rdfs:Class , sh:NodeShape ; sh:property [ sh:path ex:p ; sh:minCount 1 ] .
            ex:D a owl:Class , sh:NodeShape ; sh:property [ sh:path ex:q ; sh:minCount 1 ] .
            ex:E a rdfs:Class , sh:PropertyShape ; sh:path ex:r ; sh:maxCount 1 .""",
         """ex:a a ex:C . ex:b a ex:C ; ex:p 1 . ex:Sub rdfs:subClassOf ex:C . ex:c a ex:Sub .
            ex:d a ex:D . ex:e a ex:E ; ex:r 1 , 2 . ex:f a ex:E .""",
-        ["a p V", "c p V", "d q V", "e r V"]),
+        ["a p V", "c p V", "d q V", "e r V"],
+    ),
     "property-shape-targets": Synthetic(
         """ex:P a sh:PropertyShape ; sh:targetClass ex:C ; sh:path ex:p ; sh:minCount 1 ; sh:datatype xsd:integer .
            ex:Q a sh:PropertyShape ; sh:targetNode ex:n ; sh:path ex:q ; sh:maxCount 1 ; sh:severity sh:Warning .
@@ -923,7 +1313,8 @@ SYNTHETIC: dict[str, Synthetic] = {
            ex:T sh:targetObjectsOf ex:t ; sh:path ex:u ; sh:hasValue 1 .""",
         """ex:a a ex:C . ex:b a ex:C ; ex:p "x" . ex:c a ex:C ; ex:p 1 . ex:n ex:q 1 , 2 . ex:m ex:s "ok" , 5 .
            ex:x ex:t ex:o1 , ex:o2 . ex:o1 ex:u 1 . ex:o2 ex:u 2 .""",
-        ["a p V", "b p V", "m s V", "n q W", "o2 u V"]),
+        ["a p V", "b p V", "m s V", "n q W", "o2 u V"],
+    ),
     "targets": Synthetic(
         """ex:S1 a sh:NodeShape ; sh:targetClass ex:C ; sh:property [ sh:path ex:p ; sh:minCount 1 ] .
            ex:S2 a sh:NodeShape ; sh:targetNode ex:n , ex:absent ; sh:property [ sh:path ex:q ; sh:minCount 1 ] .
@@ -933,7 +1324,8 @@ SYNTHETIC: dict[str, Synthetic] = {
                sh:property [ sh:path ex:t ; sh:minCount 1 ] .""",
         """ex:Sub rdfs:subClassOf ex:C . ex:a a ex:Sub . ex:b a ex:C ; ex:p 1 . ex:c a ex:C , ex:D ; ex:p 1 ; ex:t 1 .
            ex:n ex:q 1 . ex:x ex:r ex:o1 , ex:o2 . ex:y ex:r ex:o1 . ex:o2 ex:q 1 . ex:s1 ex:s 1 , 2 .""",
-        ["a p V", "a t V", "absent q V", "b t V", "o1 q V", "s1 q V"]),
+        ["a p V", "a t V", "absent q V", "b t V", "o1 q V", "s1 q V"],
+    ),
 }
 
 
@@ -948,7 +1340,9 @@ def test_component_against_pyshacl(name: str) -> None:
 
 
 def test_sh_message_is_the_result_message() -> None:
-    fast, full = both(SYNTHETIC["severity-and-message"].shapes, SYNTHETIC["severity-and-message"].data)
+    fast, full = both(
+        SYNTHETIC["severity-and-message"].shapes, SYNTHETIC["severity-and-message"].data
+    )
     for report in (fast, full):
         messages = {(r.focus.removeprefix(EX), r.message) for r in report.results}
         assert ("a", "p is missing") in messages
@@ -1000,7 +1394,9 @@ class Difference:
 def _lexical(datatype: str, lexical: str, *, xsd_valid: bool) -> Difference:
     """One literal against sh:datatype: a violation for one validator, none for the other."""
     results = ([], ["a p V"]) if xsd_valid else (["a p V"], [])
-    return Difference(_prop(f"sh:datatype {datatype}"), f'ex:a a ex:C ; ex:p "{lexical}"^^{datatype} .', *results)
+    return Difference(
+        _prop(f"sh:datatype {datatype}"), f'ex:a a ex:C ; ex:p "{lexical}"^^{datatype} .', *results
+    )
 
 
 def _bound(constraint: str, value: str, fast: list[str], full: list[str]) -> Difference:
@@ -1021,7 +1417,9 @@ PYSHACL_DIFFERS: dict[str, Difference] = {
     "integer-unicode-digit": _lexical("xsd:integer", "\u0663", xsd_valid=False),
     "integer-final-newline": _lexical("xsd:integer", "5\\n", xsd_valid=False),
     "long-out-of-range": _lexical("xsd:long", "9223372036854775808", xsd_valid=False),
-    "unsignedLong-out-of-range": _lexical("xsd:unsignedLong", "18446744073709551616", xsd_valid=False),
+    "unsignedLong-out-of-range": _lexical(
+        "xsd:unsignedLong", "18446744073709551616", xsd_valid=False
+    ),
     "decimal-NaN": _lexical("xsd:decimal", "NaN", xsd_valid=False),
     "decimal-underscore": _lexical("xsd:decimal", "1_0.5", xsd_valid=False),
     "double-lower-case-inf": _lexical("xsd:double", "inf", xsd_valid=False),
@@ -1035,7 +1433,9 @@ PYSHACL_DIFFERS: dict[str, Difference] = {
     "date-with-time": _lexical("xsd:date", "2020-01-01T10:00:00", xsd_valid=False),
     "date-offset-15h": _lexical("xsd:date", "2020-01-01+15:00", xsd_valid=False),
     "dateTime-offset-15h": _lexical("xsd:dateTime", "2020-01-01T00:00:00+15:00", xsd_valid=False),
-    "dateTime-offset-without-colon": _lexical("xsd:dateTime", "2020-01-01T00:00:00+0100", xsd_valid=False),
+    "dateTime-offset-without-colon": _lexical(
+        "xsd:dateTime", "2020-01-01T00:00:00+0100", xsd_valid=False
+    ),
     "dateTime-lower-case-t": _lexical("xsd:dateTime", "2020-01-01t00:00:00", xsd_valid=False),
     "dateTime-without-seconds": _lexical("xsd:dateTime", "2020-01-01T00:00", xsd_valid=False),
     "dateTime-empty-fraction": _lexical("xsd:dateTime", "2020-01-01T00:00:00.Z", xsd_valid=False),
@@ -1052,9 +1452,21 @@ PYSHACL_DIFFERS: dict[str, Difference] = {
     "bound-ill-typed-value": _bound("sh:minInclusive 0", '"1_0"^^xsd:integer', ["a p V"], []),
     # pySHACL compares Python datetimes: to the microsecond, and never one with a time zone
     # with one without, where XSD's partial order compares them when 14 hours or more apart
-    "bound-dateTime-nanoseconds": _bound(f"sh:maxInclusive {_DT_BOUND}", '"2020-01-01T00:00:00.000000001Z"^^xsd:dateTime', ["a p V"], []),
-    "bound-dateTime-value-without-time-zone": _bound(f"sh:minInclusive {_DT_BOUND}", '"2021-01-01T00:00:00"^^xsd:dateTime', [], ["a p V"]),
-    "bound-dateTime-bound-without-time-zone": _bound("sh:maxInclusive '2020-01-01T00:00:00'^^xsd:dateTime", '"2019-12-31T09:59:59Z"^^xsd:dateTime', [], ["a p V"]),
+    "bound-dateTime-nanoseconds": _bound(
+        f"sh:maxInclusive {_DT_BOUND}",
+        '"2020-01-01T00:00:00.000000001Z"^^xsd:dateTime',
+        ["a p V"],
+        [],
+    ),
+    "bound-dateTime-value-without-time-zone": _bound(
+        f"sh:minInclusive {_DT_BOUND}", '"2021-01-01T00:00:00"^^xsd:dateTime', [], ["a p V"]
+    ),
+    "bound-dateTime-bound-without-time-zone": _bound(
+        "sh:maxInclusive '2020-01-01T00:00:00'^^xsd:dateTime",
+        '"2019-12-31T09:59:59Z"^^xsd:dateTime',
+        [],
+        ["a p V"],
+    ),
 }
 
 
@@ -1064,5 +1476,7 @@ def test_where_pyshacl_differs_from_xsd(name: str) -> None:
     case = PYSHACL_DIFFERS[name]
     fast, full = both(case.shapes, case.data)
     assert keys(fast) == case.fast, "the fast path no longer gives what XSD/SHACL require"
-    assert keys(full) == case.full, "pySHACL changed: if it now agrees, move the case to the agreeing tests"
+    assert keys(full) == case.full, (
+        "pySHACL changed: if it now agrees, move the case to the agreeing tests"
+    )
     assert fast.conforms != full.conforms

@@ -57,19 +57,22 @@ def test_text_names_focus_path_and_message_of_a_violation(which: str, untimed_me
 
 
 def test_text_lists_violations_before_warnings() -> None:
-    report = Report([
-        Result("urn:a", None, "only a warning", WARNING),
-        Result("urn:b", f"{JT}reference", "a violation", VIOLATION),
-        Result("urn:c", None, "only information", INFO),
-    ])
+    report = Report(
+        [
+            Result("urn:a", None, "only a warning", WARNING),
+            Result("urn:b", f"{JT}reference", "a violation", VIOLATION),
+            Result("urn:c", None, "only information", INFO),
+        ]
+    )
     lines = report.text().splitlines()
     assert lines[0] == "Violation: urn:b jt:reference: a violation"
     assert sorted(lines[1:]) == ["Info: urn:c: only information", "Warning: urn:a: only a warning"]
 
 
 @pytest.mark.parametrize("which", list(VALIDATORS))
-def test_as_json_is_json_with_severity_names(which: str, placeholder_message: Any,
-                                              untimed_message: Any) -> None:
+def test_as_json_is_json_with_severity_names(
+    which: str, placeholder_message: Any, untimed_message: Any
+) -> None:
     for message in (placeholder_message, untimed_message):
         report = VALIDATORS[which](message.all_triples())
         items = json.loads(json.dumps(report.as_json()))
@@ -84,7 +87,7 @@ def test_as_json_is_json_with_severity_names(which: str, placeholder_message: An
 
 
 def test_as_json_leaves_out_what_is_unknown() -> None:
-    item, = Report([Result("urn:a", None, "m", INFO)]).as_json()
+    (item,) = Report([Result("urn:a", None, "m", INFO)]).as_json()
     assert item == {"severity": "Info", "focusNode": "urn:a", "message": "m"}
 
 

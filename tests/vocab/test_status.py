@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pyoxigraph
 import pytest
-from rdflib import RDF, Graph, Literal, Namespace, URIRef
-from rdflib.namespace import DCTERMS, RDFS, SKOS
-
 from jobtrail.store.errors import InputError
 from jobtrail.vocab import status
+from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from rdflib.namespace import DCTERMS, RDFS, SKOS
 
 JT = Namespace("https://w3id.org/jobtrail/vocab#")
 STATUS = "https://w3id.org/jobtrail/status/"
