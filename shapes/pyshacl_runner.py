@@ -44,11 +44,11 @@ def _term(term: str) -> Identifier:
     return Literal(value, datatype=None if extra == _XSD_STRING else URIRef(extra), normalize=False)
 
 
-def data_graph(triples: Iterable[Triple]) -> tuple[Graph, dict[Identifier, str]]:
+def data_graph(triples: Iterable[Triple]) -> tuple[Graph, dict[Node, str]]:
     """The triples as an rdflib graph (literals as written), and each term's N-Triples string."""
     graph = Graph()
     made: dict[str, Identifier] = {}
-    written: dict[Identifier, str] = {}
+    written: dict[Node, str] = {}
     for triple in triples:
         spo = []
         for t in triple:
@@ -72,7 +72,7 @@ def render_term(
     return written.get(node) or _nt(node)
 
 
-def report(results_graph: Graph, written: dict[Identifier, str]) -> Report:
+def report(results_graph: Graph, written: dict[Node, str]) -> Report:
     """The report's own results (sh:result), not the nested ones an sh:node failure
     carries with sh:detail."""
     results = []
