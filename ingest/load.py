@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from jobtrail.shapes import Report, Result, validate
 from jobtrail.store import ResourceGraph, Store, Triple
+from jobtrail.store.base import BulkWriter
 from jobtrail.store.errors import InputError, JobtrailError, ValidationFailed
 from jobtrail.vocab.terms import SH
 
@@ -23,8 +24,8 @@ from .message import Incoming, Message
 from .read import read_message
 from .sources import Item, Unreadable
 
-BULK_THRESHOLD = 100
-"""Batches at least this large use the store's bulk path; smaller ones one transaction."""
+CHUNK = 1000
+"""Messages read before they are handed to the store's bulk writer in one piece."""
 
 
 @dataclass
@@ -83,7 +84,8 @@ class Event:
 
 
 Listener = Callable[[Event], None]
-_InFlight = tuple["Future[None]", dict[str, tuple[Message, Event]], set[str], list[ResourceGraph]]
+_Closing = tuple["Future[None]", list[Event], dict[str, ResourceGraph], dict[str, JobtrailError]]
+"""A batch being committed: its write, its messages, its graphs, and what was refused."""
 
 
 class Loader:
@@ -106,27 +108,42 @@ class Loader:
         self.listener = listener or (lambda event: None)
         self.keep_iris = keep_iris
         self.report = LoadReport()
-        self._batch: dict[str, tuple[Message, Event]] = {}
+        self._chunk: dict[str, tuple[Message, Event]] = {}  # read, not yet handed over
         self._shared: dict[str, ResourceGraph] = {}
+        self._pending: list[Event] = []  # handed over, reported when the batch is closed
+        self._written: dict[str, ResourceGraph] = {}  # handed over in this batch
+        self._failed: dict[str, JobtrailError] = {}
+        self._writer: BulkWriter | None = None
+        self._closing: _Closing | None = None
         self._stored_at = nt.now()
-        self._in_flight: _InFlight | None = None
 
     def load(self, items: Iterable[Item]) -> LoadReport:
-        """Read and validate on this thread while the previous batch is written on another.
+        """Read, validate and hand over messages in chunks; report them per batch.
 
-        The store's engine does its work without holding the GIL, so reading
-        batch n+1 overlaps with writing batch n; a batch's messages are reported
-        only once its write has returned.
+        A batch (`batch_size` messages) is one bulk write. The store stores its
+        chunks while this thread reads and validates the next ones; a batch is
+        closed (its last quads indexed and committed) on another thread while
+        the next batch is read, and its messages are reported once that is done.
         """
         start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobtrail-writer") as writer:
-            self._writer = writer
-            for item in items:
-                self._take(item)
-                if len(self._batch) >= self.batch_size:
-                    self._submit()
-            self._submit()
-            self._finish()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobtrail-commit") as closer:
+            self._closer = closer
+            try:
+                for item in items:
+                    self._take(item)
+                    if len(self._chunk) >= CHUNK:
+                        self._write_chunk()
+                    if self._pending_count >= self.batch_size:
+                        self._close_batch()
+                self._write_chunk()
+                self._close_batch()
+                self._settle()
+            except BaseException:
+                if self._writer is not None:
+                    self._writer.abort()
+                if self._closing is not None:
+                    self._closing[0].cancel()
+                raise
         self.report.seconds = time.perf_counter() - start
         return self.report
 
@@ -158,56 +175,83 @@ class Loader:
             notes=message.notes,
             restored=isinstance(item, Message),
         )
-        if message.iri in self._batch:
+        if message.iri in self._chunk:
             self._duplicate(event)
             return
         if report.warnings and not event.restored:
             # a graph from a dump is stored verbatim: its warnings are already in it
             message.graph.triples += warning_triples(message.iri, report.warnings)
-        self._batch[message.iri] = (message, event)
+        self._chunk[message.iri] = (message, event)
         for graph in message.shared:
             self._shared.setdefault(graph.iri, graph)
 
-    def _submit(self) -> None:
-        """Start writing the current batch once the previous one is written."""
-        self._finish()
-        if not self._batch:
+    def _write_chunk(self) -> None:
+        """Hand the messages read so far to the batch's bulk writer."""
+        if not self._chunk:
             return
-        batch, self._batch = self._batch, {}
+        chunk, self._chunk = self._chunk, {}
         shared, self._shared = self._shared, {}
-        already = self.store.existing([*batch, *shared])
-        graphs: list[ResourceGraph] = [
-            m.graph for iri, (m, _) in batch.items() if iri not in already
-        ]
+        # graphs handed over but not committed yet are not seen by `existing`
+        unsettled = self._written.keys() | (self._closing[2].keys() if self._closing else set())
+        names = chunk.keys() | shared.keys()
+        already = self.store.existing(names - unsettled) | (names & unsettled)
+        graphs = [m.graph for iri, (m, _) in chunk.items() if iri not in already]
         graphs += [g for iri, g in shared.items() if iri not in already]
-        future = self._writer.submit(self.store.add, graphs, bulk=len(graphs) >= BULK_THRESHOLD)
-        self._in_flight = (future, batch, already, graphs)
-
-    def _finish(self) -> None:
-        """Wait for the batch being written, then report its messages."""
-        if self._in_flight is None:
-            return
-        future, batch, already, graphs = self._in_flight
-        self._in_flight = None
-        try:
-            future.result()
-        except (InputError, ValueError, UnicodeError):
-            # The engine refused something the readers let through: find which
-            # message it was by storing them one at a time, and reject only it.
-            for iri, error in self._one_by_one(graphs).items():
-                if iri in batch:
-                    _, event = batch.pop(iri)
-                    self._reject(event.source, error, event.size)
-        for iri, (_, event) in batch.items():
+        for iri, (_, event) in chunk.items():
             if iri in already:
                 self._duplicate(event)
+            else:
+                self._pending.append(event)
+        if self._writer is None:
+            self._writer = self.store.bulk_writer()
+        try:
+            self._writer.write(graphs)
+        except (InputError, ValueError, UnicodeError):
+            self._isolate(graphs)
+            return
+        self._written.update((g.iri, g) for g in graphs)
+
+    def _close_batch(self) -> None:
+        """Close the batch's write on the committing thread, once the one before is done."""
+        writer, self._writer = self._writer, None
+        batch = (self._pending, self._written, self._failed)
+        self._pending, self._written, self._failed = [], {}, {}
+        self._settle()
+        done: Future[None] = self._closer.submit(writer.close) if writer else _done()
+        self._closing = (done, *batch)
+
+    def _settle(self) -> None:
+        """Wait for the batch being committed, then report its messages."""
+        if self._closing is None:
+            return
+        done, pending, written, failed = self._closing
+        self._closing = None
+        try:
+            done.result()
+        except (InputError, ValueError, UnicodeError):
+            # The engine refused something the readers let through (none of the
+            # batch is kept): store it again one graph at a time, each its own
+            # transaction, and reject only what the engine refuses.
+            failed.update(self._one_by_one(list(written.values())))
+        for event in pending:
+            if event.iri in failed:
+                self._reject(event.source, failed[event.iri], event.size)
                 continue
             self.report.stored += 1
             self.report.restored += event.restored
             self.report.warned += bool(event.warnings)
-            if self.keep_iris:
-                self.report.stored_iris.append(iri)
+            if self.keep_iris and event.iri:
+                self.report.stored_iris.append(event.iri)
             self.listener(event)
+
+    @property
+    def _pending_count(self) -> int:
+        return len(self._pending) + len(self._chunk)
+
+    def _isolate(self, graphs: list[ResourceGraph]) -> None:
+        """The engine refused something the readers let through: store the graphs one
+        at a time (each its own transaction) and reject only those it refuses."""
+        self._failed.update(self._one_by_one(graphs))
 
     def _one_by_one(self, graphs: list[ResourceGraph]) -> dict[str, JobtrailError]:
         failed: dict[str, JobtrailError] = {}
@@ -226,6 +270,12 @@ class Loader:
     def _reject(self, source: str, error: JobtrailError, size: int) -> None:
         self.report.rejected.append(Rejected(source, error))
         self.listener(Event(source, "rejected", size, error=error))
+
+
+def _done() -> Future[None]:
+    future: Future[None] = Future()
+    future.set_result(None)
+    return future
 
 
 def warning_triples(m: str, warnings: list[Result]) -> list[Triple]:

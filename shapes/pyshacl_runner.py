@@ -61,9 +61,7 @@ def data_graph(triples: Iterable[Triple]) -> tuple[Graph, dict[Node, str]]:
     return graph, written
 
 
-def render_term(
-    node: Node | None, written: dict[Node, str], *, focus: bool = False
-) -> str | None:
+def render_term(node: Node | None, written: dict[Node, str], *, focus: bool = False) -> str | None:
     """As compiled.py writes it: an IRI focus node bare, anything else as N-Triples."""
     if node is None:
         return None

@@ -44,6 +44,29 @@ class ResourceGraph:
         return "".join(f"{s} {p} {o} .\n" for s, p, o in self.triples)
 
 
+class BulkWriter:
+    """Writes the graphs of a large load; all of them are stored once `close` returns.
+
+    Nothing written may be reported as stored before `close` returns. The
+    default stores each `write` at once with `Store.add(bulk=True)` and raises
+    there if the store refuses it (nothing of that write is kept); the embedded
+    backend streams every write into one engine bulk load and raises from
+    `close` (nothing of any write is kept).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def write(self, graphs: Sequence[ResourceGraph]) -> None:
+        self.store.add(graphs, bulk=True)
+
+    def close(self) -> None:
+        """Wait until everything written is stored (and durable)."""
+
+    def abort(self) -> None:
+        """Give up: nothing written is kept."""
+
+
 class Store(abc.ABC):
     """One interface over embedded, in-memory and remote stores."""
 
@@ -60,6 +83,10 @@ class Store(abc.ABC):
         none as seen after a restart (see the embedded backend's journal).
         The caller makes sure the graphs do not exist yet (`existing`).
         """
+
+    def bulk_writer(self) -> BulkWriter:
+        """A writer for a large load (see BulkWriter)."""
+        return BulkWriter(self)
 
     @abc.abstractmethod
     def replace(self, graph: ResourceGraph) -> None:

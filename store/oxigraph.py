@@ -14,17 +14,32 @@ stored once its batch is committed, so a crash loses nothing reported.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
+import tempfile
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 import pyoxigraph as ox
 
-from .base import RDF_FORMATS, DumpFormat, QueryResult, ResourceGraph, Store
+from .base import RDF_FORMATS, BulkWriter, DumpFormat, QueryResult, ResourceGraph, Store
 from .errors import MalformedInput, QueryError, StoreError, StoreLocked
 
 JOURNAL = "jobtrail.journal"
+_STREAM_CHUNK = 1 << 20
+
+
+def _nquads(graphs: Sequence[ResourceGraph]) -> str:
+    for graph in graphs:  # an IRI with `>` or a newline would write other quads
+        try:
+            _graph(graph.iri)
+        except ValueError as e:
+            raise MalformedInput(f"graph <{graph.iri}>: {e}") from e
+    return "".join(g.nquads() for g in graphs)
 
 
 def _graph(iri: str) -> ox.NamedNode:
@@ -72,61 +87,51 @@ class OxigraphStore(Store):
 
     # --- journal ---------------------------------------------------------
 
-    @property
-    def _journal(self) -> Path | None:
-        return self.path / JOURNAL if self.path is not None else None
+    def _journals(self) -> list[Path]:
+        return sorted(self.path.glob(JOURNAL + "*")) if self.path is not None else []
 
-    def _recover(self) -> None:
-        journal = self._journal
-        if journal is None or not journal.exists():
-            return
-        pending = [line for line in journal.read_text("utf-8").splitlines() if line]
-        if pending:
-            self._store.update("".join(f"DROP SILENT GRAPH <{iri}> ;\n" for iri in pending))
-            self._store.flush()
-        journal.unlink()
+    def _recover(self, journal: Path | None = None) -> None:
+        """Drop the graphs named in a journal (or in every journal left behind)."""
+        for path in [journal] if journal is not None else self._journals():
+            if not path.exists():
+                continue
+            pending = [line for line in path.read_text("utf-8").splitlines() if line]
+            if pending:
+                self._store.update("".join(f"DROP SILENT GRAPH <{iri}> ;\n" for iri in pending))
+                self._store.flush()
+            path.unlink()
 
-    def _begin(self, iris: list[str]) -> None:
-        journal = self._journal
-        assert journal is not None
-        with open(journal, "w", encoding="utf-8") as f:
+    def _begin(self, journal: Path, iris: list[str]) -> None:
+        """Add graphs to a journal, durably, before any of their quads are written."""
+        with open(journal, "a", encoding="utf-8") as f:
             f.write("\n".join(iris) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
-    def _commit(self) -> None:
-        journal = self._journal
-        assert journal is not None
+    def _commit(self, journal: Path | None) -> None:
         self._store.flush()
-        journal.unlink()
+        if journal is not None:
+            journal.unlink(missing_ok=True)
 
     # --- resources -------------------------------------------------------
 
     def add(self, graphs: Sequence[ResourceGraph], *, bulk: bool = False) -> None:
         if not graphs:
             return
-        for graph in graphs:  # an IRI with `>` or a newline would write other quads
-            try:
-                _graph(graph.iri)
-            except ValueError as e:
-                raise MalformedInput(f"graph <{graph.iri}>: {e}") from e
-        data = "".join(g.nquads() for g in graphs)
+        if bulk:
+            writer = self.bulk_writer()
+            writer.write(graphs)
+            writer.close()
+            return
+        data = _nquads(graphs)
         try:
-            if not bulk:
-                # `load` is one transaction: all of it or nothing.
-                self._store.load(data, format=ox.RdfFormat.N_QUADS)
-                return
-            if self._journal is not None:
-                self._begin([g.iri for g in graphs])
-            try:
-                self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
-            except BaseException:
-                self._recover()  # drop what was written now, not at the next open
-                raise
+            # `load` is one transaction: all of it or nothing.
+            self._store.load(data, format=ox.RdfFormat.N_QUADS)
         except SyntaxError as e:
             raise MalformedInput(str(e)) from e
-        if self._journal is not None:
-            self._commit()
+
+    def bulk_writer(self) -> _StreamingWriter:
+        return _StreamingWriter(self)
 
     def replace(self, graph: ResourceGraph) -> None:
         g = _checked(graph)
@@ -208,3 +213,105 @@ class OxigraphStore(Store):
         if self.path is not None and not self.read_only:
             self._store.flush()
         del self._store
+
+
+def _drain(fifo: str) -> None:
+    """Read a pipe until its writer closes it, so that the writer never blocks on it."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # does not wait for a writer
+    try:
+        while True:
+            try:
+                if not os.read(fd, _STREAM_CHUNK):
+                    return  # no writer (any more)
+            except BlockingIOError:
+                select.select([fd], [], [], 1.0)
+    finally:
+        os.close(fd)
+
+
+class _StreamingWriter(BulkWriter):
+    """One engine bulk load for the whole writer, fed as graphs are written.
+
+    The quads go through a named pipe that Oxigraph reads natively on its own
+    thread: no Python is involved on its side, so it parses and indexes without
+    the GIL while the caller goes on reading and validating the next messages.
+    The journal names every graph before its quads are handed over, so a crash
+    or a failure drops them all (see the module docstring).
+    """
+
+    store: OxigraphStore
+
+    def __init__(self, store: OxigraphStore):
+        super().__init__(store)
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._pipe: IO[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._iris: list[str] = []  # to drop them again if the load fails
+        # each writer has a journal of its own: two may be open at once (one closing)
+        self._journal = (
+            store.path / f"{JOURNAL}.{uuid.uuid4().hex}" if store.path is not None else None
+        )
+
+    def _start(self) -> IO[bytes]:
+        self._dir = tempfile.TemporaryDirectory(prefix="jobtrail-bulk-")
+        fifo = os.path.join(self._dir.name, "quads.nq")
+        os.mkfifo(fifo)
+        self._thread = threading.Thread(target=self._run, args=(fifo,), name="jobtrail-bulk-load")
+        self._thread.start()
+        self._pipe = open(fifo, "wb", buffering=_STREAM_CHUNK)  # noqa: SIM115 - closed by close()
+        return self._pipe
+
+    def _run(self, fifo: str) -> None:
+        try:
+            # lenient: IRIs are not parsed a second time. Every IRI a reader takes from
+            # input was checked by pyoxigraph's own parser (nt.checked_iri); the rest are ours.
+            self.store._store.bulk_load(path=fifo, format=ox.RdfFormat.N_QUADS, lenient=True)
+        except BaseException as e:  # handed to the caller by close()
+            self._error = e
+            _drain(fifo)
+
+    def write(self, graphs: Sequence[ResourceGraph]) -> None:
+        if not graphs:
+            return
+        data = _nquads(graphs).encode("utf-8")
+        if self._journal is not None:
+            self.store._begin(self._journal, [g.iri for g in graphs])
+        self._iris += (g.iri for g in graphs)
+        pipe = self._pipe or self._start()
+        with contextlib.suppress(BrokenPipeError):  # the load failed; close() says why
+            pipe.write(data)
+
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        self._finish()
+        if self._error is not None:
+            self._drop()
+            error, self._error = self._error, None
+            if isinstance(error, SyntaxError):
+                raise MalformedInput(str(error)) from error
+            raise error
+        self._iris = []
+        self.store._commit(self._journal)
+
+    def abort(self) -> None:
+        if self._thread is not None:
+            self._finish()
+        self._drop()
+
+    def _finish(self) -> None:
+        assert self._pipe is not None and self._thread is not None and self._dir is not None
+        with contextlib.suppress(BrokenPipeError):
+            self._pipe.close()
+        self._thread.join()
+        self._dir.cleanup()
+        self._pipe = self._thread = self._dir = None
+
+    def _drop(self) -> None:
+        """Remove what part of the load was written, now rather than at the next open."""
+        if self._iris:
+            self.store._store.update("".join(f"DROP SILENT GRAPH <{i}> ;\n" for i in self._iris))
+            self._iris = []
+        if self._journal is not None:
+            self.store._recover(self._journal)
