@@ -66,7 +66,8 @@ class LoadReport:
             parts.append(f"{self.warned:,} with warnings")
         if self.rejected:
             parts.append(f"{len(self.rejected):,} rejected")
-        return ", ".join(parts) + f" in {self.seconds:.1f} s{rate}"
+        took = f"{self.seconds:.1f}" if self.seconds >= 10 else f"{self.seconds:.2f}"
+        return ", ".join(parts) + f" in {took} s{rate}"
 
 
 @dataclass
