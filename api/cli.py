@@ -12,7 +12,7 @@ from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.sources import from_paths
 from jobtrail.store import Store, open_store
 from jobtrail.store.base import DumpFormat
-from jobtrail.store.errors import JobtrailError, StoreLocked
+from jobtrail.store.errors import InputError, JobtrailError, StoreLocked
 
 from . import settings
 from .output import Progress, print_results, stats_table
@@ -102,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     command("stats", cmd_stats, "what the store holds", ("store",))
+
+    command(
+        "serve",
+        cmd_serve,
+        "serve the store over HTTP (linked data, SPARQL, HTML)",
+        ("store", "base_url", "host", "port", "workers"),
+    )
     return parser
 
 
@@ -227,6 +234,40 @@ def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
     text = Path(args.query[1:]).read_text("utf-8") if args.query.startswith("@") else args.query
     with _open(config, reading=True) as store:
         print_results(store.query(text), args.format, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    import os
+
+    import uvicorn
+
+    from .app import Config, create_app
+
+    base = config["base_url"]
+    if args.base_url is None and "JOBTRAIL_BASE_URL" not in os.environ:
+        base = f"http://{config['host']}:{config['port']}/"  # where this server answers
+    if config["workers"] > 1 and not str(config["store"]).startswith(("http://", "https://")):
+        raise InputError(
+            "several workers cannot share an embedded store (one process holds it)",
+            hint="use --workers 1, or a remote store: --store http://host:7878",
+        )
+    with _open(config):  # fail here, with the usual message, if the store is held
+        pass
+    print(f"jobtrail serving the store {config['store']} at {base}", file=sys.stderr)
+    if config["workers"] > 1:
+        os.environ.update(JOBTRAIL_STORE=str(config["store"]), JOBTRAIL_BASE_URL=base)
+        uvicorn.run(
+            "jobtrail.api.app:from_environment",
+            factory=True,
+            host=config["host"],
+            port=config["port"],
+            workers=config["workers"],
+            log_level="warning",
+        )
+    else:
+        app = create_app(Config(store=str(config["store"]), base_url=base))
+        uvicorn.run(app, host=config["host"], port=config["port"], log_level="warning")
     return EXIT_OK
 
 

@@ -53,6 +53,9 @@ SETTINGS: tuple[Setting, ...] = (
         _base_url,
     ),
     Setting("batch_size", 5000, "messages stored per batch when loading", int),
+    Setting("host", "127.0.0.1", "address `jobtrail serve` listens on"),
+    Setting("port", 8000, "port `jobtrail serve` listens on", int),
+    Setting("workers", 1, "server processes (more than one needs a remote store)", int),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -41,7 +41,7 @@ def context_index() -> dict[str, str]:
 
 
 @cache
-def _context_document(name: str) -> dict[str, Any]:
+def context_document(name: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads((_CONTEXTS / name).read_text("utf-8"))
     return doc
 
@@ -56,7 +56,7 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
             + ", ".join(sorted(context_index()))
             + "; add a local copy to vocab/contexts/index.json",
         )
-    return {"contextUrl": None, "documentUrl": url, "document": _context_document(name)}
+    return {"contextUrl": None, "documentUrl": url, "document": context_document(name)}
 
 
 def is_jsonld(doc: object) -> bool:
@@ -186,7 +186,7 @@ def _context_terms(doc: Any) -> tuple[frozenset[str], frozenset[str]]:
         elif isinstance(ctx, str):
             name = context_index().get(ctx) or context_index().get(ctx.rstrip("/"))
             if name is not None:
-                context(_context_document(name).get("@context"))
+                context(context_document(name).get("@context"))
         elif isinstance(ctx, dict):
             for term, definition in ctx.items():
                 terms.add(term)

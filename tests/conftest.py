@@ -360,3 +360,55 @@ def message_of() -> Callable[..., Any]:
 
 
 # =============================================================================
+
+
+# =============================================================================
+# Server fixtures (tests/api): a real `jobtrail serve` (uvicorn) on loopback
+# =============================================================================
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real `jobtrail serve` process over a store holding the examples."""
+    data = tmp_path_factory.mktemp("served") / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    jobtrail = [sys.executable, "-m", "jobtrail.api"]
+    subprocess.run(
+        [
+            *jobtrail,
+            "load",
+            str(EXAMPLES_DIR),
+            "--store",
+            str(data),
+            "--base-url",
+            base,
+            "--silent",
+        ],
+        check=True,
+    )
+    process = subprocess.Popen(
+        [*jobtrail, "serve", "--store", str(data), "--port", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                pytest.fail(
+                    f"jobtrail serve exited: {process.stderr.read() if process.stderr else ''}"
+                )
+            try:
+                httpx.get(base, timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"jobtrail serve did not answer at {base}")
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,144 @@
+"""The Starlette application: built by `create_app`, the store opened and closed in its lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from jobtrail.ingest.jsonld import context_document, context_index
+from jobtrail.store import Store, open_store
+from jobtrail.store.errors import JobtrailError, NotFound
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import conneg, errors, html, resources
+
+
+@dataclass(frozen=True)
+class Config:
+    store: str
+    base_url: str = "http://127.0.0.1:8000/"
+
+
+def create_app(config: Config) -> Starlette:
+    """A new application; nothing is opened until the server starts it (lifespan)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        store = open_store(config.store)
+        try:
+            yield {"store": store, "config": config}
+        finally:
+            store.close()
+
+    return Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={
+            JobtrailError: errors.jobtrail_error,
+            HTTPException: errors.http_error,
+            Exception: errors.unexpected,
+        },
+    )
+
+
+def from_environment() -> Starlette:
+    """The app for server worker processes, configured by the settings' environment variables."""
+    import os
+
+    return create_app(
+        Config(store=os.environ["JOBTRAIL_STORE"], base_url=os.environ["JOBTRAIL_BASE_URL"])
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/contexts/{name}", context, methods=["GET", "HEAD"]),
+        Mount("/static", StaticFiles(packages=[("jobtrail.api", "static")]), name="static"),
+        Route("/{path:path}", dereference, methods=["GET", "HEAD"]),
+    ]
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.state.store
+    return store
+
+
+def config_of(request: Request) -> Config:
+    config: Config = request.state.config
+    return config
+
+
+async def home(request: Request) -> Response:
+    """The home page: what this server holds and where to go."""
+    store = store_of(request)
+    links = [
+        ("/sparql", "SPARQL endpoint and query page"),
+        ("/queries", "named queries"),
+        ("/vocab", "the jobtrail vocabulary"),
+        ("/shapes", "the SHACL shapes"),
+        ("/openapi.json", "OpenAPI description of every route"),
+    ]
+    items = "".join(
+        f'<li><a href="{href}">{escape(href)}</a> — {escape(text)}</li>' for href, text in links
+    )
+    base = escape(config_of(request).base_url)
+    body = (
+        "<h1>jobtrail</h1><p>A linked-data job repository and provenance store, "
+        f"serving the {escape(store.description)} under <code>{base}</code>.</p><ul>{items}</ul>"
+    )
+    return HTMLResponse(html.page("jobtrail", body))
+
+
+async def openapi(request: Request) -> Response:
+    """This description, generated from the routes at request time."""
+    paths: dict[str, Any] = {}
+    for route in request.app.routes:
+        if isinstance(route, Route):
+            doc = (route.endpoint.__doc__ or "").strip().splitlines()
+            summary = doc[0] if doc else route.name
+            methods = sorted(m.lower() for m in (route.methods or ()) if m != "HEAD")
+            paths[route.path] = {
+                m: {"summary": summary, "responses": {"200": {"description": "OK"}}}
+                for m in methods
+            }
+        elif isinstance(route, Mount):
+            paths[route.path + "/{path}"] = {
+                "get": {"summary": "static files", "responses": {"200": {"description": "OK"}}}
+            }
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "jobtrail", "version": "0.1.0"},
+        "servers": [{"url": config_of(request).base_url}],
+        "paths": paths,
+    }
+    return JSONResponse(spec)
+
+
+async def context(request: Request) -> Response:
+    """A JSON-LD context this server uses, served from its local copy."""
+    name = request.path_params["name"].removesuffix(".jsonld")
+    files_by_name = {v.removesuffix(".jsonld"): v for v in context_index().values()}
+    if name not in files_by_name:
+        raise NotFound(
+            f"no context named {name!r}", hint="known: " + ", ".join(sorted(files_by_name))
+        )
+    body = json.dumps(context_document(files_by_name[name]), indent=2).encode()
+    return Response(body, media_type="application/ld+json")
+
+
+async def dereference(request: Request) -> Response:
+    """The description of any resource minted under the base URL."""
+    path, chosen = conneg.split_extension(request.url.path)
+    iri = config_of(request).base_url + path.lstrip("/")
+    return resources.describe(request, store_of(request), iri, path=path, chosen=chosen)

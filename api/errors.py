@@ -1,0 +1,70 @@
+"""One handler renders every error: problem+json, HTML for browsers, plain text otherwise.
+
+The error classes (and the status each stands for) are in jobtrail.store.errors;
+nothing here decides a status. A stack trace is never shown: an unexpected
+exception is logged and answered with a plain 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from html import escape
+
+from jobtrail.store.errors import JobtrailError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import conneg, html
+
+log = logging.getLogger("jobtrail")
+
+PROBLEM = conneg.Format("problem", "application/problem+json", None, ("application/json",))
+TEXT = conneg.Format("text", "text/plain", None)
+_FORMATS = (PROBLEM, conneg.HTML, TEXT)
+
+
+def render(request: Request, error: JobtrailError) -> Response:
+    try:
+        fmt = conneg.negotiate(request.headers.get("accept"), _FORMATS, TEXT)
+    except JobtrailError:
+        fmt = TEXT
+    headers = {"Vary": "Accept"}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="jobtrail"'
+    if fmt is PROBLEM:
+        body = json.dumps({**error.problem(), "instance": str(request.url)}, ensure_ascii=False)
+        return Response(body, error.status, headers, media_type="application/problem+json")
+    if fmt is conneg.HTML:
+        return Response(_page(error), error.status, headers, media_type="text/html; charset=utf-8")
+    return Response(
+        error.describe() + "\n", error.status, headers, media_type="text/plain; charset=utf-8"
+    )
+
+
+def _page(error: JobtrailError) -> str:
+    title = f"{error.status} {error.title}"
+    body = f"<h1>{escape(title)}</h1><pre>{escape(error.describe())}</pre>"
+    return html.page(title, body)
+
+
+async def jobtrail_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, JobtrailError)
+    return render(request, exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = JobtrailError(exc.detail or "error")
+    error.status = exc.status_code
+    error.title = exc.detail or "error"
+    response = render(request, error)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return render(request, JobtrailError("an unexpected error happened; it has been logged"))
