@@ -15,7 +15,7 @@ from jobtrail.store.errors import JobtrailError, NotFound
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -62,6 +62,7 @@ def from_environment() -> Starlette:
 def routes() -> list[BaseRoute]:
     return [
         Route("/", home, methods=["GET", "HEAD"]),
+        Route("/health", health, methods=["GET", "HEAD"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/contexts/{name}", context, methods=["GET", "HEAD"]),
         Mount("/static", StaticFiles(packages=[("jobtrail.api", "static")]), name="static"),
@@ -98,6 +99,11 @@ async def home(request: Request) -> Response:
         f"serving the {escape(store.description)} under <code>{base}</code>.</p><ul>{items}</ul>"
     )
     return HTMLResponse(html.page("jobtrail", body))
+
+
+async def health(request: Request) -> Response:
+    """A fixed answer: the server is up (and the stack's ceiling, for bench/http.py)."""
+    return PlainTextResponse("ok\n")
 
 
 async def openapi(request: Request) -> Response:
