@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -14,18 +15,30 @@ from jobtrail.store import Store, open_store
 from jobtrail.store.errors import JobtrailError, NotFound
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import conneg, errors, html, resources
+from . import conneg, documents, errors, feeds, html, queries, resources, sparql
+from .middleware import BodyLimit, ReadOnlyCors
 
 
 @dataclass(frozen=True)
 class Config:
     store: str
     base_url: str = "http://127.0.0.1:8000/"
+    query_timeout: float = 30.0  # seconds a SPARQL query may run
+    admin_token: str | None = None  # SPARQL updates need it; None: updates refused
+    max_body: int = 10_000_000  # bytes of a request body
+    page_size: int = 50  # entries per page of a feed (/messages)
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, Any]) -> Config:
+        """The server's part of the resolved settings (api/settings.py)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
 
 
 def create_app(config: Config) -> Starlette:
@@ -42,6 +55,10 @@ def create_app(config: Config) -> Starlette:
     return Starlette(
         routes=routes(),
         lifespan=lifespan,
+        middleware=[
+            Middleware(ReadOnlyCors),
+            Middleware(BodyLimit, max_body=config.max_body),
+        ],
         exception_handlers={
             JobtrailError: errors.jobtrail_error,
             HTTPException: errors.http_error,
@@ -51,12 +68,13 @@ def create_app(config: Config) -> Starlette:
 
 
 def from_environment() -> Starlette:
-    """The app for server worker processes, configured by the settings' environment variables."""
+    """The app for server worker processes: settings from the environment (see settings.py)."""
+    import argparse
     import os
 
-    return create_app(
-        Config(store=os.environ["JOBTRAIL_STORE"], base_url=os.environ["JOBTRAIL_BASE_URL"])
-    )
+    from . import settings
+
+    return create_app(Config.from_settings(settings.resolve(argparse.Namespace(), os.environ)))
 
 
 def routes() -> list[BaseRoute]:
@@ -65,6 +83,11 @@ def routes() -> list[BaseRoute]:
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/contexts/{name}", context, methods=["GET", "HEAD"]),
+        Route("/sparql", sparql.sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
+        Route("/update", sparql.update, methods=["POST"]),
+        *queries.routes(),
+        *documents.routes(),
+        *feeds.routes(),
         Mount("/static", StaticFiles(packages=[("jobtrail.api", "static")]), name="static"),
         Route("/{path:path}", dereference, methods=["GET", "HEAD"]),
     ]

@@ -93,8 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="default: from the output's extension, else nquads",
     )
 
-    p = command("query", cmd_query, "run a SPARQL query", ("store",))
-    p.add_argument("query", help="SPARQL text, or @FILE to read it from a file")
+    p = command("query", cmd_query, "run a SPARQL query, or a named query", ("store",))
+    p.add_argument(
+        "query",
+        nargs="?",
+        help="the name of a named query (see --list), SPARQL text, or @FILE to read it from",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the named query (repeatable)",
+    )
+    p.add_argument("--list", action="store_true", help="list the named queries and exit")
     p.add_argument(
         "--format",
         choices=("table", "csv", "tsv", "json", "xml", "turtle", "ntriples"),
@@ -107,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         cmd_serve,
         "serve the store over HTTP (linked data, SPARQL, HTML)",
-        ("store", "base_url", "host", "port", "workers"),
+        ("store", "base_url", "host", "port", "workers")
+        + ("query_timeout", "admin_token", "max_body", "page_size"),
     )
     return parser
 
@@ -231,13 +244,45 @@ def cmd_export(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 
 def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    text = Path(args.query[1:]).read_text("utf-8") if args.query.startswith("@") else args.query
+    from jobtrail.queries import load_queries
+
+    named = load_queries()
+    if args.list:
+        for q in named.values():
+            print(f"{q.name}\n  {q.description}")
+            for p in q.params:
+                need = "required" if p.required else "optional"
+                print(f"  --param {p.name}=… ({p.type}, {need}) {p.doc}")
+        return EXIT_OK
+    if not args.query:
+        raise InputError("no query given", hint="give a query name (see --list), SPARQL or @FILE")
+    substitutions: dict[str, Any] | None = None
+    if args.query in named:
+        query = named[args.query]
+        raw: dict[str, str] = {}
+        for item in args.param:
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise InputError(f"--param {item!r} is not NAME=VALUE")
+            if key.strip() in raw:
+                raise InputError(f"--param {key.strip()!r} is given twice; give it once")
+            raw[key.strip()] = value
+        substitutions = dict(query.bind(raw))
+        text = query.sparql
+    elif args.param:
+        raise InputError(
+            "--param works only with a named query",
+            hint="named queries: " + ", ".join(named) + " (jobtrail query --list)",
+        )
+    else:
+        text = Path(args.query[1:]).read_text("utf-8") if args.query.startswith("@") else args.query
     with _open(config, reading=True) as store:
-        print_results(store.query(text), args.format, sys.stdout)
+        print_results(store.query(text, substitutions=substitutions), args.format, sys.stdout)
     return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    import dataclasses
     import os
 
     import uvicorn
@@ -255,8 +300,12 @@ def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     with _open(config):  # fail here, with the usual message, if the store is held
         pass
     print(f"jobtrail serving the store {config['store']} at {base}", file=sys.stderr)
+    server = Config.from_settings({**config, "base_url": base})
     if config["workers"] > 1:
-        os.environ.update(JOBTRAIL_STORE=str(config["store"]), JOBTRAIL_BASE_URL=base)
+        # worker processes build their own app from the environment (app.from_environment)
+        for field, value in dataclasses.asdict(server).items():
+            if value is not None:
+                os.environ[settings.BY_NAME[field].env] = str(value)
         uvicorn.run(
             "jobtrail.api.app:from_environment",
             factory=True,
@@ -266,8 +315,9 @@ def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
             log_level="warning",
         )
     else:
-        app = create_app(Config(store=str(config["store"]), base_url=base))
-        uvicorn.run(app, host=config["host"], port=config["port"], log_level="warning")
+        uvicorn.run(
+            create_app(server), host=config["host"], port=config["port"], log_level="warning"
+        )
     return EXIT_OK
 
 

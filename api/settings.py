@@ -56,6 +56,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "address `jobtrail serve` listens on"),
     Setting("port", 8000, "port `jobtrail serve` listens on", int),
     Setting("workers", 1, "server processes (more than one needs a remote store)", int),
+    Setting("query_timeout", 30.0, "seconds a SPARQL query may run before 503", float),
+    Setting("admin_token", None, "token SPARQL updates need (Bearer or Basic password)"),
+    Setting("max_body", 10_000_000, "largest request body accepted, in bytes", int),
+    Setting("page_size", 50, "entries per page of a feed (/messages)", int),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -401,6 +402,47 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 pytest.fail(
                     f"jobtrail serve exited: {process.stderr.read() if process.stderr else ''}"
                 )
+            try:
+                httpx.get(base, timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"jobtrail serve did not answer at {base}")
+                time.sleep(0.05)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+# =============================================================================
+# SPARQL fixtures (tests/api/test_sparql.py): a server with an admin token and tight limits
+# =============================================================================
+#
+#   sparql_admin_served   base URL of a second real `jobtrail serve` over the examples, with
+#                         admin token ADMIN_TOKEN, --query-timeout 0.5 and --max-body 4096
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="session")
+def sparql_admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("sparql-admin") / "data"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    jobtrail = [sys.executable, "-m", "jobtrail.api"]
+    load = [*jobtrail, "load", str(EXAMPLES_DIR), "--store", str(data), "--base-url", base]
+    subprocess.run([*load, "--silent"], check=True)
+    serve = [*jobtrail, "serve", "--store", str(data), "--port", str(port)]
+    limits = ["--query-timeout", "0.5", "--max-body", "4096"]
+    env = {**os.environ, "JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN}
+    process = subprocess.Popen([*serve, *limits], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                err = process.stderr.read() if process.stderr else ""
+                pytest.fail(f"jobtrail serve exited: {err}")
             try:
                 httpx.get(base, timeout=1).raise_for_status()
                 break
