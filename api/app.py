@@ -33,6 +33,7 @@ class Config:
     admin_token: str | None = None  # SPARQL updates need it; None: updates refused
     max_body: int = 10_000_000  # bytes of a request body
     page_size: int = 50  # entries per page of a feed (/messages)
+    cache_size: int = 10_000  # renditions of immutable resources kept in memory; 0: none
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -48,7 +49,11 @@ def create_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = open_store(config.store)
         try:
-            yield {"store": store, "config": config}
+            renditions = resources.Renditions(
+                config.cache_size,
+                (f"{config.base_url}messages/", f"{config.base_url}producers/"),
+            )
+            yield {"store": store, "config": config, "renditions": renditions}
         finally:
             store.close()
 

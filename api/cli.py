@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_serve,
         "serve the store over HTTP (linked data, SPARQL, HTML)",
         ("store", "base_url", "host", "port", "workers")
-        + ("query_timeout", "admin_token", "max_body", "page_size"),
+        + ("query_timeout", "admin_token", "max_body", "page_size", "cache_size"),
     )
     return parser
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -29,6 +30,38 @@ _WHEN = (ox.NamedNode(str(JT.storedAt)), ox.NamedNode(str(DCTERMS.modified)))
 _INCOMING = "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 200"
 
 
+class Renditions:
+    """Bodies of immutable resources already written, by (IRI, format); least recently used go.
+
+    Messages are named by the hash of their bytes and producers are written once,
+    so what such a graph says never changes: its Turtle need not be read and
+    written again for every request (Oxigraph resolves every term of a graph
+    on each read). Only RDF formats are kept: an HTML page also lists incoming
+    links, which grow. `clear()` is called when an update goes through this server.
+    """
+
+    def __init__(self, size: int, immutable: tuple[str, ...]):
+        self.size = size
+        self.immutable = immutable
+        self._entries: OrderedDict[tuple[str, str], tuple[bytes, datetime | None]] = OrderedDict()
+
+    def get(self, iri: str, fmt: conneg.Format) -> tuple[bytes, datetime | None] | None:
+        entry = self._entries.get((iri, fmt.key))
+        if entry is not None:
+            self._entries.move_to_end((iri, fmt.key))
+        return entry
+
+    def put(self, iri: str, fmt: conneg.Format, body: bytes, modified: datetime | None) -> None:
+        if self.size <= 0 or fmt is conneg.HTML or not iri.startswith(self.immutable):
+            return
+        self._entries[(iri, fmt.key)] = (body, modified)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 def describe(
     request: Request,
     store: Store,
@@ -41,6 +74,19 @@ def describe(
 ) -> Response:
     """The response for a resource's graph in the negotiated (or chosen) format."""
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), formats, default)
+    cache: Renditions | None = getattr(request.state, "renditions", None)
+    kept = cache.get(iri, fmt) if cache is not None else None
+    if kept is not None and store.exists(iri):  # still there: what it says cannot have changed
+        body, modified = kept
+        return respond(
+            request,
+            body,
+            fmt,
+            path=path,
+            formats=formats,
+            modified=modified,
+            negotiated=chosen is None,
+        )
     base: str = request.state.config.base_url
     triples = store.read(iri)
     if not triples:
@@ -53,13 +99,16 @@ def describe(
         body = html.resource(iri, path, triples, incoming, base, formats).encode()
     else:
         body = render.rdf(triples, fmt, graph=iri, base=base)
+    modified = _modified(triples, iri)
+    if cache is not None:
+        cache.put(iri, fmt, body, modified)
     return respond(
         request,
         body,
         fmt,
         path=path,
         formats=formats,
-        modified=_modified(triples, iri),
+        modified=modified,
         negotiated=chosen is None,
     )
 

@@ -60,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_token", None, "token SPARQL updates need (Bearer or Basic password)"),
     Setting("max_body", 10_000_000, "largest request body accepted, in bytes", int),
     Setting("page_size", 50, "entries per page of a feed (/messages)", int),
+    Setting(
+        "cache_size",
+        10_000,
+        "renditions of immutable resources (messages, producers) kept in memory; 0 for none",
+        int,
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

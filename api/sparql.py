@@ -394,6 +394,7 @@ async def run_update(request: Request, text: str, op: Operation) -> Response:
         )
     try:
         await run_in_threadpool(app.store_of(request).update, text)
+        request.state.renditions.clear()  # an update may rewrite anything
     except QueryError as e:
         raise with_caret(e, text) from e
     return Response(status_code=204)

@@ -11,6 +11,8 @@ import pytest
 import rdflib
 from jobtrail.api import conneg
 
+from tests.conftest import ADMIN_TOKEN
+
 PRODUCER = "producers/TDR/consignment-export/INT"
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -125,3 +127,29 @@ def test_home_openapi_and_context(served: str) -> None:
     assert spec["openapi"].startswith("3.") and "/{path:path}" in spec["paths"]
     context = httpx.get(served + "contexts/jobtrail").json()
     assert context["@context"]["jt"] == "https://w3id.org/jobtrail/vocab#"
+
+
+RDFS_COMMENT = "<http://www.w3.org/2000/01/rdf-schema#comment>"
+
+
+def test_kept_renditions_follow_updates(sparql_admin_served: str) -> None:
+    """Renditions of immutable resources are kept, but an update through the server is seen."""
+    base = sparql_admin_served
+    iri = base + PRODUCER
+    first, second = httpx.get(iri), httpx.get(iri)
+    assert first.status_code == 200 and first.content == second.content
+    auth = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    added = httpx.post(
+        base + "update",
+        headers={**auth, "Content-Type": "application/sparql-update"},
+        content=f'INSERT DATA {{ GRAPH <{iri}> {{ <{iri}> {RDFS_COMMENT} "changed" }} }}',
+    )
+    assert added.status_code == 204
+    assert b"changed" in httpx.get(iri).content
+    dropped = httpx.post(
+        base + "update",
+        headers={**auth, "Content-Type": "application/sparql-update"},
+        content=f"DROP GRAPH <{iri}>",
+    )
+    assert dropped.status_code == 204
+    assert httpx.get(iri).status_code == 404
