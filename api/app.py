@@ -112,6 +112,7 @@ async def home(request: Request) -> Response:
     """The home page: what this server holds and where to go."""
     store = store_of(request)
     links = [
+        ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
         ("/sparql", "SPARQL endpoint and query page"),
         ("/queries", "named queries"),
         ("/vocab", "the jobtrail vocabulary"),
