@@ -78,15 +78,23 @@ def describe(
     kept = cache.get(iri, fmt) if cache is not None else None
     if kept is not None and store.exists(iri):  # still there: what it says cannot have changed
         body, modified = kept
-        return respond(
-            request,
-            body,
-            fmt,
-            path=path,
-            formats=formats,
-            modified=modified,
-            negotiated=chosen is None,
-        )
+    else:
+        body, modified = _render(request, store, iri, path, fmt, formats)
+        if cache is not None:
+            cache.put(iri, fmt, body, modified)
+    return respond(
+        request, body, fmt, path=path, formats=formats, modified=modified, negotiated=chosen is None
+    )
+
+
+def _render(
+    request: Request,
+    store: Store,
+    iri: str,
+    path: str,
+    fmt: conneg.Format,
+    formats: tuple[conneg.Format, ...],
+) -> tuple[bytes, datetime | None]:
     base: str = request.state.config.base_url
     triples = store.read(iri)
     if not triples:
@@ -99,18 +107,7 @@ def describe(
         body = html.resource(iri, path, triples, incoming, base, formats).encode()
     else:
         body = render.rdf(triples, fmt, graph=iri, base=base)
-    modified = _modified(triples, iri)
-    if cache is not None:
-        cache.put(iri, fmt, body, modified)
-    return respond(
-        request,
-        body,
-        fmt,
-        path=path,
-        formats=formats,
-        modified=modified,
-        negotiated=chosen is None,
-    )
+    return body, _modified(triples, iri)
 
 
 def respond(

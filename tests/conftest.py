@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -370,73 +371,18 @@ def message_of() -> Callable[..., Any]:
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a real `jobtrail serve` process over a store holding the examples."""
-    data = tmp_path_factory.mktemp("served") / "data"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/"
-    jobtrail = [sys.executable, "-m", "jobtrail.api"]
-    subprocess.run(
-        [
-            *jobtrail,
-            "load",
-            str(EXAMPLES_DIR),
-            "--store",
-            str(data),
-            "--base-url",
-            base,
-            "--silent",
-        ],
-        check=True,
-    )
-    process = subprocess.Popen(
-        [*jobtrail, "serve", "--store", str(data), "--port", str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"jobtrail serve exited: {process.stderr.read() if process.stderr else ''}"
-                )
-            try:
-                httpx.get(base, timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jobtrail serve did not answer at {base}")
-                time.sleep(0.05)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-# =============================================================================
-# SPARQL fixtures (tests/api/test_sparql.py): a server with an admin token and tight limits
-# =============================================================================
-#
-#   sparql_admin_served   base URL of a second real `jobtrail serve` over the examples, with
-#                         admin token ADMIN_TOKEN, --query-timeout 0.5 and --max-body 4096
-
-ADMIN_TOKEN = "test-admin-token"
-
-
-@pytest.fixture(scope="session")
-def sparql_admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("sparql-admin") / "data"
+@contextlib.contextmanager
+def jobtrail_server(data: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real `jobtrail serve` over the examples, loaded into `data`; yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     jobtrail = [sys.executable, "-m", "jobtrail.api"]
     load = [*jobtrail, "load", str(EXAMPLES_DIR), "--store", str(data), "--base-url", base]
     subprocess.run([*load, "--silent"], check=True)
-    serve = [*jobtrail, "serve", "--store", str(data), "--port", str(port)]
-    limits = ["--query-timeout", "0.5", "--max-body", "4096"]
-    env = {**os.environ, "JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN}
-    process = subprocess.Popen([*serve, *limits], stderr=subprocess.PIPE, text=True, env=env)
+    serve = [*jobtrail, "serve", "--store", str(data), "--port", str(port), *options]
+    process = subprocess.Popen(
+        serve, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -454,3 +400,28 @@ def sparql_admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real `jobtrail serve` process over a store holding the examples."""
+    with jobtrail_server(tmp_path_factory.mktemp("served") / "data") as base:
+        yield base
+
+
+# =============================================================================
+# SPARQL fixtures (tests/api/test_sparql.py): a server with an admin token and tight limits
+# =============================================================================
+#
+#   sparql_admin_served   base URL of a second real `jobtrail serve` over the examples, with
+#                         admin token ADMIN_TOKEN, --query-timeout 0.5 and --max-body 4096
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="session")
+def sparql_admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("sparql-admin") / "data"
+    limits = ("--query-timeout", "0.5", "--max-body", "4096")
+    with jobtrail_server(data, *limits, env={"JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN}) as base:
+        yield base
