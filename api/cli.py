@@ -23,6 +23,7 @@ EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_ERROR
@@ -282,43 +283,9 @@ def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    import dataclasses
-    import os
+    from .serve import serve
 
-    import uvicorn
-
-    from .app import Config, create_app
-
-    base = config["base_url"]
-    if args.base_url is None and "JOBTRAIL_BASE_URL" not in os.environ:
-        base = f"http://{config['host']}:{config['port']}/"  # where this server answers
-    if config["workers"] > 1 and not str(config["store"]).startswith(("http://", "https://")):
-        raise InputError(
-            "several workers cannot share an embedded store (one process holds it)",
-            hint="use --workers 1, or a remote store: --store http://host:7878",
-        )
-    with _open(config):  # fail here, with the usual message, if the store is held
-        pass
-    print(f"jobtrail serving the store {config['store']} at {base}", file=sys.stderr)
-    server = Config.from_settings({**config, "base_url": base})
-    if config["workers"] > 1:
-        # worker processes build their own app from the environment (app.from_environment)
-        for field, value in dataclasses.asdict(server).items():
-            if value is not None:
-                os.environ[settings.BY_NAME[field].env] = str(value)
-        uvicorn.run(
-            "jobtrail.api.app:from_environment",
-            factory=True,
-            host=config["host"],
-            port=config["port"],
-            workers=config["workers"],
-            log_level="warning",
-        )
-    else:
-        uvicorn.run(
-            create_app(server), host=config["host"], port=config["port"], log_level="warning"
-        )
-    return EXIT_OK
+    return serve(args, config)
 
 
 def cmd_stats(args: argparse.Namespace, config: dict[str, Any]) -> int:
