@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from tests.conftest import jobtrail_server
 
 # pyoxigraph 0.5.13 panics (and, built with panic=abort, kills the process) sorting these
