@@ -39,6 +39,23 @@ def free_port() -> int:
         return port
 
 
+def wait_for(
+    process: subprocess.Popen[Any], url: str, name: str, log: Callable[[], str], seconds: float = 20
+) -> None:
+    """Wait until a server process answers at `url`; fail with its log if it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"{name} exited with {process.returncode}:\n{log()}")
+        try:
+            httpx.get(url, timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{name} did not answer at {url}")
+            time.sleep(0.05)
+
+
 @pytest.fixture(scope="session")
 def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of an `oxigraph serve` process shared by the whole session."""
@@ -55,18 +72,12 @@ def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                log_text = (workdir / "server.log").read_text(errors="replace")
-                pytest.fail(f"oxigraph server exited with {process.returncode}:\n{log_text}")
-            try:
-                httpx.get(f"{url}/query", params={"query": "ASK {}"}, timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"oxigraph server did not answer at {url}")
-                time.sleep(0.05)
+        wait_for(
+            process,
+            f"{url}/query?query=ASK%7B%7D",
+            "oxigraph server",
+            lambda: (workdir / "server.log").read_text(errors="replace"),
+        )
         yield url
     finally:
         process.terminate()
@@ -384,18 +395,9 @@ def jobtrail_server(data: Path, *options: str, env: dict[str, str] | None = None
         serve, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                err = process.stderr.read() if process.stderr else ""
-                pytest.fail(f"jobtrail serve exited: {err}")
-            try:
-                httpx.get(base, timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"jobtrail serve did not answer at {base}")
-                time.sleep(0.05)
+        wait_for(
+            process, base, "jobtrail serve", lambda: process.stderr.read() if process.stderr else ""
+        )
         yield base
     finally:
         process.terminate()
