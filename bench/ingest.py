@@ -1,7 +1,8 @@
 """Validated bulk load vs raw pyoxigraph bulk_extend, in one run.
 
-Generates N synthetic TRE-style hops (chains of 5 hops sharing UUIDs, about
-30 triples each) as JSON Lines, loads them with the real `jobtrail load`
+Generates N synthetic TRE-style hops (chains of 5 hops sharing UUIDs; each
+becomes about 44 quads once read: the issue's ~30 triples of content plus
+the message envelope) as JSON Lines, loads them with the real `jobtrail load`
 (validation on) into a fresh embedded store, then loads the very quads that
 load produced into another fresh store with `pyoxigraph.Store.bulk_extend`
 (quads built in memory beforehand, not timed). Prints messages/s for both,
