@@ -46,9 +46,22 @@ def rdf(
     if target in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is not None:
         g = ox.NamedNode(graph)
         data = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
-    out = ox.serialize(data, format=target, prefixes=PREFIXES if fmt.key in _PREFIXED else None)
+    prefixes = _used_prefixes(triples) if fmt.key in _PREFIXED else None
+    out = ox.serialize(data, format=target, prefixes=prefixes)
     assert out is not None
     return out
+
+
+def _used_prefixes(triples: Sequence[ox.Triple]) -> dict[str, str]:
+    """Only the prefixes the document uses, so it does not open with a dozen unused lines."""
+    iris = {t.predicate.value for t in triples}
+    for t in triples:
+        for term in (t.subject, t.object):
+            if isinstance(term, ox.NamedNode):
+                iris.add(term.value)
+            elif isinstance(term, ox.Literal):
+                iris.add(term.datatype.value)
+    return {p: ns for p, ns in PREFIXES.items() if any(i.startswith(ns) for i in iris)}
 
 
 def _jsonld(triples: Sequence[ox.Triple], context_url: str) -> bytes:
