@@ -383,8 +383,11 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
 
 @contextlib.contextmanager
-def jobtrail_server(data: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """A real `jobtrail serve` over the examples, loaded into `data`; yields its base URL."""
+def jobtrail_server(
+    data: Path | str, *options: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A real `jobtrail serve` over the examples loaded into the store `data` (a directory or
+    a SPARQL endpoint URL); yields its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
     jobtrail = [sys.executable, "-m", "jobtrail.api"]
