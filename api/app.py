@@ -48,13 +48,15 @@ def create_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = open_store(config.store)
+        pool = sparql.query_pool()
         try:
             renditions = resources.Renditions(
                 config.cache_size,
                 (f"{config.base_url}messages/", f"{config.base_url}producers/"),
             )
-            yield {"store": store, "config": config, "renditions": renditions}
+            yield {"store": store, "config": config, "renditions": renditions, "query_pool": pool}
         finally:
+            pool.shutdown(wait=False, cancel_futures=True)
             store.close()
 
     return Starlette(

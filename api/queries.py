@@ -201,7 +201,7 @@ async def _run(
     work = partial(
         _answer, _store(request), query, dict(bound), fmt, config.base_url, config.query_timeout
     )
-    result: bytes | str = await sparql.within(config.query_timeout, work)
+    result: bytes | str = await sparql.within(request, config.query_timeout, work)
     return result
 
 

@@ -65,7 +65,6 @@ from . import app, conneg, errors, html, render, resources
 ROW_CAP = 1000
 """Rows (or triples) an HTML result page shows; the downloads have them all."""
 QUERY_THREADS = 8
-_POOL = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="sparql")
 CORS = {"Access-Control-Allow-Origin": "*"}
 RESULTS = (*conneg.RESULT_FORMATS, conneg.HTML)
 GRAPHS = (*conneg.RDF_FORMATS, conneg.HTML)
@@ -246,7 +245,7 @@ async def run_query(request: Request, op: Operation) -> Response:
         )
     config = app.config_of(request)
     work = partial(answer, app.store_of(request), op, request, config.base_url)
-    body, fmt = await within(config.query_timeout, work)
+    body, fmt = await within(request, config.query_timeout, work)
     response = resources.respond(request, body, fmt, path="/sparql", formats=())
     del response.headers["link"]
     response.headers["Vary"] = "Accept"
@@ -260,10 +259,18 @@ def _wants_html(op: Operation, request: Request) -> bool:
         return False
 
 
-async def within(timeout: float, work: Callable[[float, threading.Event], T]) -> T:
+def query_pool() -> ThreadPoolExecutor:
+    """The threads queries run in (one pool per app, opened and shut in its lifespan)."""
+    return ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="sparql")
+
+
+async def within(
+    request: Request, timeout: float, work: Callable[[float, threading.Event], T]
+) -> T:
     """`work(deadline, cancel)` in the query pool, answered by the deadline whatever it does."""
     deadline, cancel = time.monotonic() + timeout, threading.Event()
-    future = asyncio.get_running_loop().run_in_executor(_POOL, work, deadline, cancel)
+    pool: ThreadPoolExecutor = request.state.query_pool
+    future = asyncio.get_running_loop().run_in_executor(pool, work, deadline, cancel)
     try:
         return await asyncio.wait_for(future, timeout + 0.2)
     except TimeoutError:
