@@ -38,11 +38,6 @@ from . import conneg, html, resources, sparql
 LIST_JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
 LIST_FORMATS: tuple[conneg.Format, ...] = (LIST_JSON, conneg.HTML)
 RUN_FORMATS: tuple[conneg.Format, ...] = (*conneg.RESULT_FORMATS, conneg.HTML)
-_OXIGRAPH_RESULTS = {
-    "xml": ox.QueryResultsFormat.XML,
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
-}
 
 
 def routes() -> list[BaseRoute]:
@@ -226,23 +221,13 @@ def _answer(
     if isinstance(result, ox.QueryBoolean):
         if fmt is conneg.HTML:
             return f"<p>Answer: <b>{'true' if bool(result) else 'false'}</b></p>"
-        doc: dict[str, Any] = {"head": {}, "boolean": bool(result)}
-    else:
-        names = [v.value for v in result.variables]
-        cap = sparql.ROW_CAP + 1 if fmt is conneg.HTML else None
-        solutions = sparql.take(result, deadline, cancel, timeout, cap)
-        if fmt is conneg.HTML:
-            return results_table(names, [list(s) for s in solutions], base)
-        bindings = [
-            {n: sparql.term_json(t) for n, t in zip(names, s, strict=True) if t is not None}
-            for s in solutions
-        ]
-        doc = {"head": {"vars": names}, "results": {"bindings": bindings}}
-    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    if fmt.key in _OXIGRAPH_RESULTS:  # the same conversion as /sparql's
-        parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
-        body = parsed.serialize(format=_OXIGRAPH_RESULTS[fmt.key]) or b""
-    return body
+        return sparql.results_body(fmt, boolean=bool(result))
+    names = [v.value for v in result.variables]
+    cap = sparql.ROW_CAP + 1 if fmt is conneg.HTML else None
+    solutions = sparql.take(result, deadline, cancel, timeout, cap)
+    if fmt is conneg.HTML:
+        return results_table(names, [list(s) for s in solutions], base)
+    return sparql.results_body(fmt, names=names, solutions=solutions)
 
 
 # --- HTML -------------------------------------------------------------------------------

@@ -337,23 +337,41 @@ def answer(
     if isinstance(result, ox.QueryBoolean):
         if fmt is conneg.HTML:
             return results_page(op, [], [], base, RESULTS, boolean=bool(result)), fmt
-        doc: dict[str, Any] = {"head": {}, "boolean": bool(result)}
+        return results_body(fmt, boolean=bool(result)), fmt
+    names = [v.value for v in result.variables]
+    cap = ROW_CAP + 1 if fmt is conneg.HTML else None
+    solutions = take(result, deadline, cancel, timeout, cap)
+    if fmt is conneg.HTML:
+        return results_page(op, names, [list(s) for s in solutions], base, RESULTS), fmt
+    return results_body(fmt, names=names, solutions=solutions), fmt
+
+
+def results_body(
+    fmt: conneg.Format,
+    *,
+    names: list[str] | None = None,
+    solutions: Iterable[Any] = (),
+    boolean: bool | None = None,
+) -> bytes:
+    """SELECT solutions (taken already) or an ASK answer in a SPARQL results format.
+
+    One writer of our own (JSON); Oxigraph converts it to XML, CSV and TSV.
+    """
+    doc: dict[str, Any]
+    if boolean is not None:
+        doc = {"head": {}, "boolean": boolean}
     else:
-        names = [v.value for v in result.variables]
-        cap = ROW_CAP + 1 if fmt is conneg.HTML else None
-        solutions = take(result, deadline, cancel, timeout, cap)
-        if fmt is conneg.HTML:
-            return results_page(op, names, [list(s) for s in solutions], base, RESULTS), fmt
+        vars_ = names or []
         bindings = [
-            {n: term_json(t) for n, t in zip(names, s, strict=True) if t is not None}
+            {n: term_json(t) for n, t in zip(vars_, s, strict=True) if t is not None}
             for s in solutions
         ]
-        doc = {"head": {"vars": names}, "results": {"bindings": bindings}}
+        doc = {"head": {"vars": vars_}, "results": {"bindings": bindings}}
     body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    if fmt.key in _RESULTS_FORMAT:  # one writer of our own; Oxigraph converts it to the others
+    if fmt.key in _RESULTS_FORMAT:
         parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
         body = parsed.serialize(format=_RESULTS_FORMAT[fmt.key]) or b""
-    return body, fmt
+    return body
 
 
 def term_json(t: Any) -> dict[str, Any]:
