@@ -104,13 +104,7 @@ def _json(
     out: list[Triple] = []
     items = doc.items() if isinstance(doc, dict) else [("body", doc)]
     for i, (key, value) in enumerate(items):
-        p = nt.iri(f"{m}#body-{i}")
-        out += [
-            (s, nt.jt("parameter"), p),
-            (p, nt.A, nt.jt("Parameter")),
-            (p, nt.jt("key"), nt.lit(key)),
-            (p, nt.jt("value"), nt.json_lit(value)),
-        ]
+        tre.parameter(out, s, f"{m}#body", i, key, value)
     return "HTTPMessage", out
 
 

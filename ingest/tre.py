@@ -290,7 +290,7 @@ def _parameter_set(out: list[Triple], s: str, node: str, owner: str, values: obj
         (p, nt.jt("parameterOwner"), nt.lit(owner)),
     ]
     if not isinstance(values, dict):
-        _generic(out, p, node, 0, owner, values)
+        parameter(out, p, node, 0, owner, values)
         return
     for i, (key, v) in enumerate(values.items()):
         handler = _KNOWN.get(key)
@@ -299,10 +299,11 @@ def _parameter_set(out: list[Triple], s: str, node: str, owner: str, values: obj
         elif key.endswith("-version") and isinstance(v, str):
             _software(out, p, f"{node}-{i}", key.removesuffix("-version"), v)
         else:
-            _generic(out, p, node, i, key, v)
+            parameter(out, p, node, i, key, v)
 
 
-def _generic(out: list[Triple], p: str, node: str, i: int, key: str, v: object) -> None:
+def parameter(out: list[Triple], p: str, node: str, i: int, key: str, v: object) -> None:
+    """`p jt:parameter <node-i>`: a key and its JSON value, kept whole."""
     n = nt.iri(f"{node}-{i}")
     out += [
         (p, nt.jt("parameter"), n),
@@ -376,7 +377,7 @@ def _functions(out: list[Triple], p: str, node: str, v: object) -> None:
             ((name, version),) = item.items()
             _software(out, p, f"{node}-{k}", name, version)
         else:
-            _generic(out, p, node, k, "lambda-functions-version", item)
+            parameter(out, p, node, k, "lambda-functions-version", item)
 
 
 _KNOWN: dict[str, Any] = {
