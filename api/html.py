@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 import pyoxigraph as ox
-from jobtrail.vocab.terms import PREFIXES
+from jobtrail.vocab.terms import shorten
 
 from . import conneg
 
@@ -29,11 +29,7 @@ def page(title: str, body: str, *, head: str = "") -> str:
     )
 
 
-def short(iri: str) -> str:
-    for prefix, ns in PREFIXES.items():
-        if iri.startswith(ns):
-            return f"{prefix}:{iri[len(ns) :]}"
-    return iri
+short = shorten
 
 
 def term(t: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple, base: str) -> str:

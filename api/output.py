@@ -8,7 +8,7 @@ from typing import IO, Any, TextIO
 import pyoxigraph as ox
 from jobtrail.ingest.load import Event
 from jobtrail.store import QueryResult, Store
-from jobtrail.vocab.terms import PREFIXES
+from jobtrail.vocab.terms import PREFIXES, shorten
 from tqdm import tqdm
 
 
@@ -89,10 +89,7 @@ def _short(term: Any) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        for prefix, ns in PREFIXES.items():
-            if term.value.startswith(ns):
-                return f"{prefix}:{term.value[len(ns) :]}"
-        return term.value
+        return shorten(term.value)
     if isinstance(term, ox.Literal):
         return term.value
     return str(term)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobtrail.vocab.terms import SH
+from jobtrail.vocab.terms import SH, shorten
 
 VIOLATION = str(SH.Violation)
 WARNING = str(SH.Warning)
@@ -79,20 +79,5 @@ class Report:
         ]
 
 
-_SHORT = {
-    "https://w3id.org/jobtrail/vocab#": "jt:",
-    "http://www.w3.org/ns/prov#": "prov:",
-    "http://www.w3.org/1999/02/22-rdf-syntax-ns#": "rdf:",
-    "http://www.w3.org/2000/01/rdf-schema#": "rdfs:",
-    "http://purl.org/dc/terms/": "dcterms:",
-    "http://www.w3.org/2011/http#": "http:",
-}
-
-
 def _short(iri: str | None) -> str:
-    if iri is None:
-        return ""
-    for ns, prefix in _SHORT.items():
-        if iri.startswith(ns):
-            return prefix + iri[len(ns) :]
-    return iri
+    return "" if iri is None else shorten(iri)

@@ -135,7 +135,17 @@ PREFIXES: dict[str, str] = {
 }
 """Prefixes for serialisations and queries (SPARQL `PREFIX` lines, Turtle `@prefix`)."""
 
+
+def shorten(iri: str) -> str:
+    """`jt:Job` for the jobtrail term, and so on for every prefix above; other IRIs as they are."""
+    for prefix, ns in PREFIXES.items():
+        if iri.startswith(ns):
+            return f"{prefix}:{iri[len(ns) :]}"
+    return iri
+
+
 __all__ = [
+    "shorten",
     "DCTERMS",
     "HTTP",
     "JT",
