@@ -8,12 +8,18 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from jobtrail.ingest.jsonld import context_document, context_index
+from jobtrail.jobs.accounts import Accounts, parse_pairs
+from jobtrail.jobs.builtin import builtin_profiles
+from jobtrail.jobs.core import Jobs
+from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store, open_store
 from jobtrail.store.errors import JobtrailError, NotFound
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -21,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import conneg, documents, errors, feeds, html, queries, resources, sparql
+from . import conneg, documents, errors, feeds, html, jobs, queries, resources, sparql
 from .middleware import BodyLimit, ReadOnlyCors
 
 
@@ -34,6 +40,21 @@ class Config:
     max_body: int = 10_000_000  # bytes of a request body
     page_size: int = 50  # entries per page of a feed (/messages)
     cache_size: int = 10_000  # renditions of immutable resources kept in memory; 0: none
+    job_workers: int = 2
+    files: str = "jobtrail-files"
+    default_profile: str = "DocumentToText"
+    execution_duration: int = 600
+    results_ttl: int = 7 * 86400
+    retry_after: int = 1
+    fetch_max_bytes: int = 100_000_000
+    fetch_timeout: float = 60.0
+    fetch_allow_private: bool = False
+    file_roots: str = ""
+    users: str | None = None
+    passes: str | None = None
+    anonymous: bool = True
+    price_per_job: float = 0.0
+    price_per_mb: float = 0.0
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -49,13 +70,25 @@ def create_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = open_store(config.store)
         pool = sparql.query_pool()
+        workers: Workers | None = None
         try:
             renditions = resources.Renditions(
                 config.cache_size,
                 (f"{config.base_url}messages/", f"{config.base_url}producers/"),
             )
-            yield {"store": store, "config": config, "renditions": renditions, "query_pool": pool}
+            service = _job_service(store, config)
+            workers = service["workers"]
+            await run_in_threadpool(workers.start)
+            yield {
+                "store": store,
+                "config": config,
+                "renditions": renditions,
+                "query_pool": pool,
+                **service,
+            }
         finally:
+            if workers is not None:
+                await run_in_threadpool(workers.stop)
             pool.shutdown(wait=False, cancel_futures=True)
             store.close()
 
@@ -72,6 +105,35 @@ def create_app(config: Config) -> Starlette:
             Exception: errors.unexpected,
         },
     )
+
+
+def _job_service(store: Store, config: Config) -> dict[str, Any]:
+    """The job core, its workers and its accounts, for the app's state."""
+    the_jobs = Jobs(store, config.base_url)
+    profiles = builtin_profiles()
+    policy = jobs.policy_of(config)
+    accounts = Accounts(
+        store,
+        config.base_url,
+        users=parse_pairs(config.users, "users"),
+        passes={k: float(v or 0) for k, v in parse_pairs(config.passes, "passes").items()},
+        anonymous=config.anonymous,
+        price_per_job=config.price_per_job,
+        price_per_mb=config.price_per_mb,
+        max_bytes=config.fetch_max_bytes,
+    )
+    workers = Workers(
+        the_jobs,
+        profiles,
+        PoolConfig(size=config.job_workers, files=Path(config.files), policy=policy),
+    )
+    return {
+        "jobs": the_jobs,
+        "workers": workers,
+        "accounts": accounts,
+        "profiles": profiles,
+        "policy": policy,
+    }
 
 
 def from_environment() -> Starlette:
@@ -93,6 +155,7 @@ def routes() -> list[BaseRoute]:
         Route("/sparql", sparql.sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
         Route("/update", sparql.update, methods=["POST"]),
         *queries.routes(),
+        *jobs.routes(),
         *documents.routes(),
         *feeds.routes(),
         Mount("/static", StaticFiles(packages=[("jobtrail.api", "static")]), name="static"),
@@ -114,6 +177,8 @@ async def home(request: Request) -> Response:
     """The home page: what this server holds and where to go."""
     store = store_of(request)
     links = [
+        ("/jobs", "jobs: POST a document's URL to start one; your jobs (Atom, RDF, HTML)"),
+        ("/profiles", "what a job can do here (and what cannot run, and why)"),
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
         ("/sparql", "SPARQL endpoint and query page"),
         ("/queries", "named queries"),

@@ -315,7 +315,7 @@ def to_html(page: Page, path: str) -> str:
 # ------------------------------------------------------------------ the route
 
 
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -340,8 +340,8 @@ async def messages(request: Request) -> Response:
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
     config = request.state.config
     default_size = int(getattr(config, "page_size", DEFAULT_SIZE))
-    size = _int_param(request, "size", default_size, 1, MAX_SIZE)
-    number = _int_param(request, "page", 1, 1, 10**9)
+    size = int_param(request, "size", default_size, 1, MAX_SIZE)
+    number = int_param(request, "page", 1, 1, 10**9)
     store: Store = request.state.store
     page = read_page(store, config.base_url, number, size, default_size)
     if number > page.last:

@@ -23,7 +23,8 @@ def page(title: str, body: str, *, head: str = "") -> str:
         '<link rel=stylesheet href="/static/jobtrail.css">'
         f"{head}</head><body>"
         '<header class=site><a href="/"><b>jobtrail</b></a>'
-        '<a href="/messages">messages</a><a href="/sparql">SPARQL</a><a href="/queries">queries</a>'
+        '<a href="/jobs">jobs</a><a href="/messages">messages</a>'
+        '<a href="/sparql">SPARQL</a><a href="/queries">queries</a>'
         '<a href="/vocab">vocabulary</a><a href="/shapes">shapes</a></header>'
         f"<main>{body}</main></body></html>"
     )

@@ -40,6 +40,15 @@ def _base_url(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
+def _bool(value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("write true or false")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "store",
@@ -66,6 +75,27 @@ SETTINGS: tuple[Setting, ...] = (
         "renditions of immutable resources (messages, producers) kept in memory; 0 for none",
         int,
     ),
+    # --- jobs
+    Setting("job_workers", 2, "jobs run at once by the worker pool", int),
+    Setting("files", "jobtrail-files", "directory for jobs' result files, one folder per job"),
+    Setting("default_profile", "DocumentToText", "profile of a job POSTed without one"),
+    Setting("execution_duration", 600, "seconds a job may run (0: unlimited)", int),
+    Setting("results_ttl", 7 * 86400, "seconds a job and its results are kept", int),
+    Setting("retry_after", 1, "seconds a client is asked to wait (Retry-After) on 202", int),
+    Setting("fetch_max_bytes", 100_000_000, "largest job input fetched, in bytes", int),
+    Setting("fetch_timeout", 60.0, "seconds fetching a job's input may take", float),
+    Setting(
+        "fetch_allow_private",
+        False,
+        "fetch inputs from loopback and private addresses too",
+        _bool,
+    ),
+    Setting("file_roots", "", "directories file: inputs may come from (comma-separated)"),
+    Setting("users", None, "HTTP Basic users, as name:password,…"),
+    Setting("passes", None, "?pass= tokens and their starting credit, as token:credit,…"),
+    Setting("anonymous", True, "allow jobs without credentials", _bool),
+    Setting("price_per_job", 0.0, "credit a job costs a pass", float),
+    Setting("price_per_mb", 0.0, "credit each MB of input costs a pass (size from HEAD)", float),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -92,6 +92,31 @@ class Store(abc.ABC):
     def replace(self, graph: ResourceGraph) -> None:
         """Atomically replace a resource's graph (creating it if absent)."""
 
+    def apply(
+        self,
+        *,
+        add: Sequence[ResourceGraph] = (),
+        replace: Sequence[ResourceGraph] = (),
+        delete: Sequence[str] = (),
+    ) -> None:
+        """Add, replace and delete resource graphs in one transaction: all of it or none.
+
+        A job change is a new message and the job's new state (and, when it
+        completes, its result aggregation) at once; a reader never sees one
+        without the other.
+        """
+        drops = [*delete, *(g.iri for g in replace)]
+        for iri in drops:
+            ox.NamedNode(iri)  # a bad IRI is refused before anything is sent
+        parts = [f"DROP SILENT GRAPH <{iri}>" for iri in drops]
+        data = "".join(
+            f"GRAPH <{ox.NamedNode(g.iri).value}> {{\n{g.ntriples()}}}\n" for g in (*add, *replace)
+        )
+        if data:
+            parts.append(f"INSERT DATA {{\n{data}}}")
+        if parts:
+            self.update(" ;\n".join(parts))
+
     @abc.abstractmethod
     def delete(self, iri: str) -> bool:
         """Atomically remove a resource's graph; False if there was none."""

@@ -13,10 +13,15 @@ HTML or text) and the CLI prints `error.describe()` and exits non-zero.
     ├── QueryError (400) ............ a SPARQL query or update that does not parse
     │   └── QueryTimeout (503) ...... a query ran past the configured time limit
     ├── Unauthorized (401) .......... a credential is needed and none was given
+    ├── PaymentRequired (402) ....... the pass has too little credit left for the job
     ├── Forbidden (403) ............. the credential given does not allow this
     ├── NotFound (404) .............. no resource with that IRI or name
     ├── NotAcceptable (406) ......... none of the formats the client accepts is available
     ├── Conflict (409) .............. the resource exists / the change is not allowed now
+    ├── Gone (410) .................. the resource was deleted; its history is kept
+    ├── JobFailed (422) ............. a job ended in ERROR: its profile could not do the work
+    │   ├── InputUnavailable (424) .. the job's input could not be fetched (or was refused)
+    │   └── TimeLimitExceeded ....... the job ran past its execution duration
     ├── PayloadTooLarge (413) ....... a request body over the configured limit
     └── StoreError (503) ............ the store cannot do what was asked
         ├── StoreLocked ............. another process holds the embedded store
@@ -199,6 +204,44 @@ class Conflict(JobtrailError):
 
     status = 409
     title = "Conflict"
+
+
+class PaymentRequired(JobtrailError):
+    """Raised when a pass has too little credit for a job; says the cost and how to add credit."""
+
+    status = 402
+    title = "Payment required"
+
+
+class Gone(JobtrailError):
+    """Raised for a resource that existed and was deleted (its message history is kept)."""
+
+    status = 410
+    title = "Gone"
+
+
+class JobFailed(JobtrailError):
+    """Raised by a job profile (or the worker) when the work cannot be done on the input.
+
+    The job ends in ERROR with this error as its summary; reading the job
+    afterwards raises it again, so a client sees the same status and reason.
+    """
+
+    status = 422
+    title = "Job failed"
+
+
+class InputUnavailable(JobFailed):
+    """Raised when a job's input cannot be fetched: unreachable, refused by policy, too large."""
+
+    status = 424
+    title = "Job input unavailable"
+
+
+class TimeLimitExceeded(JobFailed):
+    """Raised when a job runs past its execution duration."""
+
+    title = "Execution duration exceeded"
 
 
 class StoreError(JobtrailError):

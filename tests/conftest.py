@@ -384,11 +384,11 @@ EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
 @contextlib.contextmanager
 def jobtrail_server(
-    data: Path | str, *options: str, env: dict[str, str] | None = None
+    data: Path | str, *options: str, env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[str]:
     """A real `jobtrail serve` over the examples loaded into the store `data` (a directory or
     a SPARQL endpoint URL); yields its base URL."""
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}/"
     jobtrail = [sys.executable, "-m", "jobtrail.api"]
     load = [*jobtrail, "load", str(EXAMPLES_DIR), "--store", str(data), "--base-url", base]
@@ -429,4 +429,113 @@ def sparql_admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     data = tmp_path_factory.mktemp("sparql-admin") / "data"
     limits = ("--query-timeout", "0.5", "--max-body", "4096")
     with jobtrail_server(data, *limits, env={"JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN}) as base:
+        yield base
+
+
+# =============================================================================
+# Jobs fixtures (tests/jobs, tests/api/test_jobs.py): a document server and a job server
+# =============================================================================
+#
+#   DocumentServer     a real HTTP server on loopback (in a thread) serving documents
+#                      from a dict: GET and HEAD, `?delay=s` waits before answering,
+#                      `/nolength/…` answers without Content-Length (chunked)
+#   job_server()       a real `jobtrail serve` with the job settings the tests need
+
+
+class DocumentServer:
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.documents: dict[str, tuple[bytes, str]] = {}
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _answer(self, body: bool) -> None:
+                from urllib.parse import parse_qs, urlsplit
+
+                url = urlsplit(self.path)
+                delay = float(parse_qs(url.query).get("delay", ["0"])[0])
+                time.sleep(delay)
+                path = url.path.removeprefix("/nolength")
+                if path not in server.documents:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data, media = server.documents[path]
+                self.send_response(200)
+                self.send_header("Content-Type", media)
+                if url.path.startswith("/nolength"):
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    if body:
+                        self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data))
+                    return
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self._answer(True)
+
+            def do_HEAD(self) -> None:  # noqa: N802
+                self._answer(False)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def put(self, path: str, data: bytes, media_type: str = "application/octet-stream") -> str:
+        self.documents[path] = (data, media_type)
+        return self.url + path
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def documents() -> Iterator[DocumentServer]:
+    server = DocumentServer()
+    yield server
+    server.close()
+
+
+JOB_USERS = {"alice": "wonderland", "bob": "builder"}
+JOB_PASSES = {"rich-pass": 1000.0, "poor-pass": 0.5}
+
+
+@contextlib.contextmanager
+def job_server(
+    data: Path, files: Path, *, port: int | None = None, **settings: str
+) -> Iterator[str]:
+    """A real `jobtrail serve` for jobs: loopback inputs allowed, users, passes, prices."""
+    env = {
+        "JOBTRAIL_FILES": str(files),
+        "JOBTRAIL_FETCH_ALLOW_PRIVATE": "true",
+        "JOBTRAIL_USERS": ",".join(f"{k}:{v}" for k, v in JOB_USERS.items()),
+        "JOBTRAIL_PASSES": ",".join(f"{k}:{v}" for k, v in JOB_PASSES.items()),
+        "JOBTRAIL_PRICE_PER_JOB": "1",
+        "JOBTRAIL_PRICE_PER_MB": "1",
+        "JOBTRAIL_FETCH_MAX_BYTES": "2000000",
+        "JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN,
+        **{f"JOBTRAIL_{k.upper()}": v for k, v in settings.items()},
+    }
+    with jobtrail_server(data, env=env, port=port) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def jobs_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("jobs-served")
+    with job_server(root / "data", root / "files") as base:
         yield base

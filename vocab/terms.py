@@ -13,6 +13,8 @@ ORE = Namespace("http://www.openarchives.org/ore/terms/")
 PREMIS = Namespace("http://www.loc.gov/premis/rdf/v3/")
 STATUS = Namespace("https://w3id.org/jobtrail/status/")
 HTTP = Namespace("http://www.w3.org/2011/http#")
+SCHEMA = Namespace("https://schema.org/")
+DC = Namespace("http://purl.org/dc/elements/1.1/")
 
 
 class JT(DefinedNamespace):
@@ -20,6 +22,16 @@ class JT(DefinedNamespace):
     _fail = True
 
     AmeJob: URIRef
+    price: URIRef
+    credit: URIRef
+    errorType: URIRef
+    changedBy: URIRef
+    sequence: URIRef
+    toPhase: URIRef
+    fromPhase: URIRef
+    changeKind: URIRef
+    Pass: URIRef
+    JobChange: URIRef
     AsyncEndpoint: URIRef
     BMEssence: URIRef
     Command: URIRef
@@ -132,6 +144,8 @@ PREFIXES: dict[str, str] = {
     "sh": str(SH),
     "premis": str(PREMIS),
     "http": str(HTTP),
+    "schema": str(SCHEMA),
+    "dc": str(DC),
 }
 """Prefixes for serialisations and queries (SPARQL `PREFIX` lines, Turtle `@prefix`)."""
 
@@ -148,6 +162,8 @@ __all__ = [
     "shorten",
     "DCTERMS",
     "HTTP",
+    "SCHEMA",
+    "DC",
     "JT",
     "ORE",
     "OWL",

@@ -1,0 +1,493 @@
+"""The linked-data job service of the seed (`001_523f5f6836eab02d.txt`) at /jobs.
+
+    POST /jobs                 the resource URL as body → 201, Location and body: the job URI
+    GET  /jobs                 the caller's visible jobs (Atom; RDF and HTML by negotiation)
+    GET  /jobs/{id}            202 while it runs, 303 to /jobs/{id}.{ext} once COMPLETED,
+                               424 when its input was unavailable, 422 when it failed otherwise
+    GET  /jobs/{id}.{ext}      the OAI-ORE resource map of its results (404 until complete)
+    GET  /jobs/{id}/results    the aggregation: 303 to its resource map
+    GET  /jobs/{id}/results/f  a result file
+    DELETE /jobs/{id}          off the queue, results removed, history kept
+    GET  /profiles             what jobs can do here, and what cannot run and why
+    POST /credit               add credit to a pass (admin token)
+
+Every request may carry `?pass=`; HTTP Basic users are the other identity.
+All the work is done by the job core (jobtrail.jobs.core): this module only
+reads requests and writes responses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pyoxigraph as ox
+from jobtrail.jobs import results as result_files
+from jobtrail.jobs.accounts import Accounts, Caller
+from jobtrail.jobs.core import Job, Jobs
+from jobtrail.jobs.fetch import FetchPolicy, head
+from jobtrail.jobs.profiles import Profile
+from jobtrail.store import errors
+from jobtrail.store.errors import Forbidden, InputError, NotFound
+from jobtrail.vocab.terms import DCTERMS, JT, RDFS
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from . import atom, conneg, html, ore, render
+from .feeds import int_param
+from .resources import respond
+from .sparql import authorise, read_body
+
+FORMATS = ore.DOCUMENT_FORMATS
+JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
+
+
+def jobs_of(request: Request) -> Jobs:
+    jobs: Jobs = request.state.jobs
+    return jobs
+
+
+def accounts_of(request: Request) -> Accounts:
+    accounts: Accounts = request.state.accounts
+    return accounts
+
+
+def caller_of(request: Request) -> Caller:
+    return accounts_of(request).identify(
+        request.headers.get("authorization"), request.query_params.get("pass")
+    )
+
+
+def visible_job(request: Request, job_id: str) -> Job:
+    """The job, if the caller may see it: 404/410 when there is none, 403 when it is not theirs."""
+    job = jobs_of(request).get(job_id)
+    if not accounts_of(request).may_see(caller_of(request), job.owner):
+        raise Forbidden(
+            f"job {job_id} belongs to someone else",
+            hint="send the credentials (or ?pass=) the job was created with",
+        )
+    return job
+
+
+# --- POST /jobs ---------------------------------------------------------------------
+
+
+async def create(request: Request) -> Response:
+    """Accept a job: the URL of a document as the body (text, uri-list, form or JSON) → 201."""
+    accounts = accounts_of(request)
+    caller = caller_of(request)
+    accounts.require(caller)
+    config = request.state.config
+    fields = await _fields(request, config.max_body)
+    url = str(fields.pop("url", "") or "").strip()
+    if not url:
+        raise InputError(
+            "the request names no document",
+            hint="POST the document's URL as the body (text/plain), or url= in a form or JSON",
+        )
+    named = fields.pop("profile", None) or request.query_params.get("profile")
+    profile = _profile(request, str(named or config.default_profile))
+    duration = _whole(
+        fields.pop("executionDuration", config.execution_duration), "executionDuration"
+    )
+    run_id = fields.pop("runId", None)
+    parameters = fields.pop("parameters", None) or {}
+    if not isinstance(parameters, dict):
+        raise InputError("parameters must be a JSON object of names and values")
+    parameters = {**{k: v for k, v in fields.items() if k != "pass"}, **parameters}
+    jobs = jobs_of(request)
+    now = jobs.clock()
+    record = {"method": "POST", "path": "/jobs", "url": url, "profile": profile.name}
+
+    def make(price: float | None = None, also: tuple[Any, ...] = ()) -> Job:
+        return jobs.create(
+            profile=profile.name,
+            input=url,
+            owner=caller.name,
+            run_id=str(run_id) if run_id is not None else None,
+            parameters=parameters,
+            execution_duration=duration,
+            destruction=now + timedelta(seconds=config.results_ttl),
+            phase="QUEUED",
+            price=price,
+            request=record,
+            also=also,
+        )
+
+    if caller.pass_token is not None and accounts.priced():
+        probe = await run_in_threadpool(head, url, request.state.policy)
+        price = accounts.price(probe.size)
+        hint = (
+            f"ask the service to add credit to your pass (POST {config.base_url}credit with "
+            "pass= and amount=, by its administrator), then send the job again"
+        )
+        with accounts.lock():
+            paid = accounts.debit(caller.pass_token, price, hint)
+            job = await run_in_threadpool(make, price, (paid,))
+    else:
+        job = await run_in_threadpool(make)
+    return PlainTextResponse(
+        job.iri,
+        status_code=201,
+        headers={"Location": job.iri, "Link": f'<{job.iri}>; rel="canonical"'},
+        media_type="text/uri-list" if "uri-list" in request.headers.get("accept", "") else None,
+    )
+
+
+async def _fields(request: Request, limit: int) -> dict[str, Any]:
+    kind = request.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
+    body = await read_body(request, limit)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"the request body is not UTF-8 ({e})") from e
+    if kind in ("application/json", "application/ld+json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"the JSON body does not parse: {e}") from e
+        if isinstance(data, str):
+            return {"url": data}
+        if not isinstance(data, dict):
+            raise InputError('the JSON body is an object: {"url": "http://h/x.doc", …}')
+        return dict(data)
+    if kind == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    if kind == "multipart/form-data":
+        raise errors.UnsupportedFormat(
+            "send the document's URL, not the document",
+            hint="POST the URL as text/plain, text/uri-list, a urlencoded form or JSON",
+        )
+    lines = [line.strip() for line in text.splitlines()]
+    urls = [line for line in lines if line and not line.startswith("#")]  # text/uri-list comments
+    if len(urls) > 1:
+        raise InputError(f"one document per job, and the body names {len(urls)}")
+    return {"url": urls[0] if urls else ""}
+
+
+def _profile(request: Request, name: str) -> Profile:
+    profiles: Mapping[str, Profile] = request.state.profiles
+    profile = profiles.get(name)
+    if profile is None:
+        raise InputError(
+            f"there is no profile {name!r} here", hint="profiles: " + ", ".join(sorted(profiles))
+        )
+    reason = profile.unavailable()
+    if reason:
+        raise InputError(f"the {name} profile cannot run on this server: {reason}")
+    return profile
+
+
+def _whole(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} is a whole number of seconds, not {value!r}") from None
+    if number < 0:
+        raise InputError(f"{name} is ≥ 0 (0: unlimited), not {number}")
+    return number
+
+
+# --- GET /jobs/{id}[.ext] -------------------------------------------------------------
+
+
+async def job(request: Request) -> Response:
+    """A job: 202 while it runs, 303 to its resource map once complete, 4xx if it failed."""
+    path, chosen = conneg.split_extension(request.url.path)
+    job_id = path.rsplit("/", 1)[-1]
+    if request.method == "DELETE":
+        if chosen is not None:
+            raise InputError("DELETE the job itself, not one of its documents", hint=path)
+        return await delete(request, job_id)
+    found = await run_in_threadpool(visible_job, request, job_id)
+    if chosen is not None:
+        return await _resource_map(request, found, chosen, path)
+    if found.phase == "ERROR" and found.error is not None:
+        raise _failure(found)  # rendered as the client accepts errors (problem+json, HTML, text)
+    fmt = conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
+    if found.phase == "COMPLETED":
+        target = f"{found.iri}{fmt.extension}"
+        return PlainTextResponse(
+            f"job {found.id} is complete: {target}\n",
+            303,
+            {"Location": target, "Vary": "Accept", "Link": f'<{found.iri}>; rel="canonical"'},
+        )
+    state = await run_in_threadpool(jobs_of(request).store.read, found.iri)
+    body = ore.job_document(found, state, fmt, path=path, base=request.state.config.base_url)
+    response = respond(request, body, fmt, path=path, formats=FORMATS)
+    if found.active:
+        response.status_code = 202 if response.status_code == 200 else response.status_code
+        response.headers["Retry-After"] = str(request.state.config.retry_after)
+    response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
+    return response
+
+
+def _failure(job: Job) -> errors.JobFailed:
+    assert job.error is not None
+    kind = getattr(errors, job.error.type, errors.JobFailed)
+    if not (isinstance(kind, type) and issubclass(kind, errors.JobFailed)):
+        kind = errors.JobFailed
+    return kind(
+        f"job {job.id} failed: {job.error.message}",
+        hint=job.error.hint,
+        details={"job": job.iri, "phase": job.phase, "errorType": job.error.type},
+    )
+
+
+async def _resource_map(request: Request, job: Job, fmt: conneg.Format, path: str) -> Response:
+    if fmt not in FORMATS:
+        raise NotFound(
+            f"a job's documents are {', '.join(str(f.extension) for f in FORMATS)}",
+            hint=f"{job.iri}.rdf, for example",
+        )
+    if job.results is None:
+        raise NotFound(
+            f"job {job.id} is {job.phase}: it has no results yet",
+            hint=f"GET {job.iri} answers 303 to this document once the job is complete",
+        )
+    store = jobs_of(request).store
+    aggregation = await run_in_threadpool(store.read, job.results)
+    body = ore.resource_map(job, aggregation, fmt, base=request.state.config.base_url)
+    response = respond(request, body, fmt, path=path, formats=FORMATS, negotiated=False)
+    response.headers["Link"] += f', <{job.results}>; rel="{ore.ORE_DESCRIBES}"'
+    return response
+
+
+async def aggregation(request: Request) -> Response:
+    """The ORE aggregation of a job's results: 303 to its resource map in the format asked for."""
+    found = await run_in_threadpool(visible_job, request, request.path_params["id"])
+    if found.results is None:
+        raise NotFound(f"job {found.id} is {found.phase}: it has no results yet")
+    fmt = conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
+    target = f"{found.iri}{fmt.extension}"
+    return PlainTextResponse(f"{target}\n", 303, {"Location": target, "Vary": "Accept"})
+
+
+async def result_file(request: Request) -> Response:
+    """One file a job made, with the media type its aggregation gives it."""
+    found = await run_in_threadpool(visible_job, request, request.path_params["id"])
+    name = request.path_params["name"]
+    path = result_files.file_path(request.state.workers.config.files, found.id, name)
+    if found.results is None or path is None:
+        raise NotFound(f"job {found.id} has no result {name!r}", hint=f"see {found.iri}.html")
+    iri = ox.NamedNode(f"{found.results}/{name}")
+    media = "application/octet-stream"
+    for t in jobs_of(request).store.read(found.results):
+        if t.subject == iri and t.predicate.value == f"{DCTERMS}format":
+            media = str(getattr(t.object, "value", media))
+    return FileResponse(path, media_type=media, headers={"Link": f'<{found.results}>; rel="up"'})
+
+
+# --- DELETE /jobs/{id} ------------------------------------------------------------------
+
+
+async def delete(request: Request, job_id: str) -> Response:
+    accounts = accounts_of(request)
+    caller = caller_of(request)
+    found = await run_in_threadpool(visible_job, request, job_id)
+    if found.owner is None and caller.name is None and not accounts.anonymous:
+        raise Forbidden("anonymous jobs cannot be deleted here")
+    record = {"method": "DELETE", "path": f"/jobs/{job_id}"}
+    await run_in_threadpool(jobs_of(request).delete, job_id, by=caller.label, request=record)
+    await run_in_threadpool(result_files.remove, request.state.workers.config.files, job_id)
+    return PlainTextResponse(
+        f"job {job_id} is deleted with its results; its history is kept "
+        f"(messages jt:about <{found.iri}>)\n"
+    )
+
+
+# --- GET /jobs ---------------------------------------------------------------------------
+
+
+async def listing(request: Request) -> Response:
+    """The jobs the caller can see, newest first: Atom by default, RDF and HTML by negotiation."""
+    path, chosen = conneg.split_extension(request.url.path)
+    if request.method == "POST":
+        return await create(request)
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
+    caller = caller_of(request)
+    accounts = accounts_of(request)
+    config = request.state.config
+    size = int_param(request, "size", config.page_size, 1, 1000)
+    number = int_param(request, "page", 1, 1, 10**9)
+    found = await run_in_threadpool(
+        lambda: jobs_of(request).list(
+            owner=caller.name,
+            anonymous=accounts.anonymous,
+            limit=size + 1,
+            offset=(number - 1) * size,
+        )
+    )
+    more, found = len(found) > size, found[:size]
+    here = f"{config.base_url}jobs"
+    ext = chosen.extension if chosen and chosen.extension else ""
+    query = f"&pass={request.query_params['pass']}" if "pass" in request.query_params else ""
+    paging = [("first", 1)] + ([("prev", number - 1)] if number > 1 else [])
+    paging += [("next", number + 1)] if more else []
+    links = [atom.Link(f"{here}{ext}?page={n}&size={size}{query}", rel) for rel, n in paging]
+    if fmt is conneg.ATOM:
+        feed = atom.Feed(
+            id=here,
+            title=f"Jobs visible to {caller.label}",
+            updated=max((j.modified for j in found), default=jobs_of(request).clock()),
+            entries=[ore.job_entry(j, []) for j in found],
+            links=[atom.Link(here, "self"), *links],
+            authors=[atom.Person("jobtrail")],
+        )
+        body = atom.write(feed)
+    elif fmt is conneg.HTML:
+        body = _list_page(found, caller, links).encode()
+    else:
+        store = jobs_of(request).store
+        triples = [
+            ox.Triple(ox.NamedNode(here), ox.NamedNode(f"{RDFS}member"), ox.NamedNode(j.iri))
+            for j in found
+        ]
+        for j in found:
+            triples += store.read(j.iri)
+        body = render.rdf(triples, fmt, base=config.base_url)
+    response = respond(request, body, fmt, path=path, formats=FORMATS, negotiated=chosen is None)
+    response.headers["Link"] += "".join(f', <{link.href}>; rel="{link.rel}"' for link in links)
+    return response
+
+
+def _list_page(found: list[Job], caller: Caller, links: list[atom.Link]) -> str:
+    rows = "".join(
+        f'<tr><td><a href="{escape(j.iri)}.html">{escape(j.id)}</a></td>'
+        f"<td>{escape(j.profile)}</td><td>{escape(j.phase)}</td>"
+        f"<td>{escape(j.created.isoformat(timespec='seconds'))}</td>"
+        f"<td>{escape(j.input or '')}</td></tr>"
+        for j in found
+    )
+    nav = " ".join(f'<a href="{escape(link.href)}">{link.rel}</a>' for link in links)
+    body = (
+        f"<h1>Jobs visible to {escape(caller.label)}</h1>"
+        "<p>POST a document's URL to <code>/jobs</code> to start one.</p>"
+        "<table><tr><th>job</th><th>profile</th><th>phase</th><th>created</th><th>input</th></tr>"
+        f"{rows}</table><nav>{nav}</nav>"
+    )
+    return html.page("Jobs", body)
+
+
+# --- /profiles and /credit ------------------------------------------------------------------
+
+
+def profile_triples(profiles: Mapping[str, Profile], base: str) -> list[ox.Triple]:
+    out = []
+    for p in profiles.values():
+        s = ox.NamedNode(f"{base}profiles/{p.name}")
+        out += [
+            ox.Triple(s, ox.NamedNode(f"{RDFS}label"), ox.Literal(p.name)),
+            ox.Triple(
+                s,
+                ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"),
+                ox.NamedNode(str(JT.JobProfile)),
+            ),
+            ox.Triple(s, ox.NamedNode(f"{DCTERMS}title"), ox.Literal(p.title)),
+            ox.Triple(s, ox.NamedNode(f"{DCTERMS}description"), ox.Literal(p.description)),
+        ]
+        reason = p.unavailable()
+        if reason:
+            out.append(ox.Triple(s, ox.NamedNode(f"{RDFS}comment"), ox.Literal(reason)))
+    return out
+
+
+def profile_json(p: Profile) -> dict[str, Any]:
+    return {
+        "name": p.name,
+        "title": p.title,
+        "description": p.description,
+        "available": p.unavailable() is None,
+        "unavailable": p.unavailable(),
+        "parameters": [
+            {"name": s.name, "required": s.required, "description": s.description}
+            for s in p.parameters
+        ],
+    }
+
+
+async def profiles(request: Request) -> Response:
+    """The job profiles of this server; those that cannot run here say why."""
+    path, chosen = conneg.split_extension(request.url.path)
+    all_profiles: Mapping[str, Profile] = request.state.profiles
+    name = request.path_params.get("name")
+    if name is not None:
+        name = path.rsplit("/", 1)[-1]
+        if name not in all_profiles:
+            raise NotFound(f"no profile {name!r}", hint="see /profiles")
+        shown = {name: all_profiles[name]}
+    else:
+        shown = dict(all_profiles)
+    formats = (JSON, conneg.HTML, *conneg.RDF_FORMATS)
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), formats, JSON)
+    base = request.state.config.base_url
+    if fmt is JSON:
+        data: Any = [profile_json(p) for p in shown.values()]
+        body = json.dumps(data[0] if name else data, indent=2).encode()
+    elif fmt is conneg.HTML:
+        body = _profiles_page(shown).encode()
+    else:
+        body = render.rdf(profile_triples(shown, base), fmt, base=base)
+    return respond(request, body, fmt, path=path, formats=formats, negotiated=chosen is None)
+
+
+def _profiles_page(shown: Mapping[str, Profile]) -> str:
+    rows = ""
+    for p in shown.values():
+        reason = p.unavailable()
+        state = f"<b>unavailable</b>: {escape(reason)}" if reason else "available"
+        params = ", ".join(
+            f"<code>{escape(s.name)}</code>{'*' if s.required else ''}" for s in p.parameters
+        )
+        rows += (
+            f'<tr><td><a href="/profiles/{escape(p.name)}.html">{escape(p.name)}</a></td>'
+            f"<td>{escape(p.description)}</td><td>{params}</td><td>{state}</td></tr>"
+        )
+    body = (
+        "<h1>Job profiles</h1><p>Name one with <code>profile=</code> when you POST a job "
+        "(* marks a required parameter).</p><table><tr><th>profile</th><th>what it does</th>"
+        f"<th>parameters</th><th>here</th></tr>{rows}</table>"
+    )
+    return html.page("Job profiles", body)
+
+
+async def credit(request: Request) -> Response:
+    """Add credit to a pass (admin token): a form or JSON with pass= and amount=."""
+    authorise(request, request.state.config.admin_token)
+    fields = await _fields(request, 10_000)
+    token, amount = str(fields.get("pass", "")), fields.get("amount")
+    try:
+        value = float(str(amount))
+    except ValueError:
+        raise InputError(f"amount is a number, not {amount!r}") from None
+    left = await run_in_threadpool(accounts_of(request).credit, token, value)
+    return Response(json.dumps({"credit": left}), media_type="application/json")
+
+
+def policy_of(config: Any) -> FetchPolicy:
+    roots = tuple(Path(p).resolve() for p in str(config.file_roots or "").split(",") if p.strip())
+    return FetchPolicy(
+        max_bytes=config.fetch_max_bytes,
+        timeout=config.fetch_timeout,
+        allow_private=config.fetch_allow_private,
+        file_roots=roots,
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/jobs", listing, methods=["GET", "HEAD", "POST"]),
+        Route("/jobs/{id}/results", aggregation, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}/results/{name}", result_file, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}", job, methods=["GET", "HEAD", "DELETE"]),
+        Route("/profiles", profiles, methods=["GET", "HEAD"]),
+        Route("/profiles/{name}", profiles, methods=["GET", "HEAD"]),
+        Route("/credit", credit, methods=["POST"]),
+    ]

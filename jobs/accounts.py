@@ -1,0 +1,171 @@
+"""Who is calling, what they may see, and what a job costs them.
+
+Users (HTTP Basic) and passes (`?pass=`, as the seed's service offers) come
+from the settings (`users = "alice:secret,bob:other"`, `passes =
+"TOKEN:credit,…"`). A job is owned by the user who made it, by its pass
+(`pass:` and the first 16 hex digits of the token's SHA-256, so the token
+itself is never stored), or by nobody (anonymous, allowed only when the
+`anonymous` setting is on). Bad credentials are a 403, as the seed says; no
+credentials where they are needed is a 401.
+
+Credit: a pass starts with the credit configured for it; each job debits its
+price, computed from the size a HEAD on the input reports (`price_per_job` +
+`price_per_mb` × MB, unknown sizes priced at the fetch limit). The balance is
+the pass's graph in the store (`{base}passes/{hash}`), replaced in the same
+transaction that creates the job, so a job is never paid for twice or not
+at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+from jobtrail.ingest import nt
+from jobtrail.store import ResourceGraph, Store
+from jobtrail.store.errors import Forbidden, InputError, PaymentRequired, Unauthorized
+from jobtrail.vocab.terms import JT, XSD
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str | None = None  # the owner jobs are made for; None: anonymous
+    pass_token: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or "anonymous"
+
+
+ANONYMOUS = Caller()
+
+
+def pass_owner(token: str) -> str:
+    return "pass:" + _hash(token)[:16]
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def parse_pairs(text: str | None, what: str) -> dict[str, str]:
+    """`a:1,b:2` → {a: 1, b: 2}; the setting's format for users and passes."""
+    pairs: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, colon, value = part.strip().partition(":")
+        if not colon or not name:
+            raise InputError(
+                f"bad {what} entry {part.strip()!r}", hint=f"write {what} as name:value,…"
+            )
+        pairs[name] = value
+    return pairs
+
+
+@dataclass
+class Accounts:
+    store: Store
+    base: str
+    users: Mapping[str, str] = field(default_factory=dict)
+    passes: Mapping[str, float] = field(default_factory=dict)
+    anonymous: bool = True
+    price_per_job: float = 0.0
+    price_per_mb: float = 0.0
+    max_bytes: int = 100_000_000
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # --- who ------------------------------------------------------------------
+
+    def identify(self, authorization: str | None, pass_token: str | None) -> Caller:
+        if pass_token is not None:
+            if pass_token not in self.passes:
+                raise Forbidden("this pass is not known here", hint="check the ?pass= value")
+            return Caller(pass_owner(pass_token), pass_token)
+        if authorization:
+            scheme, _, value = authorization.partition(" ")
+            if scheme.lower() != "basic":
+                raise Forbidden(f"{scheme} credentials are not accepted here; use HTTP Basic")
+            try:
+                user, _, password = base64.b64decode(value, validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError) as e:
+                raise Forbidden("the Basic credentials do not decode") from e
+            known = self.users.get(user)
+            if known is None or not hmac.compare_digest(known, password):
+                raise Forbidden("bad user name or password")
+            return Caller(user)
+        return ANONYMOUS
+
+    def require(self, caller: Caller) -> None:
+        """Refuse an anonymous caller where anonymous jobs are not allowed."""
+        if caller.name is None and not self.anonymous:
+            raise Unauthorized(
+                "anonymous jobs are not allowed here",
+                hint="send HTTP Basic credentials or add ?pass=YOUR-PASS",
+            )
+
+    def may_see(self, caller: Caller, owner: str | None) -> bool:
+        if owner is None:
+            return self.anonymous
+        return caller.name == owner
+
+    # --- credit ---------------------------------------------------------------
+
+    def priced(self) -> bool:
+        return self.price_per_job > 0 or self.price_per_mb > 0
+
+    def price(self, size: int | None) -> float:
+        size = self.max_bytes if size is None else size
+        return round(self.price_per_job + self.price_per_mb * math.ceil(size / 1e6), 6)
+
+    def iri(self, token: str) -> str:
+        return f"{self.base}passes/{_hash(token)}"
+
+    def balance(self, token: str) -> float:
+        for t in self.store.read(self.iri(token)):
+            if t.predicate.value == str(JT.credit) and isinstance(t.object, ox.Literal):
+                return float(t.object.value)
+        return float(self.passes.get(token, 0.0))  # not yet used: its configured credit
+
+    def debit(self, token: str, price: float, add_credit_hint: str) -> ResourceGraph:
+        """The pass's graph after paying `price`; PaymentRequired when its credit is short.
+
+        The caller stores the graph with the job (Jobs.create(also=…)) while
+        holding `self.lock()`, so two jobs cannot spend the same credit.
+        """
+        left = self.balance(token)
+        if price > left:
+            raise PaymentRequired(
+                f"this job costs {price:g} and the pass has {left:g} left",
+                hint=add_credit_hint,
+                details={"cost": price, "credit": left, "currency": "credit units"},
+            )
+        return self._graph(token, left - price)
+
+    def credit(self, token: str, amount: float) -> float:
+        if token not in self.passes:
+            raise InputError("no such pass is configured", hint="add it to the passes setting")
+        with self._lock:
+            left = self.balance(token) + amount
+            self.store.replace(self._graph(token, left))
+        return left
+
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def _graph(self, token: str, credit: float) -> ResourceGraph:
+        s = nt.iri(self.iri(token))
+        return ResourceGraph(
+            self.iri(token),
+            [
+                (s, nt.A, nt.jt("Pass")),
+                (s, nt.jt("credit"), nt.typed(format(round(credit, 6), "f"), f"{XSD}decimal")),
+            ],
+        )

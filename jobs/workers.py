@@ -1,0 +1,270 @@
+"""The worker pool: runs QUEUED jobs through their profiles, and keeps time for every job.
+
+A fixed number of threads take job ids from a queue that the job core feeds
+(any change that leaves a job QUEUED puts it there); nothing polls the
+store. Each worker moves its job to EXECUTING, fetches the input, runs the
+profile and stores the results and the final phase in one transaction. A job
+aborted or timed out meanwhile is left as it is and what the worker made is
+thrown away.
+
+The keeper thread enforces time: a job past its execution duration becomes
+ERROR (TimeLimitExceeded) at its deadline — an external program it runs is
+killed then too, a pure-Python extraction finishes in its thread and its
+result is dropped — and a job past its destruction time is deleted with its
+files. Both are kept in heaps in memory, filled from the store when the pool
+starts and from the job core's changes afterwards.
+
+When the pool starts it takes over what a stopped server left: EXECUTING jobs
+go back to QUEUED (their work is redone from the input) and every QUEUED job
+is queued.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from jobtrail.store.errors import (
+    Conflict,
+    Gone,
+    JobFailed,
+    NotFound,
+    TimeLimitExceeded,
+)
+
+from . import results
+from .core import SERVICE, Change, Job, Jobs
+from .fetch import FetchPolicy, fetch, fetch_small
+from .profiles import Outcome, Profile, Work
+
+log = logging.getLogger("jobtrail.workers")
+
+_STOP = "\0stop"
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    size: int = 2  # worker threads
+    files: Path = Path("jobtrail-files")  # result files, one directory per job
+    policy: FetchPolicy = FetchPolicy()
+    results_ttl: float = 7 * 86400.0  # seconds results are kept after the job ends
+    creator: str = "jobtrail"  # dcterms:creator of every aggregation
+
+
+class Workers:
+    def __init__(self, jobs: Jobs, profiles: Mapping[str, Profile], config: PoolConfig):
+        self.jobs = jobs
+        self.profiles = profiles
+        self.config = config
+        self._queue: queue.Queue[str] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self._timers: list[tuple[datetime, int, str, str]] = []  # (when, n, kind, job id)
+        self._counter = itertools.count()
+        self._keeper_wake = threading.Condition()
+        self._stopping = False
+        jobs.listen(self._changed)
+
+    # --- life ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.config.files.mkdir(parents=True, exist_ok=True)
+        self._recover()
+        for i in range(self.config.size):
+            t = threading.Thread(target=self._work, name=f"jobtrail-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        keeper = threading.Thread(target=self._keep, name="jobtrail-keeper", daemon=True)
+        keeper.start()
+        self._threads.append(keeper)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
+        for _ in range(self.config.size):
+            self._queue.put(_STOP)
+        with self._keeper_wake:
+            self._keeper_wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+
+    def _recover(self) -> None:
+        for job_id in self.jobs.ids(["EXECUTING"]):
+            self.jobs.set_phase(
+                job_id,
+                "QUEUED",
+                request={"reason": "the server stopped while the job was executing; requeued"},
+            )
+        for job_id in self.jobs.ids(["QUEUED"]):
+            self._queue.put(job_id)
+        for job_id in self.jobs.ids():
+            self._schedule(self.jobs.get(job_id))
+
+    # --- the job core tells us -------------------------------------------------
+
+    def _changed(self, change: Change) -> None:
+        job = change.job
+        if job is None:
+            return
+        if job.phase == "QUEUED" and change.previous != "QUEUED":
+            self._queue.put(job.id)
+        self._schedule(job)
+
+    def _schedule(self, job: Job) -> None:
+        entries = []
+        if job.destruction is not None:
+            entries.append((job.destruction, "destroy"))
+        deadline = job.deadline()
+        if job.phase == "EXECUTING" and deadline is not None:
+            entries.append((deadline, "expire"))
+        if not entries:
+            return
+        with self._keeper_wake:
+            for when, kind in entries:
+                heapq.heappush(self._timers, (when, next(self._counter), kind, job.id))
+            self._keeper_wake.notify_all()
+
+    # --- keeping time ----------------------------------------------------------
+
+    def _keep(self) -> None:
+        while not self._stopping:
+            with self._keeper_wake:
+                now = self.jobs.clock()
+                due = []
+                while self._timers and self._timers[0][0] <= now:
+                    due.append(heapq.heappop(self._timers))
+                if not due:
+                    wait = (self._timers[0][0] - now).total_seconds() if self._timers else 60.0
+                    self._keeper_wake.wait(min(max(wait, 0.01), 60.0))
+                    continue
+            for _, _, kind, job_id in due:
+                try:
+                    self._expire(job_id) if kind == "expire" else self._destroy(job_id)
+                except (NotFound, Gone, Conflict):
+                    pass  # deleted, finished or changed meanwhile: nothing left to do
+                except Exception:
+                    log.exception("could not %s job %s", kind, job_id)
+
+    def _expire(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        deadline = job.deadline()
+        if job.phase != "EXECUTING" or deadline is None or deadline > self.jobs.clock():
+            return
+        self.jobs.set_phase(
+            job_id,
+            "ERROR",
+            expect=("EXECUTING",),
+            error=TimeLimitExceeded(
+                f"the job ran past its execution duration of {job.execution_duration} s",
+                hint="create it again with a longer executionDuration",
+            ),
+        )
+
+    def _destroy(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job.destruction is None or job.destruction > self.jobs.clock():
+            return  # its destruction time was moved
+        self.jobs.delete(job_id, by=SERVICE, kind="destroyed")
+        results.remove(self.config.files, job_id)
+
+    # --- working ---------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id == _STOP:
+                return
+            try:
+                self.run(job_id)
+            except Exception:
+                log.exception("job %s: the worker failed", job_id)
+
+    def run(self, job_id: str) -> None:
+        """Run one QUEUED job to its end (or leave it, if it is no longer QUEUED)."""
+        try:
+            job = self.jobs.set_phase(job_id, "EXECUTING", expect=("QUEUED",))
+        except (NotFound, Gone, Conflict):
+            return  # aborted, deleted or taken meanwhile
+        output = results.job_dir(self.config.files, job_id)
+        shutil.rmtree(output, ignore_errors=True)
+        output.mkdir(parents=True)
+        outcome: Outcome | None = None
+        error: JobFailed | None = None
+        try:
+            outcome = self._do(job, output)
+            error = outcome.failure
+        except JobFailed as e:
+            error = e
+        except Exception as e:
+            log.exception("job %s: profile %s failed unexpectedly", job_id, job.profile)
+            error = JobFailed(f"the {job.profile} profile failed unexpectedly: {e}")
+        self._finish(job, outcome, error, output)
+
+    def _do(self, job: Job, output: Path) -> Outcome:
+        profile = self.profiles.get(job.profile)
+        if profile is None:
+            raise JobFailed(f"there is no profile {job.profile!r} on this server")
+        reason = profile.unavailable()
+        if reason:
+            raise JobFailed(f"the {profile.name} profile is unavailable here: {reason}")
+        if job.input is None:
+            raise JobFailed("the job has no input to work on")
+        profile.check_parameters(job.parameters)
+        deadline = job.deadline()
+        left = (deadline - self.jobs.clock()).total_seconds() if deadline else None
+        policy = self.config.policy
+        with tempfile.TemporaryDirectory(prefix=f"jobtrail-{job.id}-") as scratch:
+            fetched = fetch(job.input, Path(scratch) / "input", policy)
+            work = Work(
+                job_iri=job.iri,
+                input_url=job.input,
+                input_path=fetched.path,
+                media_type=fetched.media_type,
+                parameters=job.parameters,
+                output_dir=output,
+                results_iri=self.jobs.results_iri(job.id),
+                deadline=time.monotonic() + left if left is not None else None,
+                fetch_small=lambda url: fetch_small(url, policy),
+            )
+            work.remaining()  # the fetch may have used up the time
+            return profile.run(work)
+
+    def _finish(
+        self, job: Job, outcome: Outcome | None, error: JobFailed | None, output: Path
+    ) -> None:
+        if self._stopping:
+            return  # the server is stopping: the job stays EXECUTING and is requeued on start
+        aggregation = None
+        if outcome is not None and (outcome.files or outcome.triples):
+            now = self.jobs.clock()
+            aggregation = results.aggregation(
+                job,
+                outcome,
+                results_iri=self.jobs.results_iri(job.id),
+                output_dir=output,
+                creator=f"{self.config.creator} {job.profile} - {self.jobs.base}",
+                created=now,
+                expires=job.destruction or now + timedelta(seconds=self.config.results_ttl),
+            )
+        try:
+            self.jobs.set_phase(
+                job.id,
+                "ERROR" if error is not None else "COMPLETED",
+                expect=("EXECUTING",),
+                error=error,
+                results=aggregation,
+            )
+        except (NotFound, Gone, Conflict):
+            shutil.rmtree(output, ignore_errors=True)  # aborted, timed out or deleted meanwhile
+            return
+        if aggregation is None:
+            shutil.rmtree(output, ignore_errors=True)

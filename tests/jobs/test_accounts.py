@@ -1,0 +1,100 @@
+"""Users, passes and credit: who may do what, and what a job costs."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+from jobtrail.jobs.accounts import ANONYMOUS, Accounts, Caller, parse_pairs, pass_owner
+from jobtrail.store import Store
+from jobtrail.store.errors import Forbidden, InputError, PaymentRequired, Unauthorized
+from jobtrail.store.oxigraph import OxigraphStore
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with OxigraphStore(None) as s:
+        yield s
+
+
+@pytest.fixture
+def accounts(store: Store) -> Accounts:
+    return Accounts(
+        store,
+        "http://s/",
+        users={"alice": "wonderland"},
+        passes={"tok": 3.0},
+        price_per_job=1,
+        price_per_mb=0.5,
+        max_bytes=10_000_000,
+    )
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_identities(accounts: Accounts) -> None:
+    assert accounts.identify(basic("alice", "wonderland"), None) == Caller("alice")
+    assert accounts.identify(None, "tok") == Caller(pass_owner("tok"), "tok")
+    assert accounts.identify(None, None) is ANONYMOUS
+    assert "tok" not in pass_owner("tok")  # the token itself is never stored
+
+
+@pytest.mark.parametrize(
+    "authorization, token",
+    [
+        (basic("alice", "nope"), None),
+        (basic("mallory", "wonderland"), None),
+        ("Basic !!!", None),
+        ("Bearer abc", None),
+        (None, "unknown"),
+    ],
+)
+def test_bad_credentials_are_forbidden(
+    accounts: Accounts, authorization: str | None, token: str | None
+) -> None:
+    with pytest.raises(Forbidden):
+        accounts.identify(authorization, token)
+
+
+def test_anonymous_callers_need_anonymous_jobs_enabled(accounts: Accounts) -> None:
+    accounts.require(ANONYMOUS)
+    assert accounts.may_see(Caller("alice"), None)
+    accounts.anonymous = False
+    with pytest.raises(Unauthorized):
+        accounts.require(ANONYMOUS)
+    assert not accounts.may_see(Caller("alice"), None)
+    assert accounts.may_see(Caller("alice"), "alice") and not accounts.may_see(ANONYMOUS, "alice")
+
+
+def test_price_comes_from_the_size_and_an_unknown_size_costs_the_limit(accounts: Accounts) -> None:
+    assert accounts.price(0) == 1
+    assert accounts.price(1) == 1.5  # every MB begun
+    assert accounts.price(2_500_000) == 2.5
+    assert accounts.price(None) == 1 + 0.5 * 10
+
+
+def test_debit_refuses_what_the_credit_does_not_cover(accounts: Accounts, store: Store) -> None:
+    store.replace(accounts.debit("tok", 2.0, "add credit"))
+    assert accounts.balance("tok") == 1.0
+    with pytest.raises(PaymentRequired) as caught:
+        accounts.debit("tok", 1.5, "ask the admin")
+    assert caught.value.status == 402
+    assert caught.value.details == {"cost": 1.5, "credit": 1.0, "currency": "credit units"}
+    assert caught.value.hint == "ask the admin"
+    assert accounts.credit("tok", 4) == 5.0 and accounts.balance("tok") == 5.0
+
+
+def test_credit_for_an_unknown_pass_is_refused(accounts: Accounts) -> None:
+    with pytest.raises(InputError):
+        accounts.credit("unknown", 1)
+
+
+def test_setting_pairs() -> None:
+    assert parse_pairs("a:1, b:x:y", "users") == {"a": "1", "b": "x:y"}
+    assert parse_pairs(None, "users") == {}
+    with pytest.raises(InputError, match="nocolon") as caught:
+        parse_pairs("nocolon", "users")
+    assert caught.value.hint is not None and "name:value" in caught.value.hint

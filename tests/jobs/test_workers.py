@@ -1,0 +1,221 @@
+"""The worker pool: queued jobs run, time limits and destruction are kept, restarts take over.
+
+The pool runs real profiles on real files (file: inputs under a configured
+root); `Pause` below is a profile of this test's own that sleeps, so a job can
+be caught while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from jobtrail.jobs.builtin import builtin_profiles
+from jobtrail.jobs.core import Job, Jobs
+from jobtrail.jobs.fetch import FetchPolicy
+from jobtrail.jobs.profiles import Outcome, Profile, ResultFile, Work
+from jobtrail.jobs.workers import PoolConfig, Workers
+from jobtrail.store import Store
+from jobtrail.store.errors import Gone
+from jobtrail.store.oxigraph import OxigraphStore
+
+BASE = "http://s/"
+
+
+class Pause(Profile):
+    name = "Pause"
+    title = "Pause"
+    description = "sleeps for the parameter seconds, then copies its input"
+
+    def run(self, work: Work) -> Outcome:
+        time.sleep(float(work.parameters.get("seconds", 0)))
+        (work.output_dir / "copy.txt").write_bytes(work.input_path.read_bytes())
+        return Outcome(files=[ResultFile("copy.txt", "text/plain", rendition=True)])
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("some input\n")
+    return folder
+
+
+@pytest.fixture
+def pool(tmp_path: Path, inputs: Path) -> Iterator[Callable[..., tuple[Jobs, Workers]]]:
+    started: list[Workers] = []
+    stores: list[Store] = []
+
+    def make(store: Store | None = None, **config: object) -> tuple[Jobs, Workers]:
+        store = store or OxigraphStore(None)
+        stores.append(store)
+        jobs = Jobs(store, BASE)
+        profiles = {**builtin_profiles(), "Pause": Pause()}
+        workers = Workers(
+            jobs,
+            profiles,
+            PoolConfig(
+                files=tmp_path / "files",
+                policy=FetchPolicy(file_roots=(inputs,)),
+                **config,  # type: ignore[arg-type]
+            ),
+        )
+        workers.start()
+        started.append(workers)
+        return jobs, workers
+
+    yield make
+    for w in started:
+        w.stop()
+
+
+def until(jobs: Jobs, job_id: str, phases: set[str], seconds: float = 10) -> Job:
+    deadline = time.monotonic() + seconds
+    while True:
+        job = jobs.get(job_id)
+        if job.phase in phases:
+            return job
+        assert time.monotonic() < deadline, f"job still {job.phase}"
+        time.sleep(0.01)
+
+
+def test_a_queued_job_runs_and_its_results_are_aggregated(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, tmp_path: Path
+) -> None:
+    jobs, _ = pool()
+    job = jobs.create(profile="Pause", input=(inputs / "a.txt").as_uri(), phase="QUEUED")
+    done = until(jobs, job.id, {"COMPLETED", "ERROR"})
+    assert done.phase == "COMPLETED", done.error
+    assert done.results == jobs.results_iri(job.id)
+    assert (tmp_path / "files" / job.id / "copy.txt").read_text() == "some input\n"
+    described = {(t.predicate.value, t.object.value) for t in jobs.store.read(done.results)}
+    assert ("http://www.openarchives.org/ore/terms/aggregates", f"{done.results}/copy.txt") in {
+        (p, o) for p, o in described
+    }
+
+
+def test_a_pending_job_waits_until_it_is_queued(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path
+) -> None:
+    jobs, _ = pool()
+    job = jobs.create(profile="Pause", input=(inputs / "a.txt").as_uri())
+    time.sleep(0.2)
+    assert jobs.get(job.id).phase == "PENDING"
+    jobs.set_phase(job.id, "QUEUED")
+    assert until(jobs, job.id, {"COMPLETED"}).phase == "COMPLETED"
+
+
+def test_the_execution_duration_ends_a_job_in_error_at_its_deadline(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, tmp_path: Path
+) -> None:
+    jobs, _ = pool()
+    job = jobs.create(
+        profile="Pause",
+        input=(inputs / "a.txt").as_uri(),
+        parameters={"seconds": 1.5},
+        execution_duration=1,
+        phase="QUEUED",
+    )
+    start = time.monotonic()
+    failed = until(jobs, job.id, {"ERROR", "COMPLETED"})
+    assert failed.phase == "ERROR" and failed.error is not None
+    assert failed.error.type == "TimeLimitExceeded" and "1 s" in failed.error.message
+    assert time.monotonic() - start < 1.4  # at the deadline, not when the profile returns
+    time.sleep(1.0)  # the profile has returned: what it made is dropped
+    assert jobs.get(job.id).phase == "ERROR" and jobs.get(job.id).results is None
+    assert not (tmp_path / "files" / job.id).exists()
+
+
+def test_an_aborted_job_keeps_its_phase_and_loses_what_the_worker_made(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path
+) -> None:
+    jobs, _ = pool()
+    job = jobs.create(
+        profile="Pause",
+        input=(inputs / "a.txt").as_uri(),
+        parameters={"seconds": 0.5},
+        phase="QUEUED",
+    )
+    until(jobs, job.id, {"EXECUTING"})
+    jobs.set_phase(job.id, "ABORTED", by="alice")
+    time.sleep(0.8)
+    assert jobs.get(job.id).phase == "ABORTED" and jobs.get(job.id).results is None
+
+
+def test_destruction_removes_the_job_and_its_files(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, tmp_path: Path
+) -> None:
+    jobs, _ = pool()
+    job = jobs.create(
+        profile="Pause",
+        input=(inputs / "a.txt").as_uri(),
+        destruction=jobs.clock() + timedelta(seconds=0.6),
+        phase="QUEUED",
+    )
+    until(jobs, job.id, {"COMPLETED"})
+    assert (tmp_path / "files" / job.id).exists()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            jobs.get(job.id)
+        except Gone:
+            break
+        assert time.monotonic() < deadline, "the job was not destroyed"
+        time.sleep(0.02)
+    assert not (tmp_path / "files" / job.id).exists()
+    assert not jobs.store.exists(jobs.results_iri(job.id))
+
+
+def test_moving_the_destruction_time_later_keeps_the_job(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path
+) -> None:
+    jobs, _ = pool()
+    job = jobs.create(
+        profile="Pause",
+        input=(inputs / "a.txt").as_uri(),
+        destruction=jobs.clock() + timedelta(seconds=0.3),
+    )
+    jobs.update(job.id, by="alice", destruction=jobs.clock() + timedelta(hours=1))
+    time.sleep(0.6)
+    assert jobs.get(job.id).phase == "PENDING"
+
+
+def test_jobs_left_executing_by_a_stopped_server_are_requeued_on_start(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path
+) -> None:
+    store = OxigraphStore(None)
+    before = Jobs(store, BASE)  # a server that took the job and stopped
+    job = before.create(profile="Pause", input=(inputs / "a.txt").as_uri(), phase="QUEUED")
+    before.set_phase(job.id, "EXECUTING")
+    jobs, _ = pool(store)
+    done = until(jobs, job.id, {"COMPLETED", "ERROR"})
+    assert done.phase == "COMPLETED"
+    texts = [
+        json.loads(row["t"].value)
+        for row in store.query(  # type: ignore[union-attr]
+            "SELECT ?t WHERE { ?m <https://w3id.org/jobtrail/vocab#originalText> ?t }"
+        )
+    ]
+    requeued = [t for t in texts if t.get("job") == job.iri and t.get("to") == "QUEUED"]
+    assert any("requeued" in t.get("request", {}).get("reason", "") for t in requeued)
+
+
+def test_a_profile_that_cannot_work_on_the_input_ends_the_job_in_error(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, tmp_path: Path
+) -> None:
+    jobs, _ = pool()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not under a file root\n")
+    refused = jobs.create(profile="Fixity", input=outside.as_uri(), phase="QUEUED")
+    failed = until(jobs, refused.id, {"ERROR", "COMPLETED"})
+    assert failed.phase == "ERROR" and failed.error is not None
+    assert failed.error.type == "InputUnavailable"
+    unknown = jobs.create(
+        profile="NoSuchProfile", input=(inputs / "a.txt").as_uri(), phase="QUEUED"
+    )
+    failed = until(jobs, unknown.id, {"ERROR", "COMPLETED"})
+    assert failed.error is not None and "NoSuchProfile" in failed.error.message
