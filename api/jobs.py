@@ -85,7 +85,7 @@ async def create(request: Request) -> Response:
     caller = caller_of(request)
     accounts.require(caller)
     config = request.state.config
-    fields = await _fields(request, config.max_body)
+    fields, body = await _fields(request, config.max_body)
     url = str(fields.pop("url", "") or "").strip()
     if not url:
         raise InputError(
@@ -104,7 +104,14 @@ async def create(request: Request) -> Response:
     parameters = {**{k: v for k, v in fields.items() if k != "pass"}, **parameters}
     jobs = jobs_of(request)
     now = jobs.clock()
-    record = {"method": "POST", "path": "/jobs", "url": url, "profile": profile.name}
+    record = {  # the request as received: its body verbatim
+        "method": "POST",
+        "path": request.url.path,
+        "query": {k: v for k, v in request.query_params.items() if k != "pass"},  # a secret
+        "contentType": request.headers.get("content-type"),
+        "body": body,
+        "caller": caller.label,
+    }
 
     def make(price: float | None = None, also: tuple[Any, ...] = ()) -> Job:
         return jobs.create(
@@ -141,7 +148,8 @@ async def create(request: Request) -> Response:
     )
 
 
-async def _fields(request: Request, limit: int) -> dict[str, Any]:
+async def _fields(request: Request, limit: int) -> tuple[dict[str, Any], str]:
+    """The request's fields (url, profile, parameters …) and its body as text."""
     kind = request.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
     body = await read_body(request, limit)
     try:
@@ -154,12 +162,12 @@ async def _fields(request: Request, limit: int) -> dict[str, Any]:
         except json.JSONDecodeError as e:
             raise InputError(f"the JSON body does not parse: {e}") from e
         if isinstance(data, str):
-            return {"url": data}
+            return {"url": data}, text
         if not isinstance(data, dict):
             raise InputError('the JSON body is an object: {"url": "http://h/x.doc", …}')
-        return dict(data)
+        return dict(data), text
     if kind == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(text, keep_blank_values=True))
+        return dict(parse_qsl(text, keep_blank_values=True)), text
     if kind == "multipart/form-data":
         raise errors.UnsupportedFormat(
             "send the document's URL, not the document",
@@ -169,7 +177,7 @@ async def _fields(request: Request, limit: int) -> dict[str, Any]:
     urls = [line for line in lines if line and not line.startswith("#")]  # text/uri-list comments
     if len(urls) > 1:
         raise InputError(f"one document per job, and the body names {len(urls)}")
-    return {"url": urls[0] if urls else ""}
+    return {"url": urls[0] if urls else ""}, text
 
 
 def _profile(request: Request, name: str) -> Profile:
@@ -393,9 +401,8 @@ def profile_triples(profiles: Mapping[str, Profile], base: str) -> list[ox.Tripl
             ox.Triple(s, ox.NamedNode(f"{DCTERMS}title"), ox.Literal(p.title)),
             ox.Triple(s, ox.NamedNode(f"{DCTERMS}description"), ox.Literal(p.description)),
         ]
-        reason = p.unavailable()
-        if reason:
-            out.append(ox.Triple(s, ox.NamedNode(f"{RDFS}comment"), ox.Literal(reason)))
+        for note in filter(None, [p.unavailable(), *p.limits()]):
+            out.append(ox.Triple(s, ox.NamedNode(f"{RDFS}comment"), ox.Literal(note)))
     return out
 
 
@@ -406,6 +413,7 @@ def profile_json(p: Profile) -> dict[str, Any]:
         "description": p.description,
         "available": p.unavailable() is None,
         "unavailable": p.unavailable(),
+        "limits": p.limits(),
         "parameters": [
             {"name": s.name, "required": s.required, "description": s.description}
             for s in p.parameters
@@ -443,6 +451,7 @@ def _profiles_page(shown: Mapping[str, Profile]) -> str:
     for p in shown.values():
         reason = p.unavailable()
         state = f"<b>unavailable</b>: {escape(reason)}" if reason else "available"
+        state += "".join(f"<br><i>but</i> {escape(limit)}" for limit in p.limits())
         params = ", ".join(
             f"<code>{escape(s.name)}</code>{'*' if s.required else ''}" for s in p.parameters
         )
@@ -461,7 +470,7 @@ def _profiles_page(shown: Mapping[str, Profile]) -> str:
 async def credit(request: Request) -> Response:
     """Add credit to a pass (admin token): a form or JSON with pass= and amount=."""
     authorise(request, request.state.config.admin_token)
-    fields = await _fields(request, 10_000)
+    fields, _ = await _fields(request, 10_000)
     token, amount = str(fields.get("pass", "")), fields.get("amount")
     try:
         value = float(str(amount))

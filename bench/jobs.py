@@ -4,10 +4,10 @@ Starts the real `jobtrail serve` (uvicorn, embedded store on disk, its worker po
 on a free port of 127.0.0.1, with a tiny input file under a configured file root, and
 measures against that one server:
 
-  (a) POST /jobs creations/s with C concurrent connections for T seconds (wrk when
-      installed, else async httpx), every job a Fixity check of the tiny file (a
-      trivial profile: the file is read from disk, no network), and, as the stack's
-      ceiling in the same run, GET /health requests/s;
+  (a) GET /health requests/s on the idle server (the stack's ceiling), then POST /jobs
+      creations/s, each with C concurrent connections for T seconds (wrk when installed,
+      else async httpx); every job is a Fixity check of the tiny file (a trivial profile:
+      the file is read from disk, no network), and the worker pool runs them meanwhile;
   (b) once the queue from (a) has drained: J jobs posted one after another (25 ms apart,
       so the queue is idle), and from each job's own record the queue latency
       (created → started executing) and created → COMPLETED, median and p95, plus
@@ -177,8 +177,8 @@ def main() -> None:
         server = start_server(work, port)
         try:
             body = f"{tiny.as_uri()}"
+            health, _ = load(f"{base}health", args.c, args.t, work, None)  # idle: the ceiling
             creations, bad = load(f"{base}jobs?profile=Fixity", args.c, args.t, work, body)
-            health, _ = load(f"{base}health", args.c, args.t, work, None)
             tool = "wrk, 1 thread" if shutil.which("wrk") else "httpx async"
             print(
                 f"(a) POST /jobs: {creations:,.0f} creations/s ({tool}, {args.c} connections, "

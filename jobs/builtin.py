@@ -181,6 +181,10 @@ class DocumentToText(Profile):
     kinds = {"application/msword": "doc", OLE: "doc", DOCX: "docx", "application/pdf": "pdf"}
     extensions = {".doc": "doc", ".dot": "doc", ".docx": "docx", ".pdf": "pdf"}
 
+    def limits(self) -> list[str]:
+        missing = shutil.which("antiword") is None
+        return ["antiword is not installed: .doc files cannot be converted"] if missing else []
+
     def run(self, work: Work) -> Outcome:
         name = _file_name(work.input_url) or "document"
         readers = {"doc": self._doc, "docx": self._docx, "pdf": self._pdf}
@@ -362,6 +366,10 @@ class ExtractTechnicalMetadata(Profile):
     description = (
         "Size, media type and digests of the input, and its streams (ffprobe), as JSON-LD."
     )
+
+    def limits(self) -> list[str]:
+        missing = shutil.which("ffprobe") is None
+        return ["ffprobe is not installed: audio and video streams are not described"] * missing
 
     def run(self, work: Work) -> Outcome:
         size = work.input_path.stat().st_size

@@ -92,6 +92,10 @@ class Profile(abc.ABC):
         """Why this profile cannot run on this machine (a missing program), or None."""
         return None
 
+    def limits(self) -> list[str]:
+        """What it cannot do on this machine though it runs (an optional program is missing)."""
+        return []
+
     @abc.abstractmethod
     def run(self, work: Work) -> Outcome:
         """Do the work; raise JobFailed when it cannot be done on this input."""

@@ -326,7 +326,16 @@ def test_402_when_a_pass_has_too_little_credit(
     )
     assert added.status_code == 200 and added.json()["credit"] == 5.5
     for _ in range(2):  # 5.5 → 3.5 → 1.5
-        assert client.post("/jobs?pass=poor-pass", content=url).status_code == 201
+        job = client.post("/jobs?pass=poor-pass", content=url)
+        assert job.status_code == 201
+    history = client.get(
+        "/sparql",
+        params={
+            "query": f"SELECT ?t WHERE {{ ?m <{JT.about}> <{job.text}> ; <{JT.originalText}> ?t }}"
+        },
+        headers={"Accept": "text/csv"},
+    ).text
+    assert url in history and "poor-pass" not in history  # the request is kept, the secret is not
     again = client.post("/jobs?pass=poor-pass", content=url, headers={"Accept": "application/json"})
     assert again.status_code == 402 and again.json()["credit"] == 1.5
 
@@ -403,6 +412,11 @@ def test_profiles_say_what_is_available(client: httpx.Client) -> None:
     names = {p["name"]: p for p in listed}
     assert {"DocumentToText", "Fixity", "ExtractTechnicalMetadata", "BagValidation"} <= set(names)
     assert all(p["available"] == (p["unavailable"] is None) for p in listed)
+    assert names["DocumentToText"]["limits"] == (
+        []
+        if shutil.which("antiword")
+        else ["antiword is not installed: .doc files cannot be converted"]
+    )
     page = client.get("/profiles", headers={"Accept": "text/html"})
     assert "Fixity" in page.text
 

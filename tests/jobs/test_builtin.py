@@ -173,6 +173,9 @@ def test_a_word_97_document_without_antiword_names_the_program(
     with pytest.raises(JobFailed, match="antiword") as failed:
         DocumentToText().run(work)
     assert "old.doc" in failed.value.message and failed.value.hint
+    assert DocumentToText().limits() == [
+        "antiword is not installed: .doc files cannot be converted"
+    ]
 
 
 @pytest.mark.parametrize("media_type", [DOCX, None])
@@ -452,6 +455,9 @@ def test_technical_metadata_without_ffprobe_says_why(
     assert doc["mediaType"] == "audio/wav" and "streams" not in doc
     assert doc["note"] == "streams not described: ffprobe is not installed on this server"
     assert jsonld.expand(doc)
+    assert ExtractTechnicalMetadata().limits() == [
+        "ffprobe is not installed: audio and video streams are not described"
+    ]
 
 
 @needs_ffprobe
