@@ -509,7 +509,7 @@ class BagValidation(Profile):
         work.remaining()
         return {
             "valid": not errors,
-            "bagitVersion": bag.version,
+            "bagitVersion": ".".join(map(str, bag.version_info)),
             "algorithms": list(bag.algorithms),
             "payloadOxum": bag.info.get("Payload-Oxum"),
             "fileCount": sum(1 for _ in bag.payload_files()),
