@@ -185,7 +185,7 @@ def main() -> None:
                 f"{args.t:g} s; {bad} failed)  goal ≥ 500"
             )
             print(
-                f"    GET /health: {health:,.0f} requests/s (the stack's ceiling, measured first on the idle server); "
+                f"    GET /health: {health:,.0f} requests/s (the ceiling, on the idle server); "
                 f"ratio {creations / health:.1%}"
             )
             start = time.perf_counter()
