@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import conneg, documents, errors, feeds, html, jobs, queries, resources, sparql
+from . import conneg, documents, errors, feeds, html, jobs, queries, resources, sparql, trace
 from .middleware import BodyLimit, ReadOnlyCors
 
 
@@ -156,6 +156,7 @@ def routes() -> list[BaseRoute]:
         Route("/update", sparql.update, methods=["POST"]),
         *queries.routes(),
         *jobs.routes(),
+        *trace.routes(),
         *documents.routes(),
         *feeds.routes(),
         Mount("/static", StaticFiles(packages=[("jobtrail.api", "static")]), name="static"),
@@ -180,6 +181,7 @@ async def home(request: Request) -> Response:
         ("/jobs", "jobs: POST a document's URL to start one; your jobs (Atom, RDF, HTML)"),
         ("/profiles", "what a job can do here (and what cannot run, and why)"),
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
+        ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
         ("/sparql", "SPARQL endpoint and query page"),
         ("/queries", "named queries"),
         ("/vocab", "the jobtrail vocabulary"),

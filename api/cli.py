@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.sources import from_paths
@@ -14,7 +15,7 @@ from jobtrail.store import Store, open_store
 from jobtrail.store.base import DumpFormat
 from jobtrail.store.errors import InputError, JobtrailError, StoreLocked
 
-from . import settings
+from . import conneg, settings
 from .output import Progress, print_results, stats_table
 
 EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
@@ -116,12 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("stats", cmd_stats, "what the store holds", ("store",))
 
+    p = command("trace", cmd_trace, "every hop of the chain a UUID or reference belongs to")
+    p.add_argument("key", help="a UUID (with or without urn:uuid:) or a reference")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "turtle", "jsonld", "html", "svg"),
+        default="table",
+    )
+
     command(
         "serve",
         cmd_serve,
         "serve the store over HTTP (linked data, SPARQL, HTML)",
         ("store", "base_url", "host", "port", "workers")
-        + ("query_timeout", "admin_token", "max_body", "page_size", "cache_size"),
+        + ("query_timeout", "admin_token", "max_body", "page_size", "cache_size")
+        + settings.JOBS,
     )
     return parser
 
@@ -279,6 +289,41 @@ def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
         text = Path(args.query[1:]).read_text("utf-8") if args.query.startswith("@") else args.query
     with _open(config, reading=True) as store:
         print_results(store.query(text, substitutions=substitutions), args.format, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.queries.trace import trace
+
+    from . import trace as drawing
+
+    with _open(config, reading=True) as store:
+        chain = trace(store, args.key)
+    if args.format == "table":
+        for i, hop in enumerate(chain.hops, 1):
+            who = " / ".join(p for p in (hop.producer, hop.process, hop.environment) if p)
+            after = ", ".join(
+                f"#{[h.iri for h in chain.hops].index(e) + 1}" for e in hop.informed_by
+            )
+            print(f"#{i:<3} {hop.time or '?':<28} {who}")
+            retries = "—" if hop.retries is None else hop.retries
+            print(f"     added {hop.added or '—'}  retries {retries}  after {after or '—'}")
+            for error in hop.errors:
+                print(f"     error: {error}")
+        print(f"{len(chain.hops)} hops; references: {', '.join(sorted(chain.references))}")
+        return EXIT_OK
+    fmt = {
+        "json": drawing.JSON,
+        "turtle": conneg.TURTLE,
+        "jsonld": conneg.JSONLD,
+        "html": conneg.HTML,
+        "svg": drawing.SVG,
+    }[args.format]
+    iri = f"{config['base_url']}trace/{quote(args.key, safe='')}"
+    body = drawing.document(
+        chain, fmt, iri=iri, path=f"/trace/{quote(args.key, safe='')}", base=config["base_url"]
+    )
+    sys.stdout.write(body.decode("utf-8"))
     return EXIT_OK
 
 

@@ -98,6 +98,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("price_per_mb", 0.0, "credit each MB of input costs a pass (size from HEAD)", float),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
+JOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS[SETTINGS.index(BY_NAME["job_workers"]) :])
+"""The job service's settings (the last part of the table): flags of `jobtrail serve`."""
 
 
 def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
