@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("stats", cmd_stats, "what the store holds", ("store",))
 
+    p = command(
+        "verify", cmd_verify, "recompute every message's seal and say what was tampered with"
+    )
+    p.add_argument("--all", action="store_true", help="list every finding, not only the first")
+
     p = command("trace", cmd_trace, "every hop of the chain a UUID or reference belongs to")
     p.add_argument("key", help="a UUID (with or without urn:uuid:) or a reference")
     p.add_argument(
@@ -289,6 +294,31 @@ def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
         text = Path(args.query[1:]).read_text("utf-8") if args.query.startswith("@") else args.query
     with _open(config, reading=True) as store:
         print_results(store.query(text, substitutions=substitutions), args.format, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.ingest.seal import verify
+
+    checked = problems = 0
+
+    def count(position: int) -> None:
+        nonlocal checked
+        checked = position
+
+    with _open(config, reading=True) as store:
+        for finding in verify(store, count):
+            problems += 1
+            print(
+                f"message #{finding.position} {finding.message}: {finding.problem}", file=sys.stderr
+            )
+            if not args.all:
+                print("  (the first finding; --all lists every one)", file=sys.stderr)
+                return EXIT_REJECTED
+    if problems:
+        print(f"{problems} finding(s) in {checked:,} messages", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"verified {checked:,} messages: every seal matches, the log is unbroken")
     return EXIT_OK
 
 

@@ -22,6 +22,7 @@ from jobtrail.vocab.terms import SH
 from . import nt
 from .message import Incoming, Message
 from .read import read_message
+from .seal import Log
 from .sources import Item, Unreadable
 
 CHUNK = 1000
@@ -101,6 +102,7 @@ class Loader:
         batch_size: int = 5000,
         listener: Listener | None = None,
         keep_iris: bool = False,
+        log: Log | None = None,
     ):
         self.store = store
         self.base = base
@@ -108,6 +110,7 @@ class Loader:
         self.batch_size = batch_size
         self.listener = listener or (lambda event: None)
         self.keep_iris = keep_iris
+        self.log = log if log is not None else Log(store)
         self.report = LoadReport()
         self._chunk: dict[str, tuple[Message, Event]] = {}  # read, not yet handed over
         self._shared: dict[str, ResourceGraph] = {}
@@ -196,7 +199,12 @@ class Loader:
         unsettled = self._written.keys() | (self._closing[2].keys() if self._closing else set())
         names = chunk.keys() | shared.keys()
         already = self.store.existing(names - unsettled) | (names & unsettled)
-        graphs = [m.graph for iri, (m, _) in chunk.items() if iri not in already]
+        graphs = []
+        for iri, (m, event) in chunk.items():
+            if iri not in already:
+                if not event.restored:  # a graph from a dump keeps the seal it was dumped with
+                    self.log.seal(m.graph)
+                graphs.append(m.graph)
         graphs += [g for iri, g in shared.items() if iri not in already]
         for iri, (_, event) in chunk.items():
             if iri in already:

@@ -27,6 +27,7 @@ from typing import Any
 import pyoxigraph as ox
 from jobtrail.ingest import nt
 from jobtrail.ingest.message import Incoming, envelope
+from jobtrail.ingest.seal import Log
 from jobtrail.store import ResourceGraph, Store, Triple
 from jobtrail.store.errors import (
     Conflict,
@@ -142,9 +143,17 @@ Listener = Callable[[Change], None]
 class Jobs:
     """Creates, reads, changes and deletes jobs in a store; the one way to do any of it."""
 
-    def __init__(self, store: Store, base: str, *, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        store: Store,
+        base: str,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        log: Log | None = None,
+    ):
         self.store = store
         self.base = base
+        self.log = log if log is not None else Log(store)
         self.clock = clock
         self._locks = [threading.Lock() for _ in range(64)]
         self._listeners: list[Listener] = []
@@ -473,7 +482,9 @@ class Jobs:
             triples.append((s, nt.jt("fromPhase"), nt.iri(phase_iri(previous))))
         if record["to"] is not None:
             triples.append((s, nt.jt("toPhase"), nt.iri(phase_iri(job.phase))))
-        return ResourceGraph(m, triples)
+        graph = ResourceGraph(m, triples)
+        self.log.seal(graph)
+        return graph
 
     def _tell(self, change: Change) -> None:
         for listener in list(self._listeners):

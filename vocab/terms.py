@@ -22,6 +22,9 @@ class JT(DefinedNamespace):
     _fail = True
 
     AmeJob: URIRef
+    digest: URIRef
+    previousDigest: URIRef
+    logPosition: URIRef
     price: URIRef
     credit: URIRef
     errorType: URIRef
