@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jobtrail.ingest.jsonld import context_document, context_index
+from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, parse_pairs
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Jobs
@@ -109,7 +110,8 @@ def create_app(config: Config) -> Starlette:
 
 def _job_service(store: Store, config: Config) -> dict[str, Any]:
     """The job core, its workers and its accounts, for the app's state."""
-    the_jobs = Jobs(store, config.base_url)
+    log = Log(store)  # one log head per process: loads and job changes both append to it
+    the_jobs = Jobs(store, config.base_url, log=log)
     profiles = builtin_profiles()
     policy = jobs.policy_of(config)
     accounts = Accounts(
@@ -133,6 +135,7 @@ def _job_service(store: Store, config: Config) -> dict[str, Any]:
         "accounts": accounts,
         "profiles": profiles,
         "policy": policy,
+        "log": log,
     }
 
 

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from . import atom, conneg, html, render
 from .documents import LABEL, _by_subject, _value
+from .messages import post
 from .resources import respond
 
 DEFAULT_SIZE = 50
@@ -384,6 +385,7 @@ def _when(value: str | None) -> datetime | None:
 def routes() -> list[BaseRoute]:
     return [
         Route("/messages", messages, methods=["GET", "HEAD"]),
+        Route("/messages", post, methods=["POST"]),
         Route("/messages.{ext}", messages, methods=["GET", "HEAD"]),
     ]
 
