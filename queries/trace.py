@@ -8,8 +8,9 @@ one it added), and names its package by a reference. Starting from the key,
 state any reference found so far, until no new message turns up: the
 connected component of the key, and nothing else — a hop of another chain
 shares neither. Each round is one indexed lookup (`jt:carriesUUID`,
-`jt:reference` bound by VALUES), so the cost follows the chain's size, not
-the store's.
+`jt:reference` bound by VALUES) and one scan of each new message's own
+graph, which gives both its keys for the next round and what the trace
+shows of it; so the cost follows the chain's size, not the store's.
 
 Links are computed, not stored: hop B `prov:wasInformedBy` hop A when B
 carries the UUID that A added. Messages are immutable, so a link written when
@@ -126,31 +127,35 @@ def trace(store: Store, key: str) -> Trace:
     if UUID_RE.match(key):
         uuids.add(key if key.startswith("urn:uuid:") else f"urn:uuid:{key.lower()}")
     references.add(key)
-    messages: set[str] = set()
+    hops: dict[str, Hop] = {}
     new_uuids, new_refs = set(uuids), set(references)
     for _ in range(MAX_ROUNDS):
-        found = _round(store, new_uuids, new_refs) - messages
+        found = _round(store, new_uuids, new_refs) - hops.keys()
         if not found:
             break
-        messages |= found
-        if len(messages) > MAX_HOPS:
+        if len(hops) + len(found) > MAX_HOPS:
             raise InputError(
                 f"the chain of {key!r} has more than {MAX_HOPS:,} hops",
                 hint="trace a UUID further down the chain, or query with SPARQL",
             )
-        keys_u, keys_r = _keys(store, found)
+        fetched = _fetch(store, found)
+        hops.update(fetched)
+        keys_u = {u for h in fetched.values() for u in h.carried}
+        keys_r = {r for h in fetched.values() for r, _ in h.references}
+        for h in fetched.values():
+            keys_r |= {e for e in (h.execution_id, h.parent_execution_id) if e}
         new_uuids, new_refs = keys_u - uuids, keys_r - references
         uuids |= keys_u
         references |= keys_r
-    if not messages:
+    if not hops:
         raise NotFound(
             f"no message carries the UUID or states the reference {key!r}",
             hint="try a UUID from a message's UUIDs list, or a reference such as TDR-2021-GW3",
         )
-    hops = _details(store, messages)
-    _link(hops)
-    hops.sort(key=lambda h: (h.time or "", len(h.uuids), h.iri))
-    return Trace(key, hops, uuids, references)
+    _producers(store, list(hops.values()))
+    ordered = sorted(hops.values(), key=lambda h: (h.time or "", len(h.uuids), h.iri))
+    _link(ordered)
+    return Trace(key, ordered, uuids, references)
 
 
 def _round(store: Store, uuids: set[str], references: set[str]) -> set[str]:
@@ -172,66 +177,100 @@ def _round(store: Store, uuids: set[str], references: set[str]) -> set[str]:
     return {row["m"].value for row in store.query(query)}  # type: ignore[union-attr]
 
 
-def _keys(store: Store, messages: set[str]) -> tuple[set[str], set[str]]:
-    query = _sparql("keys").replace("#VALUES", _values("m", {ox.NamedNode(m) for m in messages}))
-    uuids, references = set(), set()
-    for row in store.query(query):  # type: ignore[union-attr]
-        if row["u"] is not None:
-            uuids.add(row["u"].value)
-        if row["r"] is not None:
-            references.add(row["r"].value)
-    return uuids, references
+_JT = "https://w3id.org/jobtrail/vocab#"
+_PROV = "http://www.w3.org/ns/prov#"
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+_KINDS = (
+    "TRE2022Message",
+    "TRE2023Message",
+    "JSONLDMessage",
+    "HTTPMessage",
+    "RDFMessage",
+    "JobChange",
+)
+_SCALARS = {
+    f"{_PROV}generatedAtTime": "time",
+    f"{_PROV}wasAttributedTo": "agent",
+    f"{_JT}producerType": "type",
+    f"{_JT}addedUUID": "added",
+    f"{_JT}executionId": "execution_id",
+    f"{_JT}parentExecutionId": "parent_execution_id",
+    f"{_JT}sha256": "sha256",
+}
 
 
-def _details(store: Store, messages: set[str]) -> list[Hop]:
-    hops = {m: Hop(m) for m in messages}
-    query = _sparql("hops").replace("#VALUES", _values("m", {ox.NamedNode(m) for m in messages}))
+def _fetch(store: Store, messages: set[str]) -> dict[str, Hop]:
+    """Each message's graph in one scan per message, read into a Hop.
+
+    One `GRAPH ?m { ?s ?p ?o }` per message is a single prefix scan of the
+    graph index, where asking for each fact separately was one lookup per
+    fact and message; the original text is left out (it is the bulk).
+    """
+    query = _sparql("graphs").replace("#VALUES", _values("m", {ox.NamedNode(m) for m in messages}))
+    facts: dict[str, dict[str, dict[str, list[str]]]] = {m: {} for m in messages}
     for row in store.query(query):  # type: ignore[union-attr]
-        hop = hops[row["m"].value]
-        what = row["k"].value
-        a = row["a"].value if row["a"] is not None else None
-        b = row["b"].value if row["b"] is not None else None
-        c = row["c"].value if row["c"] is not None else None
-        if a is None:
-            continue
-        if what == "uuid":
-            assert b is not None
-            hop.uuids.append((int(a), b, c))
-        elif what == "reference":
-            hop.references.append((a, b))
-        elif what == "error":
-            hop.errors.append(a)
-        elif what == "version":
-            hop.versions.append((a, b or ""))
-        elif what == "validation":
-            hop.validations.append((a, b))
-        elif what == "retries":
-            hop.retries = max(hop.retries or 0, int(a)) if a.isdigit() else hop.retries
-        elif what == "producer":
-            hop.agent, hop.producer, hop.process, hop.environment = a, b, c, None
-        elif what == "environment":
-            hop.environment = a
-        elif what == "kind":
-            if a.endswith(
-                (
-                    "TRE2022Message",
-                    "TRE2023Message",
-                    "JSONLDMessage",
-                    "HTTPMessage",
-                    "RDFMessage",
-                    "JobChange",
-                )
-            ):
-                hop.kind = a.rsplit("#", 1)[-1]
-        else:
-            setattr(hop, what, a)
-    for hop in hops.values():
-        hop.uuids.sort()
-        hop.errors.sort()
-        hop.versions.sort()
-        hop.references.sort(key=lambda r: (r[0], r[1] or ""))
-        hop.validations.sort(key=lambda v: (v[0], v[1] or ""))
-    return list(hops.values())
+        by_subject = facts[row["m"].value].setdefault(row["s"].value, {})
+        by_subject.setdefault(row["p"].value, []).append(row["o"].value)
+    return {m: _hop(m, graph) for m, graph in facts.items()}
+
+
+def _hop(iri: str, graph: dict[str, dict[str, list[str]]]) -> Hop:
+    hop = Hop(iri)
+    this = graph.get(iri, {})
+
+    def one(node: str, predicate: str) -> str | None:
+        values = graph.get(node, {}).get(f"{_JT}{predicate}")
+        return min(values) if values else None
+
+    for predicate, attribute in _SCALARS.items():
+        if values := this.get(predicate):
+            setattr(hop, attribute, min(values))
+    kinds = [t.rsplit("#", 1)[-1] for t in this.get(_RDF_TYPE, []) if t.endswith(_KINDS)]
+    hop.kind = min(kinds) if kinds else None
+    for entry in this.get(f"{_JT}uuidEntry", []):
+        position, uuid = one(entry, "position"), one(entry, "uuid")
+        if position is not None and uuid is not None:
+            hop.uuids.append((int(position), uuid, one(entry, "uuidLabel")))
+    for p in this.get(f"{_JT}parameterSet", []):
+        params = graph.get(p, {})
+        owner = one(p, "parameterOwner")
+        hop.references += [(r, owner) for r in params.get(f"{_JT}reference", [])]
+        retries = [int(n) for n in params.get(f"{_JT}numberOfRetries", []) if n.isdigit()]
+        if retries:
+            hop.retries = max([hop.retries or 0, *retries])
+        for e in params.get(f"{_JT}error", []):
+            hop.errors += graph.get(e, {}).get(f"{_JT}errorMessage", [])
+        for v in params.get(f"{_JT}softwareVersion", []):
+            if (name := one(v, "softwareName")) is not None:
+                hop.versions.append((name, one(v, "version") or ""))
+        for v in params.get(f"{_JT}resourceValidation", []):
+            hop.validations.append((one(v, "validationMethod") or "unstated", one(v, "location")))
+    hop.uuids.sort()
+    hop.errors.sort()
+    hop.versions.sort()
+    hop.references.sort(key=lambda r: (r[0], r[1] or ""))
+    hop.validations.sort(key=lambda v: (v[0], v[1] or ""))
+    return hop
+
+
+def _producers(store: Store, hops: list[Hop]) -> None:
+    agents = {h.agent for h in hops if h.agent}
+    if not agents:
+        return
+    query = _sparql("producers").replace("#VALUES", _values("a", {ox.NamedNode(a) for a in agents}))
+    described: dict[str, tuple[str, str | None, str | None]] = {}
+    for row in store.query(query):  # type: ignore[union-attr]
+        process, environment = row["process"], row["environment"]
+        described[row["a"].value] = (
+            row["name"].value,
+            process.value if process is not None else None,
+            environment.value if environment is not None else None,
+        )
+    for hop in hops:
+        if hop.agent in described:
+            hop.producer, hop.process, hop.environment = described[hop.agent]
+        elif hop.agent:
+            hop.agent = None  # attributed to something that is not a described producer
 
 
 def _link(hops: list[Hop]) -> None:
