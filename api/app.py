@@ -16,6 +16,7 @@ from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, parse_pairs
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Jobs
+from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store, open_store
 from jobtrail.store.errors import JobtrailError, NotFound
@@ -28,7 +29,19 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import conneg, documents, errors, feeds, html, jobs, queries, resources, sparql, trace
+from . import (
+    conneg,
+    documents,
+    errors,
+    feeds,
+    html,
+    jobs,
+    queries,
+    resources,
+    sparql,
+    trace,
+    uws,
+)
 from .middleware import BodyLimit, ReadOnlyCors
 
 
@@ -56,6 +69,9 @@ class Config:
     anonymous: bool = True
     price_per_job: float = 0.0
     price_per_mb: float = 0.0
+    uws_lists: str | None = None
+    uws_max_wait: int = 60
+    uws_max_list: int = 1000
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -130,6 +146,8 @@ def _job_service(store: Store, config: Config) -> dict[str, Any]:
         PoolConfig(size=config.job_workers, files=Path(config.files), policy=policy),
     )
     return {
+        "uws_lists": uws.job_lists(config.uws_lists, profiles),
+        "waits": Waits(the_jobs),
         "jobs": the_jobs,
         "workers": workers,
         "accounts": accounts,
@@ -159,6 +177,7 @@ def routes() -> list[BaseRoute]:
         Route("/update", sparql.update, methods=["POST"]),
         *queries.routes(),
         *jobs.routes(),
+        *uws.routes(),
         *trace.routes(),
         *documents.routes(),
         *feeds.routes(),
@@ -183,6 +202,7 @@ async def home(request: Request) -> Response:
     links = [
         ("/jobs", "jobs: POST a document's URL to start one; your jobs (Atom, RDF, HTML)"),
         ("/profiles", "what a job can do here (and what cannot run, and why)"),
+        ("/uws", "IVOA UWS 1.1 job lists, one per profile (for pyvo and other UWS clients)"),
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
         ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
         ("/sparql", "SPARQL endpoint and query page"),

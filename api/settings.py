@@ -96,6 +96,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("anonymous", True, "allow jobs without credentials", _bool),
     Setting("price_per_job", 0.0, "credit a job costs a pass", float),
     Setting("price_per_mb", 0.0, "credit each MB of input costs a pass (size from HEAD)", float),
+    Setting("uws_lists", None, "UWS job lists as name=Profile,… (default: one per profile)"),
+    Setting("uws_max_wait", 60, "longest a UWS WAIT blocks, in seconds (WAIT=-1 gets this)", int),
+    Setting("uws_max_list", 1000, "most jobs a UWS job list shows without LAST", int),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 JOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS[SETTINGS.index(BY_NAME["job_workers"]) :])

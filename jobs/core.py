@@ -222,6 +222,7 @@ class Jobs:
         anonymous: bool = True,
         everyone: bool = False,
         phases: Sequence[str] = (),
+        profiles: Sequence[str] = (),
         after: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
@@ -237,6 +238,9 @@ class Jobs:
         if phases:
             values = ", ".join(f"<{phase_iri(p)}>" for p in phases)
             filters.append(f"?phase IN ({values})")
+        if profiles:
+            values = ", ".join(f"<{self.profile_iri(p)}>" for p in profiles)
+            filters.append(f"?profile IN ({values})")
         if after is not None:
             filters.append("?created > ?after")
             substitutions["after"] = ox.Literal(_iso(after), datatype=ox.NamedNode(nt.XSD_DATETIME))
@@ -246,7 +250,8 @@ class Jobs:
         )  # Oxigraph substitutes projected ones
         rows = self.store.query(
             f"SELECT ?job{bound} WHERE {{ GRAPH ?job {{ ?job a <{_J}Job> ; <{_J}phase> ?phase ; "
-            f"<{DCTERMS}created> ?created OPTIONAL {{ ?job <{_J}owner> ?owner }} }} {where} }} "
+            f"<{DCTERMS}created> ?created ; <{_J}jobProfile> ?profile "
+            f"OPTIONAL {{ ?job <{_J}owner> ?owner }} }} {where} }} "
             f"ORDER BY DESC(?created) LIMIT {int(limit)} OFFSET {int(offset)}",
             substitutions=substitutions,
         )
@@ -377,18 +382,21 @@ class Jobs:
         request: Mapping[str, Any] | None = None,
         **fields: Any,
     ) -> Job:
-        """Change what a client may set: run_id, parameters, execution_duration, destruction, quote.
+        """Change what a client may set: run_id, input, parameters, execution_duration,
+        destruction, quote.
 
-        Parameters and the execution duration can change only while the job
-        is PENDING or HELD (UWS 1.1 §2.2.3); Conflict otherwise.
+        The input, parameters and execution duration can change only while the
+        job is PENDING or HELD (UWS 1.1 §2.2.3); Conflict otherwise.
         """
-        settable = {"run_id", "parameters", "execution_duration", "destruction", "quote"}
+        settable = {"run_id", "input", "parameters", "execution_duration", "destruction", "quote"}
         unknown = set(fields) - settable
         if unknown:
             raise InputError(f"cannot set {', '.join(sorted(unknown))} on a job")
+        if fields.get("input") is not None and nt.checked_iri(fields["input"]) is None:
+            raise InputError(f"{fields['input']!r} is not an absolute URL")
         with self._lock(job_id):
             job = self.get(job_id)
-            frozen = {"parameters", "execution_duration"} & set(fields)
+            frozen = {"input", "parameters", "execution_duration"} & set(fields)
             if frozen and job.phase not in ("PENDING", "HELD"):
                 raise Conflict(
                     f"job {job_id} is {job.phase}: its {', '.join(sorted(frozen))} can no "

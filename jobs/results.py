@@ -15,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import pyoxigraph as ox
 from jobtrail.ingest import nt
 from jobtrail.store import ResourceGraph, Triple
-from jobtrail.vocab.terms import DCTERMS, ORE, PROV, SCHEMA
+from jobtrail.vocab.terms import DCTERMS, JT, ORE, PROV, SCHEMA
 
 from .core import Job
 from .profiles import Outcome
@@ -101,3 +104,36 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A result file as its aggregation describes it."""
+
+    name: str
+    iri: str
+    media_type: str | None
+    size: int | None
+
+
+def listed(triples: Sequence[ox.Triple], results_iri: str) -> list[Listed]:
+    """The files an aggregation graph aggregates, by name."""
+    facts: dict[ox.NamedNode | ox.BlankNode | ox.Triple, dict[str, str]] = {}
+    aggregated: list[str] = []
+    for t in triples:
+        o = t.object
+        value = o.value if isinstance(o, ox.NamedNode | ox.Literal) else str(o)
+        facts.setdefault(t.subject, {})[t.predicate.value] = value
+        if t.subject == ox.NamedNode(results_iri) and t.predicate.value == f"{ORE}aggregates":
+            aggregated.append(value)
+    out = []
+    for iri in aggregated:
+        about = facts.get(ox.NamedNode(iri), {})
+        size = about.get(str(JT.byteSize))
+        media = about.get(f"{DCTERMS}format")
+        out.append(
+            Listed(
+                iri.rsplit("/", 1)[-1], iri, media, int(size) if size and size.isdigit() else None
+            )
+        )
+    return sorted(out, key=lambda f: f.name)

@@ -72,6 +72,8 @@ class Store(abc.ABC):
 
     #: a short description for messages ("embedded store at ./jobtrail-data")
     description: str = "store"
+    #: reads are calls into this process (embedded, in memory), not requests to a server
+    in_process: bool = True
 
     # --- resources -------------------------------------------------------
 

@@ -539,3 +539,37 @@ def jobs_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("jobs-served")
     with job_server(root / "data", root / "files") as base:
         yield base
+
+
+# =============================================================================
+# UWS fixtures (tests/api/test_uws.py): the official schema and a UWS server
+# =============================================================================
+#
+#   uws_schema    the IVOA UWS 1.1 XSD (tests/data/ivoa, fetched by fetch.sh from Debian's
+#                 python3-gavo; the tests skip without it, saying how to get it)
+#   uws_served    a real `jobtrail serve` whose WAIT blocks at most 5 s
+
+IVOA_SCHEMAS = Path(__file__).parent / "data" / "ivoa"
+
+
+@pytest.fixture(scope="session")
+def uws_schema() -> Any:
+    from lxml import etree
+
+    xsd, xlink = IVOA_SCHEMAS / "UWS.xsd", IVOA_SCHEMAS / "xlink.xsd"
+    if not xsd.exists():
+        subprocess.run([str(IVOA_SCHEMAS / "fetch.sh")], check=False)
+    if not xsd.exists():
+        pytest.skip("the official UWS 1.1 schema is not here: run tests/data/ivoa/fetch.sh")
+    doc = etree.parse(str(xsd), etree.XMLParser(resolve_entities=False, no_network=True))
+    for imported in doc.iter("{http://www.w3.org/2001/XMLSchema}import"):
+        if imported.get("namespace") == "http://www.w3.org/1999/xlink":
+            imported.set("schemaLocation", xlink.as_uri())  # the local copy, not the network
+    return etree.XMLSchema(doc)
+
+
+@pytest.fixture(scope="session")
+def uws_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("uws-served")
+    with job_server(root / "data", root / "files", uws_max_wait="5") as base:
+        yield base

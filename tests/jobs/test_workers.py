@@ -150,14 +150,11 @@ def test_destruction_removes_the_job_and_its_files(
     pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, tmp_path: Path
 ) -> None:
     jobs, _ = pool()
-    job = jobs.create(
-        profile="Pause",
-        input=(inputs / "a.txt").as_uri(),
-        destruction=jobs.clock() + timedelta(seconds=0.6),
-        phase="QUEUED",
-    )
+    job = jobs.create(profile="Pause", input=(inputs / "a.txt").as_uri(), phase="QUEUED")
     until(jobs, job.id, {"COMPLETED"})
     assert (tmp_path / "files" / job.id).exists()
+    # set once the job is done, so that a slow run cannot outlive its destruction time
+    jobs.update(job.id, by="alice", destruction=jobs.clock() + timedelta(seconds=0.3))
     deadline = time.monotonic() + 5
     while True:
         try:
