@@ -485,7 +485,13 @@ class Jobs:
             (s, nt.jt("sequence"), nt.integer(job.sequence)),
             (s, nt.jt("changedBy"), nt.lit(by)),
             (s, nt.iri(f"{PROV}atTime"), nt.datetime_lit(job.modified)),
+            (s, nt.iri(f"{PROV}generatedAtTime"), nt.datetime_lit(job.modified)),
         ]
+        if (job_uuid := uuid_iri(job.id)) is not None:
+            # a trace of the job's id finds its whole history; the creation "adds" it
+            triples.append((s, nt.jt("carriesUUID"), job_uuid))
+            if kind == "created":
+                triples.append((s, nt.jt("addedUUID"), job_uuid))
         if previous is not None:
             triples.append((s, nt.jt("fromPhase"), nt.iri(phase_iri(previous))))
         if record["to"] is not None:
@@ -497,6 +503,14 @@ class Jobs:
     def _tell(self, change: Change) -> None:
         for listener in list(self._listeners):
             listener(change)
+
+
+def uuid_iri(job_id: str) -> str | None:
+    """`<urn:uuid:…>` for a job id that is a UUID (every id jobtrail mints), else None."""
+    try:
+        return nt.iri(uuid.UUID(job_id).urn)
+    except ValueError:
+        return None
 
 
 def _decimal(value: float) -> str:

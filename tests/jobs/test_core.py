@@ -72,6 +72,28 @@ def test_a_job_walks_its_phases_and_each_step_is_a_message(jobs: Jobs, mem: Stor
     ]
 
 
+def test_a_trace_of_the_job_id_is_its_history_in_order(jobs: Jobs, mem: Store) -> None:
+    from jobtrail.queries.trace import trace
+
+    job = jobs.create(profile="Fixity", input="http://h/x")
+    other = jobs.create(profile="Fixity", input="http://h/y")
+    for phase in ("QUEUED", "EXECUTING", "COMPLETED"):
+        jobs.set_phase(job.id, phase)
+    jobs.set_phase(other.id, "QUEUED")
+    hops = trace(mem, job.id).hops
+    assert [h.kind for h in hops] == ["JobChange"] * 4
+    steps = [json.loads(_text(mem, h.iri))["to"] for h in hops]
+    assert steps == ["PENDING", "QUEUED", "EXECUTING", "COMPLETED"]
+
+
+def _text(store: Store, message: str) -> str:
+    (row,) = store.query(
+        f"SELECT ?m ?t WHERE {{ ?m <{JT}originalText> ?t }}",
+        substitutions={"m": ox.NamedNode(message)},
+    )  # type: ignore[misc]
+    return str(row["t"].value)
+
+
 @pytest.mark.parametrize(
     "path, refused",
     [
