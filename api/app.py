@@ -16,6 +16,8 @@ from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, parse_pairs
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Jobs
+from jobtrail.jobs.mcma import Processor, parse_services
+from jobtrail.jobs.outbox import OutboxConfig
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store, open_store
@@ -36,6 +38,7 @@ from . import (
     feeds,
     html,
     jobs,
+    mcma,
     queries,
     resources,
     sparql,
@@ -72,6 +75,10 @@ class Config:
     uws_lists: str | None = None
     uws_max_wait: int = 60
     uws_max_list: int = 1000
+    mcma_services: str | None = None
+    mcma_retry_base: float = 0.5
+    mcma_retry_max: float = 60.0
+    mcma_give_up_after: float = 86400.0
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -88,6 +95,7 @@ def create_app(config: Config) -> Starlette:
         store = open_store(config.store)
         pool = sparql.query_pool()
         workers: Workers | None = None
+        processor: Processor | None = None
         try:
             renditions = resources.Renditions(
                 config.cache_size,
@@ -95,7 +103,9 @@ def create_app(config: Config) -> Starlette:
             )
             service = _job_service(store, config)
             workers = service["workers"]
-            await run_in_threadpool(workers.start)
+            processor = service["mcma"]
+            await run_in_threadpool(processor.start)  # before the pool: it says which jobs
+            await run_in_threadpool(workers.start)  # run elsewhere
             yield {
                 "store": store,
                 "config": config,
@@ -106,6 +116,8 @@ def create_app(config: Config) -> Starlette:
         finally:
             if workers is not None:
                 await run_in_threadpool(workers.stop)
+            if processor is not None:
+                await run_in_threadpool(processor.stop)
             pool.shutdown(wait=False, cancel_futures=True)
             store.close()
 
@@ -145,7 +157,19 @@ def _job_service(store: Store, config: Config) -> dict[str, Any]:
         profiles,
         PoolConfig(size=config.job_workers, files=Path(config.files), policy=policy),
     )
+    processor = Processor(
+        the_jobs,
+        parse_services(config.mcma_services),
+        profiles,
+        OutboxConfig(
+            retry_base=config.mcma_retry_base,
+            retry_max=config.mcma_retry_max,
+            give_up_after=config.mcma_give_up_after,
+        ),
+    )
+    workers.elsewhere = processor.runs_elsewhere
     return {
+        "mcma": processor,
         "uws_lists": uws.job_lists(config.uws_lists, profiles),
         "waits": Waits(the_jobs),
         "jobs": the_jobs,
@@ -176,6 +200,7 @@ def routes() -> list[BaseRoute]:
         Route("/sparql", sparql.sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
         Route("/update", sparql.update, methods=["POST"]),
         *queries.routes(),
+        *mcma.routes(),  # first: its PUT /jobs/{id} (GET and DELETE stay with jobs)
         *jobs.routes(),
         *uws.routes(),
         *trace.routes(),

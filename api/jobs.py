@@ -214,6 +214,11 @@ async def job(request: Request) -> Response:
         if chosen is not None:
             raise InputError("DELETE the job itself, not one of its documents", hint=path)
         return await delete(request, job_id)
+    if chosen is None:
+        from . import mcma  # it builds on this module's helpers
+
+        if mcma.wants_document(request) and await mcma.has_document(request, job_id):
+            return await mcma.job_document(request, job_id)
     found = await run_in_threadpool(visible_job, request, job_id)
     if chosen is not None:
         return await _resource_map(request, found, chosen, path)

@@ -99,6 +99,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("uws_lists", None, "UWS job lists as name=Profile,… (default: one per profile)"),
     Setting("uws_max_wait", 60, "longest a UWS WAIT blocks, in seconds (WAIT=-1 gets this)", int),
     Setting("uws_max_list", 1000, "most jobs a UWS job list shows without LAST", int),
+    Setting(
+        "mcma_services",
+        None,
+        'MCMA services as JSON: [{"name", "url" (for ProcessJob), "profiles", "token"?}]',
+    ),
+    Setting("mcma_retry_base", 0.5, "first wait before resending an MCMA call, seconds", float),
+    Setting("mcma_retry_max", 60.0, "longest wait between resending an MCMA call", float),
+    Setting(
+        "mcma_give_up_after", 86400.0, "seconds an MCMA call is resent before giving up", float
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 JOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS[SETTINGS.index(BY_NAME["job_workers"]) :])

@@ -135,6 +135,7 @@ class Change:
     job: Job | None  # None once deleted
     job_id: str
     previous: str | None  # the phase before
+    by: str | None = None  # who made it
 
 
 Listener = Callable[[Change], None]
@@ -282,6 +283,7 @@ class Jobs:
         request: Mapping[str, Any] | None = None,
         also: Sequence[ResourceGraph] = (),
         job_id: str | None = None,
+        status_value: str | None = None,
     ) -> Job:
         """A new job, stored with its creation message; `also`: graphs replaced with it (a pass)."""
         if phase not in ("PENDING", "QUEUED", "HELD"):
@@ -307,6 +309,7 @@ class Jobs:
             destruction=destruction,
             quote=quote,
             price=price,
+            status_value=status_value,
         )
         with self._lock(job_id):
             if self.store.exists(job.iri):
@@ -326,6 +329,7 @@ class Jobs:
         results: ResourceGraph | None = None,
         status_value: str | None = None,
         request: Mapping[str, Any] | None = None,
+        also: Sequence[ResourceGraph] = (),
     ) -> Job:
         """Move a job to `phase`; Conflict (409) when the transition table does not allow it.
 
@@ -363,7 +367,7 @@ class Jobs:
             if error is not None:
                 new = replace(new, error=JobError.of(error))
             drop: list[str] = []
-            add: list[ResourceGraph] = []
+            add: list[ResourceGraph] = list(also)
             if results is not None:
                 new = replace(new, results=results.iri)
                 add.append(results)
@@ -371,7 +375,7 @@ class Jobs:
                 drop.append(job.results)
                 new = replace(new, results=None)
             self._commit(new, "phase", job.phase, by, request, also=add, drop=drop)
-        self._tell(Change("phase", new, job_id, job.phase))
+        self._tell(Change("phase", new, job_id, job.phase, by))
         return new
 
     def update(
@@ -406,7 +410,7 @@ class Jobs:
                 )
             new = replace(job, **fields, modified=self.clock(), sequence=job.sequence + 1)
             self._commit(new, "updated", job.phase, by, request)
-        self._tell(Change("updated", new, job_id, job.phase))
+        self._tell(Change("updated", new, job_id, job.phase, by))
         return new
 
     def delete(
@@ -424,7 +428,7 @@ class Jobs:
             gone = replace(job, modified=self.clock(), sequence=job.sequence + 1)
             message = self._message(gone, kind, job.phase, by, request)
             self.store.apply(add=[message], delete=drop)
-        self._tell(Change(kind, None, job_id, job.phase))
+        self._tell(Change(kind, None, job_id, job.phase, by))
         return job
 
     # --- inside ------------------------------------------------------------

@@ -29,7 +29,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -72,6 +72,8 @@ class Workers:
         self._counter = itertools.count()
         self._keeper_wake = threading.Condition()
         self._stopping = False
+        self.elsewhere: Callable[[Job], bool] = lambda job: False
+        """Whether another service runs the job (MCMA): the pool neither runs nor requeues it."""
         jobs.listen(self._changed)
 
     # --- life ------------------------------------------------------------------
@@ -99,13 +101,16 @@ class Workers:
 
     def _recover(self) -> None:
         for job_id in self.jobs.ids(["EXECUTING"]):
+            if self.elsewhere(self.jobs.get(job_id)):
+                continue
             self.jobs.set_phase(
                 job_id,
                 "QUEUED",
                 request={"reason": "the server stopped while the job was executing; requeued"},
             )
         for job_id in self.jobs.ids(["QUEUED"]):
-            self._queue.put(job_id)
+            if not self.elsewhere(self.jobs.get(job_id)):
+                self._queue.put(job_id)
         for job_id in self.jobs.ids():
             self._schedule(self.jobs.get(job_id))
 
@@ -115,7 +120,7 @@ class Workers:
         job = change.job
         if job is None:
             return
-        if job.phase == "QUEUED" and change.previous != "QUEUED":
+        if job.phase == "QUEUED" and change.previous != "QUEUED" and not self.elsewhere(job):
             self._queue.put(job.id)
         self._schedule(job)
 

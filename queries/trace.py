@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 
@@ -153,9 +154,21 @@ def trace(store: Store, key: str) -> Trace:
             hint="try a UUID from a message's UUIDs list, or a reference such as TDR-2021-GW3",
         )
     _producers(store, list(hops.values()))
-    ordered = sorted(hops.values(), key=lambda h: (h.time or "", len(h.uuids), h.iri))
+    ordered = sorted(hops.values(), key=lambda h: (_instant(h.time), len(h.uuids), h.iri))
     _link(ordered)
     return Trace(key, ordered, uuids, references)
+
+
+def _instant(time: str | None) -> datetime:
+    """A hop's time for ordering: the text's fraction digits vary, so compare instants."""
+    try:
+        when = datetime.fromisoformat(time) if time else _NEVER
+    except ValueError:
+        return _NEVER
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 def _round(store: Store, uuids: set[str], references: set[str]) -> set[str]:

@@ -62,6 +62,26 @@ class JT(DefinedNamespace):
     HTTPMessage: URIRef
     UUIDEntry: URIRef
     about: URIRef
+    McmaRecord: URIRef
+    OutgoingCall: URIRef
+    mcmaDocument: URIRef
+    startCommand: URIRef
+    successEndpoint: URIRef
+    failureEndpoint: URIRef
+    assignedService: URIRef
+    serviceReport: URIRef
+    stopCause: URIRef
+    stopCommand: URIRef
+    callPurpose: URIRef
+    callTarget: URIRef
+    callBody: URIRef
+    nextAttempt: URIRef
+    giveUpAt: URIRef
+    attempts: URIRef
+    deliveryState: URIRef
+    lastStatus: URIRef
+    lastProblem: URIRef
+    lastAnswer: URIRef
     accessType: URIRef
     addedUUID: URIRef
     asyncEndpoint: URIRef

@@ -1,0 +1,274 @@
+"""The outbox: calls jobtrail makes to other services, stored before they are sent.
+
+A ProcessJob to a service and a callback to an orchestrator must not be lost
+because the receiver is down, answers 5xx, or jobtrail itself restarts. Each
+call is a resource in the store (`{base}outbox/{id}`, a `jt:OutgoingCall`:
+its target, body, purpose, job, attempts, next attempt, state) written before
+the first attempt; one sender thread delivers due calls, retrying with
+exponential backoff (`retry_base` doubling up to `retry_max` seconds) on a
+connection failure, a timeout, 408, 425, 429 or 5xx, until `give_up_after`
+seconds have passed. Any other answer is final: 2xx delivered, 4xx refused.
+Every attempt is a hop of the job (the request as sent and the answer, or a
+note of the failure). On start the pending calls are read back from the
+store and sent again.
+
+The id of a call is derived from what it is for (a job's ProcessJob, its
+callback), so asking twice for the same call stores and sends it once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pyoxigraph as ox
+from jobtrail.ingest import nt
+from jobtrail.store import ResourceGraph
+from jobtrail.vocab.terms import DCTERMS
+
+from .core import Jobs
+from .hops import Hops, request_bytes, response_bytes
+
+log = logging.getLogger("jobtrail.outbox")
+
+_J = "https://w3id.org/jobtrail/vocab#"
+RETRYABLE = frozenset({408, 425, 429})
+_NS = uuid.UUID("6f1c1f5e-5a3c-4d0e-9a57-0c6b1d1e7a10")
+
+
+@dataclass(frozen=True)
+class Call:
+    id: str
+    job_id: str
+    purpose: str  # ProcessJob, success, failure
+    url: str
+    body: bytes
+    created: datetime
+    next_at: datetime
+    give_up_at: datetime
+    attempts: int = 0
+    state: str = "pending"  # pending, delivered, refused, abandoned
+    status: int | None = None  # the last answer's status
+    answer: bytes = b""  # the last answer's body
+    problem: str | None = None  # why the last attempt failed
+
+
+Outcome = Callable[[Call], None]
+"""Told once a call is settled (delivered, refused or abandoned)."""
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    retry_base: float = 0.5
+    retry_max: float = 60.0
+    give_up_after: float = 86400.0
+    timeout: float = 10.0
+
+
+def call_id(job_id: str, purpose: str) -> str:
+    return str(uuid.uuid5(_NS, f"{job_id} {purpose}"))
+
+
+class Outbox:
+    def __init__(self, jobs: Jobs, hops: Hops, config: OutboxConfig, settled: Outcome) -> None:
+        self.jobs = jobs
+        self.hops = hops
+        self.config = config
+        self.settled = settled
+        self._due: list[tuple[datetime, str]] = []
+        self._calls: dict[str, Call] = {}
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._client = httpx.Client(timeout=config.timeout, follow_redirects=False)
+
+    def iri(self, call: str) -> str:
+        return f"{self.jobs.base}outbox/{call}"
+
+    # --- life ------------------------------------------------------------------
+
+    def start(self) -> None:
+        for call in self.pending():
+            self._push(call)
+        self._thread = threading.Thread(target=self._run, name="jobtrail-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._client.close()
+
+    # --- asking ----------------------------------------------------------------
+
+    def send(self, job_id: str, purpose: str, url: str, document: Any) -> Call:
+        """Store the call, then send it as soon as the sender gets to it; once per purpose."""
+        now = self.jobs.clock()
+        cid = call_id(job_id, purpose)
+        with self._wake:
+            known = self._calls.get(cid) or self.get(cid)
+            if known is not None:
+                return known
+            call = Call(
+                id=cid,
+                job_id=job_id,
+                purpose=purpose,
+                url=url,
+                body=json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8"),
+                created=now,
+                next_at=now,
+                give_up_at=now + timedelta(seconds=self.config.give_up_after),
+            )
+            self._save(call)
+            self._push(call)
+        return call
+
+    def get(self, cid: str) -> Call | None:
+        triples = self.jobs.store.read(self.iri(cid))
+        return _from_triples(cid, triples) if triples else None
+
+    def pending(self) -> list[Call]:
+        rows = self.jobs.store.query(
+            f"SELECT ?c WHERE {{ GRAPH ?c {{ ?c a <{_J}OutgoingCall> ; "
+            f"<{_J}deliveryState> 'pending' }} }}"
+        )
+        found = []
+        for row in rows:  # type: ignore[union-attr]
+            cid = row["c"].value.rsplit("/", 1)[-1]
+            if (call := self.get(cid)) is not None:
+                found.append(call)
+        return found
+
+    # --- sending -----------------------------------------------------------------
+
+    def _push(self, call: Call) -> None:
+        with self._wake:
+            self._calls[call.id] = call
+            heapq.heappush(self._due, (call.next_at, call.id))
+            self._wake.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+                now = self.jobs.clock()
+                if not self._due or self._due[0][0] > now:
+                    wait = (self._due[0][0] - now).total_seconds() if self._due else 60.0
+                    self._wake.wait(min(max(wait, 0.005), 60.0))
+                    continue
+                _, cid = heapq.heappop(self._due)
+                call = self._calls.get(cid)
+            if call is None or call.state != "pending":
+                continue
+            try:
+                self._attempt(call)
+            except Exception:
+                log.exception("outbox: call %s to %s", call.id, call.url)
+                self._push(replace(call, next_at=self.jobs.clock() + timedelta(seconds=5)))
+
+    def _attempt(self, call: Call) -> None:
+        n = call.attempts + 1
+        headers = [("Content-Type", "application/json; charset=utf-8"), ("X-Attempt", str(n))]
+        sent = request_bytes("POST", call.url, call.body, headers)
+        self.hops.record(call.job_id, sent, f"sent: {call.purpose} to {call.url}, attempt {n}")
+        status: int | None = None
+        answer = b""
+        problem: str | None = None
+        try:
+            response = self._client.post(call.url, content=call.body, headers=dict(headers))
+            status, answer = response.status_code, response.content
+            kept = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+            self.hops.record(
+                call.job_id,
+                response_bytes(status, answer, kept),
+                f"received: the answer to {call.purpose}, attempt {n}",
+            )
+        except httpx.HTTPError as e:
+            problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        now = self.jobs.clock()
+        done = replace(call, attempts=n, status=status, answer=answer, problem=problem)
+        if status is not None and 200 <= status < 300:
+            done = replace(done, state="delivered")
+        elif status is not None and status < 500 and status not in RETRYABLE:
+            done = replace(done, state="refused", problem=f"the receiver answered {status}")
+        else:
+            if problem is None:
+                problem = f"the receiver answered {status}"
+            delay = min(self.config.retry_max, self.config.retry_base * 2 ** (n - 1))
+            later = now + timedelta(seconds=delay)
+            if later > call.give_up_at:
+                done = replace(done, state="abandoned", problem=f"gave up after {n}: {problem}")
+            else:
+                done = replace(done, next_at=later, problem=problem)
+        self._save(done)
+        with self._wake:
+            self._calls[call.id] = done
+        if done.state == "pending":
+            self._push(done)
+            return
+        with self._wake:
+            self._calls.pop(call.id, None)
+        self.settled(done)
+
+    def _save(self, call: Call) -> None:
+        self.jobs.store.apply(replace=[ResourceGraph(self.iri(call.id), _to_triples(self, call))])
+
+
+def _to_triples(outbox: Outbox, call: Call) -> list[tuple[str, str, str]]:
+    s = nt.iri(outbox.iri(call.id))
+    out = [
+        (s, nt.A, nt.jt("OutgoingCall")),
+        (s, nt.jt("about"), nt.iri(outbox.jobs.iri(call.job_id))),
+        (s, nt.jt("callPurpose"), nt.lit(call.purpose)),
+        (s, nt.jt("callTarget"), nt.iri(call.url)),
+        (s, nt.jt("callBody"), nt.lit(call.body.decode("utf-8"))),
+        (s, nt.iri(f"{DCTERMS}created"), nt.datetime_lit(call.created)),
+        (s, nt.jt("nextAttempt"), nt.datetime_lit(call.next_at)),
+        (s, nt.jt("giveUpAt"), nt.datetime_lit(call.give_up_at)),
+        (s, nt.jt("attempts"), nt.integer(call.attempts)),
+        (s, nt.jt("deliveryState"), nt.lit(call.state)),
+    ]
+    if call.status is not None:
+        out.append((s, nt.jt("lastStatus"), nt.integer(call.status)))
+    if call.problem is not None:
+        out.append((s, nt.jt("lastProblem"), nt.lit(call.problem)))
+    if call.answer:
+        out.append((s, nt.jt("lastAnswer"), nt.lit(call.answer.decode("utf-8", "replace"))))
+    return out
+
+
+def _from_triples(cid: str, triples: list[ox.Triple]) -> Call:
+    values: dict[str, str] = {}
+    for t in triples:
+        name = t.predicate.value.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+        values[name] = t.object.value  # type: ignore[union-attr]
+
+    def when(name: str) -> datetime:
+        return datetime.fromisoformat(values[name].replace("Z", "+00:00"))
+
+    return Call(
+        id=cid,
+        job_id=values["about"].rsplit("/", 1)[-1],
+        purpose=values["callPurpose"],
+        url=values["callTarget"],
+        body=values["callBody"].encode("utf-8"),
+        created=when("created"),
+        next_at=when("nextAttempt"),
+        give_up_at=when("giveUpAt"),
+        attempts=int(values["attempts"]),
+        state=values["deliveryState"],
+        status=int(values["lastStatus"]) if "lastStatus" in values else None,
+        answer=values.get("lastAnswer", "").encode("utf-8"),
+        problem=values.get("lastProblem"),
+    )
