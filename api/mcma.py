@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from jobtrail.ingest.jsonparse import parse_json
-from jobtrail.jobs.core import Job
+from jobtrail.jobs.core import Job, uuid_iri
 from jobtrail.jobs.hops import request_bytes
 from jobtrail.jobs.mcma import INTERNAL, INTERNAL_ANSWER, LOCAL, Processor
 from jobtrail.store.errors import Forbidden, InputError, NotFound
@@ -186,14 +186,13 @@ async def start(request: Request) -> Response:
         asked = processor.command("StartJob", "", fields)
         del asked["id"]
         processor.hop_request(job_id, "POST", f"{jobs.base}mcma/StartJob", asked, INTERNAL)
-        queued = jobs.get(job_id)
+        queued_doc = processor.document(jobs.get(job_id))
         command = {
             **processor.command("StartJob", start_job.rsplit("/", 1)[-1], fields),
-            "dateCreated": processor.document(queued)["dateModified"],
-            "dateModified": processor.document(queued)["dateModified"],
+            "dateCreated": queued_doc["dateModified"],
+            "dateModified": queued_doc["dateModified"],
         }
         processor.hop_response(job_id, 201, command, INTERNAL_ANSWER, start_job)
-        queued_doc = processor.document(queued)
         processor.hop_request(job_id, "PUT", found.iri, queued_doc, INTERNAL)
         processor.hop_response(job_id, 200, queued_doc, INTERNAL_ANSWER)
         processor.hop_response(
@@ -225,7 +224,8 @@ async def stop(request: Request) -> Response:
         processor.hops.record(job_id, _received(request, body), "received: POST /mcma/StopJob")
         given = doc.get("id")
         tail = given.rstrip("/").rsplit("/", 1)[-1] if isinstance(given, str) else ""
-        stop_job = processor.command_iri("StopJob", tail if _is_uuid(tail) else _new_id())
+        command_id = tail if uuid_iri(tail) is not None else str(uuid.uuid4())
+        stop_job = processor.command_iri("StopJob", command_id)
         stopped = processor.stop_job(job_id, cause, stop_job, by=by)
         fields = {"job": job.iri, "stopJobCause": cause}
         asked = {k: v for k, v in processor.command("StopJob", "", fields).items() if k != "id"}
@@ -242,18 +242,6 @@ async def stop(request: Request) -> Response:
         return command
 
     return _json(await run_in_threadpool(run), 200)
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
 
 
 # --- the registry -----------------------------------------------------------------------------
