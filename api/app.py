@@ -79,6 +79,7 @@ class Config:
     mcma_retry_base: float = 0.5
     mcma_retry_max: float = 60.0
     mcma_give_up_after: float = 86400.0
+    mcma_stop_grace: float = 30.0
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -166,6 +167,7 @@ def _job_service(store: Store, config: Config) -> dict[str, Any]:
             retry_max=config.mcma_retry_max,
             give_up_after=config.mcma_give_up_after,
         ),
+        stop_grace=config.mcma_stop_grace,
     )
     workers.elsewhere = processor.runs_elsewhere
     return {

@@ -109,6 +109,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "mcma_give_up_after", 86400.0, "seconds an MCMA call is resent before giving up", float
     ),
+    Setting(
+        "mcma_stop_grace",
+        30.0,
+        "seconds the callback waits for a StopJob after a service PUT a final status",
+        float,
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 JOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS[SETTINGS.index(BY_NAME["job_workers"]) :])

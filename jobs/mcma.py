@@ -19,9 +19,10 @@ The flow of the seed (`000_…`), with jobtrail as Processor and Repository:
     POST /mcma/StopJob       → the final status; then the orchestrator's success or
                                failure endpoint is called with {"job": …} (outbox)
 
-A job run by an external service gets its callback when its StopJob arrives;
-any other end (the worker pool, a timeout, a cancel, a service that never
-accepted) calls back at once. Every step is a hop (jobs/hops.py).
+A job run by an external service gets its callback when its StopJob arrives,
+or `stop_grace` seconds after the service PUT a final status if no StopJob
+follows; any other end (the worker pool, a timeout, a cancel, a service that
+never accepted) calls back at once. Every step is a hop (jobs/hops.py).
 """
 
 from __future__ import annotations
@@ -133,8 +134,11 @@ class Processor:
         services: Mapping[str, Service],
         local_profiles: Iterable[str],
         outbox: OutboxConfig,
+        *,
+        stop_grace: float = 30.0,
     ) -> None:
         self.jobs = jobs
+        self.stop_grace = stop_grace
         self.services = dict(services)
         self.local_profiles = frozenset(local_profiles)
         self.hops = Hops(jobs)
@@ -400,15 +404,15 @@ class Processor:
             self.jobs.store.apply(replace=[self._graph(job_id, record)])
         return job
 
-    def callback(self, job_id: str) -> None:
-        """Call the orchestrator's success or failure endpoint, once."""
+    def callback(self, job_id: str, *, delay: float = 0.0) -> None:
+        """Call the orchestrator's success or failure endpoint, once (after `delay` seconds)."""
         job = self.jobs.get(job_id)
         record = self.record(job_id)
         url = record.success if job.phase == "COMPLETED" else record.failure
         if url is None:
             return
         purpose = "success" if job.phase == "COMPLETED" else "failure"
-        self.outbox.send(job_id, purpose, url, {"job": job.iri})
+        self.outbox.send(job_id, purpose, url, {"job": job.iri}, delay=delay)
 
     # --- told -----------------------------------------------------------------------
 
@@ -421,13 +425,14 @@ class Processor:
         record = self.record(job.id)
         if record.start_job is None:
             return  # not started through MCMA: nobody to call back
+        delay = 0.0
         if job.id in self._external and record.stop_cause is None and change.by == record.service:
-            return  # its service said so in a PUT: the callback waits for its StopJob
-        threading.Thread(target=self._callback_quietly, args=(job.id,), daemon=True).start()
+            delay = self.stop_grace  # its service said so in a PUT: its StopJob should follow
+        threading.Thread(target=self._callback_quietly, args=(job.id, delay), daemon=True).start()
 
-    def _callback_quietly(self, job_id: str) -> None:
+    def _callback_quietly(self, job_id: str, delay: float) -> None:
         with contextlib.suppress(NotFound):  # deleted meanwhile: nobody left to tell
-            self.callback(job_id)
+            self.callback(job_id, delay=delay)
 
     def _settled(self, call: Call) -> None:
         if call.purpose != "ProcessJob":
@@ -477,9 +482,8 @@ class Processor:
             if job.phase not in FINAL or job.phase == "ARCHIVED":
                 continue
             record = self.record(job_id)
-            if job_id in self._external and record.stop_cause is None:
-                continue
-            self.callback(job_id)
+            waiting = job_id in self._external and record.stop_cause is None
+            self.callback(job_id, delay=self.stop_grace if waiting else 0.0)
 
     # --- hops -------------------------------------------------------------------------
 

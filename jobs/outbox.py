@@ -111,13 +111,23 @@ class Outbox:
 
     # --- asking ----------------------------------------------------------------
 
-    def send(self, job_id: str, purpose: str, url: str, document: Any) -> Call:
-        """Store the call, then send it as soon as the sender gets to it; once per purpose."""
+    def send(
+        self, job_id: str, purpose: str, url: str, document: Any, *, delay: float = 0.0
+    ) -> Call:
+        """Store the call, then send it once `delay` seconds have passed; once per purpose.
+
+        Asking again for a call that waits for its delay, with none, sends it now.
+        """
         now = self.jobs.clock()
         cid = call_id(job_id, purpose)
         with self._wake:
             known = self._calls.get(cid) or self.get(cid)
             if known is not None:
+                if known.state == "pending" and known.attempts == 0 and not delay:
+                    if known.next_at > now:
+                        known = replace(known, next_at=now)
+                        self._save(known)
+                        self._push(known)
                 return known
             call = Call(
                 id=cid,
@@ -126,8 +136,8 @@ class Outbox:
                 url=url,
                 body=json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8"),
                 created=now,
-                next_at=now,
-                give_up_at=now + timedelta(seconds=self.config.give_up_after),
+                next_at=now + timedelta(seconds=delay),
+                give_up_at=now + timedelta(seconds=delay + self.config.give_up_after),
             )
             self._save(call)
             self._push(call)
@@ -169,8 +179,8 @@ class Outbox:
                     continue
                 _, cid = heapq.heappop(self._due)
                 call = self._calls.get(cid)
-            if call is None or call.state != "pending":
-                continue
+            if call is None or call.state != "pending" or call.next_at > now:
+                continue  # settled, or an entry its call has since left for another time
             try:
                 self._attempt(call)
             except Exception:

@@ -80,9 +80,10 @@ class Orchestrator:
 class AmeService:
     """Accepts ProcessJob, then PUTs a report and posts StopJob (`cause`), after `go` is set."""
 
-    def __init__(self, jobtrail: str, cause: str = "COMPLETED") -> None:
+    def __init__(self, jobtrail: str, cause: str = "COMPLETED", stop: bool = True) -> None:
         self.jobtrail = jobtrail
         self.cause = cause
+        self.stop = stop  # False: it PUTs its final status and never posts StopJob
         self.go = threading.Event()
         self.go.set()
         self.accepted: list[str] = []
@@ -98,6 +99,8 @@ class AmeService:
                 put = {**current, "jobStatus": "COMPLETED", "report": {"type": "Report"}}
                 put["@context"] = "https://job-processor/context/default"
                 self.answers.append((await client.put(job, json=put)).status_code)
+            if not self.stop:
+                return
             stop = {
                 "@context": "https://ame-service/context/default",
                 "id": "https://job-processor/StopJob/9b6549bc-3f9d-4c4d-8df4-6d49b29ffd27",
@@ -134,11 +137,17 @@ class Flow:
 
 
 @contextlib.contextmanager
-def flow(tmp_path: Path, cause: str = "COMPLETED", orchestrator_up: bool = True) -> Iterator[Flow]:
+def flow(
+    tmp_path: Path,
+    cause: str = "COMPLETED",
+    orchestrator_up: bool = True,
+    stop: bool = True,
+    **more: str,
+) -> Iterator[Flow]:
     """jobtrail with an AME service registered for ExtractTechnicalMetadata, and both peers."""
     port, ame_port, orch_port = free_port(), free_port(), free_port()
     base = f"http://127.0.0.1:{port}/"
-    orchestrator, ame = Orchestrator(), AmeService(base, cause)
+    orchestrator, ame = Orchestrator(), AmeService(base, cause, stop)
     services = [
         {
             "name": "ame",
@@ -151,6 +160,7 @@ def flow(tmp_path: Path, cause: str = "COMPLETED", orchestrator_up: bool = True)
         "mcma_retry_base": "0.2",
         "mcma_retry_max": "0.5",
         "anonymous": "true",
+        **more,
     }
     stack = contextlib.ExitStack()
     with stack:
@@ -175,9 +185,11 @@ def flow(tmp_path: Path, cause: str = "COMPLETED", orchestrator_up: bool = True)
         )
 
 
-def start_flow(base: str, orchestrator_port_url: str) -> str:
+def start_flow(base: str, orchestrator_port_url: str, input_url: str | None = None) -> str:
     """Messages 1 and 5 of the seed, verbatim but for host names; the job's IRI."""
     one = seed_message(1)
+    if input_url is not None:
+        one["hasRelatedResource"]["locator"] = input_url
     created = httpx.post(f"{base}mcma/Job", json=one, timeout=10)
     assert created.status_code == 201, created.text
     job = created.json()
@@ -337,6 +349,46 @@ def test_jobtrail_restarted_between_startjob_and_stopjob_still_completes(
         wait_until(lambda: bool(orchestrator.calls))
         assert orchestrator.calls == [("/success", {"job": job})]
         assert ame.answers == [200, 200]
+
+
+def test_a_final_put_without_stopjob_is_called_back_after_the_grace(tmp_path: Path) -> None:
+    with flow(tmp_path, stop=False, mcma_stop_grace="1.5") as f:
+        job = start_flow(f.base, f.orchestrator_url)
+        wait_until(lambda: f.ame.answers == [200])
+        put_seen = time.monotonic()
+        time.sleep(0.7)
+        assert f.orchestrator.calls == []  # still waiting for a StopJob that may come
+        wait_until(lambda: bool(f.orchestrator.calls))
+        assert time.monotonic() - put_seen > 1.0
+        assert f.orchestrator.calls == [("/success", {"job": job})]
+        final = httpx.get(job, headers={"Accept": "application/json"}).json()
+        assert final["jobStatus"] == "COMPLETED"
+
+
+def test_a_stopjob_within_the_grace_calls_back_at_once(tmp_path: Path) -> None:
+    with flow(tmp_path, mcma_stop_grace="60") as f:
+        job = start_flow(f.base, f.orchestrator_url)
+        wait_until(lambda: bool(f.orchestrator.calls), seconds=10)  # not after 60 s
+        assert f.orchestrator.calls == [("/success", {"job": job})]
+
+
+def test_a_builtin_profile_is_the_local_service(tmp_path: Path, documents: Any) -> None:
+    """No external service at all: the seed's job runs in jobtrail's own worker pool."""
+    wav = documents.put("/mcma/tone.txt", b"a plain text input\n", "text/plain")
+    with flow(tmp_path, mcma_services="[]") as f:
+        job = start_flow(f.base, f.orchestrator_url, input_url=wav)
+        wait_until(lambda: bool(f.orchestrator.calls))
+        assert f.orchestrator.calls == [("/success", {"job": job})]
+        assert f.ame.accepted == []
+        final = httpx.get(job, headers={"Accept": "application/json"}).json()
+        assert final["jobStatus"] == "COMPLETED"
+        results = httpx.get(
+            f"{job}/results", headers={"Accept": "text/turtle"}, follow_redirects=True
+        )
+        assert results.status_code == 200 and "tone.txt" in results.text
+        seen = http_hops(f.base, job)
+        assert [label for label, _ in seen[:12]] == [label for label, _ in SEED_FLOW[:12]]
+        assert seen[-2][0].startswith("sent: success") and seen[-1][1] == "204"
 
 
 def _ids(f: Flow, job: str) -> dict[str, str]:
