@@ -123,11 +123,11 @@ class Outbox:
         with self._wake:
             known = self._calls.get(cid) or self.get(cid)
             if known is not None:
-                if known.state == "pending" and known.attempts == 0 and not delay:
-                    if known.next_at > now:
-                        known = replace(known, next_at=now)
-                        self._save(known)
-                        self._push(known)
+                waiting = known.state == "pending" and known.attempts == 0
+                if waiting and not delay and known.next_at > now:
+                    known = replace(known, next_at=now)
+                    self._save(known)
+                    self._push(known)
                 return known
             call = Call(
                 id=cid,
