@@ -38,6 +38,9 @@ from jobtrail.store.errors import (
 )
 from jobtrail.vocab.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
 
+PRIORITIES: tuple[str, ...] = ("immediate", "urgent", "high", "medium", "low")
+"""FIMS 1.3 job priorities, most urgent first; a job without one is `medium`."""
+
 PHASES: tuple[str, ...] = (
     "PENDING",
     "QUEUED",
@@ -116,6 +119,8 @@ class Job:
     results: str | None = None  # the result aggregation's IRI, once there is one
     status_value: str | None = None  # a binding's own status, as its client wrote it
     price: float | None = None
+    priority: str | None = None  # FIMS 1.3: low, medium, high, urgent, immediate
+    due: datetime | None = None  # the deadline: not ended by then → ERROR (MCMA `deadline`)
 
     @property
     def active(self) -> bool:
@@ -225,10 +230,15 @@ class Jobs:
         phases: Sequence[str] = (),
         profiles: Sequence[str] = (),
         after: datetime | None = None,
+        before: datetime | None = None,
+        oldest_first: bool = False,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Job]:
-        """Jobs newest first: those of `owner`, with the anonymous ones if `anonymous`."""
+        """Jobs newest first (or oldest): those of `owner`, with the anonymous ones if `anonymous`.
+
+        `after` and `before` bound the creation time, both excluded.
+        """
         filters = []
         substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] = {}
         if not everyone:
@@ -245,6 +255,11 @@ class Jobs:
         if after is not None:
             filters.append("?created > ?after")
             substitutions["after"] = ox.Literal(_iso(after), datatype=ox.NamedNode(nt.XSD_DATETIME))
+        if before is not None:
+            filters.append("?created < ?before")
+            substitutions["before"] = ox.Literal(
+                _iso(before), datatype=ox.NamedNode(nt.XSD_DATETIME)
+            )
         where = f"FILTER({' && '.join(filters)})" if filters else ""
         bound = "".join(
             f" ?{name}" for name in substitutions
@@ -253,7 +268,8 @@ class Jobs:
             f"SELECT ?job{bound} WHERE {{ GRAPH ?job {{ ?job a <{_J}Job> ; <{_J}phase> ?phase ; "
             f"<{DCTERMS}created> ?created ; <{_J}jobProfile> ?profile "
             f"OPTIONAL {{ ?job <{_J}owner> ?owner }} }} {where} }} "
-            f"ORDER BY DESC(?created) LIMIT {int(limit)} OFFSET {int(offset)}",
+            f"ORDER BY {'?created' if oldest_first else 'DESC(?created)'} "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
             substitutions=substitutions,
         )
         found = []
@@ -284,8 +300,14 @@ class Jobs:
         also: Sequence[ResourceGraph] = (),
         job_id: str | None = None,
         status_value: str | None = None,
+        priority: str | None = None,
+        due: datetime | None = None,
     ) -> Job:
         """A new job, stored with its creation message; `also`: graphs replaced with it (a pass)."""
+        if priority is not None and priority not in PRIORITIES:
+            raise InputError(
+                f"{priority!r} is not a job priority", hint="one of " + ", ".join(PRIORITIES)
+            )
         if phase not in ("PENDING", "QUEUED", "HELD"):
             raise InputError(f"a job starts PENDING, QUEUED or HELD, not {phase}")
         if input is not None and nt.checked_iri(input) is None:
@@ -310,6 +332,8 @@ class Jobs:
             quote=quote,
             price=price,
             status_value=status_value,
+            priority=priority,
+            due=due,
         )
         with self._lock(job_id):
             if self.store.exists(job.iri):
@@ -325,6 +349,7 @@ class Jobs:
         *,
         by: str = SERVICE,
         expect: Sequence[str] = (),
+        expect_started: datetime | None = None,
         error: JobFailed | None = None,
         results: ResourceGraph | None = None,
         status_value: str | None = None,
@@ -335,7 +360,9 @@ class Jobs:
 
         `expect`: the phases the caller believes the job is in (a worker that
         picked a QUEUED job); any other current phase is a Conflict too, so a
-        job aborted meanwhile is not started. `results` stores the aggregation
+        job aborted meanwhile is not started. `expect_started`: the start the caller
+        saw (a worker finishing its run); a job restarted since is a Conflict, so a
+        stale run does not finish a newer one. `results` stores the aggregation
         with the change; ARCHIVED drops it (the job's description stays).
         """
         if phase not in TRANSITIONS:
@@ -345,6 +372,11 @@ class Jobs:
             if expect and job.phase not in expect:
                 raise Conflict(
                     f"job {job_id} is {job.phase}, not {' or '.join(expect)}",
+                    details={"phase": job.phase},
+                )
+            if expect_started is not None and job.started != expect_started:
+                raise Conflict(
+                    f"job {job_id} was restarted since",
                     details={"phase": job.phase},
                 )
             if phase not in TRANSITIONS[job.phase]:
@@ -541,6 +573,8 @@ _P = {
     "parameter": f"{_J}parameter",
     "sequence": f"{_J}sequence",
     "price": f"{_J}price",
+    "priority": f"{_J}priority",
+    "due": f"{_J}deadline",
     "created": f"{DCTERMS}created",
     "modified": f"{DCTERMS}modified",
     "started": f"{PROV}startedAtTime",
@@ -579,6 +613,8 @@ def to_triples(job: Job, profile_iri: str) -> list[Triple]:
         ("started", nt.datetime_lit(job.started) if job.started else None),
         ("ended", nt.datetime_lit(job.ended) if job.ended else None),
         ("result", nt.iri(job.results) if job.results else None),
+        ("priority", nt.lit(job.priority) if job.priority else None),
+        ("due", nt.datetime_lit(job.due) if job.due else None),
         (
             "price",
             nt.typed(_decimal(job.price), f"{XSD}decimal") if job.price is not None else None,
@@ -665,6 +701,8 @@ def from_triples(job_id: str, iri: str, triples: Sequence[ox.Triple]) -> Job:
         results=one("result"),
         status_value=one("status"),
         price=float(price) if price is not None else None,
+        priority=one("priority"),
+        due=when("due"),
     )
 
 
@@ -672,6 +710,7 @@ __all__ = [
     "ACTIVE",
     "FINAL",
     "PHASES",
+    "PRIORITIES",
     "TRANSITIONS",
     "Change",
     "Job",

@@ -2,15 +2,18 @@
 
 A fixed number of threads take job ids from a queue that the job core feeds
 (any change that leaves a job QUEUED puts it there); nothing polls the
-store. Each worker moves its job to EXECUTING, fetches the input, runs the
-profile and stores the results and the final phase in one transaction. A job
+store. The queue is ordered by the jobs' FIMS priority (immediate first, a
+job without one counts as medium), then by when they were queued. Each
+worker moves its job to EXECUTING, fetches the input, runs the profile in a
+run directory of its own and stores the results and the final phase in one transaction. A job
 aborted or timed out meanwhile is left as it is and what the worker made is
 thrown away.
 
 The keeper thread enforces time: a job past its execution duration becomes
 ERROR (TimeLimitExceeded) at its deadline — an external program it runs is
 killed then too, a pure-Python extraction finishes in its thread and its
-result is dropped — and a job past its destruction time is deleted with its
+result is dropped —, a job not ended by its `due` time (MCMA's deadline)
+becomes ERROR too, and a job past its destruction time is deleted with its
 files. Both are kept in heaps in memory, filled from the store when the pool
 starts and from the job core's changes afterwards.
 
@@ -43,13 +46,14 @@ from jobtrail.store.errors import (
 )
 
 from . import results
-from .core import SERVICE, Change, Job, Jobs
+from .core import FINAL, PRIORITIES, SERVICE, Change, Job, Jobs
 from .fetch import FetchPolicy, fetch, fetch_small
 from .profiles import Outcome, Profile, Work
 
 log = logging.getLogger("jobtrail.workers")
 
 _STOP = "\0stop"
+_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class Workers:
         self.jobs = jobs
         self.profiles = profiles
         self.config = config
-        self._queue: queue.Queue[str] = queue.Queue()
+        self._queue: queue.PriorityQueue[tuple[int, int, str]] = queue.PriorityQueue()
         self._threads: list[threading.Thread] = []
         self._timers: list[tuple[datetime, int, str, str]] = []  # (when, n, kind, job id)
         self._counter = itertools.count()
@@ -80,6 +84,8 @@ class Workers:
 
     def start(self) -> None:
         self.config.files.mkdir(parents=True, exist_ok=True)
+        for left in self.config.files.glob(".run-*"):  # runs a stopped server left unfinished
+            shutil.rmtree(left, ignore_errors=True)
         self._recover()
         for i in range(self.config.size):
             t = threading.Thread(target=self._work, name=f"jobtrail-worker-{i}", daemon=True)
@@ -92,7 +98,7 @@ class Workers:
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
         for _ in range(self.config.size):
-            self._queue.put(_STOP)
+            self._queue.put((-1, next(self._counter), _STOP))
         with self._keeper_wake:
             self._keeper_wake.notify_all()
         deadline = time.monotonic() + timeout
@@ -109,8 +115,9 @@ class Workers:
                 request={"reason": "the server stopped while the job was executing; requeued"},
             )
         for job_id in self.jobs.ids(["QUEUED"]):
-            if not self.elsewhere(self.jobs.get(job_id)):
-                self._queue.put(job_id)
+            queued = self.jobs.get(job_id)
+            if not self.elsewhere(queued):
+                self._enqueue(queued)
         for job_id in self.jobs.ids():
             self._schedule(self.jobs.get(job_id))
 
@@ -121,8 +128,12 @@ class Workers:
         if job is None:
             return
         if job.phase == "QUEUED" and change.previous != "QUEUED" and not self.elsewhere(job):
-            self._queue.put(job.id)
+            self._enqueue(job)
         self._schedule(job)
+
+    def _enqueue(self, job: Job) -> None:
+        rank = _RANK.get(job.priority or "medium", _RANK["medium"])
+        self._queue.put((rank, next(self._counter), job.id))
 
     def _schedule(self, job: Job) -> None:
         entries = []
@@ -131,6 +142,8 @@ class Workers:
         deadline = job.deadline()
         if job.phase == "EXECUTING" and deadline is not None:
             entries.append((deadline, "expire"))
+        if job.due is not None and job.phase not in FINAL:
+            entries.append((job.due, "due"))
         if not entries:
             return
         with self._keeper_wake:
@@ -152,8 +165,9 @@ class Workers:
                     self._keeper_wake.wait(min(max(wait, 0.01), 60.0))
                     continue
             for _, _, kind, job_id in due:
+                act = {"expire": self._expire, "due": self._overdue, "destroy": self._destroy}
                 try:
-                    self._expire(job_id) if kind == "expire" else self._destroy(job_id)
+                    act[kind](job_id)
                 except (NotFound, Gone, Conflict):
                     pass  # deleted, finished or changed meanwhile: nothing left to do
                 except Exception:
@@ -174,6 +188,20 @@ class Workers:
             ),
         )
 
+    def _overdue(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job.due is None or job.phase in FINAL or job.due > self.jobs.clock():
+            return
+        self.jobs.set_phase(
+            job_id,
+            "ERROR",
+            expect=(job.phase,),
+            error=TimeLimitExceeded(
+                f"the job missed its deadline of {job.due.isoformat()}",
+                hint="create it again with a later deadline",
+            ),
+        )
+
     def _destroy(self, job_id: str) -> None:
         job = self.jobs.get(job_id)
         if job.destruction is None or job.destruction > self.jobs.clock():
@@ -185,7 +213,7 @@ class Workers:
 
     def _work(self) -> None:
         while True:
-            job_id = self._queue.get()
+            _, _, job_id = self._queue.get()
             if job_id == _STOP:
                 return
             try:
@@ -199,7 +227,9 @@ class Workers:
             job = self.jobs.set_phase(job_id, "EXECUTING", expect=("QUEUED",))
         except (NotFound, Gone, Conflict):
             return  # aborted, deleted or taken meanwhile
-        output = results.job_dir(self.config.files, job_id)
+        # each run writes its own directory, moved into place only if the run's end is
+        # committed: a run left behind by a restart or an abort cannot touch a newer one's files
+        output = self.config.files / f".run-{job_id}-{next(self._counter)}"
         shutil.rmtree(output, ignore_errors=True)
         output.mkdir(parents=True)
         outcome: Outcome | None = None
@@ -247,6 +277,7 @@ class Workers:
         self, job: Job, outcome: Outcome | None, error: JobFailed | None, output: Path
     ) -> None:
         if self._stopping:
+            shutil.rmtree(output, ignore_errors=True)
             return  # the server is stopping: the job stays EXECUTING and is requeued on start
         aggregation = None
         if outcome is not None and (outcome.files or outcome.triples):
@@ -265,11 +296,15 @@ class Workers:
                 job.id,
                 "ERROR" if error is not None else "COMPLETED",
                 expect=("EXECUTING",),
+                expect_started=job.started,
                 error=error,
                 results=aggregation,
             )
         except (NotFound, Gone, Conflict):
-            shutil.rmtree(output, ignore_errors=True)  # aborted, timed out or deleted meanwhile
+            shutil.rmtree(output, ignore_errors=True)  # aborted, timed out, restarted or deleted
             return
         if aggregation is None:
             shutil.rmtree(output, ignore_errors=True)
+            return
+        results.remove(self.config.files, job.id)
+        output.rename(results.job_dir(self.config.files, job.id))

@@ -72,6 +72,11 @@ class JT(DefinedNamespace):
     serviceReport: URIRef
     stopCause: URIRef
     stopCommand: URIRef
+    priority: URIRef
+    deadline: URIRef
+    progress: URIRef
+    notificationEndpoint: URIRef
+    mcmaDialect: URIRef
     callPurpose: URIRef
     callTarget: URIRef
     callBody: URIRef

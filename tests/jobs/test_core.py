@@ -213,3 +213,39 @@ def test_a_change_is_all_or_nothing(jobs: Jobs, mem: Store) -> None:
         jobs.set_phase(job.id, "COMPLETED", results=broken)
     assert jobs.get(job.id).phase == "EXECUTING"
     assert len(history(mem, job.iri)) == 2
+
+
+def test_priority_and_deadline_are_kept_and_an_unknown_priority_is_refused(jobs: Jobs) -> None:
+    due = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    job = jobs.create(profile="Fixity", priority="urgent", due=due)
+    again = jobs.get(job.id)
+    assert (again.priority, again.due) == ("urgent", due)
+    with pytest.raises(InputError) as refused:
+        jobs.create(profile="Fixity", priority="whenever")
+    assert "whenever" in refused.value.message
+    assert refused.value.hint == "one of immediate, urgent, high, medium, low"
+
+
+def test_a_stale_run_cannot_finish_a_restarted_job(jobs: Jobs) -> None:
+    job = jobs.create(profile="Fixity", phase="QUEUED")
+    first = jobs.set_phase(job.id, "EXECUTING")
+    jobs.set_phase(job.id, "QUEUED")
+    second = jobs.set_phase(job.id, "EXECUTING")
+    with pytest.raises(Conflict, match="restarted"):
+        jobs.set_phase(job.id, "COMPLETED", expect_started=first.started)
+    done = jobs.set_phase(job.id, "COMPLETED", expect_started=second.started)
+    assert done.phase == "COMPLETED"
+
+
+def test_list_bounds_creation_time_and_orders_either_way(jobs: Jobs) -> None:
+    times = iter(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=i) for i in range(10))
+    jobs.clock = lambda: next(times)
+    made = [jobs.create(profile="Fixity").id for _ in range(5)]
+    jobs.clock = lambda: datetime(2026, 2, 1, tzinfo=UTC)
+    after, before = (
+        datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC),
+        datetime(2026, 1, 1, 0, 3, tzinfo=UTC),
+    )
+    newest = [j.id for j in jobs.list(everyone=True, after=after, before=before)]
+    oldest = [j.id for j in jobs.list(everyone=True, after=after, before=before, oldest_first=True)]
+    assert newest == [made[2], made[1]] and oldest == [made[1], made[2]]

@@ -216,3 +216,66 @@ def test_a_profile_that_cannot_work_on_the_input_ends_the_job_in_error(
     )
     failed = until(jobs, unknown.id, {"ERROR", "COMPLETED"})
     assert failed.error is not None and "NoSuchProfile" in failed.error.message
+
+
+def test_the_queue_takes_the_most_urgent_priority_first(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path
+) -> None:
+    store = OxigraphStore(None)
+    before = Jobs(store, BASE)  # jobs queued while no pool ran, least urgent first
+    url = (inputs / "a.txt").as_uri()
+    made = {
+        p: before.create(profile="Pause", input=url, phase="QUEUED", priority=p).id
+        for p in ("low", None, "immediate", "high", "urgent")
+    }
+    jobs, _ = pool(store, size=1)
+    started: list[str] = []
+    jobs.listen(
+        lambda c: started.append(c.job_id) if c.job and c.job.phase == "EXECUTING" else None
+    )
+    for job_id in made.values():
+        until(jobs, job_id, {"COMPLETED"})
+    names = {v: k for k, v in made.items()}
+    # the first was taken before the listener was set; the rest keep priority order
+    order = [names[j] for j in started]
+    expected = ["immediate", "urgent", "high", None, "low"]
+    assert order == expected[len(expected) - len(order) :]
+    runs = sorted(made.values(), key=lambda j: jobs.get(j).started)  # type: ignore[arg-type, return-value]
+    assert [names[j] for j in runs] == expected
+
+
+@pytest.mark.parametrize("phase", ["PENDING", "QUEUED"])
+def test_a_job_not_ended_by_its_deadline_ends_in_error(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, phase: str
+) -> None:
+    jobs, _ = pool()
+    job = jobs.create(
+        profile="Pause",
+        input=(inputs / "a.txt").as_uri(),
+        parameters={"seconds": 3},
+        phase=phase,
+        due=jobs.clock() + timedelta(seconds=0.5),
+    )
+    start = time.monotonic()
+    failed = until(jobs, job.id, {"ERROR", "COMPLETED"})
+    assert time.monotonic() - start < 2.5
+    assert failed.phase == "ERROR" and failed.error is not None
+    assert failed.error.type == "TimeLimitExceeded" and "deadline" in failed.error.message
+
+
+def test_a_run_left_behind_by_a_restart_does_not_finish_the_new_run(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, tmp_path: Path
+) -> None:
+    jobs, _ = pool(size=2)
+    job = jobs.create(profile="Pause", input=(inputs / "a.txt").as_uri(), parameters={"seconds": 1})
+    jobs.set_phase(job.id, "QUEUED")
+    first = until(jobs, job.id, {"EXECUTING"})
+    time.sleep(0.3)
+    jobs.set_phase(job.id, "QUEUED", request={"mcma": "restart"})  # the first run goes on
+    second = until(jobs, job.id, {"EXECUTING"})
+    assert second.started != first.started
+    done = until(jobs, job.id, {"COMPLETED", "ERROR"})
+    assert done.phase == "COMPLETED" and done.started == second.started
+    assert done.ended is not None and done.ended - second.started >= timedelta(seconds=0.9)
+    assert (tmp_path / "files" / job.id / "copy.txt").read_text() == "some input\n"
+    assert not list((tmp_path / "files").glob(".run-*"))
