@@ -39,6 +39,7 @@ from . import (
     html,
     jobs,
     mcma,
+    mcma_jobs,
     queries,
     resources,
     sparql,
@@ -203,6 +204,7 @@ def routes() -> list[BaseRoute]:
         Route("/update", sparql.update, methods=["POST"]),
         *queries.routes(),
         *mcma.routes(),  # first: its PUT /jobs/{id} (GET and DELETE stay with jobs)
+        *mcma_jobs.routes(),  # and /jobs/{id}/cancel, restart, executions
         *jobs.routes(),
         *uws.routes(),
         *trace.routes(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from html import escape
 
 from jobtrail.store.errors import JobtrailError
@@ -25,9 +26,20 @@ TEXT = conneg.Format("text", "text/plain", None)
 _FORMATS = (PROBLEM, conneg.HTML, TEXT)
 
 
+_JSON_APIS = re.compile(r"^/mcma/|^/jobs/[^/]+/(cancel|restart|executions)(/|$)")
+"""Paths of JSON APIs (MCMA): their clients get problem+json unless they ask otherwise."""
+
+
+def _default(request: Request) -> conneg.Format:
+    """Plain text for people, unless the client spoke JSON or called a JSON API."""
+    if "json" in request.headers.get("content-type", "") or _JSON_APIS.match(request.url.path):
+        return PROBLEM
+    return TEXT
+
+
 def render(request: Request, error: JobtrailError) -> Response:
     try:
-        fmt = conneg.negotiate(request.headers.get("accept"), _FORMATS, TEXT)
+        fmt = conneg.negotiate(request.headers.get("accept"), _FORMATS, _default(request))
     except JobtrailError:
         fmt = TEXT
     headers = {"Vary": "Accept"}

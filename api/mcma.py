@@ -39,7 +39,7 @@ def processor_of(request: Request) -> Processor:
     return processor
 
 
-async def _document(request: Request) -> tuple[dict[str, Any], bytes]:
+async def read_document(request: Request) -> tuple[dict[str, Any], bytes]:
     body = await read_body(request, request.state.config.max_body)
     doc, _ = parse_json(body, f"{request.method} {request.url.path}")
     if not isinstance(doc, dict):
@@ -47,7 +47,7 @@ async def _document(request: Request) -> tuple[dict[str, Any], bytes]:
     return doc, body
 
 
-def _received(request: Request, body: bytes) -> bytes:
+def received_bytes(request: Request, body: bytes) -> bytes:
     """The request as it arrived, without its credentials."""
     headers = [
         (k, v)
@@ -58,7 +58,7 @@ def _received(request: Request, body: bytes) -> bytes:
     return request_bytes(request.method, url, body, headers)
 
 
-def _json(document: Any, status: int = 200, location: str | None = None) -> Response:
+def json_response(document: Any, status: int = 200, location: str | None = None) -> Response:
     headers = {"Location": location} if location else {}
     body = json.dumps(document, indent=2, ensure_ascii=False).encode("utf-8")
     return Response(body, status, headers, media_type=MEDIA)
@@ -81,7 +81,7 @@ def _job_id(request: Request, value: Any) -> str:
 
 async def create(request: Request) -> Response:
     processor = processor_of(request)
-    doc, body = await _document(request)
+    doc, body = await read_document(request)
     caller = caller_of(request)
     job = await run_in_threadpool(lambda: processor.create(doc, owner=caller.name, by=caller.label))
     answer = processor.document(job)
@@ -89,13 +89,13 @@ async def create(request: Request) -> Response:
     def hops() -> None:
         stored = {**{k: v for k, v in doc.items() if k != "@context"}, "jobStatus": "NEW"}
         stored = {"@context": answer["@context"], **stored}
-        processor.hops.record(job.id, _received(request, body), "received: POST /mcma/Job")
+        processor.hops.record(job.id, received_bytes(request, body), "received: POST /mcma/Job")
         processor.hop_request(job.id, "POST", f"{processor.jobs.base}mcma/Job", stored, INTERNAL)
         processor.hop_response(job.id, 201, answer, INTERNAL_ANSWER, job.iri)
         processor.hop_response(job.id, 201, answer, "sent: the answer to POST /mcma/Job", job.iri)
 
     await run_in_threadpool(hops)
-    return _json(answer, 201, job.iri)
+    return json_response(answer, 201, job.iri)
 
 
 # --- GET/PUT a job ------------------------------------------------------------------------
@@ -112,17 +112,17 @@ async def job_document(request: Request, job_id: str) -> Response:
         return await _put(request, processor, job_id)
     found = await run_in_threadpool(visible_job, request, job_id)
     document = await run_in_threadpool(processor.document, found)
-    return _json(document, 200)
+    return json_response(document, 200)
 
 
 async def _put(request: Request, processor: Processor, job_id: str) -> Response:
-    doc, body = await _document(request)
+    doc, body = await read_document(request)
     caller = caller_of(request)
     token = _bearer(request)
 
     def put() -> Job:
         job, by = _changer(processor, job_id, caller.name, token, "change")
-        received = _received(request, body)
+        received = received_bytes(request, body)
         processor.hops.record(job_id, received, f"received: PUT {request.url.path}")
         updated = processor.put(job_id, doc, by=by)
         answer = processor.document(updated)
@@ -132,7 +132,7 @@ async def _put(request: Request, processor: Processor, job_id: str) -> Response:
         return updated
 
     updated = await run_in_threadpool(put)
-    return _json(await run_in_threadpool(processor.document, updated), 200)
+    return json_response(await run_in_threadpool(processor.document, updated), 200)
 
 
 def _bearer(request: Request) -> str | None:
@@ -166,7 +166,7 @@ def _by(processor: Processor, job: Job, caller: str | None) -> str:
 
 async def start(request: Request) -> Response:
     processor = processor_of(request)
-    doc, body = await _document(request)
+    doc, body = await read_document(request)
     job_id = _job_id(request, doc.get("job"))
     endpoints = doc.get("asyncEndpoint") or {}
     if not isinstance(endpoints, dict):
@@ -176,7 +176,9 @@ async def start(request: Request) -> Response:
         found = visible_job(request, job_id)
         jobs = processor.jobs
         caller = caller_of(request)
-        processor.hops.record(job_id, _received(request, body), "received: POST /mcma/StartJob")
+        processor.hops.record(
+            job_id, received_bytes(request, body), "received: POST /mcma/StartJob"
+        )
         processor.hop_request(job_id, "GET", found.iri, None, INTERNAL)
         processor.hop_response(job_id, 200, processor.document(found), INTERNAL_ANSWER)
         start_job = processor.start_job(
@@ -202,7 +204,7 @@ async def start(request: Request) -> Response:
         return command
 
     command = await run_in_threadpool(run)
-    return _json(command, 201, command["id"])
+    return json_response(command, 201, command["id"])
 
 
 # --- POST /mcma/StopJob ---------------------------------------------------------------------
@@ -210,7 +212,7 @@ async def start(request: Request) -> Response:
 
 async def stop(request: Request) -> Response:
     processor = processor_of(request)
-    doc, body = await _document(request)
+    doc, body = await read_document(request)
     job_id = _job_id(request, doc.get("job"))
     cause = doc.get("stopJobCause")
     if not isinstance(cause, str) or not cause:
@@ -221,7 +223,7 @@ async def stop(request: Request) -> Response:
     def run() -> dict[str, Any]:
         jobs = processor.jobs
         job, by = _changer(processor, job_id, caller.name, token, "stop")
-        processor.hops.record(job_id, _received(request, body), "received: POST /mcma/StopJob")
+        processor.hops.record(job_id, received_bytes(request, body), "received: POST /mcma/StopJob")
         given = doc.get("id")
         tail = given.rstrip("/").rsplit("/", 1)[-1] if isinstance(given, str) else ""
         command_id = tail if uuid_iri(tail) is not None else str(uuid.uuid4())
@@ -241,7 +243,7 @@ async def stop(request: Request) -> Response:
         processor.callback(job_id)
         return command
 
-    return _json(await run_in_threadpool(run), 200)
+    return json_response(await run_in_threadpool(run), 200)
 
 
 # --- the registry -----------------------------------------------------------------------------
@@ -258,7 +260,7 @@ async def services(request: Request) -> Response:
             "note": "the built-in profiles, run by this server's worker pool",
         }
     )
-    return _json({"services": listed})
+    return json_response({"services": listed})
 
 
 async def has_document(request: Request, job_id: str) -> bool:

@@ -387,9 +387,10 @@ class Jobs:
                     details={"phase": job.phase},
                 )
             now = self.clock()
-            new = replace(job, phase=phase, modified=now, sequence=job.sequence + 1)
-            if status_value is not None:
-                new = replace(new, status_value=status_value)
+            # a binding's own status describes the phase it was written for, and no other
+            new = replace(
+                job, phase=phase, modified=now, sequence=job.sequence + 1, status_value=status_value
+            )
             if phase == "EXECUTING" and job.started is None:
                 new = replace(new, started=now)
             if phase == "QUEUED":  # requeued: its execution duration counts from the next start

@@ -33,36 +33,25 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from jobtrail.ingest import nt
 from jobtrail.store import ResourceGraph
 from jobtrail.store.errors import Conflict, InputError, JobFailed, NotFound
-from jobtrail.vocab import status
 
+from . import mcma_model as model
 from .core import FINAL, SERVICE, Change, Job, Jobs
+from .executions import executions
 from .hops import Hops, json_body, request_bytes, response_bytes
-from .outbox import Call, Outbox, OutboxConfig
+from .mcma_model import CONTEXT, INPUT_FILE, ProfileSpec, phase_of
+from .outbox import Call, Outbox, OutboxConfig, call_id
+from .profiles import Profile
 
-CONTEXT = "https://w3id.org/jobtrail/context/mcma"
 INTERNAL = "internal: job processor → job repository"
 INTERNAL_ANSWER = "internal: job repository → job processor"
 LOCAL = "jobtrail"
 """The name of the built-in service: the worker pool, running the built-in profiles."""
-
-FIMS_STATUS = {
-    "PENDING": "NEW",
-    "HELD": "NEW",
-    "QUEUED": "QUEUED",
-    "EXECUTING": "RUNNING",
-    "SUSPENDED": "PAUSED",
-    "COMPLETED": "COMPLETED",
-    "ERROR": "FAILED",
-    "ABORTED": "CANCELED",
-    "ARCHIVED": "CLEANED",
-    "UNKNOWN": "UNKNOWN",
-}
-"""The FIMS status a job shows for its phase when its client wrote none that fits."""
 
 _MANAGED = ("@context", "id", "jobStatus", "dateCreated", "dateModified", "startJob", "report")
 _J = "https://w3id.org/jobtrail/vocab#"
@@ -74,13 +63,16 @@ class Service:
     url: str  # where ProcessJob is POSTed
     profiles: tuple[str, ...]
     token: str | None = None  # the bearer token its PUTs and StopJobs carry
+    inputs: tuple[str, ...] = ()  # jobInput keys its jobs must have
+    optional: tuple[str, ...] = ()  # and those they may have
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "url": self.url, "profiles": list(self.profiles)}
 
 
 def parse_services(setting: str | None) -> dict[str, Service]:
-    """`mcma_services`: a JSON list of {"name", "url", "profiles", "token"?}."""
+    """`mcma_services`: a JSON list of {"name", "url", "profiles", "token"?,
+    "inputParameters"?, "optionalInputParameters"?}."""
     if not setting:
         return {}
     try:
@@ -91,6 +83,8 @@ def parse_services(setting: str | None) -> dict[str, Service]:
                 str(i["url"]),
                 tuple(str(p) for p in i["profiles"]),
                 str(i["token"]) if i.get("token") else None,
+                tuple(str(p) for p in i.get("inputParameters", ())),
+                tuple(str(p) for p in i.get("optionalInputParameters", ())),
             )
             for i in items
         ]
@@ -105,14 +99,6 @@ def parse_services(setting: str | None) -> dict[str, Service]:
     return {s.name: s for s in services}
 
 
-def status_of(value: str) -> str:
-    """The UWS phase a FIMS or MCMA status stands for (FIMS spelling first, then MCMA's)."""
-    try:
-        return status.canonical("fims", value)
-    except InputError:
-        return status.canonical("mcma", value)
-
-
 @dataclass
 class Record:
     """What only MCMA says about a job: the graph `{job}/mcma`."""
@@ -125,6 +111,9 @@ class Record:
     report: Any = None
     stop_cause: str | None = None
     stop_job: str | None = None
+    dialect: str = "fims"  # fims: the seed's AmeJob of /mcma/Job; mcma: today's Job
+    notify: str | None = None  # today's notificationEndpoint
+    progress: int | None = None
 
 
 class Processor:
@@ -132,7 +121,7 @@ class Processor:
         self,
         jobs: Jobs,
         services: Mapping[str, Service],
-        local_profiles: Iterable[str],
+        local_profiles: Mapping[str, Profile],
         outbox: OutboxConfig,
         *,
         stop_grace: float = 30.0,
@@ -141,6 +130,7 @@ class Processor:
         self.stop_grace = stop_grace
         self.services = dict(services)
         self.local_profiles = frozenset(local_profiles)
+        self.specs = _specs(local_profiles, self.services.values())
         self.hops = Hops(jobs)
         self.outbox = Outbox(jobs, self.hops, outbox, self._settled)
         self._external: set[str] = set()  # ids of jobs an external service runs
@@ -182,8 +172,10 @@ class Processor:
         return None
 
     def profiles(self) -> list[str]:
-        external = {p for s in self.services.values() for p in s.profiles}
-        return sorted(self.local_profiles | external)
+        return sorted(self.specs)
+
+    def profile_iri(self, name: str) -> str:
+        return f"{self.jobs.base}mcma/job-profiles/{name}"
 
     # --- the record ------------------------------------------------------------------
 
@@ -199,6 +191,9 @@ class Processor:
             report=json.loads(values["serviceReport"]) if "serviceReport" in values else None,
             stop_cause=values.get("stopCause"),
             stop_job=values.get("stopCommand"),
+            dialect=values.get("mcmaDialect", "fims"),
+            notify=values.get("notificationEndpoint"),
+            progress=int(values["progress"]) if "progress" in values else None,
         )
 
     def _graph(self, job_id: str, record: Record) -> ResourceGraph:
@@ -216,6 +211,9 @@ class Processor:
             "serviceReport": nt.json_lit(record.report) if record.report is not None else None,
             "stopCause": nt.lit(record.stop_cause) if record.stop_cause else None,
             "stopCommand": nt.iri(record.stop_job) if record.stop_job else None,
+            "mcmaDialect": nt.lit(record.dialect),
+            "notificationEndpoint": nt.iri(record.notify) if record.notify else None,
+            "progress": nt.integer(record.progress) if record.progress is not None else None,
         }
         t += [(s, nt.jt(k), v) for k, v in optional.items() if v is not None]
         return ResourceGraph(self.record_iri(job_id), t)
@@ -223,34 +221,64 @@ class Processor:
     # --- documents --------------------------------------------------------------------
 
     def document(self, job: Job, record: Record | None = None) -> dict[str, Any]:
-        """The job as MCMA JSON-LD: the client's document, with what the repository adds."""
+        """The job in the MCMA its client used (the seed's FIMS-era one, or today's)."""
         record = record if record is not None else self.record(job.id)
+        if record.dialect == "mcma":
+            return self.today(job, record)
         out: dict[str, Any] = {"@context": CONTEXT, "id": job.iri}
         out.update({k: v for k, v in record.document.items() if k not in _MANAGED})
-        out["jobStatus"] = self.status_value(job)
+        out["jobStatus"] = model.fims_status(job)
         if record.start_job:
             out["startJob"] = record.start_job
         if record.report is not None:
             out["report"] = record.report
-        if job.error is not None:
-            out["error"] = {
-                "type": f"{_J}{job.error.type}",
-                "title": job.error.message,
-                **({"detail": job.error.hint} if job.error.hint else {}),
-            }
-        out["dateCreated"] = _iso(job.created)
-        out["dateModified"] = _iso(job.modified)
+        if (problem := model.problem(job)) is not None:
+            out["error"] = problem
+        out["dateCreated"] = model.iso(job.created)
+        out["dateModified"] = model.iso(job.modified)
         return out
 
-    def status_value(self, job: Job) -> str:
-        written = job.status_value
-        if written is not None:
-            try:
-                if status_of(written) == job.phase:
-                    return written
-            except InputError:
-                pass
-        return FIMS_STATUS.get(job.phase, "UNKNOWN")
+    def today(self, job: Job, record: Record | None = None) -> dict[str, Any]:
+        """Any job (made through any binding) in today's MCMA model."""
+        if record is None:
+            triples = self.jobs.store.read(self.record_iri(job.id))
+            record = self.record(job.id) if triples else Record()
+        kept = record.document if record.dialect == "mcma" else {}
+        return model.job_document(
+            job,
+            profile_iri=self.profile_iri(job.profile),
+            kept=kept,
+            progress=record.progress,
+            output=self._output(job, record),
+        )
+
+    def _output(self, job: Job, record: Record) -> dict[str, Any]:
+        out = dict(record.report) if isinstance(record.report, dict) else {}
+        if job.results:
+            out["results"] = job.results
+        return out
+
+    def executions(self, job: Job) -> list[dict[str, Any]]:
+        """One JobExecution per attempt (`/jobs/{id}/executions/{n}`)."""
+        triples = self.jobs.store.read(self.record_iri(job.id))
+        record = self.record(job.id) if triples else Record()
+        service = self.services.get(record.service or "")
+        out = []
+        for execution in executions(self.jobs, job):
+            assignment = None
+            if service is not None:
+                purpose = _process_purpose(execution.number)
+                assignment = self.outbox.iri(call_id(job.id, purpose))
+            out.append(
+                model.execution_document(
+                    job,
+                    execution,
+                    progress=record.progress,
+                    output=self._output(job, record),
+                    assignment=assignment,
+                )
+            )
+        return out
 
     def command(self, kind: str, command_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -283,7 +311,7 @@ class Processor:
             raise InputError("hasRelatedResource.locator is a URL")
         parameters = {k: document[k] for k in ("outputFile",) if k in document}
         status_value = document.get("jobStatus")
-        if status_value is not None and status_of(str(status_value)) != "PENDING":
+        if status_value is not None and phase_of(str(status_value)) != "PENDING":
             raise InputError(f"a new job is NEW, not {status_value}")
         kept = {k: v for k, v in document.items() if k not in _MANAGED}
         job_id = str(uuid.uuid4())
@@ -296,8 +324,31 @@ class Processor:
             also=[self._graph(job_id, Record(document=kept))],
             job_id=job_id,
             status_value=str(status_value) if status_value is not None else None,
+            priority=model.priority(document.get("priority")),
         )
         return job
+
+    def create_today(self, document: dict[str, Any], *, owner: str | None, by: str) -> Job:
+        """Today's `Job` (POST /mcma/jobs): checked against its profile, created and started."""
+        asked = model.read_job(document, self.specs, self.jobs.clock())
+        kept = {k: v for k, v in document.items() if k not in ("id", "status", "dateCreated")}
+        job_id = str(uuid.uuid4())
+        record = Record(document=kept, dialect="mcma", notify=asked.notify)
+        self.jobs.create(
+            profile=asked.profile,
+            input=asked.input,
+            owner=owner,
+            parameters=asked.parameters,
+            execution_duration=asked.execution_duration,
+            request={"mcma": "Job", "by": by},
+            also=[self._graph(job_id, record)],
+            job_id=job_id,
+            status_value="New",
+            priority=asked.priority,
+            due=asked.due,
+        )
+        self.start_job(job_id, None, None, by)
+        return self.jobs.get(job_id)
 
     def start_job(self, job_id: str, success: str | None, failure: str | None, by: str) -> str:
         """StartJob: the job QUEUED, then sent on to its service; the StartJob's IRI."""
@@ -305,12 +356,13 @@ class Processor:
             if url is not None and nt.checked_iri(url) is None:
                 raise InputError(f"asyncEndpoint {url!r} is not an absolute URL")
         job = self.jobs.get(job_id)
-        if job.phase not in ("PENDING", "HELD"):
-            raise Conflict(
-                f"job {job_id} is {self.status_value(job)}: it was started already",
-                details={"phase": job.phase, "jobStatus": self.status_value(job)},
-            )
         record = self.record(job_id)
+        if job.phase not in ("PENDING", "HELD"):
+            shown = self.status_label(job, record)
+            raise Conflict(
+                f"job {job_id} is {shown}: it was started already",
+                details={"phase": job.phase, "jobStatus": shown},
+            )
         service = self.service_for(job.profile)
         start_job = self.command_iri("StartJob", str(uuid.uuid4()))
         record = replace(
@@ -333,14 +385,108 @@ class Processor:
         )
         return start_job
 
-    def dispatch(self, job_id: str) -> None:
+    def dispatch(self, job_id: str, attempt: int = 1) -> None:
         """Send ProcessJob to the job's external service (after StartJob's answer is out)."""
         record = self.record(job_id)
         service = self.services.get(record.service or "")
         if service is None:
             return  # the worker pool took it when it was queued
         document = {"@context": CONTEXT, "type": "ProcessJob", "job": self.jobs.iri(job_id)}
-        self.outbox.send(job_id, "ProcessJob", service.url, document)
+        self.outbox.send(job_id, _process_purpose(attempt), service.url, document)
+
+    def cancel(self, job_id: str, *, by: str) -> Job:
+        """MCMA cancel: the job ABORTED (Canceled); 409 once it has finished."""
+        job = self.jobs.get(job_id)
+        record = self.record(job_id) if self._has_record(job_id) else Record()
+        if job.phase in FINAL:
+            raise Conflict(
+                f"cannot cancel job {job_id}: it has finished ({self.status_label(job, record)})",
+                hint="only a job that has not finished can be canceled",
+                details={"phase": job.phase},
+            )
+        return self.jobs.set_phase(
+            job_id,
+            "ABORTED",
+            by=by,
+            expect=(job.phase,),
+            status_value="CANCELED" if record.dialect == "fims" else "Canceled",
+            request={"mcma": "cancel"},
+        )
+
+    def restart(self, job_id: str, *, by: str) -> Job:
+        """MCMA restart: a new execution from the input; 409 once finished or past its deadline."""
+        job = self.jobs.get(job_id)
+        record = self.record(job_id) if self._has_record(job_id) else Record()
+        if job.phase in FINAL:
+            raise Conflict(
+                f"cannot restart job {job_id}: it has finished ({self.status_label(job, record)})",
+                hint="create a new job with the same input (its history stays with this one)",
+                details={"phase": job.phase},
+            )
+        if job.due is not None and job.due <= self.jobs.clock():
+            raise Conflict(f"cannot restart job {job_id}: its deadline {model.iso(job.due)} passed")
+        if job.phase == "QUEUED":
+            raise Conflict(
+                f"job {job_id} is queued and has not started: there is nothing to restart",
+                details={"phase": job.phase},
+            )
+        if job.phase in ("PENDING", "HELD"):
+            self.start_job(job_id, record.success, record.failure, by)
+        else:
+            self.jobs.set_phase(
+                job_id,
+                "QUEUED",
+                by=by,
+                expect=(job.phase,),
+                status_value="QUEUED",
+                request={"mcma": "restart"},
+            )
+        self.dispatch(job_id, len(executions(self.jobs, self.jobs.get(job_id))))
+        return self.jobs.get(job_id)
+
+    def listing(
+        self,
+        *,
+        owner: str | None,
+        anonymous: bool,
+        status_value: str | None,
+        after: datetime | None,
+        before: datetime | None,
+        oldest_first: bool,
+        size: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of jobs in today's model, and the offset of the next page (None: the last).
+
+        `status_value` selects the jobs that show that status: their phase is
+        read from the vocabulary, then each job's own status is compared.
+        """
+        phases: list[str] = []
+        if status_value is not None:
+            wanted = model.spelled(status_value)
+            phases = sorted({model.phase_of(wanted)} | model.phases_showing(wanted))
+        found: list[dict[str, Any]] = []
+        while len(found) <= size:
+            batch = self.jobs.list(
+                owner=owner,
+                anonymous=anonymous,
+                phases=phases,
+                after=after,
+                before=before,
+                oldest_first=oldest_first,
+                limit=size + 1,
+                offset=offset,
+            )
+            for job in batch:
+                offset += 1
+                document = self.today(job)
+                if status_value is None or document["status"] == wanted:
+                    found.append(document)
+                    if len(found) > size:
+                        return found[:size], offset - 1
+            if len(batch) <= size:
+                return found, None
+        return found[:size], offset
 
     def may_put(self, job_id: str, caller: str | None, token: str | None) -> bool:
         """The job's owner, or the service assigned to it (by its token, if it has one)."""
@@ -352,36 +498,27 @@ class Processor:
         return job.owner is None or caller == job.owner
 
     def put(self, job_id: str, document: Mapping[str, Any], *, by: str) -> Job:
-        """The service's (or owner's) update: its report, and a status along legal steps."""
+        """The service's (or owner's) update: report, progress, a status along legal steps."""
         job = self.jobs.get(job_id)
         record = self.record(job_id)
         if "report" in document:
             record = replace(record, report=document["report"])
+        if isinstance(document.get("jobOutput"), dict) and record.dialect == "mcma":
+            record = replace(record, report=document["jobOutput"])
+        if "progress" in document:
+            record = replace(record, progress=_progress(document["progress"]))
         kept = {k: v for k, v in document.items() if k not in _MANAGED}
-        record = replace(record, document={**record.document, **kept})
-        written = document.get("jobStatus")
-        target = status_of(str(written)) if written is not None else job.phase
+        if record.dialect == "fims":
+            record = replace(record, document={**record.document, **kept})
+        written = document.get("jobStatus") or document.get("status")
+        target = phase_of(str(written)) if written is not None else job.phase
+        error = _error(document.get("error")) if target == "ERROR" else None
         request = {"mcma": "PUT", "jobStatus": written}
-        if target == job.phase:  # a report, or the same status in another spelling
-            self.jobs.store.apply(replace=[self._graph(job_id, record)])
-            return job
-        steps = [target]
-        if job.phase == "QUEUED" and target in FINAL and job.id in self._external:
-            steps = ["EXECUTING", target]  # the service's answer to ProcessJob is still on its way
-        for step in steps:
-            job = self.jobs.set_phase(
-                job_id,
-                step,
-                by=by,
-                status_value=str(written) if step == target else "RUNNING",
-                also=[self._graph(job_id, record)],
-                request=request,
-            )
-        return job
+        return self._move(job, target, str(written or ""), record, by, request, error)
 
     def stop_job(self, job_id: str, cause: str, stop_job: str, *, by: str) -> Job:
         """StopJob: the job's final status; then the orchestrator's callback."""
-        target = status_of(cause)
+        target = phase_of(cause)
         if target not in FINAL:
             raise InputError(
                 f"stopJobCause {cause!r} is not a final status",
@@ -389,30 +526,59 @@ class Processor:
             )
         job = self.jobs.get(job_id)
         record = replace(self.record(job_id), stop_cause=cause, stop_job=stop_job)
-        if job.phase != target:
-            steps = ["EXECUTING", target] if job.phase == "QUEUED" else [target]
-            for step in steps:
-                job = self.jobs.set_phase(
-                    job_id,
-                    step,
-                    by=by,
-                    status_value=cause if step == target else "RUNNING",
-                    also=[self._graph(job_id, record)],
-                    request={"mcma": "StopJob", "stopJobCause": cause},
-                )
-        else:
-            self.jobs.store.apply(replace=[self._graph(job_id, record)])
+        request = {"mcma": "StopJob", "stopJobCause": cause}
+        return self._move(job, target, cause, record, by, request)
+
+    def _move(
+        self,
+        job: Job,
+        target: str,
+        written: str,
+        record: Record,
+        by: str,
+        request: Mapping[str, Any],
+        error: JobFailed | None = None,
+    ) -> Job:
+        """The job to `target` with its record; through EXECUTING if the service ran it
+        while the answer to its ProcessJob is still on its way (a final status while QUEUED)."""
+        if target == job.phase:  # a report, or the same status in another spelling
+            self.jobs.store.apply(replace=[self._graph(job.id, record)])
+            return job
+        steps = [target]
+        if job.phase == "QUEUED" and target in FINAL and job.id in self._external:
+            steps = ["EXECUTING", target]
+        for step in steps:
+            job = self.jobs.set_phase(
+                job.id,
+                step,
+                by=by,
+                status_value=written if step == target else "RUNNING",
+                error=error if step == target else None,
+                also=[self._graph(job.id, record)],
+                request=request,
+            )
         return job
 
     def callback(self, job_id: str, *, delay: float = 0.0) -> None:
-        """Call the orchestrator's success or failure endpoint, once (after `delay` seconds)."""
+        """Call the orchestrator's success or failure endpoint (or today's notification
+        endpoint), once, after `delay` seconds."""
         job = self.jobs.get(job_id)
         record = self.record(job_id)
+        if record.notify is not None:
+            body = {"@type": "Notification", "source": job.iri, "content": self.today(job, record)}
+            self.outbox.send(job_id, "notification", record.notify, body, delay=delay)
+            return
         url = record.success if job.phase == "COMPLETED" else record.failure
         if url is None:
             return
         purpose = "success" if job.phase == "COMPLETED" else "failure"
         self.outbox.send(job_id, purpose, url, {"job": job.iri}, delay=delay)
+
+    def status_label(self, job: Job, record: Record) -> str:
+        return model.mcma_status(job) if record.dialect == "mcma" else model.fims_status(job)
+
+    def _has_record(self, job_id: str) -> bool:
+        return self.jobs.store.exists(self.record_iri(job_id))
 
     # --- told -----------------------------------------------------------------------
 
@@ -435,7 +601,7 @@ class Processor:
             self.callback(job_id, delay=delay)
 
     def _settled(self, call: Call) -> None:
-        if call.purpose != "ProcessJob":
+        if not call.purpose.startswith("ProcessJob"):
             return
         try:
             job = self.jobs.get(call.job_id)
@@ -511,6 +677,39 @@ def _role(source: str) -> list[tuple[str, str]]:
     return []
 
 
-def _iso(value: Any) -> str:
-    text: str = value.isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
+def _process_purpose(attempt: int) -> str:
+    """The outbox purpose of an execution's ProcessJob: one call per attempt."""
+    return "ProcessJob" if attempt <= 1 else f"ProcessJob #{attempt}"
+
+
+def _progress(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise InputError(f"progress {value!r} is not a number from 0 to 100")
+    return round(value)
+
+
+def _error(value: Any) -> JobFailed:
+    """A service's error (RFC 7807 problem details, or text) as the job's error."""
+    if isinstance(value, dict):
+        title = str(value.get("title") or "the service reported a failure")
+        detail = value.get("detail")
+        return JobFailed(f"{title}: {detail}" if detail else title)
+    return JobFailed(str(value) if value else "the service reported a failure")
+
+
+def _specs(local: Mapping[str, Profile], services: Iterable[Service]) -> dict[str, ProfileSpec]:
+    """What each profile's jobs must carry: built-in ones from their parameters."""
+    specs = {}
+    for name, profile in local.items():
+        required = tuple(p.name for p in profile.parameters if p.required)
+        specs[name] = ProfileSpec(
+            name,
+            inputs=(INPUT_FILE, *required),
+            optional=tuple(p.name for p in profile.parameters if not p.required),
+            outputs=("results",),
+            descriptions={p.name: p.description for p in profile.parameters},
+        )
+    for service in services:
+        for name in service.profiles:
+            specs[name] = ProfileSpec(name, inputs=service.inputs, optional=service.optional)
+    return specs

@@ -154,8 +154,8 @@ def test_repeated_key_of_message_20_is_tolerated_and_noted(
 @pytest.mark.parametrize(
     ("extra", "term", "literal"),
     [
-        ({"priority": "high"}, "priority", nt.lit("high")),
-        ({"priority": 5}, "priority", nt.integer(5)),
+        ({"urgency": "high"}, "urgency", nt.lit("high")),
+        ({"urgency": 5}, "urgency", nt.integer(5)),
         (
             {"asyncEndpoint": {"success": "https://wo/success", "retryAfter": "PT5S"}},
             "retryAfter",
