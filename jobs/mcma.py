@@ -181,6 +181,8 @@ class Processor:
 
     def record(self, job_id: str) -> Record:
         triples = self.jobs.store.read(self.record_iri(job_id))
+        if not triples:
+            return Record(dialect="mcma")  # made through another binding: today's model shows it
         values = {t.predicate.value.rsplit("#", 1)[-1]: str(t.object.value) for t in triples}  # type: ignore[union-attr]
         return Record(
             document=json.loads(values.get("mcmaDocument", "{}")),
@@ -240,9 +242,7 @@ class Processor:
 
     def today(self, job: Job, record: Record | None = None) -> dict[str, Any]:
         """Any job (made through any binding) in today's MCMA model."""
-        if record is None:
-            triples = self.jobs.store.read(self.record_iri(job.id))
-            record = self.record(job.id) if triples else Record()
+        record = record if record is not None else self.record(job.id)
         kept = record.document if record.dialect == "mcma" else {}
         return model.job_document(
             job,
@@ -260,8 +260,7 @@ class Processor:
 
     def executions(self, job: Job) -> list[dict[str, Any]]:
         """One JobExecution per attempt (`/jobs/{id}/executions/{n}`)."""
-        triples = self.jobs.store.read(self.record_iri(job.id))
-        record = self.record(job.id) if triples else Record()
+        record = self.record(job.id)
         service = self.services.get(record.service or "")
         out = []
         for execution in executions(self.jobs, job):
@@ -396,14 +395,7 @@ class Processor:
 
     def cancel(self, job_id: str, *, by: str) -> Job:
         """MCMA cancel: the job ABORTED (Canceled); 409 once it has finished."""
-        job = self.jobs.get(job_id)
-        record = self.record(job_id) if self._has_record(job_id) else Record()
-        if job.phase in FINAL:
-            raise Conflict(
-                f"cannot cancel job {job_id}: it has finished ({self.status_label(job, record)})",
-                hint="only a job that has not finished can be canceled",
-                details={"phase": job.phase},
-            )
+        job, record = self._unfinished(job_id, "cancel", "only an unfinished job can be canceled")
         return self.jobs.set_phase(
             job_id,
             "ABORTED",
@@ -415,14 +407,9 @@ class Processor:
 
     def restart(self, job_id: str, *, by: str) -> Job:
         """MCMA restart: a new execution from the input; 409 once finished or past its deadline."""
-        job = self.jobs.get(job_id)
-        record = self.record(job_id) if self._has_record(job_id) else Record()
-        if job.phase in FINAL:
-            raise Conflict(
-                f"cannot restart job {job_id}: it has finished ({self.status_label(job, record)})",
-                hint="create a new job with the same input (its history stays with this one)",
-                details={"phase": job.phase},
-            )
+        job, record = self._unfinished(
+            job_id, "restart", "create a new job with the same input (this one's history stays)"
+        )
         if job.due is not None and job.due <= self.jobs.clock():
             raise Conflict(f"cannot restart job {job_id}: its deadline {model.iso(job.due)} passed")
         if job.phase == "QUEUED":
@@ -506,13 +493,13 @@ class Processor:
         if isinstance(document.get("jobOutput"), dict) and record.dialect == "mcma":
             record = replace(record, report=document["jobOutput"])
         if "progress" in document:
-            record = replace(record, progress=_progress(document["progress"]))
+            record = replace(record, progress=model.progress_value(document["progress"]))
         kept = {k: v for k, v in document.items() if k not in _MANAGED}
         if record.dialect == "fims":
             record = replace(record, document={**record.document, **kept})
         written = document.get("jobStatus") or document.get("status")
         target = phase_of(str(written)) if written is not None else job.phase
-        error = _error(document.get("error")) if target == "ERROR" else None
+        error = model.service_error(document.get("error")) if target == "ERROR" else None
         request = {"mcma": "PUT", "jobStatus": written}
         return self._move(job, target, str(written or ""), record, by, request, error)
 
@@ -577,8 +564,18 @@ class Processor:
     def status_label(self, job: Job, record: Record) -> str:
         return model.mcma_status(job) if record.dialect == "mcma" else model.fims_status(job)
 
-    def _has_record(self, job_id: str) -> bool:
-        return self.jobs.store.exists(self.record_iri(job_id))
+    def _unfinished(self, job_id: str, what: str, hint: str) -> tuple[Job, Record]:
+        """The job and its record; Conflict (409) once the job has finished."""
+        job = self.jobs.get(job_id)
+        record = self.record(job_id)
+        if job.phase in FINAL:
+            shown = self.status_label(job, record)
+            raise Conflict(
+                f"cannot {what} job {job_id}: it has finished ({shown})",
+                hint=hint,
+                details={"phase": job.phase},
+            )
+        return job, record
 
     # --- told -----------------------------------------------------------------------
 
@@ -680,21 +677,6 @@ def _role(source: str) -> list[tuple[str, str]]:
 def _process_purpose(attempt: int) -> str:
     """The outbox purpose of an execution's ProcessJob: one call per attempt."""
     return "ProcessJob" if attempt <= 1 else f"ProcessJob #{attempt}"
-
-
-def _progress(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-        raise InputError(f"progress {value!r} is not a number from 0 to 100")
-    return round(value)
-
-
-def _error(value: Any) -> JobFailed:
-    """A service's error (RFC 7807 problem details, or text) as the job's error."""
-    if isinstance(value, dict):
-        title = str(value.get("title") or "the service reported a failure")
-        detail = value.get("detail")
-        return JobFailed(f"{title}: {detail}" if detail else title)
-    return JobFailed(str(value) if value else "the service reported a failure")
 
 
 def _specs(local: Mapping[str, Profile], services: Iterable[Service]) -> dict[str, ProfileSpec]:

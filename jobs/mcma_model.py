@@ -22,7 +22,7 @@ from typing import Any
 
 from jobtrail.ingest import nt
 from jobtrail.store import errors
-from jobtrail.store.errors import InputError
+from jobtrail.store.errors import InputError, JobFailed
 from jobtrail.vocab import status
 
 from .core import PRIORITIES, Job
@@ -236,6 +236,21 @@ def priority(value: Any) -> str | None:
     return value.lower()
 
 
+def progress_value(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise InputError(f"progress {value!r} is not a number from 0 to 100")
+    return round(value)
+
+
+def service_error(value: Any) -> JobFailed:
+    """A service's error (RFC 7807 problem details, or text) as the job's error."""
+    if isinstance(value, dict):
+        title = str(value.get("title") or "the service reported a failure")
+        detail = value.get("detail")
+        return JobFailed(f"{title}: {detail}" if detail else title)
+    return JobFailed(str(value) if value else "the service reported a failure")
+
+
 def _url(value: Any, *keys: str) -> str | None:
     """The URL of a Locator (`url`, `httpEndpoint`, `locator`), or of a plain string."""
     if isinstance(value, dict):
@@ -390,6 +405,8 @@ __all__ = [
     "problem",
     "phases_showing",
     "profile_document",
+    "progress_value",
     "read_job",
+    "service_error",
     "spelled",
 ]
