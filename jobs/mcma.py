@@ -428,8 +428,10 @@ class Processor:
                 status_value="QUEUED",
                 request={"mcma": "restart"},
             )
-        self.dispatch(job_id, len(executions(self.jobs, self.jobs.get(job_id))))
-        return self.jobs.get(job_id)
+        restarted = self.jobs.get(job_id)
+        if job_id in self._external:  # its service gets a ProcessJob for the new execution
+            self.dispatch(job_id, len(executions(self.jobs, restarted)))
+        return restarted
 
     def listing(
         self,
@@ -453,7 +455,7 @@ class Processor:
             wanted = model.spelled(status_value)
             phases = sorted({model.phase_of(wanted)} | model.phases_showing(wanted))
         found: list[dict[str, Any]] = []
-        while len(found) <= size:
+        while True:
             batch = self.jobs.list(
                 owner=owner,
                 anonymous=anonymous,
@@ -473,7 +475,6 @@ class Processor:
                         return found[:size], offset - 1
             if len(batch) <= size:
                 return found, None
-        return found[:size], offset
 
     def may_put(self, job_id: str, caller: str | None, token: str | None) -> bool:
         """The job's owner, or the service assigned to it (by its token, if it has one)."""

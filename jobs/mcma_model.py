@@ -223,7 +223,7 @@ def read_job(
         execution_duration=_timeout(document.get("timeout")),
         due=_deadline(document.get("deadline"), now),
         priority=priority(document.get("priority")),
-        notify=_url(document.get("notificationEndpoint"), "httpEndpoint"),
+        notify=_url(document.get("notificationEndpoint")),
     )
 
 
@@ -251,10 +251,10 @@ def service_error(value: Any) -> JobFailed:
     return JobFailed(str(value) if value else "the service reported a failure")
 
 
-def _url(value: Any, *keys: str) -> str | None:
+def _url(value: Any) -> str | None:
     """The URL of a Locator (`url`, `httpEndpoint`, `locator`), or of a plain string."""
     if isinstance(value, dict):
-        for key in (*keys, "url", "httpEndpoint", "locator"):
+        for key in ("url", "httpEndpoint", "locator"):
             if isinstance(value.get(key), str):
                 value = value[key]
                 break

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from rdflib import Graph, Literal, URIRef
 
 from tests.api.test_mcma import Orchestrator, peer, wait_until
 from tests.conftest import DocumentServer, free_port, job_server
@@ -322,11 +321,9 @@ def test_list_filters_by_status_and_time_and_pages(mcma: Processor) -> None:
 def test_a_job_document_keeps_a_key_it_does_not_know(mcma: Processor) -> None:
     job = post(mcma, fixity(mcma, customNote="rush")).json()
     assert get(job["id"])["customNote"] == "rush"
-    g = Graph()
-    for row in httpx.get(
+    rows = httpx.get(
         f"{mcma.base}sparql",
         params={"query": f'SELECT ?m WHERE {{ ?m <{JT}customNote> "rush" }}'},
         headers={"Accept": "application/sparql-results+json"},
-    ).json()["results"]["bindings"]:
-        g.add((URIRef(row["m"]["value"]), URIRef(f"{JT}customNote"), Literal("rush")))
-    assert len(g) >= 1  # the answer's hop, read as JSON-LD, keeps it as a term of our namespace
+    ).json()["results"]["bindings"]
+    assert rows  # the answer's hop, read as JSON-LD, keeps it as a term of our namespace
