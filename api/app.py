@@ -18,6 +18,7 @@ from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Jobs
 from jobtrail.jobs.mcma import Processor, parse_services
 from jobtrail.jobs.outbox import OutboxConfig
+from jobtrail.jobs.sif import Sif, load_services
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store, open_store
@@ -42,6 +43,7 @@ from . import (
     mcma_jobs,
     queries,
     resources,
+    sif,
     sparql,
     trace,
     uws,
@@ -81,6 +83,7 @@ class Config:
     mcma_retry_max: float = 60.0
     mcma_give_up_after: float = 86400.0
     mcma_stop_grace: float = 30.0
+    sif_services: str | None = None
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -170,10 +173,12 @@ def _job_service(store: Store, config: Config) -> dict[str, Any]:
         ),
         stop_grace=config.mcma_stop_grace,
     )
-    workers.elsewhere = processor.runs_elsewhere
+    functional = Sif(the_jobs, load_services(config.sif_services), processor.hops)
+    workers.elsewhere = lambda job: processor.runs_elsewhere(job) or functional.runs_elsewhere(job)
     return {
         "mcma": processor,
-        "uws_lists": uws.job_lists(config.uws_lists, profiles),
+        "sif": functional,
+        "uws_lists": uws.job_lists(config.uws_lists, [*profiles, *functional.services]),
         "waits": Waits(the_jobs),
         "jobs": the_jobs,
         "workers": workers,
@@ -207,6 +212,7 @@ def routes() -> list[BaseRoute]:
         *mcma_jobs.routes(),  # and /jobs/{id}/cancel, restart, executions
         *jobs.routes(),
         *uws.routes(),
+        *sif.routes(),
         *trace.routes(),
         *documents.routes(),
         *feeds.routes(),
@@ -232,6 +238,7 @@ async def home(request: Request) -> Response:
         ("/jobs", "jobs: POST a document's URL to start one; your jobs (Atom, RDF, HTML)"),
         ("/profiles", "what a job can do here (and what cannot run, and why)"),
         ("/uws", "IVOA UWS 1.1 job lists, one per profile (for pyvo and other UWS clients)"),
+        ("/sif/jobs", "SIF 3.2.1 functional services: jobs with phases, states and rights"),
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
         ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
         ("/sparql", "SPARQL endpoint and query page"),

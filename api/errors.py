@@ -1,5 +1,8 @@
 """One handler renders every error: problem+json, HTML for browsers, plain text otherwise.
 
+Under /sif/ an error is a SIF 3.2.1 `error` document by default (the infrastructure
+namespace: code, scope, message, description), as SIF consumers read them.
+
 The error classes (and the status each stands for) are in jobtrail.store.errors;
 nothing here decides a status. A stack trace is never shown: an unexpected
 exception is logged and answered with a plain 500.
@@ -10,9 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from html import escape
 
 from jobtrail.store.errors import JobtrailError
+from lxml import etree
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +28,10 @@ log = logging.getLogger("jobtrail")
 
 PROBLEM = conneg.Format("problem", "application/problem+json", None, ("application/json",))
 TEXT = conneg.Format("text", "text/plain", None)
+SIF_ERROR = conneg.Format("sif", "application/xml", None, ("text/xml",))
 _FORMATS = (PROBLEM, conneg.HTML, TEXT)
+_SIF_FORMATS = (SIF_ERROR, *_FORMATS)
+SIF_NS = "http://www.sifassociation.org/infrastructure/3.2.1"
 
 
 _JSON_APIS = re.compile(r"^/mcma/|^/jobs/[^/]+/(cancel|restart|executions)(/|$)")
@@ -38,13 +46,20 @@ def _default(request: Request) -> conneg.Format:
 
 
 def render(request: Request, error: JobtrailError) -> Response:
+    sif = request.url.path.startswith("/sif/")
     try:
-        fmt = conneg.negotiate(request.headers.get("accept"), _FORMATS, _default(request))
+        if sif:
+            fmt = conneg.negotiate(request.headers.get("accept"), _SIF_FORMATS, SIF_ERROR)
+        else:
+            fmt = conneg.negotiate(request.headers.get("accept"), _FORMATS, _default(request))
     except JobtrailError:
         fmt = TEXT
     headers = {"Vary": "Accept"}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="jobtrail"'
+    if fmt is SIF_ERROR:
+        headers["messageType"] = "ERROR"
+        return Response(_sif(request, error), error.status, headers, media_type="application/xml")
     if fmt is PROBLEM:
         body = json.dumps({**error.problem(), "instance": str(request.url)}, ensure_ascii=False)
         return Response(body, error.status, headers, media_type="application/problem+json")
@@ -53,6 +68,23 @@ def render(request: Request, error: JobtrailError) -> Response:
     return Response(
         error.describe() + "\n", error.status, headers, media_type="text/plain; charset=utf-8"
     )
+
+
+def _sif(request: Request, error: JobtrailError) -> bytes:
+    root = etree.Element(f"{{{SIF_NS}}}error", nsmap={None: SIF_NS}, id=str(uuid.uuid4()))
+    parts = [
+        ("code", str(error.status)),
+        ("scope", f"{request.method} {request.url.path}"[:80]),
+        ("message", error.message[:1024]),
+    ]
+    more = [f"at {error.location}"] if error.location else []
+    more += [f"hint: {error.hint}"] if error.hint else []
+    more += [f"{k}: {v}" for k, v in error.details.items()]
+    if more:
+        parts.append(("description", "; ".join(more)))
+    for name, text in parts:
+        etree.SubElement(root, f"{{{SIF_NS}}}{name}").text = text
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def _page(error: JobtrailError) -> str:

@@ -207,7 +207,11 @@ def _whole(value: Any, name: str) -> int:
 
 
 async def job(request: Request) -> Response:
-    """A job: 202 while it runs, 303 to its resource map once complete, 4xx if it failed."""
+    """A job: 202 while it runs, 303 to its resource map once complete, 4xx if it failed.
+
+    A job complete without results (a SIF job, whose work is done elsewhere) is described
+    here with 200.
+    """
     path, chosen = conneg.split_extension(request.url.path)
     job_id = path.rsplit("/", 1)[-1]
     if request.method == "DELETE":
@@ -225,14 +229,14 @@ async def job(request: Request) -> Response:
     if found.phase == "ERROR" and found.error is not None:
         raise _failure(found)  # rendered as the client accepts errors (problem+json, HTML, text)
     fmt = conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
-    if found.phase == "COMPLETED":
+    if found.phase == "COMPLETED" and found.results is not None:
         target = f"{found.iri}{fmt.extension}"
         return PlainTextResponse(
             f"job {found.id} is complete: {target}\n",
             303,
             {"Location": target, "Vary": "Accept", "Link": f'<{found.iri}>; rel="canonical"'},
         )
-    state = await run_in_threadpool(jobs_of(request).store.read, found.iri)
+    state = await run_in_threadpool(_description, jobs_of(request), found)
     body = ore.job_document(found, state, fmt, path=path, base=request.state.config.base_url)
     response = respond(request, body, fmt, path=path, formats=FORMATS)
     if found.active:
@@ -240,6 +244,14 @@ async def job(request: Request) -> Response:
         response.headers["Retry-After"] = str(request.state.config.retry_after)
     response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
     return response
+
+
+def _description(jobs: Jobs, job: Job) -> list[ox.Triple]:
+    """The job's state with what its bindings keep beside it (a SIF job's phases)."""
+    triples = list(jobs.store.read(job.iri))
+    for part in sorted(jobs.parts):
+        triples += jobs.store.read(f"{job.iri}/{part}")
+    return triples
 
 
 def _failure(job: Job) -> errors.JobFailed:

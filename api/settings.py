@@ -115,6 +115,11 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds the callback waits for a StopJob after a service PUT a final status",
         float,
     ),
+    Setting(
+        "sif_services",
+        None,
+        "SIF functional services and their phases: a JSON file (default: Transfer)",
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 JOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS[SETTINGS.index(BY_NAME["job_workers"]) :])

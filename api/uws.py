@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -68,8 +68,12 @@ class JobList:
     profile: str
 
 
-def job_lists(setting: str | None, profiles: Mapping[str, Profile]) -> dict[str, JobList]:
-    """The lists of the `uws_lists` setting (`name=Profile,…`); default: one per profile."""
+def job_lists(setting: str | None, profiles: Collection[str]) -> dict[str, JobList]:
+    """The lists of the `uws_lists` setting (`name=Profile,…`); default: one per profile.
+
+    `profiles` names the built-in profiles and the SIF services: a SIF job reads
+    through UWS too, though it is created and moved through SIF.
+    """
     if not setting:
         return {p: JobList(p, p) for p in profiles}
     out = {}
@@ -410,6 +414,7 @@ async def _create(request: Request, the_list: JobList, params: Params) -> Respon
             "HTTP Basic users (or anonymous callers, where allowed)",
             hint=f"POST the document's URL to {_base(request)}jobs?pass=…",
         )
+    _run_here(request, the_list.profile)
     config = request.state.config
     profiles: Mapping[str, Profile] = request.state.profiles
     profile = profiles[the_list.profile]
@@ -510,8 +515,19 @@ async def _wait(
         found = await run_in_threadpool(jobs_of(request).get, found.id)
 
 
+def _run_here(request: Request, profile: str) -> None:
+    """Forbidden for a SIF service's jobs: they are made and moved through SIF, read here."""
+    if profile not in request.state.profiles:
+        raise Forbidden(
+            f"{profile} jobs are SIF jobs: their phase follows their SIF phases",
+            hint=f"create and change them at {_base(request)}sif/jobs/{profile}s; "
+            "UWS reads them and can delete them",
+        )
+
+
 async def _change(request: Request, found: Job, params: Params) -> Job:
     """Apply the writable values a POST to the job names, then its PHASE."""
+    _run_here(request, found.profile)
     jobs = jobs_of(request)
     by = caller_of(request).label
     record = _record(request, params)

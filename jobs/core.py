@@ -163,6 +163,8 @@ class Jobs:
         self.clock = clock
         self._locks = [threading.Lock() for _ in range(64)]
         self._listeners: list[Listener] = []
+        self.parts: set[str] = set()
+        """Names of graphs a binding keeps beside a job (`{job}/sif`), dropped with it."""
 
     # --- names ---------------------------------------------------------------
 
@@ -417,10 +419,11 @@ class Jobs:
         *,
         by: str,
         request: Mapping[str, Any] | None = None,
+        also: Sequence[ResourceGraph] = (),
         **fields: Any,
     ) -> Job:
         """Change what a client may set: run_id, input, parameters, execution_duration,
-        destruction, quote.
+        destruction, quote; or only `also`, a binding's graphs of the job (its phase unchanged).
 
         The input, parameters and execution duration can change only while the
         job is PENDING or HELD (UWS 1.1 §2.2.3); Conflict otherwise.
@@ -442,7 +445,7 @@ class Jobs:
                     details={"phase": job.phase},
                 )
             new = replace(job, **fields, modified=self.clock(), sequence=job.sequence + 1)
-            self._commit(new, "updated", job.phase, by, request)
+            self._commit(new, "updated", job.phase, by, request, also=also)
         self._tell(Change("updated", new, job_id, job.phase, by))
         return new
 
@@ -458,6 +461,7 @@ class Jobs:
         with self._lock(job_id):
             job = self.get(job_id)
             drop = [job.iri] + ([job.results] if job.results else [])
+            drop += [f"{job.iri}/{part}" for part in sorted(self.parts)]
             gone = replace(job, modified=self.clock(), sequence=job.sequence + 1)
             message = self._message(gone, kind, job.phase, by, request)
             self.store.apply(add=[message], delete=drop)

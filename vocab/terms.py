@@ -87,6 +87,25 @@ class JT(DefinedNamespace):
     lastStatus: URIRef
     lastProblem: URIRef
     lastAnswer: URIRef
+    SifRecord: URIRef
+    SifPhase: URIRef
+    SifPhaseState: URIRef
+    AccessRight: URIRef
+    SifInitialization: URIRef
+    sifService: URIRef
+    stateDescription: URIRef
+    sifTimeout: URIRef
+    sifPhase: URIRef
+    phaseName: URIRef
+    required: URIRef
+    accessRight: URIRef
+    stateRight: URIRef
+    rightType: URIRef
+    rightValue: URIRef
+    phaseState: URIRef
+    stateType: URIRef
+    payload: URIRef
+    initialization: URIRef
     accessType: URIRef
     addedUUID: URIRef
     asyncEndpoint: URIRef
