@@ -25,6 +25,7 @@ its bytes verbatim, with jobtrail's answer.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -74,6 +75,8 @@ def parse(body: bytes, root: str | None, source: str) -> etree._Element:
     """A well-formed document without a DTD; valid against the schema when `root` is named."""
     if not body.strip():
         raise InputError(f"the request has no body: send a {root or 'payload'} document")
+    if _DOCTYPE.match(body):
+        _no_doctype(source)
     try:
         tree = etree.fromstring(body, _parser()).getroottree()
     except etree.XMLSyntaxError as e:
@@ -83,11 +86,7 @@ def parse(body: bytes, root: str | None, source: str) -> etree._Element:
             location=Location(source, line, column),
         ) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise MalformedInput(
-            "a DOCTYPE is not allowed here: its entities are neither expanded nor loaded",
-            location=Location(source, 1),
-            hint="send the document without a <!DOCTYPE …> declaration",
-        )
+        _no_doctype(source)  # one the prolog scan missed (another encoding)
     element = tree.getroot()
     if root is None:
         return element
@@ -107,6 +106,18 @@ def parse(body: bytes, root: str | None, source: str) -> etree._Element:
             details={"element": _element_named(message) or root},
         )
     return element
+
+
+_DOCTYPE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.S)
+"""A document type declaration in the prolog: refused before the parser sees its entities."""
+
+
+def _no_doctype(source: str) -> None:
+    raise MalformedInput(
+        "a DOCTYPE is not allowed here: its entities are neither expanded nor loaded",
+        location=Location(source, 1),
+        hint="send the document without a <!DOCTYPE …> declaration",
+    )
 
 
 def _element_named(message: str) -> str | None:
@@ -149,7 +160,17 @@ def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str
 
 
 def _bytes(root: etree._Element) -> bytes:
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+    """Indented for people, payloads excepted: their whitespace is the consumer's."""
+    held = [(p, p.text, list(p)) for p in root.iter(f"{{{NS}}}payload")]
+    for p, _, children in held:
+        p.text = None
+        for c in children:
+            p.remove(c)
+    etree.indent(root, space="  ")
+    for p, text, children in held:
+        p.text = text
+        p.extend(children)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
 def state_element(parent: etree._Element | None, state: model.State) -> etree._Element:

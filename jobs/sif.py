@@ -338,7 +338,13 @@ class Sif:
         record = Record(service.name, name, phases, description, None, timeout)
         if init_payload is not None:
             target = init_phase or phases[0].name
-            record.phase(target)  # NotFound naming the phases
+            if target not in {p.name for p in phases}:
+                raise InputError(
+                    f"the initialization is for phase {target!r}, which a {service.name} job "
+                    "does not have",
+                    hint="its phases: " + ", ".join(p.name for p in phases),
+                    details={"element": "phaseName"},
+                )
             record = replace(record, init_phase=target, init_payload=init_payload)
             record = record.with_phase(
                 replace(record.phase(target), payload=init_payload, media_type="application/xml")

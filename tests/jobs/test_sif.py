@@ -255,7 +255,7 @@ def test_bad_creations_name_the_problem_and_store_nothing(sif: Sif, mem: Store) 
     common = {"description": None, "timeout": None, "owner": None, "request": {}}
     with pytest.raises(InputError, match="not a job of the Transfer service"):
         sif.create(service, name="Grading", init_phase=None, init_payload=None, **common)  # type: ignore[arg-type]
-    with pytest.raises(NotFound, match="no phase 'upload'"):
+    with pytest.raises(InputError, match="phase 'upload', which a Transfer job does not"):
         sif.create(service, name="Transfer", init_phase="upload", init_payload="<x/>", **common)  # type: ignore[arg-type]
     assert sif.jobs.ids() == []
 
