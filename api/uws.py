@@ -353,10 +353,12 @@ async def lists(request: Request) -> Response:
     """The UWS job lists of this server, each bound to a job profile."""
     found: Mapping[str, JobList] = request.state.uws_lists
     base = _base(request)
+    local = request.state.profiles
     rows = "".join(
         f'<tr><td><a href="{escape(base)}uws/{escape(j.name)}">{escape(j.name)}</a></td>'
-        f'<td><a href="{escape(base)}profiles/{escape(j.profile)}.html">{escape(j.profile)}</a>'
-        "</td></tr>"
+        f'<td><a href="{escape(base)}'
+        + (f"profiles/{escape(j.profile)}.html" if j.profile in local else "sif/jobs")
+        + f'">{escape(j.profile)}</a></td></tr>'
         for j in found.values()
     )
     page = html.page(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from jobtrail.jobs.core import Jobs
 from jobtrail.jobs.sif import (
+    Outcome,
     Phase,
     Record,
     Sif,
@@ -39,6 +40,19 @@ def mem() -> Iterator[Store]:
 @pytest.fixture
 def sif(mem: Store) -> Sif:
     return Sif(Jobs(mem, BASE), load_services(None))
+
+
+def new_job(sif: Sif, timeout: str | None = None) -> Outcome:
+    return sif.create(
+        sif.services["Transfer"],
+        name="Transfer",
+        description=None,
+        timeout=timeout,
+        init_phase=None,
+        init_payload=None,
+        owner=None,
+        request={},
+    )
 
 
 def phase(name: str, *types: str, required: bool = True) -> Phase:
@@ -196,16 +210,7 @@ def test_the_record_graph_reads_back_as_written() -> None:
 
 
 def test_states_walk_the_job_through_the_uws_phases(sif: Sif) -> None:
-    created = sif.create(
-        sif.services["Transfer"],
-        name="Transfer",
-        description=None,
-        timeout=None,
-        init_phase=None,
-        init_payload=None,
-        owner=None,
-        request={},
-    )
+    created = new_job(sif)
     job = created.job
     assert (job.phase, job.status_value, shown_state(job)) == (
         "PENDING",
@@ -231,16 +236,7 @@ def test_states_walk_the_job_through_the_uws_phases(sif: Sif) -> None:
 
 
 def test_a_failed_required_phase_is_an_error_of_the_job(sif: Sif) -> None:
-    job = sif.create(
-        sif.services["Transfer"],
-        name="Transfer",
-        description=None,
-        timeout=None,
-        init_phase=None,
-        init_payload=None,
-        owner=None,
-        request={},
-    ).job
+    job = new_job(sif).job
     failed = sif.add_state(
         job, "validation", type="FAILED", description="bad checksum", by="t", request={}
     )
@@ -261,16 +257,7 @@ def test_bad_creations_name_the_problem_and_store_nothing(sif: Sif, mem: Store) 
 
 
 def test_deleting_a_job_drops_its_record(sif: Sif, mem: Store) -> None:
-    job = sif.create(
-        sif.services["Transfer"],
-        name="Transfer",
-        description=None,
-        timeout="PT1H",
-        init_phase=None,
-        init_payload=None,
-        owner=None,
-        request={},
-    ).job
+    job = new_job(sif, timeout="PT1H").job
     assert job.destruction is not None and mem.read(sif.record_iri(job.id))
     sif.jobs.delete(job.id, by="t")
     assert mem.read(sif.record_iri(job.id)) == []
