@@ -39,19 +39,19 @@ _JSON_APIS = re.compile(r"^/mcma/|^/jobs/[^/]+/(cancel|restart|executions)(/|$)"
 
 
 def _default(request: Request) -> conneg.Format:
-    """Plain text for people, unless the client spoke JSON or called a JSON API."""
+    """Plain text for people, unless the client spoke JSON or called a JSON or SIF API."""
+    if request.url.path.startswith("/sif/"):
+        return SIF_ERROR
     if "json" in request.headers.get("content-type", "") or _JSON_APIS.match(request.url.path):
         return PROBLEM
     return TEXT
 
 
 def render(request: Request, error: JobtrailError) -> Response:
-    sif = request.url.path.startswith("/sif/")
+    default = _default(request)
+    formats = _SIF_FORMATS if default is SIF_ERROR else _FORMATS
     try:
-        if sif:
-            fmt = conneg.negotiate(request.headers.get("accept"), _SIF_FORMATS, SIF_ERROR)
-        else:
-            fmt = conneg.negotiate(request.headers.get("accept"), _FORMATS, _default(request))
+        fmt = conneg.negotiate(request.headers.get("accept"), formats, default)
     except JobtrailError:
         fmt = TEXT
     headers = {"Vary": "Accept"}

@@ -345,8 +345,7 @@ async def collection(request: Request) -> Response:
         n in request.headers or n in request.query_params
         for n in ("navigationPage", "navigationPageSize")
     )
-    limit = request.state.config.uws_max_list
-    size = _page(request, "navigationPageSize", limit)
+    size = min(_page(request, "navigationPageSize", 10**9), request.state.config.uws_max_list)
     page = _page(request, "navigationPage", 1)
     caller = caller_of(request)
     sif = sif_of(request)
@@ -357,11 +356,10 @@ async def collection(request: Request) -> Response:
             anonymous=accounts_of(request).anonymous,
             profiles=[service.name],
             oldest_first=True,
-            limit=min(size, limit) + 1,
+            limit=size + 1,  # one more: is there a next page?
             offset=(page - 1) * size,
         )
-        more = len(found) > min(size, limit)
-        return [(j, sif.read(j)) for j in found[: min(size, limit)]], more
+        return [(j, sif.read(j)) for j in found[:size]], len(found) > size
 
     shown, more = await run_in_threadpool(listing)
     root = etree.Element(f"{{{NS}}}jobs", nsmap={None: NS})
@@ -369,7 +367,7 @@ async def collection(request: Request) -> Response:
         job_element(root, job, record)
     headers = {}
     if asked:
-        headers = {"navigationPage": str(page), "navigationPageSize": str(min(size, limit))}
+        headers = {"navigationPage": str(page), "navigationPageSize": str(size)}
         if not more:
             headers["navigationLastPage"] = str(page)
     return _respond(_bytes(root), 200, headers=headers)

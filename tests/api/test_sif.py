@@ -248,7 +248,7 @@ def test_phase_payloads_follow_the_rights(client: httpx.Client) -> None:
     assert etree.fromstring(client.get(f"{phase}/package").content).get("ref") == "TDR-2021-GW3"
 
 
-def test_states_follow_the_states_rights(served: str, client: httpx.Client, tmp_path: Path) -> None:
+def test_states_follow_the_states_rights(tmp_path: Path) -> None:
     declared = (
         '{"services": [{"name": "Grading", "phases": [{"name": "marks", "required": true, '
         '"rights": {"QUERY": "APPROVED"}, "statesRights": {"QUERY": "APPROVED", '
@@ -437,3 +437,20 @@ def test_the_services_page(client: httpx.Client) -> None:
     page = client.get("/sif/jobs", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "/sif/jobs/Transfers/Transfer" in page.text and "UPDATE=REJECTED" in page.text
+
+
+def test_a_page_larger_than_the_servers_limit_is_cut_to_it(tmp_path: Path) -> None:
+    server = job_server(tmp_path / "data", tmp_path / "files", uws_max_list="2")
+    with (
+        server as base,
+        httpx.Client(base_url=base, headers={"Content-Type": "application/xml"}) as c,
+    ):
+        made = [create(c).get("id") for _ in range(3)]
+        pages = [
+            c.get("/sif/jobs/Transfers", params={"navigationPage": n, "navigationPageSize": 50})
+            for n in (1, 2)
+        ]
+        assert [p.headers["navigationPageSize"] for p in pages] == ["2", "2"]
+        shown = [j.get("id") for p in pages for j in etree.fromstring(p.content)]
+        assert shown == made  # no job skipped between the pages
+        assert pages[1].headers["navigationLastPage"] == "2"

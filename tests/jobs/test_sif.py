@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jobtrail.jobs.core import Jobs
@@ -120,22 +121,23 @@ def test_the_default_services_declare_phases_with_rights() -> None:
     assert dict(transfer.phases[1].rights)["UPDATE"] == "REJECTED"
 
 
-def test_services_come_from_a_file(tmp_path: Path) -> None:
-    declared = {
-        "services": [
+def grading() -> dict[str, Any]:
+    """A one-phase service, as a declaration file holds it."""
+    return {
+        "name": "Grading",
+        "phases": [
             {
-                "name": "Grading",
-                "phases": [
-                    {
-                        "name": "marks",
-                        "required": True,
-                        "rights": {"QUERY": "APPROVED"},
-                        "statesRights": {"QUERY": "SUPPORTED"},
-                    }
-                ],
+                "name": "marks",
+                "required": True,
+                "rights": {"QUERY": "APPROVED"},
+                "statesRights": {"QUERY": "APPROVED"},
             }
-        ]
+        ],
     }
+
+
+def test_services_come_from_a_file(tmp_path: Path) -> None:
+    declared = {"services": [grading()]}
     path = tmp_path / "sif.json"
     path.write_text(json.dumps(declared))
     assert list(load_services(str(path))) == ["Grading"]
@@ -153,17 +155,7 @@ def test_services_come_from_a_file(tmp_path: Path) -> None:
     ],
 )
 def test_a_bad_declaration_is_refused_naming_what(change: object, named: str) -> None:
-    service = {
-        "name": "Grading",
-        "phases": [
-            {
-                "name": "marks",
-                "required": True,
-                "rights": {"QUERY": "APPROVED"},
-                "statesRights": {"QUERY": "APPROVED"},
-            }
-        ],
-    }
+    service = grading()
     change(service)  # type: ignore[operator]
     with pytest.raises(InputError, match="sif_services") as e:
         load_services(json.dumps({"services": [service]}))
