@@ -65,7 +65,7 @@ def message_paths(jsonl: Path, k: int, rng: random.Random) -> list[str]:
 
 
 def start_server(store: Path, port: int, base: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "jobtrail.api", "serve", "--store", str(store)]
+    cmd = [sys.executable, "-m", "jobtrail.cli", "serve", "--store", str(store)]
     log = store.parent / "server.log"
     with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
         server = subprocess.Popen(
@@ -212,7 +212,7 @@ def main() -> None:
         jsonl, store = work / "hops.jsonl", work / "store"
         synthetic.write_jsonl(jsonl, args.n)
         start = time.perf_counter()
-        load = [sys.executable, "-m", "jobtrail.api", "load", str(jsonl), "--store", str(store)]
+        load = [sys.executable, "-m", "jobtrail.cli", "load", str(jsonl), "--store", str(store)]
         subprocess.run([*load, "--silent", "--base-url", base], cwd=work, check=True)
         load_s = time.perf_counter() - start
         paths = message_paths(jsonl, 1000, rng)

@@ -91,7 +91,7 @@ def jobtrail_load(jsonl: Path, store: Path) -> tuple[float, int]:
     cmd = [
         sys.executable,
         "-m",
-        "jobtrail.api",
+        "jobtrail.cli",
         "load",
         str(jsonl),
         "--store",
@@ -114,7 +114,7 @@ def raw_bulk_extend(source_store: Path, target: Path) -> tuple[float, int]:
         [
             sys.executable,
             "-m",
-            "jobtrail.api",
+            "jobtrail.cli",
             "export",
             "--store",
             str(source_store),

@@ -55,7 +55,7 @@ def start_server(work: Path, port: int) -> subprocess.Popen[bytes]:
         "JOBTRAIL_FILES": str(work / "files"),
         "JOBTRAIL_RESULTS_TTL": "3600",
     }
-    command = [sys.executable, "-m", "jobtrail.api", "serve", "--store", str(work / "data")]
+    command = [sys.executable, "-m", "jobtrail.cli", "serve", "--store", str(work / "data")]
     server = subprocess.Popen([*command, "--port", str(port)], env=env)
     deadline = time.monotonic() + 30
     while True:

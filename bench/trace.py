@@ -151,7 +151,7 @@ def write_jsonl(path: Path, n: int, keep: set[int], seed: int) -> tuple[int, dic
 
 
 def jobtrail_load(jsonl: Path, store: Path) -> float:
-    cmd = [sys.executable, "-m", "jobtrail.api", "load", str(jsonl), "--store", str(store)]
+    cmd = [sys.executable, "-m", "jobtrail.cli", "load", str(jsonl), "--store", str(store)]
     start = time.perf_counter()
     subprocess.run([*cmd, "--silent"], cwd=store.parent, check=True)
     return time.perf_counter() - start

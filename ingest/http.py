@@ -1,22 +1,22 @@
 """HTTP messages (`message/http`): the requests and responses of a job flow.
 
-The FIMS/AME seed is a sequence of HTTP exchanges; each one, request or
+A FIMS/AME job flow is a sequence of HTTP exchanges; each one, request or
 response, is a hop. Its start line and headers are described with the W3C
 "HTTP Vocabulary in RDF"; its body is read by the reader for its kind (JSON-LD,
 TRE JSON, RDF) into the same graph, or kept verbatim when no reader fits.
-The seed writes `Content-Length: xxx` and omits the HTTP version in places,
-so lengths are not checked and the version is optional.
+Recorded exchanges (as in the examples/ flow) write `Content-Length: xxx` and
+omit the HTTP version in places, so lengths are not checked and the version is
+optional.
 """
 
 from __future__ import annotations
 
 import re
 
+from jobtrail.base import nt
+from jobtrail.base.errors import Location, MalformedInput
+from jobtrail.base.terms import HTTP
 from jobtrail.store import Triple
-from jobtrail.store.errors import Location, MalformedInput
-from jobtrail.vocab.terms import HTTP
-
-from . import nt
 
 _REQUEST = re.compile(r"^([A-Z][A-Z-]*) +(\S+)(?: +HTTP/(\d(?:\.\d)?))?$")
 _RESPONSE = re.compile(r"^HTTP/(\d(?:\.\d)?) +(\d{3})(?: +(.*))?$")
@@ -58,7 +58,7 @@ def split(data: bytes, source: str) -> tuple[str, list[tuple[str, str]], bytes, 
 
 
 def _decode_head(head: bytes) -> str:
-    """UTF-8 when it is (the seeds), else ISO-8859-1, HTTP's historical header charset."""
+    """UTF-8 when it is (as recorded flows are), else ISO-8859-1, HTTP's historical charset."""
     try:
         return head.decode("utf-8")
     except UnicodeDecodeError:

@@ -24,12 +24,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pyoxigraph as ox
+from jobtrail.base import nt
+from jobtrail.base.errors import Location, MalformedInput, UnknownContext
+from jobtrail.base.terms import JT
 from jobtrail.store import Triple
-from jobtrail.store.errors import Location, MalformedInput, UnknownContext
-from jobtrail.vocab.terms import JT
 from pyld import jsonld
-
-from . import nt
 
 _CONTEXTS = files("jobtrail.vocab") / "contexts"
 

@@ -1,6 +1,6 @@
 """Strict JSON parsing with three tolerated, reported deviations.
 
-The FIMS job-flow seed writes trailing commas (`"dateModified": "…",` before
+Recorded FIMS job flows write trailing commas (`"dateModified": "…",` before
 `}`) and once repeats a key, and editors on some systems start a file with a
 UTF-8 byte order mark. None is ambiguous, so the message is kept and the
 deviation is recorded as a reader note (the original bytes are kept as they
@@ -16,7 +16,7 @@ import math
 import re
 from typing import Any
 
-from jobtrail.store.errors import Location, MalformedInput
+from jobtrail.base.errors import Location, MalformedInput
 
 
 def decode(data: bytes, source: str) -> str:

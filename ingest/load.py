@@ -13,17 +13,16 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from jobtrail.base import nt
+from jobtrail.base.errors import InputError, JobtrailError, ValidationFailed
+from jobtrail.base.terms import SH
+from jobtrail.ingest.message import Incoming, Message
+from jobtrail.ingest.read import read_message
+from jobtrail.ingest.seal import Log
+from jobtrail.ingest.sources import Item, Unreadable
 from jobtrail.shapes import Report, Result, validate
 from jobtrail.store import ResourceGraph, Store, Triple
 from jobtrail.store.base import BulkWriter
-from jobtrail.store.errors import InputError, JobtrailError, ValidationFailed
-from jobtrail.vocab.terms import SH
-
-from . import nt
-from .message import Incoming, Message
-from .read import read_message
-from .seal import Log
-from .sources import Item, Unreadable
 
 CHUNK = 1000
 """Messages read before they are handed to the store's bulk writer in one piece."""

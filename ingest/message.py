@@ -10,10 +10,9 @@ import base64
 import hashlib
 from dataclasses import dataclass, field
 
+from jobtrail.base import nt
+from jobtrail.base.terms import XSD
 from jobtrail.store import ResourceGraph, Triple
-from jobtrail.vocab.terms import XSD
-
-from . import nt
 
 
 @dataclass

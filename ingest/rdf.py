@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import IO
 
 import pyoxigraph as ox
+from jobtrail.base.errors import Location, MalformedInput, UnsupportedFormat
 from jobtrail.store import ResourceGraph, Triple
-from jobtrail.store.errors import Location, MalformedInput, UnsupportedFormat
 
 FORMATS: dict[str, ox.RdfFormat] = {
     # no text/plain: N-Triples' old name, but an HTTP body of that type is plain text

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
+from jobtrail.base import nt
+from jobtrail.base.errors import Location, UnsupportedFormat
+from jobtrail.ingest import http, jsonld, rdf, tre
+from jobtrail.ingest.jsonparse import parse_json
+from jobtrail.ingest.message import Incoming, Message, envelope, message_iri
 from jobtrail.store import ResourceGraph, Triple
-from jobtrail.store.errors import Location, UnsupportedFormat
-
-from . import http, jsonld, nt, rdf, tre
-from .jsonparse import parse_json
-from .message import Incoming, Message, envelope, message_iri
 
 JSON_TYPES = {"application/json", "application/ld+json", "text/json"}
 HTTP_TYPE = "message/http"

@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 import pyoxigraph as ox
+from jobtrail.base import nt
+from jobtrail.base.terms import JT, XSD
+from jobtrail.ingest.message import original_bytes
 from jobtrail.store import ResourceGraph, Store, Triple
-from jobtrail.vocab.terms import JT, XSD
-
-from . import nt
-from .message import original_bytes
 
 _J = str(JT)
 _X = str(XSD)

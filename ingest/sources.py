@@ -16,10 +16,9 @@ from itertools import chain
 from pathlib import Path
 from typing import IO
 
-from jobtrail.store.errors import InputError, JobtrailError, Location
-
-from .message import Incoming, Message
-from .rdf import DATASETS, EXTENSIONS, dataset_graphs
+from jobtrail.base.errors import InputError, JobtrailError, Location
+from jobtrail.ingest.message import Incoming, Message
+from jobtrail.ingest.rdf import DATASETS, EXTENSIONS, dataset_graphs
 
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 BOM = b"\xef\xbb\xbf"  # kept in the bytes; the JSON reader notes it

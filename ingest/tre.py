@@ -1,6 +1,6 @@
 """The National Archives' TDR/TRE messages, in both structures.
 
-2022 (the seed's "enhanced message structure", and TNA's json-examples):
+2022 (TNA's "enhanced message structure", as in its json-examples):
 `version`, `timestamp` (epoch seconds as a string, or integer nanoseconds),
 the ordered `UUIDs` list that each hop extends, `producer` (name, process,
 type, environment, event-name) and `parameters` per producer or event.
@@ -23,10 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from jobtrail.base import nt
+from jobtrail.base.terms import PROV, XSD
 from jobtrail.store import ResourceGraph, Triple
-from jobtrail.vocab.terms import PROV, XSD
-
-from . import nt
 
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

@@ -1,12 +1,12 @@
 """Who is calling, what they may see, and what a job costs them.
 
-Users (HTTP Basic) and passes (`?pass=`, as the seed's service offers) come
+Users (HTTP Basic) and passes (`?pass=`, as pay-per-use job services take them) come
 from the settings (`users = "alice:secret,bob:other"`, `passes =
 "TOKEN:credit,…"`). A job is owned by the user who made it, by its pass
 (`pass:` and the first 16 hex digits of the token's SHA-256, so the token
 itself is never stored), or by nobody (anonymous, allowed only when the
-`anonymous` setting is on). Bad credentials are a 403, as the seed says; no
-credentials where they are needed is a 401.
+`anonymous` setting is on). Bad credentials are a 403 (they were read and
+refused); no credentials where they are needed is a 401 (RFC 9110 §15.5.2).
 
 Credit: a pass starts with the credit configured for it; each job debits its
 price, computed from the size a HEAD on the input reports (`price_per_job` +
@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
-from jobtrail.ingest import nt
+from jobtrail.base import nt
+from jobtrail.base.errors import Forbidden, InputError, PaymentRequired, Unauthorized
+from jobtrail.base.terms import JT, XSD
 from jobtrail.store import ResourceGraph, Store
-from jobtrail.store.errors import Forbidden, InputError, PaymentRequired, Unauthorized
-from jobtrail.vocab.terms import JT, XSD
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,13 @@ import docx
 import pypdf
 from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
-from jobtrail.ingest import nt
+from jobtrail.base import nt
+from jobtrail.base.errors import JobFailed, TimeLimitExceeded
+from jobtrail.base.terms import DCTERMS, JT, PREMIS, PROV, RDF, XSD
+from jobtrail.jobs.profiles import Outcome, ParameterSpec, Profile, ResultFile, Work, run_tool
 from jobtrail.store import Triple
-from jobtrail.store.errors import JobFailed, TimeLimitExceeded
-from jobtrail.vocab.terms import DCTERMS, JT, PREMIS, PROV, RDF, XSD
 from lxml import etree
 from pypdf.errors import PyPdfError
-
-from .profiles import Outcome, ParameterSpec, Profile, ResultFile, Work, run_tool
 
 LOC = "http://id.loc.gov/vocabulary/preservation/"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

@@ -18,25 +18,25 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyoxigraph as ox
-from jobtrail.ingest import nt
-from jobtrail.ingest.message import Incoming, envelope
-from jobtrail.ingest.seal import Log
-from jobtrail.store import ResourceGraph, Store, Triple
-from jobtrail.store.errors import (
+from jobtrail.base import nt
+from jobtrail.base.errors import (
     Conflict,
     Gone,
     InputError,
     JobFailed,
     NotFound,
 )
-from jobtrail.vocab.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
+from jobtrail.base.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
+from jobtrail.ingest.message import Incoming, envelope
+from jobtrail.ingest.seal import Log
+from jobtrail.store import ResourceGraph, Store, Triple
 
 PRIORITIES: tuple[str, ...] = ("immediate", "urgent", "high", "medium", "low")
 """FIMS 1.3 job priorities, most urgent first; a job without one is `medium`."""
@@ -156,6 +156,7 @@ class Jobs:
         *,
         clock: Callable[[], datetime] = utcnow,
         log: Log | None = None,
+        parts: Collection[str] = (),
     ):
         self.store = store
         self.base = base
@@ -163,8 +164,8 @@ class Jobs:
         self.clock = clock
         self._locks = [threading.Lock() for _ in range(64)]
         self._listeners: list[Listener] = []
-        self.parts: set[str] = set()
-        """Names of graphs a binding keeps beside a job (`{job}/sif`), dropped with it."""
+        self.parts = frozenset(parts)
+        """Names of graphs bindings keep beside a job (`{job}/sif`), dropped with it."""
 
     # --- names ---------------------------------------------------------------
 

@@ -17,9 +17,8 @@ from datetime import datetime
 from typing import Any
 
 import pyoxigraph as ox
-from jobtrail.vocab.terms import JT, PROV
-
-from .core import FINAL, Job, Jobs
+from jobtrail.base.terms import JT, PROV
+from jobtrail.jobs.core import FINAL, Job, Jobs
 
 _J = str(JT)
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpcore
 import httpx
-from jobtrail.store.errors import InputUnavailable
+from jobtrail.base.errors import InputUnavailable
 
 MAX_REDIRECTS = 5
 CHUNK = 65536

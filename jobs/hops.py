@@ -9,7 +9,7 @@ tied to the job: `jt:about` its IRI and `jt:carriesUUID` its id, which is what
 `prov:generatedAtTime` (microseconds), so the trace shows them in the order
 they happened even within one millisecond.
 
-Where jobtrail plays two roles of the seed's flow at once (the Job Processor
+Where jobtrail plays two roles of a FIMS job flow at once (the Job Processor
 and the Job Repository), the exchange between the two happens in-process;
 it is stored all the same, with `jt:loadedFrom` saying it was internal.
 """
@@ -23,13 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from jobtrail.ingest import nt
+from jobtrail.base import nt
+from jobtrail.base.terms import PROV
 from jobtrail.ingest.message import Incoming
 from jobtrail.ingest.read import read_message
+from jobtrail.jobs.core import Jobs, uuid_iri
 from jobtrail.store import ResourceGraph
-from jobtrail.vocab.terms import PROV
-
-from .core import Jobs, uuid_iri
 
 _REASONS = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request"}
 

@@ -30,12 +30,11 @@ from typing import Any
 
 import httpx
 import pyoxigraph as ox
-from jobtrail.ingest import nt
+from jobtrail.base import nt
+from jobtrail.base.terms import DCTERMS
+from jobtrail.jobs.core import Jobs
+from jobtrail.jobs.hops import Hops, request_bytes, response_bytes
 from jobtrail.store import ResourceGraph
-from jobtrail.vocab.terms import DCTERMS
-
-from .core import Jobs
-from .hops import Hops, request_bytes, response_bytes
 
 log = logging.getLogger("jobtrail.outbox")
 

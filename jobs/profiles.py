@@ -7,7 +7,7 @@ OAI-ORE aggregation, served under the job) and any RDF it can say about the
 work itself (a PREMIS event, for a fixity check) as N-Triples term strings,
 which go into the aggregation's graph.
 
-A profile raises `JobFailed` (jobtrail.store.errors) when the work cannot be
+A profile raises `JobFailed` (jobtrail.base.errors) when the work cannot be
 done on this input; the job ends in ERROR with that message as its summary.
 A profile that needs a program the machine lacks says so in `unavailable()`,
 and `/profiles` shows the reason instead of failing jobs later.
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobtrail.base.errors import JobFailed, TimeLimitExceeded
 from jobtrail.store import Triple
-from jobtrail.store.errors import JobFailed, TimeLimitExceeded
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ same transaction that completes the job. It `ore:aggregates` each result file
 (served at `{job}/results/{name}` with its media type, size and SHA-256), says
 who made it and when, and when the results will be deleted: `schema:expires`
 (schema.org: "Date the content expires and is no longer useful or
-available"), the predicate the seed's `XXXXXXX:deleted` asked for. A
-rendition of the input is linked from it with `dcterms:hasFormat`, as in the
-seed's last triple.
+available"), the standard predicate for when results are deleted. A
+rendition of the input is linked from it with `dcterms:hasFormat`.
 """
 
 from __future__ import annotations
@@ -21,12 +20,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pyoxigraph as ox
-from jobtrail.ingest import nt
+from jobtrail.base import nt
+from jobtrail.base.terms import DCTERMS, JT, ORE, PROV, SCHEMA
+from jobtrail.jobs.core import Job
+from jobtrail.jobs.profiles import Outcome
 from jobtrail.store import ResourceGraph, Triple
-from jobtrail.vocab.terms import DCTERMS, JT, ORE, PROV, SCHEMA
-
-from .core import Job
-from .profiles import Outcome
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 

@@ -17,7 +17,7 @@ import asyncio
 import threading
 from collections import defaultdict
 
-from .core import Change, Jobs
+from jobtrail.jobs.core import Change, Jobs
 
 
 class Waits:

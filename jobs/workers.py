@@ -37,18 +37,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from jobtrail.store.errors import (
+from jobtrail.base.errors import (
     Conflict,
     Gone,
     JobFailed,
     NotFound,
     TimeLimitExceeded,
 )
-
-from . import results
-from .core import FINAL, PRIORITIES, SERVICE, Change, Job, Jobs
-from .fetch import FetchPolicy, fetch, fetch_small
-from .profiles import Outcome, Profile, Work
+from jobtrail.jobs import results
+from jobtrail.jobs.core import FINAL, PRIORITIES, SERVICE, Change, Job, Jobs
+from jobtrail.jobs.fetch import FetchPolicy, fetch, fetch_small
+from jobtrail.jobs.profiles import Outcome, Profile, Work
 
 log = logging.getLogger("jobtrail.workers")
 
@@ -66,7 +65,14 @@ class PoolConfig:
 
 
 class Workers:
-    def __init__(self, jobs: Jobs, profiles: Mapping[str, Profile], config: PoolConfig):
+    def __init__(
+        self,
+        jobs: Jobs,
+        profiles: Mapping[str, Profile],
+        config: PoolConfig,
+        *,
+        elsewhere: Callable[[Job], bool] = lambda job: False,
+    ):
         self.jobs = jobs
         self.profiles = profiles
         self.config = config
@@ -76,8 +82,9 @@ class Workers:
         self._counter = itertools.count()
         self._keeper_wake = threading.Condition()
         self._stopping = False
-        self.elsewhere: Callable[[Job], bool] = lambda job: False
-        """Whether another service runs the job (MCMA): the pool neither runs nor requeues it."""
+        self.elsewhere = elsewhere
+        """Whether another party runs the job (an MCMA service, SIF parties): the pool neither
+        runs nor requeues it."""
         jobs.listen(self._changed)
 
     # --- life ------------------------------------------------------------------

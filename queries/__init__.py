@@ -41,7 +41,7 @@ from typing import Literal as TypingLiteral
 from typing import TypeAlias
 
 import pyoxigraph as ox
-from jobtrail.store.errors import InputError, JobtrailError, NotFound
+from jobtrail.base.errors import InputError, JobtrailError, NotFound
 
 ParamType: TypeAlias = TypingLiteral[
     "string", "iri", "integer", "decimal", "dateTime", "boolean", "uuid"

@@ -29,8 +29,8 @@ from functools import cache
 from importlib import resources
 
 import pyoxigraph as ox
+from jobtrail.base.errors import InputError, NotFound
 from jobtrail.store import Store
-from jobtrail.store.errors import InputError, NotFound
 
 UUID_RE = re.compile(
     r"^(urn:uuid:)?[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}$"

@@ -45,14 +45,14 @@ from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
-from jobtrail.ingest import nt
-from jobtrail.ingest.nt import parse_term
+from jobtrail.base import nt
+from jobtrail.base.nt import parse_term
+from jobtrail.base.terms import OWL, RDF, RDFS, SH, XSD
+from jobtrail.shapes.files import shapes_graph
+from jobtrail.shapes.report import VIOLATION, Report, Result
 from jobtrail.store import Triple
-from jobtrail.vocab.terms import OWL, RDF, RDFS, SH, XSD
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
-
-from .report import VIOLATION, Report, Result
 
 _TYPE = f"<{RDF.type}>"
 _XSD_STRING = str(XSD.string)
@@ -724,6 +724,4 @@ class CompiledShapes:
 
 @cache
 def compiled() -> CompiledShapes:
-    from . import shapes_graph
-
     return CompiledShapes(shapes_graph())

@@ -19,15 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pyshacl
-from jobtrail.ingest.nt import parse_term
+from jobtrail.base.nt import parse_term
+from jobtrail.base.terms import SH
+from jobtrail.shapes.compiled import _nt
+from jobtrail.shapes.files import shapes_graph
+from jobtrail.shapes.report import Report, Result
 from jobtrail.store import Triple
-from jobtrail.vocab.terms import SH
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Identifier, Node
-
-from . import shapes_graph
-from .compiled import _nt
-from .report import Report, Result
 
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jobtrail.vocab.terms import SH, shorten
+from jobtrail.base.terms import SH, shorten
 
 VIOLATION = str(SH.Violation)
 WARNING = str(SH.Warning)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .base import QueryResult, ResourceGraph, Store, Triple
+from jobtrail.store.base import QueryResult, ResourceGraph, Store, Triple
 
 DEFAULT_PATH = "./jobtrail-data"
 MEMORY = "memory:"
@@ -17,14 +17,14 @@ def open_store(spec: str | None = None, *, read_only: bool = False) -> Store:
     """
     spec = spec or DEFAULT_PATH
     if spec == MEMORY:
-        from .oxigraph import OxigraphStore
+        from jobtrail.store.oxigraph import OxigraphStore
 
         return OxigraphStore(None)
     if spec.startswith(("http://", "https://")):
-        from .remote import RemoteStore
+        from jobtrail.store.remote import RemoteStore
 
         return RemoteStore.from_url(spec)
-    from .oxigraph import OxigraphStore
+    from jobtrail.store.oxigraph import OxigraphStore
 
     return OxigraphStore(spec, read_only=read_only)
 

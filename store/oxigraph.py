@@ -25,9 +25,15 @@ from pathlib import Path
 from typing import IO
 
 import pyoxigraph as ox
-
-from .base import RDF_FORMATS, BulkWriter, DumpFormat, QueryResult, ResourceGraph, Store
-from .errors import MalformedInput, QueryError, StoreError, StoreLocked
+from jobtrail.base.errors import MalformedInput, QueryError, StoreError, StoreLocked
+from jobtrail.store.base import (
+    RDF_FORMATS,
+    BulkWriter,
+    DumpFormat,
+    QueryResult,
+    ResourceGraph,
+    Store,
+)
 
 JOURNAL = "jobtrail.journal"
 _STREAM_CHUNK = 1 << 20

@@ -18,9 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pyoxigraph as ox
-
-from .base import RDF_FORMATS, DumpFormat, QueryResult, ResourceGraph, Store
-from .errors import JobtrailError, MalformedInput, QueryError, RemoteStoreError
+from jobtrail.base.errors import JobtrailError, MalformedInput, QueryError, RemoteStoreError
+from jobtrail.store.base import RDF_FORMATS, DumpFormat, QueryResult, ResourceGraph, Store
 
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"

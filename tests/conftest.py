@@ -251,7 +251,7 @@ READ_BASE = "http://127.0.0.1:8000/"
 def read() -> Callable[..., Any]:
     """`read(data, media_type="application/json", source=..., base=...)` -> Message,
     through the one entry point every reader shares (ingest.read.read_message)."""
-    from jobtrail.ingest import nt
+    from jobtrail.base import nt
     from jobtrail.ingest.message import Incoming
     from jobtrail.ingest.read import read_message
 
@@ -298,12 +298,12 @@ class TripleView:
         return found[0]
 
     def value(self, s: object, p: object) -> str:
-        from jobtrail.ingest.nt import parse_term
+        from jobtrail.base.nt import parse_term
 
         return parse_term(self.one(s, p))[1]
 
     def values(self, s: object, p: object) -> list[str]:
-        from jobtrail.ingest.nt import parse_term
+        from jobtrail.base.nt import parse_term
 
         return [parse_term(o)[1] for o in self.objects(s, p)]
 
@@ -390,7 +390,7 @@ def jobtrail_server(
     a SPARQL endpoint URL); yields its base URL."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}/"
-    jobtrail = [sys.executable, "-m", "jobtrail.api"]
+    jobtrail = [sys.executable, "-m", "jobtrail.cli"]
     load = [*jobtrail, "load", str(EXAMPLES_DIR), "--store", str(data), "--base-url", base]
     subprocess.run([*load, "--silent"], check=True)
     serve = [*jobtrail, "serve", "--store", str(data), "--port", str(port), *options]

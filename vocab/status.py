@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from jobtrail.store.errors import InputError
+from jobtrail.base.errors import InputError
 
 SYSTEMS: tuple[str, ...] = ("uws", "fims", "mcma", "sif-job", "sif-phase", "ogcapi")
 

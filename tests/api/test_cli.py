@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from jobtrail.api.cli import main
+from jobtrail.cli.main import main
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 TRE_SEED = EXAMPLES / "tre-enhanced-messages" / "01-tdr-export.json"
@@ -24,7 +24,7 @@ def jobtrail(
 ) -> subprocess.CompletedProcess[str]:
     """The real command in its own process."""
     return subprocess.run(
-        [sys.executable, "-m", "jobtrail.api", *args],
+        [sys.executable, "-m", "jobtrail.cli", *args],
         input=stdin.decode() if stdin is not None else None,
         capture_output=True,
         text=True,
@@ -204,7 +204,7 @@ def test_kill_9_mid_load_loses_nothing_reported(data: str, tmp_path: Path) -> No
         [
             sys.executable,
             "-m",
-            "jobtrail.api",
+            "jobtrail.cli",
             "load",
             str(source),
             "--store",

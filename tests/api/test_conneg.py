@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from jobtrail.api import conneg
-from jobtrail.api.conneg import ATOM, HTML, JSONLD, N3, RDF_FORMATS, RDFXML, TURTLE
-from jobtrail.store.errors import NotAcceptable
+from jobtrail.base.errors import NotAcceptable
+from jobtrail.web import conneg
+from jobtrail.web.conneg import ATOM, HTML, JSONLD, N3, RDF_FORMATS, RDFXML, TURTLE
 
 JOB_FORMATS = (ATOM, *RDF_FORMATS, HTML)
 

@@ -6,7 +6,8 @@ import httpx
 import pyoxigraph as ox
 import pytest
 import rdflib
-from jobtrail.api import conneg, documents
+from jobtrail.bindings.linkeddata import documents
+from jobtrail.web import conneg
 from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 JT = rdflib.Namespace("https://w3id.org/jobtrail/vocab#")

@@ -9,7 +9,7 @@ import feedparser
 import httpx
 import pytest
 import rdflib
-from jobtrail.api import atom, conneg
+from jobtrail.web import atom, conneg
 
 A = "{http://www.w3.org/2005/Atom}"
 PROV = rdflib.Namespace("http://www.w3.org/ns/prov#")

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from jobtrail.api import errors
-from jobtrail.api.middleware import BodyLimit, ReadOnlyCors
-from jobtrail.store.errors import JobtrailError
+from jobtrail.base.errors import JobtrailError
+from jobtrail.web import errors
+from jobtrail.web.middleware import BodyLimit, ReadOnlyCors
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request

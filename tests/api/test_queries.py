@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from jobtrail.api.cli import main
+from jobtrail.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 HOPS = "queries/hops-of-reference"
@@ -317,7 +317,7 @@ def test_cli_in_its_own_process(cli_store: str) -> None:
         [
             sys.executable,
             "-m",
-            "jobtrail.api",
+            "jobtrail.cli",
             "query",
             "messages-carrying-uuid",
             "--param",

@@ -9,7 +9,7 @@ import httpx
 import pyoxigraph as ox
 import pytest
 import rdflib
-from jobtrail.api import conneg
+from jobtrail.web import conneg
 
 from tests.conftest import ADMIN_TOKEN
 

@@ -17,7 +17,7 @@ CRASH = "SELECT ?c ?f WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?f ?c LIMIT 1"
 def test_the_server_is_started_again_after_the_engine_aborts(tmp_path: Path) -> None:
     with jobtrail_server(tmp_path / "data") as base:
         # the connection dies with the process: if this starts to answer, pyoxigraph was
-        # fixed, and the note in api/serve.py (and this test's trigger) should go
+        # fixed, and the note in server/serve.py (and this test's trigger) should go
         with pytest.raises(httpx.HTTPError):
             httpx.get(base + "sparql", params={"query": CRASH}, timeout=30)
         deadline = time.monotonic() + 30

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 import pytest
-from jobtrail.api import settings
-from jobtrail.store.errors import InputError
+from jobtrail.base.errors import InputError
+from jobtrail.server import settings
 
 
 def args(**flags: object) -> argparse.Namespace:

@@ -1,7 +1,7 @@
 """The SIF 3.2.1 binding against a real `jobtrail serve` on loopback.
 
 Every XML document the server sends under /sif/ is validated against the jobs
-object's schema (api/schemas) by a response hook; the job is then read by
+object's schema (bindings/sif) by a response hook; the job is then read by
 clients nobody here wrote: rdflib dereferencing its canonical IRI, pyvo's UWS
 parser, SPARQLWrapper for its hops.
 """
@@ -41,9 +41,7 @@ PAYLOAD = (
 @cache
 def schema() -> etree.XMLSchema:
     """The schema the server validates input with; here it checks what the server sends."""
-    return etree.XMLSchema(
-        etree.parse(str(files("jobtrail.api") / "schemas" / "sif-jobs-3.2.1.xsd"))
-    )
+    return etree.XMLSchema(etree.parse(str(files("jobtrail.bindings.sif") / "sif-jobs-3.2.1.xsd")))
 
 
 def job_document(

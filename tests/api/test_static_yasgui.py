@@ -1,4 +1,4 @@
-"""The vendored YASGUI (api/static/yasgui): files, licence, provenance, and an
+"""The vendored YASGUI (bindings/sparql/static/yasgui): files, licence, provenance, and an
 init script that switches off every outside service the README lists.
 
 The last test renders a page in headless Chromium and is skipped without it.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).resolve().parents[2] / "api" / "static" / "yasgui"
+STATIC = Path(__file__).resolve().parents[2] / "bindings" / "sparql" / "static" / "yasgui"
 INIT = STATIC / "jobtrail-yasgui.js"
 README = STATIC / "README.md"
 # Kept in bundle-urls.txt's header and README.md's update steps: regenerate with this.

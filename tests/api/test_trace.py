@@ -82,7 +82,7 @@ def test_an_unknown_key_is_404(client: httpx.Client) -> None:
 
 def test_the_command_line_trace(served: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     store = tmp_path_factory.mktemp("cli-trace") / "data"
-    jobtrail = [sys.executable, "-m", "jobtrail.api"]
+    jobtrail = [sys.executable, "-m", "jobtrail.cli"]
     examples = str(EXAMPLES_DIR)
     subprocess.run([*jobtrail, "load", examples, "--store", str(store), "--silent"], check=True)
     table = subprocess.run(

@@ -8,9 +8,9 @@ import json
 import re
 
 import pytest
-from jobtrail.ingest import nt
-from jobtrail.store.errors import MalformedInput
-from jobtrail.vocab.terms import HTTP, JT, RDF
+from jobtrail.base import nt
+from jobtrail.base.errors import MalformedInput
+from jobtrail.base.terms import HTTP, JT, RDF
 
 HTTP_TYPE = "message/http"
 REQUEST = re.compile(r"^([A-Z]+) (\S+)(?: HTTP/(\S+))?$")

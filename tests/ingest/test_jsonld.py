@@ -10,10 +10,11 @@ from importlib.resources import files
 from typing import Any
 
 import pytest
-from jobtrail.ingest import jsonld, nt
+from jobtrail.base import nt
+from jobtrail.base.errors import MalformedInput, UnknownContext
+from jobtrail.base.terms import DCTERMS, JT, RDF, RDFS
+from jobtrail.ingest import jsonld
 from jobtrail.ingest.jsonparse import parse_json
-from jobtrail.store.errors import MalformedInput, UnknownContext
-from jobtrail.vocab.terms import DCTERMS, JT, RDF, RDFS
 from pyld import jsonld as pyld_jsonld
 
 XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from jobtrail.base.errors import MalformedInput
 from jobtrail.ingest.jsonparse import decode, parse_json
-from jobtrail.store.errors import MalformedInput
 
 
 @pytest.mark.parametrize(

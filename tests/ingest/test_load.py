@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from jobtrail.base.errors import InputError, MalformedInput, ValidationFailed
 from jobtrail.ingest.load import Loader
 from jobtrail.ingest.message import Incoming, Message
 from jobtrail.ingest.sources import from_paths
 from jobtrail.store import ResourceGraph, Store
-from jobtrail.store.errors import InputError, MalformedInput, ValidationFailed
 
 BASE = "http://127.0.0.1:8000/"
 EXAMPLES = Path(__file__).parents[2] / "examples"

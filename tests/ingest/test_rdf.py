@@ -7,11 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
+from jobtrail.base.errors import MalformedInput
+from jobtrail.base.terms import JT, RDF
 from jobtrail.ingest import sources
 from jobtrail.ingest.message import Message
 from jobtrail.ingest.sources import Unreadable
-from jobtrail.store.errors import MalformedInput
-from jobtrail.vocab.terms import JT, RDF
 
 # One small graph: IRIs, a plain, a language-tagged and a typed literal, one blank node.
 TURTLE = """@prefix ex: <https://e.org/> .
@@ -229,7 +229,7 @@ def test_blank_nodes_are_numbered_in_order_of_appearance(read) -> None:
 
 
 def test_text_plain_is_not_read_as_rdf(read) -> None:
-    from jobtrail.store.errors import UnsupportedFormat
+    from jobtrail.base.errors import UnsupportedFormat
 
     with pytest.raises(UnsupportedFormat):
         read("<https://e.org/a> <https://e.org/p> <https://e.org/b> .\n", "text/plain")

@@ -110,7 +110,7 @@ def test_the_log_goes_on_across_loads_and_job_changes(tmp_path: Path) -> None:
 
 def test_jobtrail_verify_on_the_command_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    jobtrail = [sys.executable, "-m", "jobtrail.api"]
+    jobtrail = [sys.executable, "-m", "jobtrail.cli"]
     subprocess.run(
         [*jobtrail, "load", str(EXAMPLES_DIR), "--store", str(data), "--silent"], check=True
     )

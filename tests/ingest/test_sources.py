@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from jobtrail.base.errors import InputError
 from jobtrail.ingest import sources
 from jobtrail.ingest.message import Incoming
 from jobtrail.ingest.sources import Unreadable
-from jobtrail.store.errors import InputError
 
 LINES = [b'{"n": 1}', b'{"n": 2, "s": "a, b"}', b'{"n": 3}']
 

@@ -9,8 +9,8 @@ import re
 from typing import Any
 
 import pytest
-from jobtrail.ingest import nt
-from jobtrail.vocab.terms import JT, PROV, RDF
+from jobtrail.base import nt
+from jobtrail.base.terms import JT, PROV, RDF
 
 BASE = "http://127.0.0.1:8000/"  # the `read` fixture's base
 XSD = "http://www.w3.org/2001/XMLSchema#"

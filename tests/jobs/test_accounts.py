@@ -6,9 +6,9 @@ import base64
 from collections.abc import Iterator
 
 import pytest
+from jobtrail.base.errors import Forbidden, InputError, PaymentRequired, Unauthorized
 from jobtrail.jobs.accounts import ANONYMOUS, Accounts, Caller, parse_pairs, pass_owner
 from jobtrail.store import Store
-from jobtrail.store.errors import Forbidden, InputError, PaymentRequired, Unauthorized
 from jobtrail.store.oxigraph import OxigraphStore
 
 

@@ -20,6 +20,7 @@ import bagit
 import docx
 import pytest
 import rdflib
+from jobtrail.base.errors import JobFailed
 from jobtrail.jobs.builtin import (
     BagValidation,
     DocumentToText,
@@ -28,7 +29,6 @@ from jobtrail.jobs.builtin import (
     builtin_profiles,
 )
 from jobtrail.jobs.profiles import Outcome, Work
-from jobtrail.store.errors import JobFailed
 from pyld import jsonld
 
 from tests.jobs.worddoc import word97

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pyoxigraph as ox
 import pytest
+from jobtrail.base.errors import Conflict, Gone, InputError, JobFailed, NotFound, QueryError
 from jobtrail.jobs.core import PHASES, TRANSITIONS, Change, Jobs
 from jobtrail.store import ResourceGraph, Store
-from jobtrail.store.errors import Conflict, Gone, InputError, JobFailed, NotFound, QueryError
 from jobtrail.store.oxigraph import OxigraphStore
 
 BASE = "http://s/"

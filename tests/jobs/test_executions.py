@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from jobtrail.base.errors import JobFailed
 from jobtrail.jobs.core import Jobs
 from jobtrail.jobs.executions import executions
-from jobtrail.store.errors import JobFailed
 from jobtrail.store.oxigraph import OxigraphStore
 
 

@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from jobtrail.base.errors import InputUnavailable
 from jobtrail.jobs.fetch import FetchPolicy, Probe, check_address, fetch, fetch_small, head
-from jobtrail.store.errors import InputUnavailable
 
 SMALL = b"hello, jobtrail\n"
 LARGE = bytes(range(256)) * 800  # 204 800 bytes

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from jobtrail.bindings.mcma.model import fims_status, mcma_status, spelled
 from jobtrail.jobs.core import Job
-from jobtrail.jobs.mcma_model import fims_status, mcma_status, spelled
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobtrail.jobs.core import Jobs
-from jobtrail.jobs.sif import (
+from jobtrail.base.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from jobtrail.bindings.sif.model import (
     Outcome,
     Phase,
     Record,
@@ -24,8 +24,8 @@ from jobtrail.jobs.sif import (
     shown_state,
     to_triples,
 )
+from jobtrail.jobs.core import Jobs
 from jobtrail.store import ResourceGraph, Store
-from jobtrail.store.errors import Conflict, Forbidden, Gone, InputError, NotFound
 from jobtrail.store.oxigraph import OxigraphStore
 
 BASE = "http://s/"

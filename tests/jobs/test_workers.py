@@ -14,13 +14,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from jobtrail.base.errors import Gone
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy
 from jobtrail.jobs.profiles import Outcome, Profile, ResultFile, Work
 from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store
-from jobtrail.store.errors import Gone
 from jobtrail.store.oxigraph import OxigraphStore
 
 BASE = "http://s/"

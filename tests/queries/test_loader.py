@@ -8,6 +8,7 @@ from typing import Any
 
 import pyoxigraph as ox
 import pytest
+from jobtrail.base.errors import InputError, NotFound
 from jobtrail.ingest.load import Loader
 from jobtrail.ingest.sources import from_paths
 from jobtrail.queries import (
@@ -18,7 +19,6 @@ from jobtrail.queries import (
     parse,
 )
 from jobtrail.store import Store, open_store
-from jobtrail.store.errors import InputError, NotFound
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from jobtrail.base.errors import InputError, NotFound
 from jobtrail.ingest.load import Loader
 from jobtrail.ingest.message import Incoming
 from jobtrail.ingest.sources import from_paths
 from jobtrail.queries.trace import Trace, trace
 from jobtrail.store import Store
-from jobtrail.store.errors import InputError, NotFound
 from jobtrail.store.oxigraph import OxigraphStore
 
 from tests.conftest import tna_examples

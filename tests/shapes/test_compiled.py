@@ -40,12 +40,12 @@ from typing import Any
 
 import pyshacl
 import pytest
+from jobtrail.base.terms import SH
 from jobtrail.ingest import rdf as rdf_reader
 from jobtrail.shapes import shapes_graph, validate, validate_full
 from jobtrail.shapes.compiled import CompiledShapes, ShapeCompileError
 from jobtrail.shapes.pyshacl_runner import run_with
 from jobtrail.shapes.report import INFO, VIOLATION, WARNING, Report
-from jobtrail.vocab.terms import SH
 from rdflib import Graph
 
 # =============================================================================
@@ -739,7 +739,7 @@ def test_corpus_covers_every_verdict() -> None:
 def test_tna_documents_are_not_messages(message_of: Callable[..., Any]) -> None:
     """TNA's da/documents/ are OpenSearch documents, not messages: the corpus leaves them out
     because the reader refuses them (rather than silently validating nothing)."""
-    from jobtrail.store.errors import UnsupportedFormat
+    from jobtrail.base.errors import UnsupportedFormat
 
     documents = sorted((TNA / "json-examples-new-schema" / "da").rglob("*.json"))
     assert documents

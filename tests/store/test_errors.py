@@ -6,7 +6,7 @@ import inspect
 import re
 
 import pytest
-from jobtrail.store import errors
+from jobtrail.base import errors
 
 CLASSES = [
     c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, errors.JobtrailError)

@@ -18,15 +18,15 @@ from typing import Any
 
 import pyoxigraph as ox
 import pytest
-from jobtrail.store import open_store
-from jobtrail.store.base import RDF_FORMATS, DumpFormat, ResourceGraph, Store
-from jobtrail.store.errors import (
+from jobtrail.base.errors import (
     JobtrailError,
     MalformedInput,
     QueryError,
     RemoteStoreError,
     StoreLocked,
 )
+from jobtrail.store import open_store
+from jobtrail.store.base import RDF_FORMATS, DumpFormat, ResourceGraph, Store
 from jobtrail.store.oxigraph import JOURNAL, OxigraphStore
 from jobtrail.store.remote import RemoteStore
 

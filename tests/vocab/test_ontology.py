@@ -8,7 +8,7 @@ from functools import cache
 from importlib.resources import files
 
 import pytest
-from jobtrail.vocab import terms
+from jobtrail.base import terms
 from rdflib import OWL, RDF, RDFS, Graph, URIRef
 
 JT = "https://w3id.org/jobtrail/vocab#"

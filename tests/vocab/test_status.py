@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyoxigraph
 import pytest
-from jobtrail.store.errors import InputError
+from jobtrail.base.errors import InputError
 from jobtrail.vocab import status
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCTERMS, RDFS, SKOS

@@ -1,0 +1,31 @@
+"""Linked data: every stored resource dereferences; the message feed; traces; vocabulary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jobtrail.bindings.linkeddata import dereference, documents, feeds, trace
+from jobtrail.web.binding import Binding
+from starlette.routing import BaseRoute, Route
+
+
+def routes() -> Sequence[BaseRoute]:
+    return [
+        Route("/contexts/{name}", dereference.context, methods=["GET", "HEAD"]),
+        *trace.routes(),
+        *documents.routes(),
+        *feeds.routes(),
+    ]
+
+
+BINDING = Binding(
+    name="linkeddata",
+    routes=routes,
+    fallback=Route("/{path:path}", dereference.dereference, methods=["GET", "HEAD"]),
+    links=(
+        ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
+        ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
+        ("/vocab", "the jobtrail vocabulary"),
+        ("/shapes", "the SHACL shapes"),
+    ),
+)

@@ -1,0 +1,30 @@
+"""Every IRI minted under the base URL dereferences; the JSON-LD contexts this server uses."""
+
+from __future__ import annotations
+
+import json
+
+from jobtrail.base.errors import NotFound
+from jobtrail.ingest.jsonld import context_document, context_index
+from jobtrail.web import conneg, resources
+from jobtrail.web.state import AppRequest
+from starlette.responses import Response
+
+
+async def context(request: AppRequest) -> Response:
+    """A JSON-LD context this server uses, served from its local copy."""
+    name = request.path_params["name"].removesuffix(".jsonld")
+    files_by_name = {v.removesuffix(".jsonld"): v for v in context_index().values()}
+    if name not in files_by_name:
+        raise NotFound(
+            f"no context named {name!r}", hint="known: " + ", ".join(sorted(files_by_name))
+        )
+    body = json.dumps(context_document(files_by_name[name]), indent=2).encode()
+    return Response(body, media_type="application/ld+json")
+
+
+async def dereference(request: AppRequest) -> Response:
+    """The description of any resource minted under the base URL."""
+    path, chosen = conneg.split_extension(request.url.path)
+    iri = request.state["config"].base_url + path.lstrip("/")
+    return resources.describe(request, request.state["store"], iri, path=path, chosen=chosen)

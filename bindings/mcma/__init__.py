@@ -1,0 +1,50 @@
+"""MCMA: the FIMS-era job processor flow (/mcma/Job, StartJob, StopJob) and today's model
+(/mcma/jobs, job profiles, executions, cancel and restart), over the job core."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from jobtrail.bindings.mcma import fims, routes
+from jobtrail.bindings.mcma.processor import Processor, parse_services
+from jobtrail.jobs.outbox import OutboxConfig
+from jobtrail.web import conneg, errors
+from jobtrail.web.binding import Binding, ErrorStyle
+from jobtrail.web.state import Engine
+from starlette.routing import BaseRoute
+
+
+def _routes() -> Sequence[BaseRoute]:
+    return [*fims.routes(), *routes.routes()]
+
+
+def start(engine: Engine) -> Processor:
+    config = engine.config
+    return Processor(
+        engine.jobs,
+        parse_services(config.mcma_services),
+        engine.profiles,
+        OutboxConfig(
+            retry_base=config.mcma_retry_base,
+            retry_max=config.mcma_retry_max,
+            give_up_after=config.mcma_give_up_after,
+        ),
+        hops=engine.hops,
+        stop_grace=config.mcma_stop_grace,
+    )
+
+
+BINDING = Binding(
+    name="mcma",
+    routes=_routes,
+    side_graphs=("mcma",),  # the client's document, callback endpoints, service assigned
+    start=start,
+    errors=(
+        ErrorStyle(  # JSON APIs: their clients get problem+json unless they ask otherwise
+            re.compile(r"^/mcma/|^/jobs/[^/]+/(cancel|restart|executions)(/|$)"),
+            (errors.PROBLEM, conneg.HTML, errors.TEXT),
+        ),
+    ),
+    job_methods={"GET": fims.on_job, "HEAD": fims.on_job, "PUT": fims.on_job},
+)

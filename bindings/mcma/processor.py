@@ -1,0 +1,700 @@
+"""The FIMS/MCMA Job Processor and Job Repository, over the job core.
+
+An MCMA job is a job of the core: its phase is the core's, its FIMS/MCMA
+status the vocabulary's reading of that phase (`vocab/status.ttl`), or the
+status its client wrote when that maps to the same phase. What only MCMA says
+about it — the document the client sent (every key kept), the StartJob and
+its callback endpoints, the service assigned, the service's report — lives in
+the graph `{job}/mcma`, replaced with each change.
+
+The FIMS-era flow (EBU/AMWA FIMS 1.3 with MCMA's job repository), with jobtrail as
+Processor and Repository:
+
+    POST /mcma/Job           → job PENDING (NEW)
+    POST /mcma/StartJob      → job QUEUED, `startJob` set; then ProcessJob goes to the
+                               service registered for the profile (through the outbox),
+                               or the built-in profile runs it in the worker pool
+    the service answers 2xx  → EXECUTING (RUNNING); it never does → ERROR (FAILED)
+    PUT {job}                → the service's report and status (only the owner or the
+                               service assigned may PUT; only legal transitions)
+    POST /mcma/StopJob       → the final status; then the orchestrator's success or
+                               failure endpoint is called with {"job": …} (outbox)
+
+A job run by an external service gets its callback when its StopJob arrives,
+or `stop_grace` seconds after the service PUT a final status if no StopJob
+follows; any other end (the worker pool, a timeout, a cancel, a service that
+never accepted) calls back at once. Every step is a hop (jobs/hops.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from jobtrail.base import nt
+from jobtrail.base.errors import Conflict, InputError, JobFailed, NotFound
+from jobtrail.bindings.mcma import model as model
+from jobtrail.bindings.mcma.model import CONTEXT, INPUT_FILE, ProfileSpec, phase_of
+from jobtrail.jobs.core import FINAL, SERVICE, Change, Job, Jobs
+from jobtrail.jobs.executions import executions
+from jobtrail.jobs.hops import Hops, json_body, request_bytes, response_bytes
+from jobtrail.jobs.outbox import Call, Outbox, OutboxConfig, call_id
+from jobtrail.jobs.profiles import Profile
+from jobtrail.store import ResourceGraph
+from jobtrail.web.binding import Runtime
+
+INTERNAL = "internal: job processor → job repository"
+INTERNAL_ANSWER = "internal: job repository → job processor"
+LOCAL = "jobtrail"
+"""The name of the built-in service: the worker pool, running the built-in profiles."""
+
+_MANAGED = ("@context", "id", "jobStatus", "dateCreated", "dateModified", "startJob", "report")
+_J = "https://w3id.org/jobtrail/vocab#"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str  # where ProcessJob is POSTed
+    profiles: tuple[str, ...]
+    token: str | None = None  # the bearer token its PUTs and StopJobs carry
+    inputs: tuple[str, ...] = ()  # jobInput keys its jobs must have
+    optional: tuple[str, ...] = ()  # and those they may have
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "profiles": list(self.profiles)}
+
+
+def parse_services(setting: str | None) -> dict[str, Service]:
+    """`mcma_services`: a JSON list of {"name", "url", "profiles", "token"?,
+    "inputParameters"?, "optionalInputParameters"?}."""
+    if not setting:
+        return {}
+    try:
+        items = json.loads(setting)
+        services = [
+            Service(
+                str(i["name"]),
+                str(i["url"]),
+                tuple(str(p) for p in i["profiles"]),
+                str(i["token"]) if i.get("token") else None,
+                tuple(str(p) for p in i.get("inputParameters", ())),
+                tuple(str(p) for p in i.get("optionalInputParameters", ())),
+            )
+            for i in items
+        ]
+    except (ValueError, TypeError, KeyError) as e:
+        raise InputError(
+            f"mcma_services is not a list of services: {e}",
+            hint='[{"name": "ame", "url": "http://h/ProcessJob", "profiles": ["Fixity"]}]',
+        ) from None
+    for s in services:
+        if nt.checked_iri(s.url) is None or s.name == LOCAL:
+            raise InputError(f"service {s.name!r}: needs an absolute URL and a name not {LOCAL!r}")
+    return {s.name: s for s in services}
+
+
+@dataclass
+class Record:
+    """What only MCMA says about a job: the graph `{job}/mcma`."""
+
+    document: dict[str, Any] = field(default_factory=dict)
+    start_job: str | None = None
+    success: str | None = None
+    failure: str | None = None
+    service: str | None = None
+    report: Any = None
+    stop_cause: str | None = None
+    stop_job: str | None = None
+    dialect: str = "fims"  # fims: FIMS 1.3's AmeJob of /mcma/Job; mcma: today's Job
+    notify: str | None = None  # today's notificationEndpoint
+    progress: int | None = None
+
+
+class Processor(Runtime):
+    def __init__(
+        self,
+        jobs: Jobs,
+        services: Mapping[str, Service],
+        local_profiles: Mapping[str, Profile],
+        outbox: OutboxConfig,
+        *,
+        hops: Hops | None = None,
+        stop_grace: float = 30.0,
+    ) -> None:
+        self.jobs = jobs
+        self.stop_grace = stop_grace
+        self.services = dict(services)
+        self.local_profiles = frozenset(local_profiles)
+        self.specs = _specs(local_profiles, self.services.values())
+        self.hops = hops if hops is not None else Hops(jobs)
+        self.outbox = Outbox(jobs, self.hops, outbox, self._settled)
+        self._external: set[str] = set()  # ids of jobs an external service runs
+        self._lock = threading.Lock()
+        jobs.listen(self._changed)
+
+    # --- life ------------------------------------------------------------------
+
+    def start(self) -> None:
+        rows = self.jobs.store.query(
+            f"SELECT ?g ?service WHERE {{ GRAPH ?g {{ ?g <{_J}assignedService> ?service }} }}"
+        )
+        for row in rows:  # type: ignore[union-attr]
+            if row["service"].value != LOCAL:
+                self._external.add(row["g"].value.removesuffix("/mcma").rsplit("/", 1)[-1])
+        self.outbox.start()
+        self._resume_callbacks()
+
+    def stop(self) -> None:
+        self.outbox.stop()
+
+    def runs_elsewhere(self, job: Job) -> bool:
+        """Whether an external service runs this job (the worker pool leaves it alone)."""
+        return job.id in self._external
+
+    # --- names -------------------------------------------------------------------
+
+    def record_iri(self, job_id: str) -> str:
+        return f"{self.jobs.iri(job_id)}/mcma"
+
+    def command_iri(self, kind: str, command_id: str) -> str:
+        return f"{self.jobs.base}mcma/{kind}/{command_id}"
+
+    def service_for(self, profile: str) -> Service | None:
+        """The external service registered for a profile; None: the worker pool runs it."""
+        for s in self.services.values():
+            if profile in s.profiles:
+                return s
+        return None
+
+    def profiles(self) -> list[str]:
+        return sorted(self.specs)
+
+    def profile_iri(self, name: str) -> str:
+        return f"{self.jobs.base}mcma/job-profiles/{name}"
+
+    # --- the record ------------------------------------------------------------------
+
+    def record(self, job_id: str) -> Record:
+        triples = self.jobs.store.read(self.record_iri(job_id))
+        if not triples:
+            return Record(dialect="mcma")  # made through another binding: today's model shows it
+        values = {t.predicate.value.rsplit("#", 1)[-1]: str(t.object.value) for t in triples}  # type: ignore[union-attr]
+        return Record(
+            document=json.loads(values.get("mcmaDocument", "{}")),
+            start_job=values.get("startCommand"),
+            success=values.get("successEndpoint"),
+            failure=values.get("failureEndpoint"),
+            service=values.get("assignedService"),
+            report=json.loads(values["serviceReport"]) if "serviceReport" in values else None,
+            stop_cause=values.get("stopCause"),
+            stop_job=values.get("stopCommand"),
+            dialect=values.get("mcmaDialect", "fims"),
+            notify=values.get("notificationEndpoint"),
+            progress=int(values["progress"]) if "progress" in values else None,
+        )
+
+    def _graph(self, job_id: str, record: Record) -> ResourceGraph:
+        s = nt.iri(self.record_iri(job_id))
+        t = [
+            (s, nt.A, nt.jt("McmaRecord")),
+            (s, nt.jt("about"), nt.iri(self.jobs.iri(job_id))),
+            (s, nt.jt("mcmaDocument"), nt.json_lit(record.document)),
+        ]
+        optional = {
+            "startCommand": nt.iri(record.start_job) if record.start_job else None,
+            "successEndpoint": nt.iri(record.success) if record.success else None,
+            "failureEndpoint": nt.iri(record.failure) if record.failure else None,
+            "assignedService": nt.lit(record.service) if record.service else None,
+            "serviceReport": nt.json_lit(record.report) if record.report is not None else None,
+            "stopCause": nt.lit(record.stop_cause) if record.stop_cause else None,
+            "stopCommand": nt.iri(record.stop_job) if record.stop_job else None,
+            "mcmaDialect": nt.lit(record.dialect),
+            "notificationEndpoint": nt.iri(record.notify) if record.notify else None,
+            "progress": nt.integer(record.progress) if record.progress is not None else None,
+        }
+        t += [(s, nt.jt(k), v) for k, v in optional.items() if v is not None]
+        return ResourceGraph(self.record_iri(job_id), t)
+
+    # --- documents --------------------------------------------------------------------
+
+    def document(self, job: Job, record: Record | None = None) -> dict[str, Any]:
+        """The job in the MCMA its client used (the FIMS-era one, or today's)."""
+        record = record if record is not None else self.record(job.id)
+        if record.dialect == "mcma":
+            return self.today(job, record)
+        out: dict[str, Any] = {"@context": CONTEXT, "id": job.iri}
+        out.update({k: v for k, v in record.document.items() if k not in _MANAGED})
+        out["jobStatus"] = model.fims_status(job)
+        if record.start_job:
+            out["startJob"] = record.start_job
+        if record.report is not None:
+            out["report"] = record.report
+        if (problem := model.problem(job)) is not None:
+            out["error"] = problem
+        out["dateCreated"] = model.iso(job.created)
+        out["dateModified"] = model.iso(job.modified)
+        return out
+
+    def today(self, job: Job, record: Record | None = None) -> dict[str, Any]:
+        """Any job (made through any binding) in today's MCMA model."""
+        record = record if record is not None else self.record(job.id)
+        kept = record.document if record.dialect == "mcma" else {}
+        return model.job_document(
+            job,
+            profile_iri=self.profile_iri(job.profile),
+            kept=kept,
+            progress=record.progress,
+            output=self._output(job, record),
+        )
+
+    def _output(self, job: Job, record: Record) -> dict[str, Any]:
+        out = dict(record.report) if isinstance(record.report, dict) else {}
+        if job.results:
+            out["results"] = job.results
+        return out
+
+    def executions(self, job: Job) -> list[dict[str, Any]]:
+        """One JobExecution per attempt (`/jobs/{id}/executions/{n}`)."""
+        record = self.record(job.id)
+        service = self.services.get(record.service or "")
+        out = []
+        for execution in executions(self.jobs, job):
+            assignment = None
+            if service is not None:
+                purpose = _process_purpose(execution.number)
+                assignment = self.outbox.iri(call_id(job.id, purpose))
+            out.append(
+                model.execution_document(
+                    job,
+                    execution,
+                    progress=record.progress,
+                    output=self._output(job, record),
+                    assignment=assignment,
+                )
+            )
+        return out
+
+    def command(self, kind: str, command_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "@context": CONTEXT,
+            "id": self.command_iri(kind, command_id),
+            "type": kind,
+            **fields,
+        }
+
+    # --- the flow ---------------------------------------------------------------------
+
+    def create(self, document: dict[str, Any], *, owner: str | None, by: str) -> Job:
+        """A job from an `AmeJob` (any `…Job`) document; NEW."""
+        kind = document.get("type") or document.get("@type")
+        if not isinstance(kind, str) or not kind.endswith("Job"):
+            raise InputError("an MCMA job has a type ending in Job", hint='"type": "AmeJob"')
+        profile = document.get("jobProfile")
+        label = profile.get("label") if isinstance(profile, dict) else profile
+        if not isinstance(label, str) or not label:
+            raise InputError('the job names no jobProfile: "jobProfile": {"label": "…"}')
+        if label not in self.local_profiles and self.service_for(label) is None:
+            raise InputError(
+                f"no service takes jobs of profile {label!r}",
+                hint="profiles here: " + ", ".join(self.profiles()),
+                details={"jobProfile": label},
+            )
+        resource = document.get("hasRelatedResource")
+        locator = resource.get("locator") if isinstance(resource, dict) else None
+        if locator is not None and not isinstance(locator, str):
+            raise InputError("hasRelatedResource.locator is a URL")
+        parameters = {k: document[k] for k in ("outputFile",) if k in document}
+        status_value = document.get("jobStatus")
+        if status_value is not None and phase_of(str(status_value)) != "PENDING":
+            raise InputError(f"a new job is NEW, not {status_value}")
+        kept = {k: v for k, v in document.items() if k not in _MANAGED}
+        job_id = str(uuid.uuid4())
+        job = self.jobs.create(
+            profile=label,
+            input=locator,
+            owner=owner,
+            parameters=parameters,
+            request={"mcma": "Job", "by": by},
+            also=[self._graph(job_id, Record(document=kept))],
+            job_id=job_id,
+            status_value=str(status_value) if status_value is not None else None,
+            priority=model.priority(document.get("priority")),
+        )
+        return job
+
+    def create_today(self, document: dict[str, Any], *, owner: str | None, by: str) -> Job:
+        """Today's `Job` (POST /mcma/jobs): checked against its profile, created and started."""
+        asked = model.read_job(document, self.specs, self.jobs.clock())
+        kept = {k: v for k, v in document.items() if k not in ("id", "status", "dateCreated")}
+        job_id = str(uuid.uuid4())
+        record = Record(document=kept, dialect="mcma", notify=asked.notify)
+        self.jobs.create(
+            profile=asked.profile,
+            input=asked.input,
+            owner=owner,
+            parameters=asked.parameters,
+            execution_duration=asked.execution_duration,
+            request={"mcma": "Job", "by": by},
+            also=[self._graph(job_id, record)],
+            job_id=job_id,
+            status_value="New",
+            priority=asked.priority,
+            due=asked.due,
+        )
+        self.start_job(job_id, None, None, by)
+        return self.jobs.get(job_id)
+
+    def start_job(self, job_id: str, success: str | None, failure: str | None, by: str) -> str:
+        """StartJob: the job QUEUED, then sent on to its service; the StartJob's IRI."""
+        for url in (success, failure):
+            if url is not None and nt.checked_iri(url) is None:
+                raise InputError(f"asyncEndpoint {url!r} is not an absolute URL")
+        job = self.jobs.get(job_id)
+        record = self.record(job_id)
+        if job.phase not in ("PENDING", "HELD"):
+            shown = self.status_label(job, record)
+            raise Conflict(
+                f"job {job_id} is {shown}: it was started already",
+                details={"phase": job.phase, "jobStatus": shown},
+            )
+        service = self.service_for(job.profile)
+        start_job = self.command_iri("StartJob", str(uuid.uuid4()))
+        record = replace(
+            record,
+            start_job=start_job,
+            success=success,
+            failure=failure,
+            service=service.name if service else LOCAL,
+        )
+        if service is not None:
+            with self._lock:
+                self._external.add(job_id)
+        self.jobs.set_phase(
+            job_id,
+            "QUEUED",
+            by=by,
+            status_value="QUEUED",
+            also=[self._graph(job_id, record)],
+            request={"mcma": "StartJob", "startJob": start_job},
+        )
+        return start_job
+
+    def dispatch(self, job_id: str, attempt: int = 1) -> None:
+        """Send ProcessJob to the job's external service (after StartJob's answer is out)."""
+        record = self.record(job_id)
+        service = self.services.get(record.service or "")
+        if service is None:
+            return  # the worker pool took it when it was queued
+        document = {"@context": CONTEXT, "type": "ProcessJob", "job": self.jobs.iri(job_id)}
+        self.outbox.send(job_id, _process_purpose(attempt), service.url, document)
+
+    def cancel(self, job_id: str, *, by: str) -> Job:
+        """MCMA cancel: the job ABORTED (Canceled); 409 once it has finished."""
+        job, record = self._unfinished(job_id, "cancel", "only an unfinished job can be canceled")
+        return self.jobs.set_phase(
+            job_id,
+            "ABORTED",
+            by=by,
+            expect=(job.phase,),
+            status_value="CANCELED" if record.dialect == "fims" else "Canceled",
+            request={"mcma": "cancel"},
+        )
+
+    def restart(self, job_id: str, *, by: str) -> Job:
+        """MCMA restart: a new execution from the input; 409 once finished or past its deadline."""
+        job, record = self._unfinished(
+            job_id, "restart", "create a new job with the same input (this one's history stays)"
+        )
+        if job.due is not None and job.due <= self.jobs.clock():
+            raise Conflict(f"cannot restart job {job_id}: its deadline {model.iso(job.due)} passed")
+        if job.phase == "QUEUED":
+            raise Conflict(
+                f"job {job_id} is queued and has not started: there is nothing to restart",
+                details={"phase": job.phase},
+            )
+        if job.phase in ("PENDING", "HELD"):
+            self.start_job(job_id, record.success, record.failure, by)
+        else:
+            self.jobs.set_phase(
+                job_id,
+                "QUEUED",
+                by=by,
+                expect=(job.phase,),
+                status_value="QUEUED",
+                request={"mcma": "restart"},
+            )
+        restarted = self.jobs.get(job_id)
+        if job_id in self._external:  # its service gets a ProcessJob for the new execution
+            self.dispatch(job_id, len(executions(self.jobs, restarted)))
+        return restarted
+
+    def listing(
+        self,
+        *,
+        owner: str | None,
+        anonymous: bool,
+        status_value: str | None,
+        after: datetime | None,
+        before: datetime | None,
+        oldest_first: bool,
+        size: int,
+        offset: int,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of jobs in today's model, and the offset of the next page (None: the last).
+
+        `status_value` selects the jobs that show that status: their phase is
+        read from the vocabulary, then each job's own status is compared.
+        """
+        phases: list[str] = []
+        if status_value is not None:
+            wanted = model.spelled(status_value)
+            phases = sorted({model.phase_of(wanted)} | model.phases_showing(wanted))
+        found: list[dict[str, Any]] = []
+        while True:
+            batch = self.jobs.list(
+                owner=owner,
+                anonymous=anonymous,
+                phases=phases,
+                after=after,
+                before=before,
+                oldest_first=oldest_first,
+                limit=size + 1,
+                offset=offset,
+            )
+            for job in batch:
+                offset += 1
+                document = self.today(job)
+                if status_value is None or document["status"] == wanted:
+                    found.append(document)
+                    if len(found) > size:
+                        return found[:size], offset - 1
+            if len(batch) <= size:
+                return found, None
+
+    def may_put(self, job_id: str, caller: str | None, token: str | None) -> bool:
+        """The job's owner, or the service assigned to it (by its token, if it has one)."""
+        job = self.jobs.get(job_id)
+        record = self.record(job_id)
+        service = self.services.get(record.service or "")
+        if service is not None and service.token is not None and token == service.token:
+            return True
+        return job.owner is None or caller == job.owner
+
+    def put(self, job_id: str, document: Mapping[str, Any], *, by: str) -> Job:
+        """The service's (or owner's) update: report, progress, a status along legal steps."""
+        job = self.jobs.get(job_id)
+        record = self.record(job_id)
+        if "report" in document:
+            record = replace(record, report=document["report"])
+        if isinstance(document.get("jobOutput"), dict) and record.dialect == "mcma":
+            record = replace(record, report=document["jobOutput"])
+        if "progress" in document:
+            record = replace(record, progress=model.progress_value(document["progress"]))
+        kept = {k: v for k, v in document.items() if k not in _MANAGED}
+        if record.dialect == "fims":
+            record = replace(record, document={**record.document, **kept})
+        written = document.get("jobStatus") or document.get("status")
+        target = phase_of(str(written)) if written is not None else job.phase
+        error = model.service_error(document.get("error")) if target == "ERROR" else None
+        request = {"mcma": "PUT", "jobStatus": written}
+        return self._move(job, target, str(written or ""), record, by, request, error)
+
+    def stop_job(self, job_id: str, cause: str, stop_job: str, *, by: str) -> Job:
+        """StopJob: the job's final status; then the orchestrator's callback."""
+        target = phase_of(cause)
+        if target not in FINAL:
+            raise InputError(
+                f"stopJobCause {cause!r} is not a final status",
+                hint="COMPLETED, FAILED or CANCELED",
+            )
+        job = self.jobs.get(job_id)
+        record = replace(self.record(job_id), stop_cause=cause, stop_job=stop_job)
+        request = {"mcma": "StopJob", "stopJobCause": cause}
+        return self._move(job, target, cause, record, by, request)
+
+    def _move(
+        self,
+        job: Job,
+        target: str,
+        written: str,
+        record: Record,
+        by: str,
+        request: Mapping[str, Any],
+        error: JobFailed | None = None,
+    ) -> Job:
+        """The job to `target` with its record; through EXECUTING if the service ran it
+        while the answer to its ProcessJob is still on its way (a final status while QUEUED)."""
+        if target == job.phase:  # a report, or the same status in another spelling
+            self.jobs.store.apply(replace=[self._graph(job.id, record)])
+            return job
+        steps = [target]
+        if job.phase == "QUEUED" and target in FINAL and job.id in self._external:
+            steps = ["EXECUTING", target]
+        for step in steps:
+            job = self.jobs.set_phase(
+                job.id,
+                step,
+                by=by,
+                status_value=written if step == target else "RUNNING",
+                error=error if step == target else None,
+                also=[self._graph(job.id, record)],
+                request=request,
+            )
+        return job
+
+    def callback(self, job_id: str, *, delay: float = 0.0) -> None:
+        """Call the orchestrator's success or failure endpoint (or today's notification
+        endpoint), once, after `delay` seconds."""
+        job = self.jobs.get(job_id)
+        record = self.record(job_id)
+        if record.notify is not None:
+            body = {"@type": "Notification", "source": job.iri, "content": self.today(job, record)}
+            self.outbox.send(job_id, "notification", record.notify, body, delay=delay)
+            return
+        url = record.success if job.phase == "COMPLETED" else record.failure
+        if url is None:
+            return
+        purpose = "success" if job.phase == "COMPLETED" else "failure"
+        self.outbox.send(job_id, purpose, url, {"job": job.iri}, delay=delay)
+
+    def status_label(self, job: Job, record: Record) -> str:
+        return model.mcma_status(job) if record.dialect == "mcma" else model.fims_status(job)
+
+    def _unfinished(self, job_id: str, what: str, hint: str) -> tuple[Job, Record]:
+        """The job and its record; Conflict (409) once the job has finished."""
+        job = self.jobs.get(job_id)
+        record = self.record(job_id)
+        if job.phase in FINAL:
+            shown = self.status_label(job, record)
+            raise Conflict(
+                f"cannot {what} job {job_id}: it has finished ({shown})",
+                hint=hint,
+                details={"phase": job.phase},
+            )
+        return job, record
+
+    # --- told -----------------------------------------------------------------------
+
+    def _changed(self, change: Change) -> None:
+        job = change.job
+        if job is None or job.phase not in FINAL or change.previous in FINAL:
+            return
+        if job.phase == "ARCHIVED":
+            return
+        record = self.record(job.id)
+        if record.start_job is None:
+            return  # not started through MCMA: nobody to call back
+        delay = 0.0
+        if job.id in self._external and record.stop_cause is None and change.by == record.service:
+            delay = self.stop_grace  # its service said so in a PUT: its StopJob should follow
+        threading.Thread(target=self._callback_quietly, args=(job.id, delay), daemon=True).start()
+
+    def _callback_quietly(self, job_id: str, delay: float) -> None:
+        with contextlib.suppress(NotFound):  # deleted meanwhile: nobody left to tell
+            self.callback(job_id, delay=delay)
+
+    def _settled(self, call: Call) -> None:
+        if not call.purpose.startswith("ProcessJob"):
+            return
+        try:
+            job = self.jobs.get(call.job_id)
+        except NotFound:
+            return
+        if call.state == "delivered":
+            if job.phase == "QUEUED":
+                running = self.jobs.set_phase(
+                    call.job_id,
+                    "EXECUTING",
+                    by=SERVICE,
+                    status_value="RUNNING",
+                    request={"mcma": "ProcessJob accepted", "status": call.status},
+                )
+                document = self.document(running)
+                self.hop_request(job.id, "PUT", job.iri, document, INTERNAL)
+                self.hop_response(job.id, 200, document, INTERNAL_ANSWER)
+            return
+        if job.phase in FINAL:
+            return
+        self.jobs.set_phase(
+            call.job_id,
+            "ERROR",
+            by=SERVICE,
+            status_value="FAILED",
+            error=JobFailed(
+                f"the service at {call.url} never accepted the job: {call.problem}",
+                hint="see /mcma/services; the job can be created and started again",
+            ),
+            request={"mcma": "ProcessJob failed", "status": call.status},
+        )
+
+    def _resume_callbacks(self) -> None:
+        """Callbacks a stopped server owed: finished MCMA jobs with none in the outbox."""
+        rows = self.jobs.store.query(
+            f"SELECT ?g WHERE {{ GRAPH ?g {{ ?g a <{_J}McmaRecord> ; <{_J}startCommand> ?s }} }}"
+        )
+        for row in rows:  # type: ignore[union-attr]
+            job_id = row["g"].value.removesuffix("/mcma").rsplit("/", 1)[-1]
+            try:
+                job = self.jobs.get(job_id)
+            except NotFound:
+                continue
+            if job.phase not in FINAL or job.phase == "ARCHIVED":
+                continue
+            record = self.record(job_id)
+            waiting = job_id in self._external and record.stop_cause is None
+            self.callback(job_id, delay=self.stop_grace if waiting else 0.0)
+
+    # --- hops -------------------------------------------------------------------------
+
+    def hop_request(self, job_id: str, method: str, url: str, document: Any, source: str) -> None:
+        body = json_body(document) if document is not None else None
+        self.hops.record(job_id, request_bytes(method, url, body, _role(source)), source)
+
+    def hop_response(
+        self,
+        job_id: str,
+        status_code: int,
+        document: Any,
+        source: str,
+        location: str | None = None,
+    ) -> None:
+        headers = [("Location", location)] if location else []
+        headers += _role(source)
+        self.hops.record(job_id, response_bytes(status_code, json_body(document), headers), source)
+
+
+def _role(source: str) -> list[tuple[str, str]]:
+    """In-process exchanges say so in a header: their bytes differ from what is sent out."""
+    if source.startswith("internal: "):
+        return [("X-Jobtrail-Internal", source.removeprefix("internal: "))]
+    return []
+
+
+def _process_purpose(attempt: int) -> str:
+    """The outbox purpose of an execution's ProcessJob: one call per attempt."""
+    return "ProcessJob" if attempt <= 1 else f"ProcessJob #{attempt}"
+
+
+def _specs(local: Mapping[str, Profile], services: Iterable[Service]) -> dict[str, ProfileSpec]:
+    """What each profile's jobs must carry: built-in ones from their parameters."""
+    specs = {}
+    for name, profile in local.items():
+        required = tuple(p.name for p in profile.parameters if p.required)
+        specs[name] = ProfileSpec(
+            name,
+            inputs=(INPUT_FILE, *required),
+            optional=tuple(p.name for p in profile.parameters if not p.required),
+            outputs=("results",),
+            descriptions={p.name: p.description for p in profile.parameters},
+        )
+    for service in services:
+        for name in service.profiles:
+            specs[name] = ProfileSpec(name, inputs=service.inputs, optional=service.optional)
+    return specs

@@ -1,0 +1,170 @@
+"""Today's MCMA job processor over HTTP (ebu/mcma-libraries), on the same jobs.
+
+    POST /mcma/jobs                   a Job (jobProfileId, jobInput, timeout, deadline …)
+                                      → 201, Location: the job's canonical IRI; started at once
+    GET  /mcma/jobs                   QueryResults: ?status= ?from= ?to= ?sortOrder=asc|desc
+                                      ?pageSize= ?pageStartToken=
+    GET  /mcma/jobs/{id}              any job in today's model (also GET {job}, Accept: JSON)
+    POST /jobs/{id}/cancel            202; 409 once the job has finished
+    POST /jobs/{id}/restart           202, a new execution; 409 once finished or past deadline
+    GET  /jobs/{id}/executions        QueryResults of JobExecution, one per attempt
+    GET  /jobs/{id}/executions/{n}    one (n from 1, or `latest`)
+    GET  /mcma/job-profiles[/{name}]  the profiles, with their input and output parameters
+
+The model is `model.py`, the operations `processor.py`. Each request
+and answer is stored as a hop of its job, as in the FIMS flow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from jobtrail.base.errors import InputError, NotFound
+from jobtrail.bindings.mcma.fims import json_response, processor_of, read_document
+from jobtrail.bindings.mcma.model import profile_document
+from jobtrail.bindings.mcma.processor import Processor
+from jobtrail.web.requests import caller_of, int_param, received_bytes, visible_job
+from jobtrail.web.state import AppRequest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+
+def _sent(processor: Processor, job_id: str, status: int, document: Any, what: str) -> None:
+    processor.hop_response(job_id, status, document, f"sent: the answer to {what}")
+
+
+async def create(request: AppRequest) -> Response:
+    processor = processor_of(request)
+    doc, body = await read_document(request)
+    caller = caller_of(request)
+
+    def run() -> dict[str, Any]:
+        job = processor.create_today(doc, owner=caller.name, by=caller.label)
+        processor.hops.record(job.id, received_bytes(request, body), "received: POST /mcma/jobs")
+        answer = processor.today(job)
+        _sent(processor, job.id, 201, answer, "POST /mcma/jobs")
+        processor.dispatch(job.id)
+        return answer
+
+    answer = await run_in_threadpool(run)
+    return json_response(answer, 201, answer["id"])
+
+
+async def listing(request: AppRequest) -> Response:
+    if request.method == "POST":
+        return await create(request)
+    processor = processor_of(request)
+    caller = caller_of(request)
+    q = request.query_params
+    order = q.get("sortOrder", "desc")
+    if order not in ("asc", "desc"):
+        raise InputError(f"sortOrder is asc or desc, not {order!r}")
+    size = int_param(request, "pageSize", 100, 1, 1000)
+    offset = int_param(request, "pageStartToken", 0, 0, 10**9)
+    status = q.get("status") or None
+    pages = await run_in_threadpool(
+        lambda: processor.listing(
+            owner=caller.name,
+            anonymous=request.state["accounts"].anonymous,
+            status_value=status,
+            after=_instant(q.get("from"), "from"),
+            before=_instant(q.get("to"), "to"),
+            oldest_first=order == "asc",
+            size=size,
+            offset=offset,
+        )
+    )
+    found, following = pages
+    result: dict[str, Any] = {"results": found}
+    if following is not None:
+        result["nextPageStartToken"] = str(following)
+    return json_response(result)
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{name}={value!r} is not an ISO 8601 date and time") from None
+    if when.tzinfo is None:
+        raise InputError(f"{name}={value!r} has no time zone", hint="end it with Z")
+    return when
+
+
+async def one(request: AppRequest) -> Response:
+    processor = processor_of(request)
+    job = await run_in_threadpool(visible_job, request, request.path_params["id"])
+    return json_response(await run_in_threadpool(processor.today, job))
+
+
+async def cancel(request: AppRequest) -> Response:
+    return await _command(request, "cancel")
+
+
+async def restart(request: AppRequest) -> Response:
+    return await _command(request, "restart")
+
+
+async def _command(request: AppRequest, what: str) -> Response:
+    processor = processor_of(request)
+    body = await request.body()
+    caller = caller_of(request)
+    job_id = request.path_params["id"]
+
+    def run() -> dict[str, Any]:
+        visible_job(request, job_id)
+        processor.hops.record(job_id, received_bytes(request, body), f"received: POST {what}")
+        act = processor.cancel if what == "cancel" else processor.restart
+        answer = processor.today(act(job_id, by=caller.label))
+        _sent(processor, job_id, 202, answer, f"POST {what}")
+        return answer
+
+    return json_response(await run_in_threadpool(run), 202)
+
+
+async def executions(request: AppRequest) -> Response:
+    processor = processor_of(request)
+    job = await run_in_threadpool(visible_job, request, request.path_params["id"])
+    found = await run_in_threadpool(processor.executions, job)
+    wanted = request.path_params.get("n")
+    if wanted is None:
+        return json_response({"results": found})
+    if wanted == "latest" and found:
+        return json_response(found[-1])
+    if wanted.isdigit() and 1 <= int(wanted) <= len(found):
+        return json_response(found[int(wanted) - 1])
+    raise NotFound(
+        f"job {job.id} has no execution {wanted}",
+        hint=f"it has {len(found)}: 1 to {len(found)}, or latest" if found else "it has not run",
+    )
+
+
+async def profiles(request: AppRequest) -> Response:
+    processor = processor_of(request)
+    name = request.path_params.get("name")
+    if name is None:
+        listed = [profile_document(s, processor.profile_iri(n)) for n, s in processor.specs.items()]
+        return json_response({"results": listed})
+    spec = processor.specs.get(name)
+    if spec is None:
+        raise NotFound(
+            f"there is no job profile {name!r}", hint="GET /mcma/job-profiles lists them"
+        )
+    return json_response(profile_document(spec, processor.profile_iri(name)))
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/mcma/jobs", listing, methods=["GET", "HEAD", "POST"]),
+        Route("/mcma/jobs/{id}", one, methods=["GET", "HEAD"]),
+        Route("/mcma/job-profiles", profiles, methods=["GET", "HEAD"]),
+        Route("/mcma/job-profiles/{name}", profiles, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}/cancel", cancel, methods=["POST"]),
+        Route("/jobs/{id}/restart", restart, methods=["POST"]),
+        Route("/jobs/{id}/executions", executions, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}/executions/{n}", executions, methods=["GET", "HEAD"]),
+    ]

@@ -1,0 +1,29 @@
+"""SPARQL 1.1: the protocol endpoint, updates for the administrator, and named queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jobtrail.bindings.sparql import endpoint, queries
+from jobtrail.web.binding import Binding
+from starlette.routing import BaseRoute, Route
+
+
+def routes() -> Sequence[BaseRoute]:
+    return [
+        Route("/sparql", endpoint.sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
+        Route("/update", endpoint.update, methods=["POST"]),
+        *queries.routes(),
+    ]
+
+
+BINDING = Binding(
+    name="sparql",
+    routes=routes,
+    start=endpoint.query_pool,
+    static="jobtrail.bindings.sparql",
+    links=(
+        ("/sparql", "SPARQL endpoint and query page"),
+        ("/queries", "named queries"),
+    ),
+)

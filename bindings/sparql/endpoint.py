@@ -1,0 +1,490 @@
+"""The SPARQL 1.1 Protocol: queries at /sparql, updates at /sparql and /update.
+
+Queries come by GET (`?query=`), by a POSTed form (`query=`) or as a POSTed
+`application/sparql-query` body; `default-graph-uri` and `named-graph-uri`
+(repeatable) choose the dataset, and with neither the default graph is the
+union of all graphs. With only `named-graph-uri` the default graph is the
+store's own (empty) default graph, as the protocol's dataset rules say.
+SELECT/ASK answer in SPARQL JSON (default), XML, CSV or TSV, CONSTRUCT/DESCRIBE
+in every RDF format (Turtle by default), and both as HTML for browsers; a
+`format` parameter (`json`, `csv`, `turtle`, a media type …) overrides Accept.
+
+Time limit (setting query_timeout). pyoxigraph 0.5 has no timeout or
+cancellation for a query, so a query runs in a worker thread of a small pool
+of its own and its results are taken one by one, checking the deadline between
+rows; dropping the iterator stops the engine. Until the first row (ORDER BY,
+GROUP BY, aggregates), the engine cannot be interrupted: the request is still
+answered with 503 at the deadline, but that thread finishes the work in the
+background and holds one of the pool's threads meanwhile. The engine releases
+the GIL, so the event loop keeps serving. Results are built in memory before
+they are sent, so a timeout is always a clean 503, never a truncated 200.
+
+Updates need the admin token (setting admin_token) as `Authorization: Bearer`
+or as the password of HTTP Basic; with no token configured they are refused.
+CORS (`Access-Control-Allow-Origin: *`) is given to queries only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from html import escape
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode
+
+import pyoxigraph as ox
+from jobtrail.base.errors import (
+    JobtrailError,
+    NotAcceptable,
+    QueryError,
+    QueryTimeout,
+    UnsupportedFormat,
+)
+from jobtrail.base.terms import PREFIXES
+from jobtrail.queries import load_queries
+from jobtrail.store import Store
+from jobtrail.web import conneg, errors, html, render, resources
+from jobtrail.web.binding import Runtime
+from jobtrail.web.requests import authorise, read_body
+from jobtrail.web.state import AppRequest, Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+ROW_CAP = 1000
+"""Rows (or triples) an HTML result page shows; the downloads have them all."""
+QUERY_THREADS = 8
+CORS = {"Access-Control-Allow-Origin": "*"}
+RESULTS = (*conneg.RESULT_FORMATS, conneg.HTML)
+GRAPHS = (*conneg.RDF_FORMATS, conneg.HTML)
+_NAMES = {
+    "srj": "json",
+    "srx": "xml",
+    "ttl": "turtle",
+    "nt": "ntriples",
+    "n-triples": "ntriples",
+    "json-ld": "jsonld",
+    "rdf": "rdfxml",
+    "rdf+xml": "rdfxml",
+    "nq": "nquads",
+    "htm": "html",
+}
+_GRAPH_NAMES = {"json": "jsonld", "xml": "rdfxml"}  # what `format=json` means for a graph
+_RESULTS_FORMAT = {
+    "xml": ox.QueryResultsFormat.XML,
+    "csv": ox.QueryResultsFormat.CSV,
+    "tsv": ox.QueryResultsFormat.TSV,
+}
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+_POSITION = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
+_FORM = "application/x-www-form-urlencoded"
+T = TypeVar("T")
+
+
+@dataclass
+class Operation:
+    """A protocol request, read: all parameters (URL and form), the query or the update."""
+
+    params: list[tuple[str, str]]
+    query: str | None = None
+    update: str | None = None
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.params if k == name]
+
+    def one(self, name: str) -> str | None:
+        values = self.all(name)
+        if len(values) > 1:
+            raise QueryError(f"{name} is given {len(values)} times; give it once")
+        return values[0] if values else None
+
+
+# --- routes ------------------------------------------------------------------
+
+
+async def sparql(request: AppRequest) -> Response:
+    """SPARQL 1.1 Protocol: queries (GET, POST) and updates (POST, admin only)."""
+    if request.method == "OPTIONS":
+        return preflight(request)
+    op: Operation | None = None
+    try:
+        op = await read(request)
+        if op.update is not None:
+            if op.query is not None:
+                raise QueryError("give either query or update, not both")
+            return await run_update(request, op.update, op)
+        response = await run_query(request, op)
+    except JobtrailError as e:  # rendered as usual, but readable by cross-origin clients too
+        if op is not None and op.update is not None:
+            raise
+        response = errors.render(request, e)
+    response.headers.update(CORS)
+    return response
+
+
+async def update(request: AppRequest) -> Response:
+    """SPARQL 1.1 Update (admin only): application/sparql-update or a form with update=."""
+    op = await read(request)
+    if op.update is None:
+        raise QueryError(
+            "no update given",
+            hint="POST it as application/sparql-update "
+            "or as form field update=; queries go to /sparql",
+        )
+    return await run_update(request, op.update, op)
+
+
+def preflight(request: AppRequest) -> Response:
+    headers = {
+        **CORS,
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Accept, Content-Type",
+        "Access-Control-Max-Age": "86400",
+        "Allow": "GET, HEAD, POST, OPTIONS",
+    }
+    return Response(status_code=204, headers=headers)
+
+
+# --- reading the request -------------------------------------------------------
+
+
+async def read(request: AppRequest) -> Operation:
+    op = Operation(list(request.query_params.multi_items()))
+    if request.method == "POST":
+        kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        body = await read_body(request)
+        if kind == _FORM:
+            op.params += parse_qsl(_text(body), keep_blank_values=True)
+        elif kind == "application/sparql-query":
+            op.query = _text(body)
+        elif kind == "application/sparql-update":
+            op.update = _text(body)
+        else:
+            raise UnsupportedFormat(
+                f"a POST to this endpoint cannot be {kind or 'without a Content-Type'}",
+                hint=f"send application/sparql-query, application/sparql-update or {_FORM}",
+            )
+    op.query = op.query if op.query is not None else op.one("query")
+    if request.method == "POST":
+        op.update = op.update if op.update is not None else op.one("update")
+    elif op.all("update"):
+        raise QueryError("an update must be POSTed", hint="POST it as application/sparql-update")
+    return op
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise QueryError(f"the request body is not UTF-8 ({e})") from e
+
+
+def choose(
+    op: Operation,
+    request: AppRequest,
+    available: tuple[conneg.Format, ...],
+    default: conneg.Format,
+    names: dict[str, str] | None = None,
+) -> conneg.Format:
+    """`format=` (a key, an extension, a media type) if given, else the Accept header."""
+    values = [p.strip().lower() for v in op.all("format") for p in v.split(",") if p.strip()]
+    for value in values:
+        key = (names or {}).get(value) or _NAMES.get(value, value)
+        for f in available:
+            if key == f.key or f.matches(value) or (f.extension and key == f.extension[1:]):
+                return f
+    if values:
+        raise NotAcceptable(
+            f"format={values[0]} is not available for this query",
+            hint="available: " + ", ".join(f.key for f in available),
+        )
+    return conneg.negotiate(request.headers.get("accept"), available, default)
+
+
+# --- queries -------------------------------------------------------------------
+
+
+async def run_query(request: AppRequest, op: Operation) -> Response:
+    if op.query is None or not op.query.strip():
+        if request.method in ("GET", "HEAD") and _wants_html(op, request):
+            return Response(query_page(request), media_type=conneg.HTML.content_type())
+        raise QueryError(
+            "no query given",
+            hint="pass the SPARQL text as ?query=…, as form field query=, "
+            "or POST it as application/sparql-query",
+        )
+    config = request.state["config"]
+    work = partial(answer, request.state["store"], op, request, config.base_url)
+    body, fmt = await within(request, config.query_timeout, work)
+    response = resources.respond(request, body, fmt, path="/sparql", formats=())
+    del response.headers["link"]
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _wants_html(op: Operation, request: AppRequest) -> bool:
+    try:
+        return choose(op, request, RESULTS, conneg.SPARQL_JSON) is conneg.HTML
+    except NotAcceptable:
+        return False
+
+
+class QueryPool(Runtime):
+    """The threads queries run in: one pool per server, opened when it starts."""
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="sparql")
+
+    def stop(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def query_pool(engine: Engine) -> QueryPool:
+    return QueryPool()
+
+
+async def within(
+    request: AppRequest, timeout: float, work: Callable[[float, threading.Event], T]
+) -> T:
+    """`work(deadline, cancel)` in the query pool, answered by the deadline whatever it does."""
+    deadline, cancel = time.monotonic() + timeout, threading.Event()
+    pool = request.state["runtimes"]["sparql"]
+    assert isinstance(pool, QueryPool)
+    future = asyncio.get_running_loop().run_in_executor(pool.pool, work, deadline, cancel)
+    try:
+        return await asyncio.wait_for(future, timeout + 0.2)
+    except TimeoutError:
+        cancel.set()  # the worker stops at its next row; one blocked in the engine finishes first
+        raise timed_out(timeout) from None
+
+
+def timed_out(timeout: float) -> QueryTimeout:
+    return QueryTimeout(
+        f"the query ran past this server's time limit of {timeout:g} seconds and was stopped",
+        hint="make it cheaper (a LIMIT, more specific patterns), or raise the limit: setting "
+        "query_timeout (--query-timeout, JOBTRAIL_QUERY_TIMEOUT, or jobtrail.toml)",
+        details={"timeout_seconds": timeout},
+    )
+
+
+def take(
+    items: Iterable[T],
+    deadline: float,
+    cancel: threading.Event,
+    timeout: float,
+    cap: int | None = None,
+) -> list[T]:
+    taken: list[T] = []
+    for item in items:
+        if cancel.is_set() or time.monotonic() > deadline:
+            raise timed_out(timeout)
+        taken.append(item)
+        if cap is not None and len(taken) >= cap:
+            break
+    return taken
+
+
+def answer(
+    store: Store,
+    op: Operation,
+    request: AppRequest,
+    base: str,
+    deadline: float,
+    cancel: threading.Event,
+) -> tuple[bytes, conneg.Format]:
+    """Run the query and write its results (in a worker thread)."""
+    timeout = request.state["config"].query_timeout
+    text = op.query or ""
+    defaults, named = op.all("default-graph-uri"), op.all("named-graph-uri")
+    try:
+        result = store.query(
+            text,
+            default_graphs=defaults or None,
+            named_graphs=named or None,
+            default_graph_union=not named,
+        )
+    except QueryError as e:
+        raise with_caret(e, text) from e
+    if isinstance(result, ox.QueryTriples):
+        fmt = choose(op, request, GRAPHS, conneg.TURTLE, _GRAPH_NAMES)
+        cap = ROW_CAP + 1 if fmt is conneg.HTML else None
+        triples = take(result, deadline, cancel, timeout, cap)
+        if fmt is conneg.HTML:
+            rows = [[t.subject, t.predicate, t.object] for t in triples]
+            return results_page(op, ["subject", "predicate", "object"], rows, base, GRAPHS), fmt
+        return render.rdf(triples, fmt, base=base), fmt
+    fmt = choose(op, request, RESULTS, conneg.SPARQL_JSON)
+    if isinstance(result, ox.QueryBoolean):
+        if fmt is conneg.HTML:
+            return results_page(op, [], [], base, RESULTS, boolean=bool(result)), fmt
+        return results_body(fmt, boolean=bool(result)), fmt
+    names = [v.value for v in result.variables]
+    cap = ROW_CAP + 1 if fmt is conneg.HTML else None
+    solutions = take(result, deadline, cancel, timeout, cap)
+    if fmt is conneg.HTML:
+        return results_page(op, names, [list(s) for s in solutions], base, RESULTS), fmt
+    return results_body(fmt, names=names, solutions=solutions), fmt
+
+
+def results_body(
+    fmt: conneg.Format,
+    *,
+    names: list[str] | None = None,
+    solutions: Iterable[Any] = (),
+    boolean: bool | None = None,
+) -> bytes:
+    """SELECT solutions (taken already) or an ASK answer in a SPARQL results format.
+
+    One writer of our own (JSON); Oxigraph converts it to XML, CSV and TSV.
+    """
+    doc: dict[str, Any]
+    if boolean is not None:
+        doc = {"head": {}, "boolean": boolean}
+    else:
+        vars_ = names or []
+        bindings = [
+            {n: term_json(t) for n, t in zip(vars_, s, strict=True) if t is not None}
+            for s in solutions
+        ]
+        doc = {"head": {"vars": vars_}, "results": {"bindings": bindings}}
+    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    if fmt.key in _RESULTS_FORMAT:
+        parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
+        body = parsed.serialize(format=_RESULTS_FORMAT[fmt.key]) or b""
+    return body
+
+
+def term_json(t: Any) -> dict[str, Any]:
+    if isinstance(t, ox.NamedNode):
+        return {"type": "uri", "value": t.value}
+    if isinstance(t, ox.BlankNode):
+        return {"type": "bnode", "value": t.value}
+    if isinstance(t, ox.Literal):
+        out = {"type": "literal", "value": t.value}
+        if t.language:
+            out["xml:lang"] = t.language
+        elif t.datatype.value != _XSD_STRING:
+            out["datatype"] = t.datatype.value
+        return out
+    parts = {"subject": t.subject, "predicate": t.predicate, "object": t.object}
+    return {"type": "triple", "value": {k: term_json(v) for k, v in parts.items()}}
+
+
+def with_caret(error: QueryError, text: str) -> QueryError:
+    """The parser's message, then the offending line with a caret under the column."""
+    found = _POSITION.match(error.message)
+    if not found:
+        return error
+    line_no, column, what = int(found[1]), int(found[2]), found[3]
+    lines = text.split("\n")
+    line = lines[line_no - 1].rstrip("\r") if 0 < line_no <= len(lines) else ""
+    column = max(1, min(column, len(line) + 1))
+    pad = "".join("\t" if c == "\t" else " " for c in line[: column - 1])
+    excerpt = f"{line}\n{pad}^"
+    return QueryError(
+        f"syntax error at line {line_no}, column {column}: {what}\n\n{excerpt}",
+        details={"line": line_no, "column": column, "excerpt": excerpt},
+    )
+
+
+# --- updates -------------------------------------------------------------------
+
+
+async def run_update(request: AppRequest, text: str, op: Operation) -> Response:
+    authorise(request)
+    if op.all("using-graph-uri") or op.all("using-named-graph-uri"):
+        raise QueryError(
+            "using-graph-uri and using-named-graph-uri are not supported here",
+            hint="name the graphs in the update itself (USING, WITH, GRAPH)",
+        )
+    try:
+        await run_in_threadpool(request.state["store"].update, text)
+        request.state["renditions"].clear()  # an update may rewrite anything
+    except QueryError as e:
+        raise with_caret(e, text) from e
+    return Response(status_code=204)
+
+
+# --- HTML ----------------------------------------------------------------------
+
+
+def _form(query: str, chosen: str = "html") -> str:
+    options = "".join(
+        f'<option value="{f.key}"{" selected" if f.key == chosen else ""}>'
+        f"{escape(f.label if f is not conneg.HTML else 'HTML table')}</option>"
+        for f in (conneg.HTML, *conneg.RESULT_FORMATS, *conneg.RDF_FORMATS)
+    )
+    return (
+        '<form method=get action="/sparql" class=sparql>'
+        f'<p><textarea name=query rows=12 cols=100 aria-label="SPARQL query">{escape(query)}'
+        "</textarea></p><p><label>Results as <select name=format>"
+        f"{options}</select></label> <button type=submit>Run query</button></p></form>"
+    )
+
+
+def query_page(request: AppRequest) -> str:
+    named = [{"name": q.name, "query": q.sparql} for q in load_queries().values()]
+    config = {"endpoint": "/sparql", "queries": named, "prefixes": PREFIXES}
+    config_json = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
+    v = "/static/yasgui/4.6.2"
+    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(PREFIXES.items()))
+    body = (
+        "<h1>SPARQL</h1><p>The SPARQL 1.1 endpoint of this server is "
+        "<code>/sparql</code>; the default graph is the union of all graphs.</p>"
+        f'<div id="yasgui"></div><h2>Plain form</h2>'
+        f"{_form(prologue + chr(10) + 'SELECT * WHERE { ?s ?p ?o } LIMIT 10')}"
+        f'<script type="application/json" id="yasgui-config">{config_json}</script>'
+        f'<script src="{v}/yasgui.min.js"></script>'
+        '<script src="/static/yasgui/jobtrail-yasgui.js"></script>'
+    )
+    head = f'<link rel=stylesheet href="{v}/yasgui.min.css">'
+    return html.page("SPARQL", body, head=head)
+
+
+def results_page(
+    op: Operation,
+    names: list[str],
+    rows: list[list[Any]],
+    base: str,
+    formats: tuple[conneg.Format, ...],
+    boolean: bool | None = None,
+) -> bytes:
+    graphs = [(k, v) for k, v in op.params if k in ("default-graph-uri", "named-graph-uri")]
+
+    def href(f: conneg.Format) -> str:
+        return "/sparql?" + urlencode([("query", op.query or ""), *graphs, ("format", f.key)])
+
+    links = " ".join(
+        f'<a href="{escape(href(f))}" type="{f.media_type}">{escape(f.label)}</a>'
+        for f in formats
+        if f is not conneg.HTML
+    )
+    if boolean is not None:
+        table = f"<p>Answer: <b>{'true' if boolean else 'false'}</b></p>"
+    else:
+        shown = rows[:ROW_CAP]
+        more = len(rows) > ROW_CAP
+        cells = "".join(
+            "<tr>"
+            + "".join(f"<td>{'' if t is None else html.term(t, base)}</td>" for t in r)
+            + "</tr>"
+            for r in shown
+        )
+        head = "".join(f"<th>{escape(n)}</th>" for n in names)
+        count = (
+            f"the first {ROW_CAP:,} rows are shown; download the results for all of them"
+            if more
+            else f"{len(shown):,} row{'s' if len(shown) != 1 else ''}"
+        )
+        table = f"<p class=muted>{count}</p><table class=results><tr>{head}</tr>{cells}</table>"
+    body = (
+        f"<h1>SPARQL results</h1>{_form(op.query or '')}"
+        f"<nav class=formats>Download: {links}</nav>{table}"
+    )
+    return html.page("SPARQL results", body).encode("utf-8")

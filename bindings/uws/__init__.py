@@ -1,0 +1,13 @@
+"""IVOA UWS 1.1 (REC-20161024): job lists, one per profile, over the job core."""
+
+from __future__ import annotations
+
+from jobtrail.bindings.uws import routes
+from jobtrail.web.binding import Binding
+
+BINDING = Binding(
+    name="uws",
+    routes=routes.routes,
+    start=routes.start,
+    links=(("/uws", "IVOA UWS 1.1 job lists, one per profile (for pyvo and other UWS clients)"),),
+)

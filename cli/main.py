@@ -1,0 +1,368 @@
+"""The `jobtrail` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jobtrail.base.errors import InputError, JobtrailError, StoreLocked
+from jobtrail.cli.output import Progress, print_results, stats_table
+from jobtrail.ingest.load import Event, Loader
+from jobtrail.ingest.sources import from_paths
+from jobtrail.server import settings
+from jobtrail.store import Store, open_store
+from jobtrail.store.base import DumpFormat
+from jobtrail.web import conneg
+
+EXIT_OK, EXIT_REJECTED, EXIT_ERROR = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        config = settings.resolve(args)
+        code: int = args.command(args, config)
+        return code
+    except JobtrailError as e:
+        print(f"error: {e.describe()}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted: everything reported as stored is kept", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jobtrail",
+        description="A linked-data job repository and provenance store.",
+        epilog="Start with `jobtrail load examples/` and `jobtrail stats`.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(
+        name: str,
+        fn: Callable[[argparse.Namespace, dict[str, Any]], int],
+        help: str,
+        names: tuple[str, ...] = ("store", "base_url"),
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        settings.add_arguments(p, names)
+        p.set_defaults(command=fn)
+        return p
+
+    p = command(
+        "load",
+        cmd_load,
+        "load messages from files, directories or - (stdin) into the store",
+        ("store", "base_url", "batch_size"),
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="file, directory (read recursively) or -"
+    )
+    p.add_argument(
+        "--format",
+        dest="media_type",
+        help="media type of every input (default: from the file extension or the first bytes)",
+    )
+    p.add_argument("--no-validate", action="store_true", help="store without checking the shapes")
+    p.add_argument("--silent", action="store_true", help="no progress bar and no per-message lines")
+    p.add_argument("-v", "--verbose", action="store_true", help="print a line for every message")
+
+    p = command(
+        "validate",
+        cmd_validate,
+        "check files (or, with no files, the whole store) against the shapes",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--format", dest="media_type")
+    p.add_argument("--full", action="store_true", help="use pySHACL instead of the compiled shapes")
+
+    p = command("export", cmd_export, "write the whole store as N-Quads or TriG", ("store",))
+    p.add_argument("-o", "--output", default="-", help="file to write (default: standard output)")
+    p.add_argument(
+        "--format",
+        choices=("nquads", "trig"),
+        default=None,
+        help="default: from the output's extension, else nquads",
+    )
+
+    p = command("query", cmd_query, "run a SPARQL query, or a named query", ("store",))
+    p.add_argument(
+        "query",
+        nargs="?",
+        help="the name of a named query (see --list), SPARQL text, or @FILE to read it from",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of the named query (repeatable)",
+    )
+    p.add_argument("--list", action="store_true", help="list the named queries and exit")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "tsv", "json", "xml", "turtle", "ntriples"),
+        default="table",
+    )
+
+    command("stats", cmd_stats, "what the store holds", ("store",))
+
+    p = command(
+        "verify", cmd_verify, "recompute every message's seal and say what was tampered with"
+    )
+    p.add_argument("--all", action="store_true", help="list every finding, not only the first")
+
+    p = command("trace", cmd_trace, "every hop of the chain a UUID or reference belongs to")
+    p.add_argument("key", help="a UUID (with or without urn:uuid:) or a reference")
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "turtle", "jsonld", "html", "svg"),
+        default="table",
+    )
+
+    command(
+        "serve",
+        cmd_serve,
+        "serve the store over HTTP (linked data, SPARQL, HTML)",
+        ("store", "base_url", "host", "port", "workers")
+        + ("query_timeout", "admin_token", "max_body", "page_size", "cache_size")
+        + settings.JOBS,
+    )
+    return parser
+
+
+def _open(config: dict[str, Any], *, reading: bool = False) -> Store:
+    try:
+        return open_store(config["store"])
+    except StoreLocked:
+        if not reading:
+            raise
+        print(
+            f"note: {config['store']} is in use by another process; reading a snapshot of it",
+            file=sys.stderr,
+        )
+        return open_store(config["store"], read_only=True)
+
+
+def cmd_load(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    items = from_paths(args.paths, args.media_type)
+    with _open(config) as store:
+        progress = Progress(silent=args.silent, total_bytes=_total_bytes(args.paths))
+        loader = Loader(
+            store,
+            base=config["base_url"],
+            validating=not args.no_validate,
+            batch_size=config["batch_size"],
+            listener=lambda e: _report_event(e, progress, args.verbose),
+        )
+        with progress:
+            report = loader.load(items)
+    if not args.silent:
+        print(report.summary() + f" into the {store.description}", file=sys.stderr)
+        if report.rejected:
+            print(
+                f"{len(report.rejected)} rejected (listed above); nothing of them was stored",
+                file=sys.stderr,
+            )
+    return EXIT_REJECTED if report.rejected else EXIT_OK
+
+
+def _total_bytes(paths: list[str]) -> int | None:
+    total = 0
+    for p in paths:
+        path = Path(p)
+        if p == "-":
+            return None
+        if path.is_file():
+            total += path.stat().st_size
+        elif path.is_dir():
+            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return total
+
+
+def _report_event(event: Event, progress: Progress, verbose: bool) -> None:
+    progress.advance(event)
+    if event.outcome == "rejected" and event.error is not None:
+        where = "" if event.error.location else f"{event.source}: "
+        progress.write(f"rejected {where}{event.error.describe()}")
+    elif verbose:
+        progress.write(f"{event.outcome} {event.source} -> {event.iri}")
+        for w in event.warnings:
+            progress.write(f"  warning: {w.focus}: {w.message}")
+
+
+def cmd_validate(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.base import nt
+    from jobtrail.ingest.message import Incoming, Message
+    from jobtrail.ingest.read import read_message
+    from jobtrail.ingest.sources import Unreadable
+    from jobtrail.shapes import validate, validate_full
+
+    check = validate_full if args.full else validate
+    bad = 0
+    if args.paths:
+        for item in from_paths(args.paths, args.media_type):
+            if isinstance(item, Unreadable):
+                print(f"{item.source}: {item.error.describe()}")
+                bad += 1
+                continue
+            try:
+                msg = (
+                    item
+                    if isinstance(item, Message)
+                    else read_message(item, base=config["base_url"], stored_at=nt.now())
+                )
+            except JobtrailError as e:
+                print(f"{e.describe()}" if e.location else f"{item.source}: {e.describe()}")
+                bad += 1
+                continue
+            bad += _print_report(
+                msg.source if isinstance(item, Incoming) else msg.iri, check(msg.all_triples())
+            )
+    else:
+        with _open(config, reading=True) as store:
+            for graph in store.graphs():
+                triples = [
+                    (str(t.subject), str(t.predicate), str(t.object)) for t in store.read(graph)
+                ]
+                bad += _print_report(graph, check(triples))
+    print("all valid" if not bad else f"{bad} invalid", file=sys.stderr)
+    return EXIT_REJECTED if bad else EXIT_OK
+
+
+def _print_report(name: str, report: Any) -> int:
+    if report.results:
+        print(f"{name}: {'conforms, with warnings' if report.conforms else 'does not conform'}")
+        print(report.text(indent="  "))
+    return 0 if report.conforms else 1
+
+
+def cmd_export(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    fmt: DumpFormat = args.format or ("trig" if args.output.endswith(".trig") else "nquads")
+    with _open(config, reading=True) as store:
+        if args.output == "-":
+            store.export(sys.stdout.buffer, fmt)
+        else:
+            with open(args.output, "wb") as f:
+                store.export(f, fmt)
+            print(f"wrote {store.count():,} quads to {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.queries import load_queries
+
+    named = load_queries()
+    if args.list:
+        for q in named.values():
+            print(f"{q.name}\n  {q.description}")
+            for p in q.params:
+                need = "required" if p.required else "optional"
+                print(f"  --param {p.name}=… ({p.type}, {need}) {p.doc}")
+        return EXIT_OK
+    if not args.query:
+        raise InputError("no query given", hint="give a query name (see --list), SPARQL or @FILE")
+    substitutions: dict[str, Any] | None = None
+    if args.query in named:
+        query = named[args.query]
+        raw: dict[str, str] = {}
+        for item in args.param:
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                raise InputError(f"--param {item!r} is not NAME=VALUE")
+            if key.strip() in raw:
+                raise InputError(f"--param {key.strip()!r} is given twice; give it once")
+            raw[key.strip()] = value
+        substitutions = dict(query.bind(raw))
+        text = query.sparql
+    elif args.param:
+        raise InputError(
+            "--param works only with a named query",
+            hint="named queries: " + ", ".join(named) + " (jobtrail query --list)",
+        )
+    else:
+        text = Path(args.query[1:]).read_text("utf-8") if args.query.startswith("@") else args.query
+    with _open(config, reading=True) as store:
+        print_results(store.query(text, substitutions=substitutions), args.format, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.ingest.seal import verify
+
+    checked = problems = 0
+
+    def count(position: int) -> None:
+        nonlocal checked
+        checked = position
+
+    with _open(config, reading=True) as store:
+        for finding in verify(store, count):
+            problems += 1
+            print(
+                f"message #{finding.position} {finding.message}: {finding.problem}", file=sys.stderr
+            )
+            if not args.all:
+                print("  (the first finding; --all lists every one)", file=sys.stderr)
+                return EXIT_REJECTED
+    if problems:
+        print(f"{problems} finding(s) in {checked:,} messages", file=sys.stderr)
+        return EXIT_REJECTED
+    print(f"verified {checked:,} messages: every seal matches, the log is unbroken")
+    return EXIT_OK
+
+
+def cmd_trace(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.bindings.linkeddata import trace as drawing
+    from jobtrail.queries.trace import trace
+
+    with _open(config, reading=True) as store:
+        chain = trace(store, args.key)
+    if args.format == "table":
+        for i, hop in enumerate(chain.hops, 1):
+            who = " / ".join(p for p in (hop.producer, hop.process, hop.environment) if p)
+            after = ", ".join(
+                f"#{[h.iri for h in chain.hops].index(e) + 1}" for e in hop.informed_by
+            )
+            print(f"#{i:<3} {hop.time or '?':<28} {who}")
+            retries = "—" if hop.retries is None else hop.retries
+            print(f"     added {hop.added or '—'}  retries {retries}  after {after or '—'}")
+            for error in hop.errors:
+                print(f"     error: {error}")
+        print(f"{len(chain.hops)} hops; references: {', '.join(sorted(chain.references))}")
+        return EXIT_OK
+    fmt = {
+        "json": drawing.JSON,
+        "turtle": conneg.TURTLE,
+        "jsonld": conneg.JSONLD,
+        "html": conneg.HTML,
+        "svg": drawing.SVG,
+    }[args.format]
+    iri = f"{config['base_url']}trace/{quote(args.key, safe='')}"
+    body = drawing.document(
+        chain, fmt, iri=iri, path=f"/trace/{quote(args.key, safe='')}", base=config["base_url"]
+    )
+    sys.stdout.write(body.decode("utf-8"))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.server.serve import serve
+
+    return serve(args, config)
+
+
+def cmd_stats(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    with _open(config, reading=True) as store:
+        stats_table(store, sys.stdout)
+    return EXIT_OK

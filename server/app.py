@@ -1,0 +1,267 @@
+"""The Starlette application: the one list of bindings, composed; state opened in lifespan.
+
+`BINDINGS` is every protocol this server speaks, each a package under `bindings/`
+exporting one `Binding` (web/binding.py). `create_app` builds the routes from their
+declarations and, when the server starts, opens the store and the job engine, starts
+each binding's runtime, then the worker pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from jobtrail.base.errors import JobtrailError
+from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
+from jobtrail.ingest.seal import Log
+from jobtrail.jobs.accounts import Accounts, parse_pairs
+from jobtrail.jobs.builtin import builtin_profiles
+from jobtrail.jobs.core import Job, Jobs
+from jobtrail.jobs.fetch import FetchPolicy
+from jobtrail.jobs.hops import Hops
+from jobtrail.jobs.waits import Waits
+from jobtrail.jobs.workers import PoolConfig, Workers
+from jobtrail.store import Store, open_store
+from jobtrail.web import errors, html
+from jobtrail.web.binding import Binding, JobHandler, Runtime
+from jobtrail.web.middleware import BodyLimit, ReadOnlyCors
+from jobtrail.web.state import AppRequest, AppState, Config, Engine, Renditions
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+BINDINGS: tuple[Binding, ...] = (
+    sparql.BINDING,
+    jobservice.BINDING,
+    uws.BINDING,
+    mcma.BINDING,
+    sif.BINDING,
+    linkeddata.BINDING,
+)
+"""Every protocol this server speaks. Adding one: a package under bindings/, a line here."""
+
+__all__ = ["BINDINGS", "Config", "create_app", "from_environment"]
+
+
+def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starlette:
+    """A new application; nothing is opened until the server starts it (lifespan)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
+        store = open_store(config.store)
+        runtimes: dict[str, Runtime] = {}
+        workers: Workers | None = None
+        try:
+            engine = _engine(store, config, bindings)
+            for b in bindings:
+                if b.start is not None:
+                    runtimes[b.name] = b.start(engine)
+            workers = Workers(
+                engine.jobs,
+                engine.profiles,
+                PoolConfig(size=config.job_workers, files=Path(config.files), policy=engine.policy),
+                elsewhere=Elsewhere(list(runtimes.values())),
+            )
+            for runtime in runtimes.values():  # before the pool: they say which jobs
+                await run_in_threadpool(runtime.start)  # run elsewhere
+            await run_in_threadpool(workers.start)
+            yield AppState(
+                config=config,
+                store=store,
+                log=engine.log,
+                jobs=engine.jobs,
+                hops=engine.hops,
+                accounts=engine.accounts,
+                profiles=engine.profiles,
+                policy=engine.policy,
+                waits=engine.waits,
+                workers=workers,
+                renditions=Renditions(
+                    config.cache_size,
+                    (f"{config.base_url}messages/", f"{config.base_url}producers/"),
+                ),
+                runtimes=runtimes,
+                job_methods=_job_methods(bindings),
+            )
+        finally:
+            if workers is not None:
+                await run_in_threadpool(workers.stop)
+            for runtime in reversed(list(runtimes.values())):
+                await run_in_threadpool(runtime.stop)
+            store.close()
+
+    app = Starlette(
+        routes=routes(bindings),
+        lifespan=lifespan,
+        middleware=[
+            Middleware(ReadOnlyCors),
+            Middleware(BodyLimit, max_body=config.max_body),
+        ],
+        exception_handlers={
+            JobtrailError: errors.jobtrail_error,
+            HTTPException: errors.http_error,
+            Exception: errors.unexpected,
+        },
+    )
+    app.state.error_styles = [style for b in bindings for style in b.errors]
+    app.state.links = [link for b in bindings for link in b.links]
+    return app
+
+
+def _job_methods(bindings: Sequence[Binding]) -> dict[str, list[tuple[str, JobHandler]]]:
+    out: dict[str, list[tuple[str, JobHandler]]] = {}
+    for b in bindings:
+        for method, handler in b.job_methods.items():
+            out.setdefault(method, []).append((b.name, handler))
+    return out
+
+
+def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine:
+    """The job engine every binding builds on: the job core, its accounts, profiles, waits."""
+    log = Log(store)  # one log head per process: loads and job changes both append to it
+    parts = [part for b in bindings for part in b.side_graphs]
+    jobs = Jobs(store, config.base_url, log=log, parts=parts)
+    return Engine(
+        config=config,
+        store=store,
+        log=log,
+        jobs=jobs,
+        hops=Hops(jobs),
+        accounts=Accounts(
+            store,
+            config.base_url,
+            users=parse_pairs(config.users, "users"),
+            passes={k: float(v or 0) for k, v in parse_pairs(config.passes, "passes").items()},
+            anonymous=config.anonymous,
+            price_per_job=config.price_per_job,
+            price_per_mb=config.price_per_mb,
+            max_bytes=config.fetch_max_bytes,
+        ),
+        profiles=builtin_profiles(),
+        policy=policy_of(config),
+        waits=Waits(jobs),
+        kinds=tuple(k for b in bindings if b.kinds is not None for k in b.kinds(config)),
+    )
+
+
+class Elsewhere:
+    """Whether any binding's runtime has handed the job to another party."""
+
+    def __init__(self, runtimes: Sequence[Runtime]):
+        self.runtimes = runtimes
+
+    def __call__(self, job: Job) -> bool:
+        return any(r.runs_elsewhere(job) for r in self.runtimes)
+
+
+def policy_of(config: Config) -> FetchPolicy:
+    """Where jobs may fetch their inputs from, and how much (settings fetch_*, file_roots)."""
+    roots = tuple(Path(p).resolve() for p in str(config.file_roots or "").split(",") if p.strip())
+    return FetchPolicy(
+        max_bytes=config.fetch_max_bytes,
+        timeout=config.fetch_timeout,
+        allow_private=config.fetch_allow_private,
+        file_roots=roots,
+    )
+
+
+def from_environment() -> Starlette:
+    """The app for server worker processes: settings from the environment (see settings.py)."""
+    import argparse
+    import os
+
+    from jobtrail.server import settings
+
+    return create_app(Config.from_settings(settings.resolve(argparse.Namespace(), os.environ)))
+
+
+def routes(bindings: Sequence[Binding] = BINDINGS) -> list[BaseRoute]:
+    """The server's own routes, every binding's, static files, then the fallback.
+
+    No two routes may answer the same path and method, so their order never decides
+    which one answers; only the fallback (dereferencing any path) comes last.
+    """
+    own: list[BaseRoute] = [
+        Route("/", home, methods=["GET", "HEAD"]),
+        Route("/health", health, methods=["GET", "HEAD"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    for b in bindings:
+        own += b.routes()
+    _check_disjoint(own)
+    packages: list[str | tuple[str, str]] = [("jobtrail.web", "static")]
+    packages += [(b.static, "static") for b in bindings if b.static is not None]
+    own.append(Mount("/static", StaticFiles(packages=packages), name="static"))
+    own += [b.fallback for b in bindings if b.fallback is not None]
+    return own
+
+
+def _check_disjoint(found: Sequence[BaseRoute]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for route in found:
+        if not isinstance(route, Route):
+            continue
+        for method in route.methods or ():
+            key = (route.path, method)
+            if key in seen:
+                raise ValueError(f"{method} {route.path} is declared twice ({seen[key]})")
+            seen[key] = route.name
+    return None
+
+
+async def home(request: AppRequest) -> Response:
+    """The home page: what this server holds and where to go."""
+    store = request.state["store"]
+    links = [
+        *request.app.state.links,
+        ("/openapi.json", "OpenAPI description of every route"),
+    ]
+    items = "".join(
+        f'<li><a href="{href}">{escape(href)}</a> — {escape(text)}</li>' for href, text in links
+    )
+    base = escape(request.state["config"].base_url)
+    body = (
+        "<h1>jobtrail</h1><p>A linked-data job repository and provenance store, "
+        f"serving the {escape(store.description)} under <code>{base}</code>.</p><ul>{items}</ul>"
+    )
+    return HTMLResponse(html.page("jobtrail", body))
+
+
+async def health(request: Request) -> Response:
+    """A fixed answer: the server is up (and the stack's ceiling, for bench/http.py)."""
+    return PlainTextResponse("ok\n")
+
+
+async def openapi(request: AppRequest) -> Response:
+    """This description, generated from the routes at request time."""
+    paths: dict[str, Any] = {}
+    for route in request.app.routes:
+        if isinstance(route, Route):
+            doc = (route.endpoint.__doc__ or "").strip().splitlines()
+            summary = doc[0] if doc else route.name
+            methods = sorted(m.lower() for m in (route.methods or ()) if m != "HEAD")
+            paths.setdefault(route.path, {}).update(
+                {
+                    m: {"summary": summary, "responses": {"200": {"description": "OK"}}}
+                    for m in methods
+                }
+            )
+        elif isinstance(route, Mount):
+            paths[route.path + "/{path}"] = {
+                "get": {"summary": "static files", "responses": {"200": {"description": "OK"}}}
+            }
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "jobtrail", "version": "0.1.0"},
+        "servers": [{"url": request.state["config"].base_url}],
+        "paths": paths,
+    }
+    return JSONResponse(spec)

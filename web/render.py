@@ -1,0 +1,73 @@
+"""Resource descriptions in every RDF format, from pyoxigraph triples.
+
+Turtle, RDF/XML, N3, N-Triples, N-Quads and TriG are written by Oxigraph;
+JSON-LD is compacted with the project's context by pyld (through the same
+local document loader the readers use, so nothing is fetched).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pyoxigraph as ox
+from jobtrail.base.terms import PREFIXES
+from jobtrail.ingest.jsonld import document_loader
+from jobtrail.web import conneg
+from pyld import jsonld
+
+CONTEXT_URL = "https://w3id.org/jobtrail/context"
+
+_OXIGRAPH: dict[str, ox.RdfFormat] = {
+    "turtle": ox.RdfFormat.TURTLE,
+    "rdfxml": ox.RdfFormat.RDF_XML,
+    "n3": ox.RdfFormat.N3,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+}
+_PREFIXED = {"turtle", "rdfxml", "n3", "trig"}
+
+
+def rdf(
+    triples: Sequence[ox.Triple], fmt: conneg.Format, *, graph: str | None = None, base: str = ""
+) -> bytes:
+    """Serialise a resource's triples; N-Quads and TriG keep them in their named graph.
+
+    JSON-LD names its context by this server's URL for it (`{base}contexts/jobtrail`),
+    so a client that dereferences the context gets it from here, never from outside.
+    """
+    if fmt is conneg.JSONLD:
+        return _jsonld(triples, f"{base}contexts/jobtrail")
+    target = _OXIGRAPH[fmt.key]
+    data: Sequence[ox.Triple] | list[ox.Quad] = triples
+    if target in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG) and graph is not None:
+        g = ox.NamedNode(graph)
+        data = [ox.Quad(t.subject, t.predicate, t.object, g) for t in triples]
+    prefixes = _used_prefixes(triples) if fmt.key in _PREFIXED else None
+    out = ox.serialize(data, format=target, prefixes=prefixes)
+    assert out is not None
+    return out
+
+
+def _used_prefixes(triples: Sequence[ox.Triple]) -> dict[str, str]:
+    """Only the prefixes the document uses, so it does not open with a dozen unused lines."""
+    iris = {t.predicate.value for t in triples}
+    for t in triples:
+        for term in (t.subject, t.object):
+            if isinstance(term, ox.NamedNode):
+                iris.add(term.value)
+            elif isinstance(term, ox.Literal):
+                iris.add(term.datatype.value)
+    return {p: ns for p, ns in PREFIXES.items() if any(i.startswith(ns) for i in iris)}
+
+
+def _jsonld(triples: Sequence[ox.Triple], context_url: str) -> bytes:
+    nquads = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+    assert nquads is not None
+    options: dict[str, Any] = {"format": "application/n-quads", "documentLoader": document_loader}
+    expanded = jsonld.from_rdf(nquads.decode("utf-8"), options)
+    compacted = jsonld.compact(expanded, CONTEXT_URL, {"documentLoader": document_loader})
+    compacted["@context"] = context_url
+    return json.dumps(compacted, ensure_ascii=False, indent=2).encode("utf-8")

@@ -1,0 +1,111 @@
+"""Request plumbing every route shares: bodies, callers, credentials, parameters, jobs seen.
+
+Nothing here knows a protocol: a binding reads its body with `read_body`, learns who is
+calling with `caller_of`, and fetches a job the caller may see with `visible_job`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+
+from jobtrail.base.errors import Forbidden, InputError, PayloadTooLarge, Unauthorized
+from jobtrail.jobs.accounts import Caller
+from jobtrail.jobs.core import Job
+from jobtrail.jobs.hops import request_bytes
+from jobtrail.web.state import AppRequest
+
+
+async def read_body(request: AppRequest, limit: int | None = None) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over `limit` bytes.
+
+    The limit defaults to the server's `max_body`.
+    """
+    if limit is None:
+        limit = request.state["config"].max_body
+    declared = request.headers.get("content-length", "")
+    size, chunks = int(declared) if declared.isdigit() else 0, []
+    if size <= limit:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                break
+            chunks.append(chunk)
+    if size > limit:
+        raise PayloadTooLarge(
+            f"the request body is over the limit of {limit:,} bytes",
+            hint="the limit is the setting max_body (--max-body, JOBTRAIL_MAX_BODY)",
+        )
+    return b"".join(chunks)
+
+
+def received_bytes(request: AppRequest, body: bytes) -> bytes:
+    """The request as it arrived (an HTTP message), without its credentials."""
+    headers = [
+        (k, v)
+        for k, v in request.headers.items()
+        if k.lower() not in ("authorization", "host", "content-length")
+    ]
+    return request_bytes(request.method, str(request.url), body, headers)
+
+
+def int_param(request: AppRequest, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within [low, high]; 400 naming it otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def authorise(request: AppRequest) -> None:
+    """Admit the server's administrator (the `admin_token`, Bearer or Basic); 401/403 else."""
+    token = request.state["config"].admin_token
+    if not token:
+        raise Forbidden(
+            "SPARQL updates are switched off on this server",
+            hint="to enable them, set an admin token (JOBTRAIL_ADMIN_TOKEN, admin_token in "
+            "jobtrail.toml, or --admin-token) and send it as Authorization: Bearer <token>",
+        )
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    given: str | None = None
+    if scheme.lower() == "bearer":
+        given = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            given = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            given = ""
+    if given is None:
+        raise Unauthorized(
+            "a SPARQL update needs the admin token",
+            hint="send Authorization: Bearer <token>, or HTTP Basic with any "
+            "user name and the token as password",
+        )
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise Forbidden("the credential given is not this server's admin token")
+
+
+def caller_of(request: AppRequest) -> Caller:
+    """Who is calling: a user (HTTP Basic), a pass (`?pass=`), or anonymous."""
+    return request.state["accounts"].identify(
+        request.headers.get("authorization"), request.query_params.get("pass")
+    )
+
+
+def visible_job(request: AppRequest, job_id: str) -> Job:
+    """The job, if the caller may see it: 404/410 when there is none, 403 when it is not theirs."""
+    job = request.state["jobs"].get(job_id)
+    if not request.state["accounts"].may_see(caller_of(request), job.owner):
+        raise Forbidden(
+            f"job {job_id} belongs to someone else",
+            hint="send the credentials (or ?pass=) the job was created with",
+        )
+    return job

@@ -1,0 +1,137 @@
+"""Dereferencing: every IRI minted under the base URL answers with its resource's description.
+
+A resource is the named graph named by its IRI. The path's extension is an
+explicit choice of format; otherwise the Accept header decides (Turtle when it
+does not say). Responses carry an ETag (a hash of the body) and, where the
+resource says when it was stored or modified, Last-Modified; a matching
+If-None-Match gets 304.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+
+import pyoxigraph as ox
+from jobtrail.base.errors import NotFound
+from jobtrail.base.terms import DCTERMS, JT
+from jobtrail.store import Store
+from jobtrail.web import conneg, html, render
+from jobtrail.web.state import AppRequest, Renditions
+from starlette.responses import Response
+
+FORMATS: tuple[conneg.Format, ...] = (*conneg.RDF_FORMATS, conneg.HTML)
+_WHEN = (ox.NamedNode(str(JT.storedAt)), ox.NamedNode(str(DCTERMS.modified)))
+
+_INCOMING = "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 200"
+
+
+def describe(
+    request: AppRequest,
+    store: Store,
+    iri: str,
+    *,
+    path: str,
+    chosen: conneg.Format | None,
+    formats: tuple[conneg.Format, ...] = FORMATS,
+    default: conneg.Format = conneg.TURTLE,
+) -> Response:
+    """The response for a resource's graph in the negotiated (or chosen) format."""
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), formats, default)
+    cache: Renditions | None = getattr(request.state, "renditions", None)
+    kept = cache.get(iri, fmt) if cache is not None else None
+    if kept is not None and store.exists(iri):  # still there: what it says cannot have changed
+        body, modified = kept
+    else:
+        body, modified = _render(request, store, iri, path, fmt, formats)
+        if cache is not None:
+            cache.put(iri, fmt, body, modified)
+    return respond(
+        request, body, fmt, path=path, formats=formats, modified=modified, negotiated=chosen is None
+    )
+
+
+def _render(
+    request: AppRequest,
+    store: Store,
+    iri: str,
+    path: str,
+    fmt: conneg.Format,
+    formats: tuple[conneg.Format, ...],
+) -> tuple[bytes, datetime | None]:
+    base: str = request.state["config"].base_url
+    triples = store.read(iri)
+    if not triples:
+        raise NotFound(f"nothing is stored at {iri}", hint="see / for what this server holds")
+    if fmt is conneg.HTML:
+        incoming = [
+            (row["s"], row["p"])
+            for row in store.query(_INCOMING, substitutions={"o": ox.NamedNode(iri)})  # type: ignore[union-attr]
+        ]
+        body = html.resource(iri, path, triples, incoming, base, formats).encode()
+    else:
+        body = render.rdf(triples, fmt, graph=iri, base=base)
+    return body, _modified(triples, iri)
+
+
+def respond(
+    request: AppRequest,
+    body: bytes,
+    fmt: conneg.Format,
+    *,
+    path: str,
+    formats: tuple[conneg.Format, ...],
+    modified: datetime | None = None,
+    negotiated: bool = True,
+) -> Response:
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": etag, "Link": _links(path, formats)}
+    if negotiated:
+        headers["Vary"] = "Accept"
+    if modified is not None:
+        headers["Last-Modified"] = format_datetime(modified, usegmt=True)
+    if _not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, headers=headers, media_type=fmt.content_type())
+    return Response(body, 200, headers, media_type=fmt.content_type())
+
+
+def _links(path: str, formats: tuple[conneg.Format, ...]) -> str:
+    return ", ".join(
+        f'<{path}{f.extension}>; rel="alternate"; type="{f.media_type}"'
+        for f in formats
+        if f.extension
+    )
+
+
+def _not_modified(request: AppRequest, etag: str, modified: datetime | None) -> bool:
+    match = request.headers.get("if-none-match")
+    if match is not None:
+        return match.strip() == "*" or etag in [
+            m.strip().removeprefix("W/") for m in match.split(",")
+        ]
+    since = request.headers.get("if-modified-since")
+    if since and modified is not None:
+        try:
+            return modified.replace(microsecond=0) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def _modified(triples: list[ox.Triple], iri: str) -> datetime | None:
+    """When the resource says it was stored or modified (to the second, as HTTP dates are)."""
+    subject = ox.NamedNode(iri)
+    for t in triples:
+        if t.subject == subject and t.predicate in _WHEN and isinstance(t.object, ox.Literal):
+            value = re.sub(r"(\.\d{6})\d+", r"\1", t.object.value)  # Python keeps microseconds
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                return None
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None

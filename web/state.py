@@ -1,0 +1,167 @@
+"""The application's state: its settings, the store and the job engine, typed for every route.
+
+`create_app` (server/app.py) opens everything in its lifespan and hands Starlette one
+`AppState`; a route reads it as `request.state["jobs"]` with `request: AppRequest`, so
+mypy knows what each entry is. Nothing here is opened at import time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
+
+from jobtrail.ingest.seal import Log
+from jobtrail.jobs.accounts import Accounts
+from jobtrail.jobs.core import Job, Jobs
+from jobtrail.jobs.fetch import FetchPolicy
+from jobtrail.jobs.hops import Hops
+from jobtrail.jobs.profiles import Profile
+from jobtrail.jobs.waits import Waits
+from jobtrail.jobs.workers import Workers
+from jobtrail.store import Store
+from jobtrail.web import conneg
+from starlette.requests import Request
+from starlette.responses import Response
+
+
+@dataclass(frozen=True)
+class Config:
+    """The server's settings (every one is described in server/settings.py)."""
+
+    store: str
+    base_url: str = "http://127.0.0.1:8000/"
+    query_timeout: float = 30.0  # seconds a SPARQL query may run
+    admin_token: str | None = None  # SPARQL updates need it; None: updates refused
+    max_body: int = 10_000_000  # bytes of a request body
+    page_size: int = 50  # entries per page of a feed (/messages)
+    cache_size: int = 10_000  # renditions of immutable resources kept in memory; 0: none
+    job_workers: int = 2
+    files: str = "jobtrail-files"
+    default_profile: str = "DocumentToText"
+    execution_duration: int = 600
+    results_ttl: int = 7 * 86400
+    retry_after: int = 1
+    fetch_max_bytes: int = 100_000_000
+    fetch_timeout: float = 60.0
+    fetch_allow_private: bool = False
+    file_roots: str = ""
+    users: str | None = None
+    passes: str | None = None
+    anonymous: bool = True
+    price_per_job: float = 0.0
+    price_per_mb: float = 0.0
+    uws_lists: str | None = None
+    uws_max_wait: int = 60
+    uws_max_list: int = 1000
+    mcma_services: str | None = None
+    mcma_retry_base: float = 0.5
+    mcma_retry_max: float = 60.0
+    mcma_give_up_after: float = 86400.0
+    mcma_stop_grace: float = 30.0
+    sif_services: str | None = None
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, Any]) -> Config:
+        """The server's part of the resolved settings (server/settings.py)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job a binding creates, whose work is done elsewhere; created at `home`."""
+
+    name: str
+    home: str  # a path under the base URL, e.g. sif/jobs/Transfers
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The job engine's parts, made once per server, that a binding builds on."""
+
+    config: Config
+    store: Store
+    log: Log
+    jobs: Jobs
+    hops: Hops
+    accounts: Accounts
+    profiles: Mapping[str, Profile]
+    policy: FetchPolicy
+    waits: Waits
+    kinds: Sequence[JobKind] = ()  # what the bindings create besides the profiles
+
+
+class Runtime:
+    """What a binding runs while the server runs; each method's default does nothing."""
+
+    def start(self) -> None:
+        """Called once the engine is open, before the worker pool starts."""
+
+    def stop(self) -> None:
+        """Called when the server stops, after the worker pool has stopped."""
+
+    def runs_elsewhere(self, job: Job) -> bool:
+        """True for a job whose work this binding has handed to another party."""
+        return False
+
+
+JobHandler = Callable[[Request[Any], str], Awaitable[Response | None]]
+"""Answers a request about the job with this id, or None to leave it to the job service."""
+
+
+class Renditions:
+    """Bodies of immutable resources already written, by (IRI, format); least recently used go.
+
+    Messages are named by the hash of their bytes and producers are written once,
+    so what such a graph says never changes: its Turtle need not be read and
+    written again for every request (Oxigraph resolves every term of a graph
+    on each read). Only RDF formats are kept: an HTML page also lists incoming
+    links, which grow. `clear()` is called when an update goes through this server.
+    """
+
+    def __init__(self, size: int, immutable: tuple[str, ...]):
+        self.size = size
+        self.immutable = immutable
+        self._entries: OrderedDict[tuple[str, str], tuple[bytes, datetime | None]] = OrderedDict()
+
+    def get(self, iri: str, fmt: conneg.Format) -> tuple[bytes, datetime | None] | None:
+        entry = self._entries.get((iri, fmt.key))
+        if entry is not None:
+            self._entries.move_to_end((iri, fmt.key))
+        return entry
+
+    def put(self, iri: str, fmt: conneg.Format, body: bytes, modified: datetime | None) -> None:
+        if self.size <= 0 or fmt is conneg.HTML or not iri.startswith(self.immutable):
+            return
+        self._entries[(iri, fmt.key)] = (body, modified)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class AppState(TypedDict):
+    """What every request sees as `request.state`."""
+
+    config: Config
+    store: Store
+    log: Log
+    jobs: Jobs
+    hops: Hops
+    accounts: Accounts
+    profiles: Mapping[str, Profile]
+    policy: FetchPolicy
+    waits: Waits
+    workers: Workers
+    renditions: Renditions
+    runtimes: Mapping[str, Runtime]  # each binding's own, by the binding's name
+    job_methods: Mapping[str, Sequence[tuple[str, JobHandler]]]
+    """What bindings add to `/jobs/{id}`, by method: (binding name, handler), in turn."""
+
+
+AppRequest = Request[AppState]
