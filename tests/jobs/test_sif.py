@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from jobtrail.base.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from jobtrail.bindings.sif import BINDING
 from jobtrail.bindings.sif.model import (
     Outcome,
     Phase,
@@ -40,7 +41,7 @@ def mem() -> Iterator[Store]:
 
 @pytest.fixture
 def sif(mem: Store) -> Sif:
-    return Sif(Jobs(mem, BASE), load_services(None))
+    return Sif(Jobs(mem, BASE, parts=BINDING.side_graphs), load_services(None))
 
 
 def new_job(sif: Sif, timeout: str | None = None) -> Outcome:
