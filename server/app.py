@@ -74,15 +74,7 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
                 await run_in_threadpool(runtime.start)  # run elsewhere
             await run_in_threadpool(workers.start)
             yield AppState(
-                config=config,
-                store=store,
-                log=engine.log,
-                jobs=engine.jobs,
-                hops=engine.hops,
-                accounts=engine.accounts,
-                profiles=engine.profiles,
-                policy=engine.policy,
-                waits=engine.waits,
+                engine=engine,
                 workers=workers,
                 renditions=Renditions(
                     config.cache_size,
@@ -219,7 +211,7 @@ def _check_disjoint(found: Sequence[BaseRoute]) -> None:
 
 async def home(request: AppRequest) -> Response:
     """The home page: what this server holds and where to go."""
-    store = request.state["store"]
+    store = request.state["engine"].store
     links = [
         *request.app.state.links,
         ("/openapi.json", "OpenAPI description of every route"),
@@ -227,7 +219,7 @@ async def home(request: AppRequest) -> Response:
     items = "".join(
         f'<li><a href="{href}">{escape(href)}</a> — {escape(text)}</li>' for href, text in links
     )
-    base = escape(request.state["config"].base_url)
+    base = escape(request.state["engine"].config.base_url)
     body = (
         "<h1>jobtrail</h1><p>A linked-data job repository and provenance store, "
         f"serving the {escape(store.description)} under <code>{base}</code>.</p><ul>{items}</ul>"
@@ -261,7 +253,7 @@ async def openapi(request: AppRequest) -> Response:
     spec = {
         "openapi": "3.1.0",
         "info": {"title": "jobtrail", "version": "0.1.0"},
-        "servers": [{"url": request.state["config"].base_url}],
+        "servers": [{"url": request.state["engine"].config.base_url}],
         "paths": paths,
     }
     return JSONResponse(spec)

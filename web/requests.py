@@ -23,7 +23,7 @@ async def read_body(request: AppRequest, limit: int | None = None) -> bytes:
     The limit defaults to the server's `max_body`.
     """
     if limit is None:
-        limit = request.state["config"].max_body
+        limit = request.state["engine"].config.max_body
     declared = request.headers.get("content-length", "")
     size, chunks = int(declared) if declared.isdigit() else 0, []
     if size <= limit:
@@ -67,7 +67,7 @@ def int_param(request: AppRequest, name: str, default: int, low: int, high: int)
 
 def authorise(request: AppRequest) -> None:
     """Admit the server's administrator (the `admin_token`, Bearer or Basic); 401/403 else."""
-    token = request.state["config"].admin_token
+    token = request.state["engine"].config.admin_token
     if not token:
         raise Forbidden(
             "SPARQL updates are switched off on this server",
@@ -95,15 +95,15 @@ def authorise(request: AppRequest) -> None:
 
 def caller_of(request: AppRequest) -> Caller:
     """Who is calling: a user (HTTP Basic), a pass (`?pass=`), or anonymous."""
-    return request.state["accounts"].identify(
+    return request.state["engine"].accounts.identify(
         request.headers.get("authorization"), request.query_params.get("pass")
     )
 
 
 def visible_job(request: AppRequest, job_id: str) -> Job:
     """The job, if the caller may see it: 404/410 when there is none, 403 when it is not theirs."""
-    job = request.state["jobs"].get(job_id)
-    if not request.state["accounts"].may_see(caller_of(request), job.owner):
+    job = request.state["engine"].jobs.get(job_id)
+    if not request.state["engine"].accounts.may_see(caller_of(request), job.owner):
         raise Forbidden(
             f"job {job_id} belongs to someone else",
             hint="send the credentials (or ?pass=) the job was created with",

@@ -61,7 +61,7 @@ def _render(
     fmt: conneg.Format,
     formats: tuple[conneg.Format, ...],
 ) -> tuple[bytes, datetime | None]:
-    base: str = request.state["config"].base_url
+    base: str = request.state["engine"].config.base_url
     triples = store.read(iri)
     if not triples:
         raise NotFound(f"nothing is stored at {iri}", hint="see / for what this server holds")

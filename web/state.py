@@ -1,7 +1,7 @@
 """The application's state: its settings, the store and the job engine, typed for every route.
 
 `create_app` (server/app.py) opens everything in its lifespan and hands Starlette one
-`AppState`; a route reads it as `request.state["jobs"]` with `request: AppRequest`, so
+`AppState`; a route reads it as `request.state["engine"].jobs` with `request: AppRequest`, so
 mypy knows what each entry is. Nothing here is opened at import time.
 """
 
@@ -146,17 +146,9 @@ class Renditions:
 
 
 class AppState(TypedDict):
-    """What every request sees as `request.state`."""
+    """What every request sees as `request.state`: `request.state["engine"].jobs` and so on."""
 
-    config: Config
-    store: Store
-    log: Log
-    jobs: Jobs
-    hops: Hops
-    accounts: Accounts
-    profiles: Mapping[str, Profile]
-    policy: FetchPolicy
-    waits: Waits
+    engine: Engine
     workers: Workers
     renditions: Renditions
     runtimes: Mapping[str, Runtime]  # each binding's own, by the binding's name

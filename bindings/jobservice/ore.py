@@ -28,7 +28,7 @@ DOCUMENT_FORMATS: tuple[conneg.Format, ...] = (
     conneg.NTRIPLES,
     conneg.HTML,
 )
-"""What a job and its resource map are offered in; Atom is the default (the job service's historical answer)."""
+"""What a job and its resource map are offered in; Atom is the default."""
 
 _ORE_NS = str(ORE)
 ORE_DESCRIBES = f"{_ORE_NS}describes"

@@ -52,10 +52,10 @@ JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
 
 async def create(request: AppRequest) -> Response:
     """Accept a job: the URL of a document as the body (text, uri-list, form or JSON) → 201."""
-    accounts = request.state["accounts"]
+    accounts = request.state["engine"].accounts
     caller = caller_of(request)
     accounts.require(caller)
-    config = request.state["config"]
+    config = request.state["engine"].config
     fields, body = await _fields(request, config.max_body)
     url = str(fields.pop("url", "") or "").strip()
     if not url:
@@ -73,7 +73,7 @@ async def create(request: AppRequest) -> Response:
     if not isinstance(parameters, dict):
         raise InputError("parameters must be a JSON object of names and values")
     parameters = {**{k: v for k, v in fields.items() if k != "pass"}, **parameters}
-    jobs = request.state["jobs"]
+    jobs = request.state["engine"].jobs
     now = jobs.clock()
     record = {  # the request as received: its body verbatim
         "method": "POST",
@@ -100,7 +100,7 @@ async def create(request: AppRequest) -> Response:
         )
 
     if caller.pass_token is not None and accounts.priced():
-        probe = await run_in_threadpool(head, url, request.state["policy"])
+        probe = await run_in_threadpool(head, url, request.state["engine"].policy)
         price = accounts.price(probe.size)
         hint = (
             f"ask the service to add credit to your pass (POST {config.base_url}credit with "
@@ -152,7 +152,7 @@ async def _fields(request: AppRequest, limit: int) -> tuple[dict[str, Any], str]
 
 
 def _profile(request: AppRequest, name: str) -> Profile:
-    profiles: Mapping[str, Profile] = request.state["profiles"]
+    profiles: Mapping[str, Profile] = request.state["engine"].profiles
     profile = profiles.get(name)
     if profile is None:
         raise InputError(
@@ -215,12 +215,14 @@ async def job(request: AppRequest) -> Response:
             303,
             {"Location": target, "Vary": "Accept", "Link": f'<{found.iri}>; rel="canonical"'},
         )
-    state = await run_in_threadpool(_description, request.state["jobs"], found)
-    body = ore.job_document(found, state, fmt, path=path, base=request.state["config"].base_url)
+    state = await run_in_threadpool(_description, request.state["engine"].jobs, found)
+    body = ore.job_document(
+        found, state, fmt, path=path, base=request.state["engine"].config.base_url
+    )
     response = respond(request, body, fmt, path=path, formats=FORMATS)
     if found.active:
         response.status_code = 202 if response.status_code == 200 else response.status_code
-        response.headers["Retry-After"] = str(request.state["config"].retry_after)
+        response.headers["Retry-After"] = str(request.state["engine"].config.retry_after)
     response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
     return response
 
@@ -274,9 +276,9 @@ async def _resource_map(request: AppRequest, job: Job, fmt: conneg.Format, path:
             f"job {job.id} is {job.phase}: it has no results yet",
             hint=f"GET {job.iri} answers 303 to this document once the job is complete",
         )
-    store = request.state["jobs"].store
+    store = request.state["engine"].jobs.store
     aggregation = await run_in_threadpool(store.read, job.results)
-    body = ore.resource_map(job, aggregation, fmt, base=request.state["config"].base_url)
+    body = ore.resource_map(job, aggregation, fmt, base=request.state["engine"].config.base_url)
     response = respond(request, body, fmt, path=path, formats=FORMATS, negotiated=False)
     response.headers["Link"] += f', <{job.results}>; rel="{ore.ORE_DESCRIBES}"'
     return response
@@ -301,7 +303,7 @@ async def result_file(request: AppRequest) -> Response:
         raise NotFound(f"job {found.id} has no result {name!r}", hint=f"see {found.iri}.html")
     iri = ox.NamedNode(f"{found.results}/{name}")
     media = "application/octet-stream"
-    for t in request.state["jobs"].store.read(found.results):
+    for t in request.state["engine"].jobs.store.read(found.results):
         if t.subject == iri and t.predicate.value == f"{DCTERMS}format":
             media = str(getattr(t.object, "value", media))
     return FileResponse(path, media_type=media, headers={"Link": f'<{found.results}>; rel="up"'})
@@ -311,13 +313,15 @@ async def result_file(request: AppRequest) -> Response:
 
 
 async def delete(request: AppRequest, job_id: str) -> Response:
-    accounts = request.state["accounts"]
+    accounts = request.state["engine"].accounts
     caller = caller_of(request)
     found = await run_in_threadpool(visible_job, request, job_id)
     if found.owner is None and caller.name is None and not accounts.anonymous:
         raise Forbidden("anonymous jobs cannot be deleted here")
     record = {"method": "DELETE", "path": f"/jobs/{job_id}"}
-    await run_in_threadpool(request.state["jobs"].delete, job_id, by=caller.label, request=record)
+    await run_in_threadpool(
+        request.state["engine"].jobs.delete, job_id, by=caller.label, request=record
+    )
     await run_in_threadpool(result_files.remove, request.state["workers"].config.files, job_id)
     return PlainTextResponse(
         f"job {job_id} is deleted with its results; its history is kept "
@@ -335,12 +339,12 @@ async def listing(request: AppRequest) -> Response:
         return await create(request)
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
     caller = caller_of(request)
-    accounts = request.state["accounts"]
-    config = request.state["config"]
+    accounts = request.state["engine"].accounts
+    config = request.state["engine"].config
     size = int_param(request, "size", config.page_size, 1, 1000)
     number = int_param(request, "page", 1, 1, 10**9)
     found = await run_in_threadpool(
-        lambda: request.state["jobs"].list(
+        lambda: request.state["engine"].jobs.list(
             owner=caller.name,
             anonymous=accounts.anonymous,
             limit=size + 1,
@@ -358,7 +362,7 @@ async def listing(request: AppRequest) -> Response:
         feed = atom.Feed(
             id=here,
             title=f"Jobs visible to {caller.label}",
-            updated=max((j.modified for j in found), default=request.state["jobs"].clock()),
+            updated=max((j.modified for j in found), default=request.state["engine"].jobs.clock()),
             entries=[ore.job_entry(j, []) for j in found],
             links=[atom.Link(here, "self"), *links],
             authors=[atom.Person("jobtrail")],
@@ -367,7 +371,7 @@ async def listing(request: AppRequest) -> Response:
     elif fmt is conneg.HTML:
         body = _list_page(found, caller, links).encode()
     else:
-        store = request.state["jobs"].store
+        store = request.state["engine"].jobs.store
         triples = [
             ox.Triple(ox.NamedNode(here), ox.NamedNode(f"{RDFS}member"), ox.NamedNode(j.iri))
             for j in found
@@ -438,7 +442,7 @@ def profile_json(p: Profile) -> dict[str, Any]:
 async def profiles(request: AppRequest) -> Response:
     """The job profiles of this server; those that cannot run here say why."""
     path, chosen = conneg.split_extension(request.url.path)
-    all_profiles: Mapping[str, Profile] = request.state["profiles"]
+    all_profiles: Mapping[str, Profile] = request.state["engine"].profiles
     name = request.path_params.get("name")
     if name is not None:
         name = path.rsplit("/", 1)[-1]
@@ -449,7 +453,7 @@ async def profiles(request: AppRequest) -> Response:
         shown = dict(all_profiles)
     formats = (JSON, conneg.HTML, *conneg.RDF_FORMATS)
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), formats, JSON)
-    base = request.state["config"].base_url
+    base = request.state["engine"].config.base_url
     if fmt is JSON:
         data: Any = [profile_json(p) for p in shown.values()]
         body = json.dumps(data[0] if name else data, indent=2).encode()
@@ -490,7 +494,7 @@ async def credit(request: AppRequest) -> Response:
         value = float(str(amount))
     except ValueError:
         raise InputError(f"amount is a number, not {amount!r}") from None
-    left = await run_in_threadpool(request.state["accounts"].credit, token, value)
+    left = await run_in_threadpool(request.state["engine"].accounts.credit, token, value)
     return Response(json.dumps({"credit": left}), media_type="application/json")
 
 

@@ -26,5 +26,5 @@ async def context(request: AppRequest) -> Response:
 async def dereference(request: AppRequest) -> Response:
     """The description of any resource minted under the base URL."""
     path, chosen = conneg.split_extension(request.url.path)
-    iri = request.state["config"].base_url + path.lstrip("/")
-    return resources.describe(request, request.state["store"], iri, path=path, chosen=chosen)
+    iri = request.state["engine"].config.base_url + path.lstrip("/")
+    return resources.describe(request, request.state["engine"].store, iri, path=path, chosen=chosen)

@@ -167,7 +167,7 @@ def _answer(
     page: Callable[[], str],
 ) -> Response:
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.TURTLE)
-    base: str = request.state["config"].base_url
+    base: str = request.state["engine"].config.base_url
     body = page().encode("utf-8") if fmt is conneg.HTML else render.rdf(triples, fmt, base=base)
     response = respond(request, body, fmt, path=path, formats=FORMATS, negotiated=chosen is None)
     return _links_header(response, describes, "describes")
@@ -269,7 +269,7 @@ def _vocab_page(path: str, base: str) -> str:
 async def vocab(request: AppRequest) -> Response:
     """The jobtrail vocabulary: the ontology and the status schemes."""
     path, chosen = _split(request, "/vocab")
-    base: str = request.state["config"].base_url
+    base: str = request.state["engine"].config.base_url
     return _answer(
         request,
         vocab_triples(),
@@ -301,7 +301,7 @@ async def vocab_term(request: AppRequest) -> Response:
     """One term of the vocabulary (or a status scheme or concept): its description."""
     path, chosen = _split(request)
     name = path.removeprefix("/vocab/").strip("/")
-    base: str = request.state["config"].base_url
+    base: str = request.state["engine"].config.base_url
     if name == "status" or name.startswith("status/"):
         rest = name.removeprefix("status").strip("/")
         iri = STATUS + rest if rest else STATUS.rstrip("/")
@@ -413,7 +413,7 @@ def _shapes_page(path: str, base: str) -> str:
 async def shapes(request: AppRequest) -> Response:
     """The SHACL shapes every stored resource is validated against."""
     path, chosen = _split(request, "/shapes")
-    base: str = request.state["config"].base_url
+    base: str = request.state["engine"].config.base_url
     return _answer(
         request,
         shape_triples(),

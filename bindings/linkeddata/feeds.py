@@ -326,11 +326,11 @@ async def messages(request: AppRequest) -> Response:
             + ", ".join(f"/messages{f.extension}" for f in FORMATS if f.extension),
         )
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
-    config = request.state["config"]
+    config = request.state["engine"].config
     default_size = int(getattr(config, "page_size", DEFAULT_SIZE))
     size = int_param(request, "size", default_size, 1, MAX_SIZE)
     number = int_param(request, "page", 1, 1, 10**9)
-    store: Store = request.state["store"]
+    store: Store = request.state["engine"].store
     page = read_page(store, config.base_url, number, size, default_size)
     if number > page.last:
         raise NotFound(

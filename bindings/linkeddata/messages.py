@@ -44,7 +44,7 @@ def _outcome(event: Event) -> dict[str, Any]:
 
 async def post(request: AppRequest) -> Response:
     """Store one message, or JSON Lines of them: 201, 200 if stored before, 422 with the report."""
-    config = request.state["config"]
+    config = request.state["engine"].config
     body = await read_body(request, config.max_body)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower() or None
     if kind in JSON_LINES:
@@ -53,11 +53,11 @@ async def post(request: AppRequest) -> Response:
         items = [Incoming(body, "POST /messages", kind)]
     events: list[Event] = []
     loader = Loader(
-        request.state["store"],
+        request.state["engine"].store,
         base=config.base_url,
         batch_size=max(1, len(items)),
         listener=events.append,
-        log=request.state["log"],
+        log=request.state["engine"].log,
     )
     await run_in_threadpool(loader.load, items)
     request.state["renditions"].clear()

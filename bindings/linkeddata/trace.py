@@ -184,9 +184,9 @@ async def trace_route(request: AppRequest) -> Response:
         if raw.endswith(ext):
             raw, chosen = raw[: -len(ext)], f
             break
-    chain = await run_in_threadpool(trace, request.state["store"], raw)  # 404 before 406
+    chain = await run_in_threadpool(trace, request.state["engine"].store, raw)  # 404 before 406
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, JSON)
-    base = request.state["config"].base_url
+    base = request.state["engine"].config.base_url
     path = f"/trace/{quote(raw, safe='')}"
     body = document(chain, fmt, iri=f"{base}trace/{quote(raw, safe='')}", path=path, base=base)
     return respond(request, body, fmt, path=path, formats=FORMATS, negotiated=chosen is None)

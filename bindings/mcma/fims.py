@@ -55,7 +55,7 @@ def _job_id(request: AppRequest, value: Any) -> str:
     """The id of a job named by its canonical IRI (or its /mcma/Job/{id} alias)."""
     if not isinstance(value, str) or not value:
         raise InputError('the message names no job: "job": "<the job\'s IRI>"')
-    jobs = request.state["jobs"]
+    jobs = request.state["engine"].jobs
     alias = f"{jobs.base}mcma/Job/"
     job_id = jobs.id_of(value) or (value.removeprefix(alias) if value.startswith(alias) else None)
     if not job_id:

@@ -1,4 +1,4 @@
-"""How a job reads in MCMA: today's model (ebu/mcma-libraries) and the FIMS-era one (FIMS 1.3 AmeJob).
+"""How a job reads in MCMA: today's model (ebu/mcma-libraries) and FIMS 1.3's AmeJob.
 
 Both are views of the job core's job; nothing here is stored. Status values
 come from the job's canonical phase through the vocabulary's schemes

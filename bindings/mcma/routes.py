@@ -67,7 +67,7 @@ async def listing(request: AppRequest) -> Response:
     pages = await run_in_threadpool(
         lambda: processor.listing(
             owner=caller.name,
-            anonymous=request.state["accounts"].anonymous,
+            anonymous=request.state["engine"].accounts.anonymous,
             status_value=status,
             after=_instant(q.get("from"), "from"),
             before=_instant(q.get("to"), "to"),

@@ -313,7 +313,7 @@ def _page(request: AppRequest, name: str, default: int) -> int:
 
 async def services(request: AppRequest) -> Response:
     """The SIF functional services here, each with its phases and their rights."""
-    base = request.state["config"].base_url
+    base = request.state["engine"].config.base_url
     rows = []
     for s in sif_of(request).services.values():
         phases = "".join(
@@ -343,15 +343,17 @@ async def collection(request: AppRequest) -> Response:
         n in request.headers or n in request.query_params
         for n in ("navigationPage", "navigationPageSize")
     )
-    size = min(_page(request, "navigationPageSize", 10**9), request.state["config"].uws_max_list)
+    size = min(
+        _page(request, "navigationPageSize", 10**9), request.state["engine"].config.uws_max_list
+    )
     page = _page(request, "navigationPage", 1)
     caller = caller_of(request)
     sif = sif_of(request)
 
     def listing() -> tuple[list[tuple[Job, Record]], bool]:
-        found = request.state["jobs"].list(
+        found = request.state["engine"].jobs.list(
             owner=caller.name,
-            anonymous=request.state["accounts"].anonymous,
+            anonymous=request.state["engine"].accounts.anonymous,
             profiles=[service.name],
             oldest_first=True,
             limit=size + 1,  # one more: is there a next page?
@@ -385,7 +387,9 @@ async def item(request: AppRequest) -> Response:
     if request.method == "DELETE":
         caller = caller_of(request)
         await run_in_threadpool(
-            lambda: request.state["jobs"].delete(job.id, by=caller.label, request=_record(request))
+            lambda: request.state["engine"].jobs.delete(
+                job.id, by=caller.label, request=_record(request)
+            )
         )
         response = _respond(None, 204, job)
         await _hop(request, job.id, b"", response)
@@ -394,7 +398,7 @@ async def item(request: AppRequest) -> Response:
 
 
 async def _create(request: AppRequest, service: Service) -> Response:
-    accounts = request.state["accounts"]
+    accounts = request.state["engine"].accounts
     caller = caller_of(request)
     accounts.require(caller)
     body = await read_body(request)
@@ -417,7 +421,7 @@ async def _create(request: AppRequest, service: Service) -> Response:
         )
     )
     job = outcome.job
-    location = f"{request.state['config'].base_url}sif/jobs/{service.collection}/{job.id}"
+    location = f"{request.state['engine'].config.base_url}sif/jobs/{service.collection}/{job.id}"
     response = _respond(
         _bytes(job_element(None, job, outcome.record)), 201, job, {"Location": location}
     )

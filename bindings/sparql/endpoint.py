@@ -219,8 +219,8 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
             hint="pass the SPARQL text as ?query=…, as form field query=, "
             "or POST it as application/sparql-query",
         )
-    config = request.state["config"]
-    work = partial(answer, request.state["store"], op, request, config.base_url)
+    config = request.state["engine"].config
+    work = partial(answer, request.state["engine"].store, op, request, config.base_url)
     body, fmt = await within(request, config.query_timeout, work)
     response = resources.respond(request, body, fmt, path="/sparql", formats=())
     del response.headers["link"]
@@ -299,7 +299,7 @@ def answer(
     cancel: threading.Event,
 ) -> tuple[bytes, conneg.Format]:
     """Run the query and write its results (in a worker thread)."""
-    timeout = request.state["config"].query_timeout
+    timeout = request.state["engine"].config.query_timeout
     text = op.query or ""
     defaults, named = op.all("default-graph-uri"), op.all("named-graph-uri")
     try:
@@ -404,7 +404,7 @@ async def run_update(request: AppRequest, text: str, op: Operation) -> Response:
             hint="name the graphs in the update itself (USING, WITH, GRAPH)",
         )
     try:
-        await run_in_threadpool(request.state["store"].update, text)
+        await run_in_threadpool(request.state["engine"].store.update, text)
         request.state["renditions"].clear()  # an update may rewrite anything
     except QueryError as e:
         raise with_caret(e, text) from e

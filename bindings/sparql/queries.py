@@ -49,12 +49,12 @@ def routes() -> list[BaseRoute]:
 
 
 def _store(request: AppRequest) -> Store:
-    store: Store = request.state["store"]
+    store: Store = request.state["engine"].store
     return store
 
 
 def _config(request: AppRequest) -> Any:
-    return request.state["config"]
+    return request.state["engine"].config
 
 
 # --- the list ---------------------------------------------------------------------------

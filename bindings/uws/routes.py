@@ -176,7 +176,7 @@ def _job(request: AppRequest) -> tuple[JobList, Job]:
 
 
 def _base(request: AppRequest) -> str:
-    base: str = request.state["config"].base_url
+    base: str = request.state["engine"].config.base_url
     return base
 
 
@@ -356,7 +356,7 @@ async def _with_files(request: AppRequest, job: Job) -> None:
     if job.results is None:
         request.scope[_FILES] = []
         return
-    store = request.state["jobs"].store
+    store = request.state["engine"].jobs.store
     # An embedded read takes ~0.1 ms; through the threadpool a woken waiter would queue
     # behind the writers finishing jobs, which is most of its wake-up latency.
     if store.in_process:
@@ -380,7 +380,7 @@ async def lists(request: AppRequest) -> Response:
     found = lists_of(request).lists
     kinds = lists_of(request).kinds
     base = _base(request)
-    local = request.state["profiles"]
+    local = request.state["engine"].profiles
     rows = "".join(
         f'<tr><td><a href="{escape(base)}uws/{escape(j.name)}">{escape(j.name)}</a></td>'
         f'<td><a href="{escape(base)}'
@@ -418,16 +418,16 @@ async def job_list(request: AppRequest) -> Response:
         phases = [p for p in PHASES if p != "ARCHIVED"]
     after = params.one("after")
     last = params.one("last")
-    limit = request.state["config"].uws_max_list
+    limit = request.state["engine"].config.uws_max_list
     if last is not None:
         limit = _seconds(last, "LAST")
         if limit == 0:
             raise InputError("LAST is a number of jobs greater than 0")
     caller = caller_of(request)
     found = await run_in_threadpool(
-        lambda: request.state["jobs"].list(
+        lambda: request.state["engine"].jobs.list(
             owner=caller.name,
-            anonymous=request.state["accounts"].anonymous,
+            anonymous=request.state["engine"].accounts.anonymous,
             phases=phases,
             profiles=[the_list.profile],
             after=_when(after, "AFTER") if after is not None else None,
@@ -438,7 +438,7 @@ async def job_list(request: AppRequest) -> Response:
 
 
 async def _create(request: AppRequest, the_list: JobList, params: Params) -> Response:
-    accounts = request.state["accounts"]
+    accounts = request.state["engine"].accounts
     caller = caller_of(request)
     accounts.require(caller)
     if caller.pass_token is not None and accounts.priced():
@@ -448,8 +448,8 @@ async def _create(request: AppRequest, the_list: JobList, params: Params) -> Res
             hint=f"POST the document's URL to {_base(request)}jobs?pass=…",
         )
     _run_here(request, the_list.profile)
-    config = request.state["config"]
-    profiles: Mapping[str, Profile] = request.state["profiles"]
+    config = request.state["engine"].config
+    profiles: Mapping[str, Profile] = request.state["engine"].profiles
     profile = profiles[the_list.profile]
     given = _named(profile, params.job_parameters())
     url = next((given.pop(k) for k in list(given) if k.lower() == INPUT), None)
@@ -459,7 +459,7 @@ async def _create(request: AppRequest, the_list: JobList, params: Params) -> Res
     start = (params.one("phase") or "").upper()
     if start not in ("", "RUN"):
         raise InputError(f"a job is created PENDING, or started with PHASE=RUN, not {start}")
-    jobs = request.state["jobs"]
+    jobs = request.state["engine"].jobs
     now = jobs.clock()
     job = await run_in_threadpool(
         lambda: jobs.create(
@@ -488,7 +488,7 @@ async def job(request: AppRequest) -> Response:
     """The job (GET, blocking with WAIT), a change to it (POST → 303), or its deletion."""
     params = await params_of(request)
     wait = params.one("wait") if request.method in ("GET", "HEAD") else None
-    waits: Waits = request.state["waits"]
+    waits: Waits = request.state["engine"].waits
     # registered before the job is read, so that no change can fall between the two
     future = waits.register(request.path_params["id"]) if wait is not None else None
     try:
@@ -521,7 +521,7 @@ async def _wait(
     `future` was registered before `found` was read; a change that is not one
     of phase (a new destruction time) registers again and waits on.
     """
-    waits: Waits = request.state["waits"]
+    waits: Waits = request.state["engine"].waits
     try:
         asked = int(wait)
     except ValueError:
@@ -529,7 +529,7 @@ async def _wait(
         raise InputError(
             f"WAIT is a number of seconds (-1: as long as allowed), not {wait!r}"
         ) from None
-    limit = float(request.state["config"].uws_max_wait)
+    limit = float(request.state["engine"].config.uws_max_wait)
     seconds = limit if asked < 0 else min(float(asked), limit)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
@@ -541,17 +541,17 @@ async def _wait(
         if change is None:
             return found
         if change.job is None:  # deleted meanwhile: answer as a GET now would
-            return await run_in_threadpool(request.state["jobs"].get, found.id)
+            return await run_in_threadpool(request.state["engine"].jobs.get, found.id)
         if change.job.phase != found.phase:
             return change.job
         future = waits.register(found.id)
-        found = await run_in_threadpool(request.state["jobs"].get, found.id)
+        found = await run_in_threadpool(request.state["engine"].jobs.get, found.id)
 
 
 def _run_here(request: AppRequest, profile: str) -> None:
     """Forbidden for jobs another binding makes and moves (SIF's): UWS reads them."""
     kind = lists_of(request).kinds.get(profile)
-    if profile not in request.state["profiles"] and kind is not None:
+    if profile not in request.state["engine"].profiles and kind is not None:
         raise Forbidden(
             f"{profile} jobs are made and moved elsewhere: their phase is not UWS's to set",
             hint=f"create and change them at {_base(request)}{kind.home}; "
@@ -562,7 +562,7 @@ def _run_here(request: AppRequest, profile: str) -> None:
 async def _change(request: AppRequest, found: Job, params: Params) -> Job:
     """Apply the writable values a POST to the job names, then its PHASE."""
     _run_here(request, found.profile)
-    jobs = request.state["jobs"]
+    jobs = request.state["engine"].jobs
     by = caller_of(request).label
     record = _record(request, params)
     fields: dict[str, Any] = {}
@@ -574,7 +574,7 @@ async def _change(request: AppRequest, found: Job, params: Params) -> Job:
         fields["destruction"] = _when(destruction, "DESTRUCTION")
     given = params.job_parameters()
     if given:
-        profiles: Mapping[str, Profile] = request.state["profiles"]
+        profiles: Mapping[str, Profile] = request.state["engine"].profiles
         named = _named(profiles.get(found.profile), given)
         url = next((named.pop(k) for k in list(named) if k.lower() == INPUT), None)
         if url is not None:
@@ -606,7 +606,7 @@ async def _phase(request: AppRequest, found: Job, action: str, by: str, record: 
             hint="ABORT it first, or wait until it ends",
             details={"phase": found.phase},
         )
-    jobs = request.state["jobs"]
+    jobs = request.state["engine"].jobs
     with _allowed():
         changed = await run_in_threadpool(
             lambda: jobs.set_phase(found.id, target, by=by, request=record)
@@ -621,7 +621,7 @@ async def _phase(request: AppRequest, found: Job, action: str, by: str, record: 
 async def _delete(request: AppRequest, the_list: JobList, found: Job, params: Params) -> Response:
     caller = caller_of(request)
     await run_in_threadpool(
-        lambda: request.state["jobs"].delete(
+        lambda: request.state["engine"].jobs.delete(
             found.id, by=caller.label, request=_record(request, params)
         )
     )
