@@ -112,14 +112,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 # Seed fixtures (tests/ingest, tests/vocab): the source documents' messages, TNA's examples
 # =============================================================================
 #
-# The test data live in tests/data (see the README.md files there): the project's source
-# documents' example messages, one file per fenced code block, verbatim (the text between
-# the fence lines, tabs and trailing commas included), so a test reads exactly the bytes a
-# producer wrote; and TNA's own example messages, copied from their repository.
+# The source documents' example messages are the files of examples/, one file per fenced
+# code block of the document, verbatim (the text between the fence lines, tabs and trailing
+# commas included), so a test reads exactly the bytes a producer wrote. TNA's own example
+# messages are copied from their repository into tests/data (see its README.md).
 #
-#   seed004_message     one TRE message of tests/data/seeds/tre-messages (6), parametrised
-#   seed000_http        one FIMS/AME HTTP message of tests/data/seeds/fims-ame-messages (25),
-#                       parametrised
+#   seed004_message     one TRE message of examples/tre-enhanced-messages (6), parametrised
+#   seed000_http        one FIMS/AME HTTP message of examples/fims-ame-flow (25), parametrised
 #   seed000_jsonld_body the JSON body of an HTTP message that has an @context, parametrised
 #   tna_example         one of TNA's real example messages (a Path), parametrised
 #   tna_template        TNA's example that is a template, not a message (tre-error.json)
@@ -129,11 +128,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 #   view_of             TripleView: look-ups over a graph's N-Triples term tuples
 #   seed004_messages, seed000_http_messages, tna_example_paths: the whole lists
 
-DATA = Path(__file__).resolve().parent / "data"
-SEEDS = DATA / "seeds"
-TRE_MESSAGES = SEEDS / "tre-messages"
-FIMS_MESSAGES = SEEDS / "fims-ame-messages"
-TNA = DATA / "tna-da-transform-schemas"
+ROOT = Path(__file__).resolve().parents[1]
+TRE_MESSAGES = ROOT / "examples" / "tre-enhanced-messages"
+FIMS_MESSAGES = ROOT / "examples" / "fims-ame-flow"
+TNA = ROOT / "tests" / "data" / "tna-da-transform-schemas"
 TNA_EXAMPLE_DIRS = ("json-examples", "json-examples-new-schema")
 TNA_TEMPLATES = frozenset({"json-examples-new-schema/tre-error.json"})
 """Files among the examples that are templates (keys such as "timestamp.$"), not messages.
@@ -153,7 +151,7 @@ class SeedBlock(NamedTuple):
 
 
 def data_files(folder: Path, pattern: str) -> list[Path]:
-    """The files of a tests/data folder matching `pattern`, sorted; an error if there are
+    """The files of a test data folder matching `pattern`, sorted; an error if there are
     none, so that missing test data fail the run instead of dropping parametrised cases."""
     found = sorted(folder.glob(pattern))
     if not found:
@@ -385,7 +383,7 @@ def message_of() -> Callable[..., Any]:
 # Server fixtures (tests/api): a real `jobtrail serve` (uvicorn) on loopback
 # =============================================================================
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES_DIR = ROOT / "examples"
 
 
 @contextlib.contextmanager

@@ -28,14 +28,14 @@ from starlette.routing import Route
 
 from tests.conftest import free_port, job_server
 
-MESSAGES = Path(__file__).resolve().parents[1] / "data" / "seeds" / "fims-ame-messages"
+MESSAGES = Path(__file__).resolve().parents[2] / "examples" / "fims-ame-flow"
 JT = "https://w3id.org/jobtrail/vocab#"
 HTTP = "http://www.w3.org/2011/http#"
 
 
 def seed_message(n: int) -> dict[str, Any]:
     """Message n of the FIMS/AME flow: the JSON body of its HTTP message."""
-    text = (MESSAGES / f"msg{n:02d}.http").read_text("utf-8")
+    text = (MESSAGES / f"{n:02d}.http").read_text("utf-8")
     body = text.split("\n\n", 1)[1]
     data: dict[str, Any] = json.loads(body)
     return data

@@ -52,18 +52,17 @@ from rdflib import Graph
 # The corpus: inputs
 # =============================================================================
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-TNA = DATA / "tna-da-transform-schemas"
+ROOT = Path(__file__).resolve().parents[2]
+TNA = ROOT / "tests" / "data" / "tna-da-transform-schemas"
 
 
 def _messages(folder: str, suffix: str) -> list[str]:
-    """The example messages of a source document in tests/data/seeds/{folder}, verbatim."""
-    paths = sorted((DATA / "seeds" / folder).glob(f"*{suffix}"))
-    return [p.read_text("utf-8") for p in paths]
+    """The example messages of a source document, one file each in examples/{folder}."""
+    return [p.read_text("utf-8") for p in sorted((ROOT / "examples" / folder).glob(f"*{suffix}"))]
 
 
-TRE_SEEDS = _messages("tre-messages", ".json")
-HTTP_SEEDS = _messages("fims-ame-messages", ".http")
+TRE_SEEDS = _messages("tre-enhanced-messages", ".json")
+HTTP_SEEDS = _messages("fims-ame-flow", ".http")
 TNA_EXAMPLES = sorted(
     p for d in ("json-examples", "json-examples-new-schema") for p in (TNA / d).glob("*.json")
 )

@@ -26,7 +26,8 @@ SCHEMES = {
     "ogcapi": URIRef(STATUS + "ogcapi"),
 }
 MAPPINGS = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
-SEEDS = Path(__file__).resolve().parents[1] / "data" / "seeds"
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = ROOT / "tests" / "data" / "seeds"
 
 
 def ttl_bytes() -> bytes:
@@ -52,11 +53,15 @@ def notations(scheme: URIRef) -> set[str]:
 
 
 def seed(name: str) -> str:
-    """The text of a source document, or of its example messages joined, in tests/data/seeds."""
-    path = SEEDS / name
-    if path.is_dir():
-        return "".join(p.read_text(encoding="utf-8") for p in sorted(path.iterdir()))
-    return path.read_text(encoding="utf-8")
+    """The text of a source document in tests/data/seeds."""
+    return (SEEDS / name).read_text(encoding="utf-8")
+
+
+def fims_messages() -> str:
+    """The FIMS/AME flow's 25 HTTP messages (examples/fims-ame-flow), joined."""
+    paths = sorted((ROOT / "examples" / "fims-ame-flow").glob("*.http"))
+    assert len(paths) == 25
+    return "".join(p.read_text(encoding="utf-8") for p in paths)
 
 
 def enumeration_on_line(text: str, marker: str) -> list[str]:
@@ -157,7 +162,7 @@ def test_final_and_active_flags() -> None:
 
 
 def test_fims_seed_tokens_present() -> None:
-    text = seed("fims-ame-messages")
+    text = fims_messages()
     job_status = set(re.findall(r'"jobStatus":\s*"([^"]+)"', text))
     stop_cause = set(re.findall(r'"stopJobCause":\s*"([^"]+)"', text))
     assert job_status == {"NEW", "QUEUED", "RUNNING", "COMPLETED"}
