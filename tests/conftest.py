@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -110,16 +109,17 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 # =============================================================================
-# Seed fixtures (tests/ingest, tests/vocab): the seeds' code blocks and TNA's examples
+# Seed fixtures (tests/ingest, tests/vocab): the source documents' messages, TNA's examples
 # =============================================================================
 #
-# The seeds in ../shared/seeds are the first test data. Their fenced code blocks
-# are taken verbatim (the text between the fence lines, tabs and trailing commas
-# included), so a test reads exactly the bytes a producer wrote in the seed.
+# The source documents' example messages are the files of examples/, one file per fenced
+# code block of the document, verbatim (the text between the fence lines, tabs and trailing
+# commas included), so a test reads exactly the bytes a producer wrote. TNA's own example
+# messages are copied from their repository into tests/data (see its README.md).
 #
-#   seed004_message     one ```JSON block of the TRE seed (6 messages), parametrised
-#   seed000_http        one ```HTTP block of the FIMS/AME seed (25 messages), parametrised
-#   seed000_jsonld_body the JSON body of an HTTP block that has an @context, parametrised
+#   seed004_message     one TRE message of examples/tre-enhanced-messages (6), parametrised
+#   seed000_http        one FIMS/AME HTTP message of examples/fims-ame-flow (25), parametrised
+#   seed000_jsonld_body the JSON body of an HTTP message that has an @context, parametrised
 #   tna_example         one of TNA's real example messages (a Path), parametrised
 #   tna_template        TNA's example that is a template, not a message (tre-error.json)
 #   tre_message         every TRE message above (a TreInput: name, data), parametrised;
@@ -128,22 +128,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 #   view_of             TripleView: look-ups over a graph's N-Triples term tuples
 #   seed004_messages, seed000_http_messages, tna_example_paths: the whole lists
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SEEDS = SHARED / "seeds"
-TRE_SEED = SEEDS / "004_9e81052db05b5a08.txt"
-FIMS_SEED = SEEDS / "000_c64d5cb089115450.txt"
-TNA = SHARED / "third-party" / "tna-da-transform-schemas"
+ROOT = Path(__file__).resolve().parents[1]
+TRE_MESSAGES = ROOT / "examples" / "tre-enhanced-messages"
+FIMS_MESSAGES = ROOT / "examples" / "fims-ame-flow"
+TNA = ROOT / "tests" / "data" / "tna-da-transform-schemas"
 TNA_EXAMPLE_DIRS = ("json-examples", "json-examples-new-schema")
 TNA_TEMPLATES = frozenset({"json-examples-new-schema/tre-error.json"})
 """Files among the examples that are templates (keys such as "timestamp.$"), not messages.
 The da/documents/ files are not messages either; they sit below the globbed folders."""
 
-_FENCE = re.compile(r"^```(\w+)[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
-
 
 class SeedBlock(NamedTuple):
-    """One fenced block of a seed: its 1-based number among the blocks of its
-    language (for the FIMS seed this is the message number the seed gives it)."""
+    """One example message of a source document: its 1-based number among that document's
+    messages (for the FIMS/AME flow this is the message number the document gives it)."""
 
     number: int
     text: str
@@ -153,14 +150,21 @@ class SeedBlock(NamedTuple):
         return self.text.encode("utf-8")
 
 
+def data_files(folder: Path, pattern: str) -> list[Path]:
+    """The files of a test data folder matching `pattern`, sorted; an error if there are
+    none, so that missing test data fail the run instead of dropping parametrised cases."""
+    found = sorted(folder.glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"no test data {pattern} in {folder}")
+    return found
+
+
 @cache
-def seed_blocks(path: Path, language: str) -> tuple[SeedBlock, ...]:
-    """The ```{language} blocks of a seed file, verbatim, in order."""
-    if not path.exists():
-        return ()
-    text = path.read_text("utf-8")
-    found = [m.group(2) for m in _FENCE.finditer(text) if m.group(1) == language]
-    return tuple(SeedBlock(i, block) for i, block in enumerate(found, start=1))
+def seed_blocks(folder: Path, suffix: str) -> tuple[SeedBlock, ...]:
+    """The example messages in `folder` (files named by number, ending in `suffix`), verbatim,
+    in order."""
+    paths = data_files(folder, f"*{suffix}")
+    return tuple(SeedBlock(i, p.read_text("utf-8")) for i, p in enumerate(paths, start=1))
 
 
 def http_body(text: str) -> str:
@@ -170,7 +174,7 @@ def http_body(text: str) -> str:
 
 def tna_examples(*, templates: bool = False) -> list[Path]:
     """TNA's example messages of both structures (or only the templates), sorted."""
-    paths = sorted(p for d in TNA_EXAMPLE_DIRS for p in (TNA / d).glob("*.json"))
+    paths = sorted(p for d in TNA_EXAMPLE_DIRS for p in data_files(TNA / d, "*.json"))
     return [p for p in paths if (str(p.relative_to(TNA)) in TNA_TEMPLATES) == templates]
 
 
@@ -178,8 +182,8 @@ def _ids(blocks: tuple[SeedBlock, ...], prefix: str) -> list[str]:
     return [f"{prefix}{b.number:02d}" for b in blocks]
 
 
-_TRE_BLOCKS = seed_blocks(TRE_SEED, "JSON")
-_HTTP_BLOCKS = seed_blocks(FIMS_SEED, "HTTP")
+_TRE_BLOCKS = seed_blocks(TRE_MESSAGES, ".json")
+_HTTP_BLOCKS = seed_blocks(FIMS_MESSAGES, ".http")
 _JSONLD_BODIES = tuple(
     SeedBlock(b.number, body) for b in _HTTP_BLOCKS if '"@context"' in (body := http_body(b.text))
 )
@@ -379,7 +383,7 @@ def message_of() -> Callable[..., Any]:
 # Server fixtures (tests/api): a real `jobtrail serve` (uvicorn) on loopback
 # =============================================================================
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES_DIR = ROOT / "examples"
 
 
 @contextlib.contextmanager

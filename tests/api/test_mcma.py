@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,17 +28,15 @@ from starlette.routing import Route
 
 from tests.conftest import free_port, job_server
 
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_c64d5cb089115450.txt"
+MESSAGES = Path(__file__).resolve().parents[2] / "examples" / "fims-ame-flow"
 JT = "https://w3id.org/jobtrail/vocab#"
 HTTP = "http://www.w3.org/2011/http#"
 
 
 def seed_message(n: int) -> dict[str, Any]:
-    """Message n of the seed: the JSON body of its HTTP block."""
-    text = SEED.read_text("utf-8")
-    block = re.search(rf"^{n}\. .*?```HTTP\n(.*?)```", text, re.S | re.M)
-    assert block is not None
-    body = block.group(1).split("\n\n", 1)[1]
+    """Message n of the FIMS/AME flow: the JSON body of its HTTP message."""
+    text = (MESSAGES / f"{n:02d}.http").read_text("utf-8")
+    body = text.split("\n\n", 1)[1]
     data: dict[str, Any] = json.loads(body)
     return data
 

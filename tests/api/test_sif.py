@@ -29,7 +29,7 @@ from tests.conftest import job_server
 
 NS = "http://www.sifassociation.org/infrastructure/3.2.1"
 N = {"s": NS}
-SEED = Path(__file__).parents[3] / "shared" / "seeds" / "002_448bc27dc59dbb10.txt"
+SEED = Path(__file__).parents[1] / "data" / "seeds" / "sif-3.2.1-jobs.txt"
 JT = "https://w3id.org/jobtrail/vocab#"
 
 PAYLOAD = (

@@ -52,23 +52,21 @@ from rdflib import Graph
 # The corpus: inputs
 # =============================================================================
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-SEEDS = SHARED / "seeds"
-TNA = SHARED / "third-party" / "tna-da-transform-schemas"
-_FENCE = re.compile(r"^```(\w+)[ \t]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+ROOT = Path(__file__).resolve().parents[2]
+TNA = ROOT / "tests" / "data" / "tna-da-transform-schemas"
 
 
-def _blocks(name: str, language: str) -> list[str]:
-    text = (SEEDS / name).read_text("utf-8")
-    return [m.group(2) for m in _FENCE.finditer(text) if m.group(1) == language]
+def _messages(folder: str, suffix: str) -> list[str]:
+    """The example messages of a source document, one file each in examples/{folder}."""
+    return [p.read_text("utf-8") for p in sorted((ROOT / "examples" / folder).glob(f"*{suffix}"))]
 
 
-TRE_SEEDS = _blocks("004_9e81052db05b5a08.txt", "JSON")
-HTTP_SEEDS = _blocks("000_c64d5cb089115450.txt", "HTTP")
+TRE_SEEDS = _messages("tre-enhanced-messages", ".json")
+HTTP_SEEDS = _messages("fims-ame-flow", ".http")
 TNA_EXAMPLES = sorted(
     p for d in ("json-examples", "json-examples-new-schema") for p in (TNA / d).glob("*.json")
 )
-assert len(TRE_SEEDS) == 6 and len(HTTP_SEEDS) == 25 and len(TNA_EXAMPLES) == 14, "seeds moved?"
+assert len(TRE_SEEDS) == 6 and len(HTTP_SEEDS) == 25 and len(TNA_EXAMPLES) == 14, "test data moved?"
 
 JSON = "application/json"
 JSONLD = "application/ld+json"

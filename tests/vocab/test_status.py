@@ -26,7 +26,8 @@ SCHEMES = {
     "ogcapi": URIRef(STATUS + "ogcapi"),
 }
 MAPPINGS = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
-SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
+ROOT = Path(__file__).resolve().parents[2]
+SEEDS = ROOT / "tests" / "data" / "seeds"
 
 
 def ttl_bytes() -> bytes:
@@ -52,10 +53,15 @@ def notations(scheme: URIRef) -> set[str]:
 
 
 def seed(name: str) -> str:
-    path = SEEDS / name
-    if not path.exists():
-        pytest.skip(f"seed document {path} not available")
-    return path.read_text(encoding="utf-8")
+    """The text of a source document in tests/data/seeds."""
+    return (SEEDS / name).read_text(encoding="utf-8")
+
+
+def fims_messages() -> str:
+    """The FIMS/AME flow's 25 HTTP messages (examples/fims-ame-flow), joined."""
+    paths = sorted((ROOT / "examples" / "fims-ame-flow").glob("*.http"))
+    assert len(paths) == 25
+    return "".join(p.read_text(encoding="utf-8") for p in paths)
 
 
 def enumeration_on_line(text: str, marker: str) -> list[str]:
@@ -156,7 +162,7 @@ def test_final_and_active_flags() -> None:
 
 
 def test_fims_seed_tokens_present() -> None:
-    text = seed("000_c64d5cb089115450.txt")
+    text = fims_messages()
     job_status = set(re.findall(r'"jobStatus":\s*"([^"]+)"', text))
     stop_cause = set(re.findall(r'"stopJobCause":\s*"([^"]+)"', text))
     assert job_status == {"NEW", "QUEUED", "RUNNING", "COMPLETED"}
@@ -165,7 +171,7 @@ def test_fims_seed_tokens_present() -> None:
 
 
 def test_sif_seed_tokens_present() -> None:
-    text = seed("002_448bc27dc59dbb10.txt")
+    text = seed("sif-3.2.1-jobs.txt")
     job_states = enumeration_on_line(text, "jobStateType")
     phase_states = enumeration_on_line(text, "phaseStateType")
     assert job_states == ["NOTSTARTED", "INPROGRESS", "COMPLETED", "FAILED"]
@@ -175,7 +181,7 @@ def test_sif_seed_tokens_present() -> None:
 
 
 def test_uws_seed_tokens_present() -> None:
-    text = seed("003_73cbe7db78502aa9.txt")
+    text = seed("uws-reminder.txt")
     phases = enumeration_on_line(text, "PENDING, QUEUED, EXECUTING")
     assert phases[:3] == ["PENDING", "QUEUED", "EXECUTING"] and "SUSPENDED" in phases
     # the seed is a UWS 1.0-era excerpt; 1.1 adds ARCHIVED
