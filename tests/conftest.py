@@ -380,7 +380,7 @@ def message_of() -> Callable[..., Any]:
 
 
 # =============================================================================
-# Server fixtures (tests/api): a real `jobtrail serve` (uvicorn) on loopback
+# Server fixtures: a real `jobtrail serve` (uvicorn) on loopback
 # =============================================================================
 
 EXAMPLES_DIR = ROOT / "examples"
@@ -419,7 +419,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 # =============================================================================
-# SPARQL fixtures (tests/api/test_sparql.py): a server with an admin token and tight limits
+# SPARQL fixtures (tests/bindings/sparql): a server with an admin token and tight limits
 # =============================================================================
 #
 #   sparql_admin_served   base URL of a second real `jobtrail serve` over the examples, with
@@ -437,7 +437,7 @@ def sparql_admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 
 # =============================================================================
-# Jobs fixtures (tests/jobs, tests/api/test_jobs.py): a document server and a job server
+# Jobs fixtures (tests/jobs, tests/bindings): a document server and a job server
 # =============================================================================
 #
 #   DocumentServer     a real HTTP server on loopback (in a thread) serving documents
@@ -546,7 +546,7 @@ def jobs_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 # =============================================================================
-# UWS fixtures (tests/api/test_uws.py): the official schema and a UWS server
+# UWS fixtures (tests/bindings/uws/test_uws.py): the official schema and a UWS server
 # =============================================================================
 #
 #   uws_schema    the IVOA UWS 1.1 XSD (tests/data/ivoa, fetched by fetch.sh from Debian's

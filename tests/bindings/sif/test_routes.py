@@ -24,12 +24,12 @@ from lxml import etree
 from pyvo.io.uws import parse_job
 from SPARQLWrapper import JSON, SPARQLWrapper
 
-from tests.api.test_jobs import basic
+from tests.bindings.jobservice.test_jobs import basic
 from tests.conftest import job_server
 
 NS = "http://www.sifassociation.org/infrastructure/3.2.1"
 N = {"s": NS}
-SEED = Path(__file__).parents[1] / "data" / "seeds" / "sif-3.2.1-jobs.txt"
+SEED = Path(__file__).parents[2] / "data" / "seeds" / "sif-3.2.1-jobs.txt"
 JT = "https://w3id.org/jobtrail/vocab#"
 
 PAYLOAD = (

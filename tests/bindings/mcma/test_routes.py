@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_mcma import Orchestrator, peer, wait_until
+from tests.bindings.mcma.test_fims import Orchestrator, peer, wait_until
 from tests.conftest import DocumentServer, free_port, job_server
 
 JT = "https://w3id.org/jobtrail/vocab#"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).resolve().parents[2] / "bindings" / "sparql" / "static" / "yasgui"
+STATIC = Path(__file__).resolve().parents[3] / "bindings" / "sparql" / "static" / "yasgui"
 INIT = STATIC / "jobtrail-yasgui.js"
 README = STATIC / "README.md"
 # Kept in bundle-urls.txt's header and README.md's update steps: regenerate with this.

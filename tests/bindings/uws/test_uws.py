@@ -19,7 +19,7 @@ import pytest
 import rdflib
 from lxml import etree
 
-from tests.api.test_jobs import basic
+from tests.bindings.jobservice.test_jobs import basic
 from tests.conftest import DocumentServer
 
 pyvo_tap = pytest.importorskip("pyvo.dal.tap")

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from tests.conftest import free_port, job_server
 
-MESSAGES = Path(__file__).resolve().parents[2] / "examples" / "fims-ame-flow"
+MESSAGES = Path(__file__).resolve().parents[3] / "examples" / "fims-ame-flow"
 JT = "https://w3id.org/jobtrail/vocab#"
 HTTP = "http://www.w3.org/2011/http#"
 

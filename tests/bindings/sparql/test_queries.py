@@ -14,7 +14,7 @@ import httpx
 import pytest
 from jobtrail.cli.main import main
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 HOPS = "queries/hops-of-reference"
 REF = {"reference": "TDR-2021-GW3"}
 SRX = "{http://www.w3.org/2005/sparql-results#}"
