@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from jobtrail.shapes.compiled import compiled
+from jobtrail.shapes.compiled import compiled as _compiled
 from jobtrail.shapes.files import shapes_graph, shapes_turtle
 from jobtrail.shapes.report import Report, Result
 from jobtrail.store import Triple
@@ -16,7 +16,7 @@ from jobtrail.store import Triple
 
 def validate(triples: Iterable[Triple]) -> Report:
     """The fast validator: the shapes compiled to Python checks."""
-    return compiled().validate(triples)
+    return _compiled().validate(triples)
 
 
 def validate_full(triples: Iterable[Triple]) -> Report:
