@@ -38,7 +38,7 @@ from typing import Any
 
 from jobtrail.ingest import nt
 from jobtrail.store import ResourceGraph
-from jobtrail.store.errors import Conflict, InputError, JobFailed, NotFound
+from jobtrail.store.errors import Conflict, Gone, InputError, JobFailed, NotFound
 
 from . import mcma_model as model
 from .core import FINAL, SERVICE, Change, Job, Jobs
@@ -135,6 +135,7 @@ class Processor:
         self.outbox = Outbox(jobs, self.hops, outbox, self._settled)
         self._external: set[str] = set()  # ids of jobs an external service runs
         self._lock = threading.Lock()
+        jobs.parts.add("mcma")  # deleting a job drops its MCMA record too
         jobs.listen(self._changed)
 
     # --- life ------------------------------------------------------------------
@@ -595,7 +596,7 @@ class Processor:
         threading.Thread(target=self._callback_quietly, args=(job.id, delay), daemon=True).start()
 
     def _callback_quietly(self, job_id: str, delay: float) -> None:
-        with contextlib.suppress(NotFound):  # deleted meanwhile: nobody left to tell
+        with contextlib.suppress(NotFound, Gone):  # deleted meanwhile: nobody left to tell
             self.callback(job_id, delay=delay)
 
     def _settled(self, call: Call) -> None:
@@ -603,7 +604,7 @@ class Processor:
             return
         try:
             job = self.jobs.get(call.job_id)
-        except NotFound:
+        except (NotFound, Gone):  # deleted (or destroyed) meanwhile
             return
         if call.state == "delivered":
             if job.phase == "QUEUED":
@@ -641,7 +642,7 @@ class Processor:
             job_id = row["g"].value.removesuffix("/mcma").rsplit("/", 1)[-1]
             try:
                 job = self.jobs.get(job_id)
-            except NotFound:
+            except (NotFound, Gone):  # a record left by a job deleted before it went too
                 continue
             if job.phase not in FINAL or job.phase == "ARCHIVED":
                 continue
