@@ -16,6 +16,7 @@ from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, parse_pairs
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Jobs
+from jobtrail.jobs.fetch import head
 from jobtrail.jobs.mcma import Processor, parse_services
 from jobtrail.jobs.outbox import OutboxConfig
 from jobtrail.jobs.sif import Sif, load_services
@@ -156,6 +157,7 @@ def _job_service(store: Store, config: Config) -> dict[str, Any]:
         price_per_job=config.price_per_job,
         price_per_mb=config.price_per_mb,
         max_bytes=config.fetch_max_bytes,
+        size_of=lambda url: head(url, policy).size,
     )
     workers = Workers(
         the_jobs,

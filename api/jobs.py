@@ -30,7 +30,7 @@ import pyoxigraph as ox
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.accounts import Accounts, Caller
 from jobtrail.jobs.core import Job, Jobs
-from jobtrail.jobs.fetch import FetchPolicy, head
+from jobtrail.jobs.fetch import FetchPolicy
 from jobtrail.jobs.profiles import Profile
 from jobtrail.store import errors
 from jobtrail.store.errors import Forbidden, InputError, NotFound
@@ -113,7 +113,8 @@ async def create(request: Request) -> Response:
         "caller": caller.label,
     }
 
-    def make(price: float | None = None, also: tuple[Any, ...] = ()) -> Job:
+    def make() -> Job:
+        # the price (a HEAD on the input) and the debit are part of the creation, off the loop
         return jobs.create(
             profile=profile.name,
             input=url,
@@ -123,23 +124,11 @@ async def create(request: Request) -> Response:
             execution_duration=duration,
             destruction=now + timedelta(seconds=config.results_ttl),
             phase="QUEUED",
-            price=price,
             request=record,
-            also=also,
+            payer=accounts.payer(caller),
         )
 
-    if caller.pass_token is not None and accounts.priced():
-        probe = await run_in_threadpool(head, url, request.state.policy)
-        price = accounts.price(probe.size)
-        hint = (
-            f"ask the service to add credit to your pass (POST {config.base_url}credit with "
-            "pass= and amount=, by its administrator), then send the job again"
-        )
-        with accounts.lock():
-            paid = accounts.debit(caller.pass_token, price, hint)
-            job = await run_in_threadpool(make, price, (paid,))
-    else:
-        job = await run_in_threadpool(make)
+    job = await run_in_threadpool(make)
     return PlainTextResponse(
         job.iri,
         status_code=201,

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .jobs import caller_of, jobs_of, visible_job
+from .jobs import accounts_of, caller_of, jobs_of, visible_job
 from .sparql import read_body
 
 MEDIA = "application/json"
@@ -83,7 +83,10 @@ async def create(request: Request) -> Response:
     processor = processor_of(request)
     doc, body = await read_document(request)
     caller = caller_of(request)
-    job = await run_in_threadpool(lambda: processor.create(doc, owner=caller.name, by=caller.label))
+    payer = accounts_of(request).payer(caller)
+    job = await run_in_threadpool(
+        lambda: processor.create(doc, owner=caller.name, by=caller.label, payer=payer)
+    )
     answer = processor.document(job)
 
     def hops() -> None:

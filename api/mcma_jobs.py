@@ -41,9 +41,10 @@ async def create(request: Request) -> Response:
     processor = processor_of(request)
     doc, body = await read_document(request)
     caller = caller_of(request)
+    payer = accounts_of(request).payer(caller)
 
     def run() -> dict[str, Any]:
-        job = processor.create_today(doc, owner=caller.name, by=caller.label)
+        job = processor.create_today(doc, owner=caller.name, by=caller.label, payer=payer)
         processor.hops.record(job.id, received_bytes(request, body), "received: POST /mcma/jobs")
         answer = processor.today(job)
         _sent(processor, job.id, 201, answer, "POST /mcma/jobs")

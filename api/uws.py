@@ -410,12 +410,6 @@ async def _create(request: Request, the_list: JobList, params: Params) -> Respon
     accounts = accounts_of(request)
     caller = caller_of(request)
     accounts.require(caller)
-    if caller.pass_token is not None and accounts.priced():
-        raise Forbidden(
-            "jobs paid with a pass are created at /jobs, which prices them; UWS lists take "
-            "HTTP Basic users (or anonymous callers, where allowed)",
-            hint=f"POST the document's URL to {_base(request)}jobs?pass=…",
-        )
     _run_here(request, the_list.profile)
     config = request.state.config
     profiles: Mapping[str, Profile] = request.state.profiles
@@ -445,6 +439,7 @@ async def _create(request: Request, the_list: JobList, params: Params) -> Respon
             else now + timedelta(seconds=config.results_ttl),
             phase="QUEUED" if start == "RUN" else "PENDING",
             request=_record(request, params),
+            payer=accounts.payer(caller),
         )
     )
     return _see(job_url(request, the_list, job), job)

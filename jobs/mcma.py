@@ -41,6 +41,7 @@ from jobtrail.store import ResourceGraph
 from jobtrail.store.errors import Conflict, Gone, InputError, JobFailed, NotFound
 
 from . import mcma_model as model
+from .accounts import Payer
 from .core import FINAL, SERVICE, Change, Job, Jobs
 from .executions import executions
 from .hops import Hops, json_body, request_bytes, response_bytes
@@ -290,7 +291,9 @@ class Processor:
 
     # --- the flow ---------------------------------------------------------------------
 
-    def create(self, document: dict[str, Any], *, owner: str | None, by: str) -> Job:
+    def create(
+        self, document: dict[str, Any], *, owner: str | None, by: str, payer: Payer | None = None
+    ) -> Job:
         """A job from an `AmeJob` (any `…Job`) document; NEW."""
         kind = document.get("type") or document.get("@type")
         if not isinstance(kind, str) or not kind.endswith("Job"):
@@ -325,10 +328,13 @@ class Processor:
             job_id=job_id,
             status_value=str(status_value) if status_value is not None else None,
             priority=model.priority(document.get("priority")),
+            payer=payer,
         )
         return job
 
-    def create_today(self, document: dict[str, Any], *, owner: str | None, by: str) -> Job:
+    def create_today(
+        self, document: dict[str, Any], *, owner: str | None, by: str, payer: Payer | None = None
+    ) -> Job:
         """Today's `Job` (POST /mcma/jobs): checked against its profile, created and started."""
         asked = model.read_job(document, self.specs, self.jobs.clock())
         kept = {k: v for k, v in document.items() if k not in ("id", "status", "dateCreated")}
@@ -346,6 +352,7 @@ class Processor:
             status_value="New",
             priority=asked.priority,
             due=asked.due,
+            payer=payer,
         )
         self.start_job(job_id, None, None, by)
         return self.jobs.get(job_id)

@@ -37,6 +37,7 @@ from jobtrail.store.errors import Conflict, Forbidden, InputError, JobFailed, No
 from jobtrail.vocab import status
 from jobtrail.vocab.terms import DCTERMS, JT, XSD
 
+from .accounts import Payer
 from .core import TRANSITIONS, Job, Jobs
 from .hops import Hops
 
@@ -321,6 +322,7 @@ class Sif:
         owner: str | None,
         request: Mapping[str, Any],
         job_id: str | None = None,
+        payer: Payer | None = None,
     ) -> Outcome:
         if name != service.name:
             raise InputError(
@@ -357,6 +359,7 @@ class Sif:
             job_id=job_id,
             status_value="NOTSTARTED",
             also=[self._graph(job_id, record)],
+            payer=payer,
         )
         return Outcome(job, record)
 
