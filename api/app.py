@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from html import escape
@@ -188,6 +189,7 @@ def _job_service(store: Store, config: Config) -> dict[str, Any]:
         "profiles": profiles,
         "policy": policy,
         "log": log,
+        "ingest": threading.Lock(),  # POST /messages: one load at a time
     }
 
 

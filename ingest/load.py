@@ -4,12 +4,17 @@ One bad message never stops the good ones: it is reported (where, what,
 why) and skipped, and nothing of it is stored. Messages are only reported
 as stored once their batch is committed (see the store's journal), so a
 crash loses nothing that was reported.
+
+A large load (`jobtrail load`) goes through the store's bulk path. A small
+one inside the server (`POST /messages`) is `transactional`: each chunk is
+one ordinary transaction (`Store.add`), like a job change, so it never runs
+an engine bulk load or a flush beside the server's other writes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -103,6 +108,7 @@ class Loader:
         listener: Listener | None = None,
         keep_iris: bool = False,
         log: Log | None = None,
+        transactional: bool = False,
     ):
         self.store = store
         self.base = base
@@ -110,6 +116,7 @@ class Loader:
         self.batch_size = batch_size
         self.listener = listener or (lambda event: None)
         self.keep_iris = keep_iris
+        self.transactional = transactional
         self.log = log if log is not None else Log(store)
         self.report = LoadReport()
         self._chunk: dict[str, tuple[Message, Event]] = {}  # read, not yet handed over
@@ -212,7 +219,9 @@ class Loader:
             else:
                 self._pending.append(event)
         if self._writer is None:
-            self._writer = self.store.bulk_writer()
+            self._writer = (
+                TransactionWriter(self.store) if self.transactional else self.store.bulk_writer()
+            )
         try:
             self._writer.write(graphs)
         except (InputError, ValueError, UnicodeError):
@@ -279,6 +288,15 @@ class Loader:
     def _reject(self, source: str, error: JobtrailError, size: int) -> None:
         self.report.rejected.append(Rejected(source, error))
         self.listener(Event(source, "rejected", size, error=error))
+
+
+class TransactionWriter(BulkWriter):
+    """Each write is one ordinary transaction (`Store.add`): all of it or none, durable
+    when it returns, with no engine bulk load and no flush (see the module docstring)."""
+
+    def write(self, graphs: Sequence[ResourceGraph]) -> None:
+        if graphs:
+            self.store.add(graphs)
 
 
 def _done() -> Future[None]:
