@@ -14,13 +14,13 @@ an engine bulk load or a flush beside the server's other writes.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from jobtrail.shapes import Report, Result, validate
 from jobtrail.store import ResourceGraph, Store, Triple
-from jobtrail.store.base import BulkWriter
+from jobtrail.store.base import BulkWriter, TransactionWriter
 from jobtrail.store.errors import InputError, JobtrailError, ValidationFailed
 from jobtrail.vocab.terms import SH
 
@@ -288,15 +288,6 @@ class Loader:
     def _reject(self, source: str, error: JobtrailError, size: int) -> None:
         self.report.rejected.append(Rejected(source, error))
         self.listener(Event(source, "rejected", size, error=error))
-
-
-class TransactionWriter(BulkWriter):
-    """Each write is one ordinary transaction (`Store.add`): all of it or none, durable
-    when it returns, with no engine bulk load and no flush (see the module docstring)."""
-
-    def write(self, graphs: Sequence[ResourceGraph]) -> None:
-        if graphs:
-            self.store.add(graphs)
 
 
 def _done() -> Future[None]:
