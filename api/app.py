@@ -51,6 +51,7 @@ from . import (
     uws,
 )
 from .middleware import BodyLimit, ReadOnlyCors
+from .watchdog import WriteWatchdog
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Config:
     mcma_give_up_after: float = 86400.0
     mcma_stop_grace: float = 30.0
     sif_services: str | None = None
+    write_deadline: float = 30.0  # seconds a watchdog write may take before /health is 503
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -103,6 +105,7 @@ def create_app(config: Config) -> Starlette:
         pool = sparql.query_pool()
         workers: Workers | None = None
         processor: Processor | None = None
+        watchdog = WriteWatchdog(store, config.write_deadline)
         try:
             renditions = resources.Renditions(
                 config.cache_size,
@@ -113,7 +116,9 @@ def create_app(config: Config) -> Starlette:
             processor = service["mcma"]
             await run_in_threadpool(processor.start)  # before the pool: it says which jobs
             await run_in_threadpool(workers.start)  # run elsewhere
+            watchdog.start()
             yield {
+                "watchdog": watchdog,
                 "store": store,
                 "config": config,
                 "renditions": renditions,
@@ -121,6 +126,7 @@ def create_app(config: Config) -> Starlette:
                 **service,
             }
         finally:
+            watchdog.stop()
             if workers is not None:
                 await run_in_threadpool(workers.stop)
             if processor is not None:
@@ -263,7 +269,15 @@ async def home(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """A fixed answer: the server is up (and the stack's ceiling, for bench/http.py)."""
+    """`ok` while the server answers and its writes complete; 503 saying why when they do not.
+
+    Reads two numbers the write watchdog keeps (api/watchdog.py), so it stays the
+    stack's ceiling for bench/http.py; `jobtrail serve` polls it to replace a stuck child.
+    """
+    watchdog: WriteWatchdog = request.state.watchdog
+    problem = watchdog.stuck()
+    if problem is not None:
+        return PlainTextResponse(f"unhealthy: {problem}\n", 503, {"Retry-After": "5"})
     return PlainTextResponse("ok\n")
 
 
