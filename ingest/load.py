@@ -4,6 +4,11 @@ One bad message never stops the good ones: it is reported (where, what,
 why) and skipped, and nothing of it is stored. Messages are only reported
 as stored once their batch is committed (see the store's journal), so a
 crash loses nothing that was reported.
+
+A large load (`jobtrail load`) goes through the store's bulk path. A small
+one inside the server (`POST /messages`) is `transactional`: each chunk is
+one ordinary transaction (`Store.add`), like a job change, so it never runs
+an engine bulk load or a flush beside the server's other writes.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from jobtrail.ingest.seal import Log
 from jobtrail.ingest.sources import Item, Unreadable
 from jobtrail.shapes import Report, Result, validate
 from jobtrail.store import ResourceGraph, Store, Triple
-from jobtrail.store.base import BulkWriter
+from jobtrail.store.base import BulkWriter, TransactionWriter
 
 CHUNK = 1000
 """Messages read before they are handed to the store's bulk writer in one piece."""
@@ -102,6 +107,7 @@ class Loader:
         listener: Listener | None = None,
         keep_iris: bool = False,
         log: Log | None = None,
+        transactional: bool = False,
     ):
         self.store = store
         self.base = base
@@ -109,6 +115,7 @@ class Loader:
         self.batch_size = batch_size
         self.listener = listener or (lambda event: None)
         self.keep_iris = keep_iris
+        self.transactional = transactional
         self.log = log if log is not None else Log(store)
         self.report = LoadReport()
         self._chunk: dict[str, tuple[Message, Event]] = {}  # read, not yet handed over
@@ -211,7 +218,9 @@ class Loader:
             else:
                 self._pending.append(event)
         if self._writer is None:
-            self._writer = self.store.bulk_writer()
+            self._writer = (
+                TransactionWriter(self.store) if self.transactional else self.store.bulk_writer()
+            )
         try:
             self._writer.write(graphs)
         except (InputError, ValueError, UnicodeError):

@@ -10,21 +10,23 @@ refused); no credentials where they are needed is a 401 (RFC 9110 §15.5.2).
 
 Credit: a pass starts with the credit configured for it; each job debits its
 price, computed from the size a HEAD on the input reports (`price_per_job` +
-`price_per_mb` × MB, unknown sizes priced at the fetch limit). The balance is
-the pass's graph in the store (`{base}passes/{hash}`), replaced in the same
-transaction that creates the job, so a job is never paid for twice or not
-at all.
+`price_per_mb` × MB, unknown sizes priced at the fetch limit, a job created
+without an input at `price_per_job`). The balance is the pass's graph in the
+store (`{base}passes/{hash}`), replaced in the same transaction that creates
+the job (`Jobs.create(payer=…)`, whatever the binding), so a job is never paid
+for twice or not at all, and the balance never goes below zero.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -80,6 +82,8 @@ class Accounts:
     price_per_job: float = 0.0
     price_per_mb: float = 0.0
     max_bytes: int = 100_000_000
+    size_of: Callable[[str], int | None] = lambda url: None
+    """The size of a job's input in bytes (a HEAD), None when unknown."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- who ------------------------------------------------------------------
@@ -137,8 +141,8 @@ class Accounts:
     def debit(self, token: str, price: float, add_credit_hint: str) -> ResourceGraph:
         """The pass's graph after paying `price`; PaymentRequired when its credit is short.
 
-        The caller stores the graph with the job (Jobs.create(also=…)) while
-        holding `self.lock()`, so two jobs cannot spend the same credit.
+        The graph must be stored while the accounts' lock is held (`Payer.debited`),
+        so that two jobs cannot spend the same credit.
         """
         left = self.balance(token)
         if price > left:
@@ -157,8 +161,17 @@ class Accounts:
             self.store.replace(self._graph(token, left))
         return left
 
-    def lock(self) -> threading.Lock:
-        return self._lock
+    def credit_hint(self) -> str:
+        return (
+            f"ask the service to add credit to your pass (POST {self.base}credit with "
+            "pass= and amount=, by its administrator), then send the job again"
+        )
+
+    def payer(self, caller: Caller) -> Payer | None:
+        """Who pays for the caller's jobs: their pass, where jobs have a price; else None."""
+        if caller.pass_token is None or not self.priced():
+            return None
+        return Payer(self, caller.pass_token)
 
     def _graph(self, token: str, credit: float) -> ResourceGraph:
         s = nt.iri(self.iri(token))
@@ -169,3 +182,25 @@ class Accounts:
                 (s, nt.jt("credit"), nt.typed(format(round(credit, 6), "f"), f"{XSD}decimal")),
             ],
         )
+
+
+@dataclass(frozen=True)
+class Payer:
+    """A pass paying for a job, in the transaction that creates it (`Jobs.create(payer=…)`)."""
+
+    accounts: Accounts
+    token: str
+
+    def price(self, input: str | None) -> float:
+        """What a job on `input` costs (a HEAD on it); without an input, the price per job."""
+        return self.accounts.price(self.accounts.size_of(input) if input else 0)
+
+    @contextlib.contextmanager
+    def debited(self, price: float) -> Iterator[ResourceGraph]:
+        """The pass's graph after paying `price`, to be stored before the block ends.
+
+        The accounts' lock is held for the whole block, so the balance read here is
+        still the balance when the graph is stored; PaymentRequired when it is short.
+        """
+        with self.accounts._lock:
+            yield self.accounts.debit(self.token, price, self.accounts.credit_hint())

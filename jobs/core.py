@@ -15,6 +15,7 @@ writer wins (README, "Jobs").
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
@@ -22,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 from jobtrail.base import nt
@@ -37,6 +38,9 @@ from jobtrail.base.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
 from jobtrail.ingest.message import Incoming, envelope
 from jobtrail.ingest.seal import Log
 from jobtrail.store import ResourceGraph, Store, Triple
+
+if TYPE_CHECKING:
+    from .accounts import Payer
 
 PRIORITIES: tuple[str, ...] = ("immediate", "urgent", "high", "medium", "low")
 """FIMS 1.3 job priorities, most urgent first; a job without one is `medium`."""
@@ -305,8 +309,15 @@ class Jobs:
         status_value: str | None = None,
         priority: str | None = None,
         due: datetime | None = None,
+        payer: Payer | None = None,
     ) -> Job:
-        """A new job, stored with its creation message; `also`: graphs replaced with it (a pass)."""
+        """A new job, stored with its creation message; `also`: graphs replaced with it.
+
+        `payer`: the pass that pays for it. The job's price is computed first (a HEAD on
+        its input, outside every lock), then the pass's new balance is stored in the
+        transaction that creates the job, under the accounts' lock: PaymentRequired
+        (and no job) when the credit is short. Blocking: call it off the event loop.
+        """
         if priority is not None and priority not in PRIORITIES:
             raise InputError(
                 f"{priority!r} is not a job priority", hint="one of " + ", ".join(PRIORITIES)
@@ -318,6 +329,9 @@ class Jobs:
         if execution_duration < 0:
             raise InputError("the execution duration is a number of seconds ≥ 0 (0: unlimited)")
         job_id = job_id or str(uuid.uuid4())
+        charge = payer.price(input) if payer is not None else 0.0
+        if payer is not None:
+            price = charge
         now = self.clock()
         job = Job(
             id=job_id,
@@ -341,7 +355,9 @@ class Jobs:
         with self._lock(job_id):
             if self.store.exists(job.iri):
                 raise Conflict(f"job {job_id} exists already")
-            self._commit(job, "created", None, owner or "anonymous", request, also=also)
+            with payer.debited(charge) if payer is not None else contextlib.nullcontext() as paid:
+                graphs = [*also, paid] if paid is not None else also
+                self._commit(job, "created", None, owner or "anonymous", request, also=graphs)
         self._tell(Change("created", job, job_id, None))
         return job
 

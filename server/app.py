@@ -9,6 +9,7 @@ each binding's runtime, then the worker pool.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Sequence
 from html import escape
 from pathlib import Path
@@ -20,11 +21,12 @@ from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, parse_pairs
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Job, Jobs
-from jobtrail.jobs.fetch import FetchPolicy
+from jobtrail.jobs.fetch import FetchPolicy, head
 from jobtrail.jobs.hops import Hops
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store, open_store
+from jobtrail.store.watchdog import WriteWatchdog
 from jobtrail.web import errors, html
 from jobtrail.web.binding import Binding, JobHandler, Runtime
 from jobtrail.web.middleware import BodyLimit, ReadOnlyCors
@@ -33,7 +35,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -59,6 +60,7 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
         store = open_store(config.store)
         runtimes: dict[str, Runtime] = {}
         workers: Workers | None = None
+        watchdog = WriteWatchdog(store, config.write_deadline)
         try:
             engine = _engine(store, config, bindings)
             for b in bindings:
@@ -73,6 +75,7 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
             for runtime in runtimes.values():  # before the pool: they say which jobs
                 await run_in_threadpool(runtime.start)  # run elsewhere
             await run_in_threadpool(workers.start)
+            watchdog.start()
             yield AppState(
                 engine=engine,
                 workers=workers,
@@ -82,8 +85,11 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
                 ),
                 runtimes=runtimes,
                 job_methods=_job_methods(bindings),
+                watchdog=watchdog,
+                ingest=threading.Lock(),
             )
         finally:
+            watchdog.stop()
             if workers is not None:
                 await run_in_threadpool(workers.stop)
             for runtime in reversed(list(runtimes.values())):
@@ -121,6 +127,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
     log = Log(store)  # one log head per process: loads and job changes both append to it
     parts = [part for b in bindings for part in b.side_graphs]
     jobs = Jobs(store, config.base_url, log=log, parts=parts)
+    policy = policy_of(config)
     return Engine(
         config=config,
         store=store,
@@ -136,9 +143,10 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             price_per_job=config.price_per_job,
             price_per_mb=config.price_per_mb,
             max_bytes=config.fetch_max_bytes,
+            size_of=lambda url: head(url, policy).size,
         ),
         profiles=builtin_profiles(),
-        policy=policy_of(config),
+        policy=policy,
         waits=Waits(jobs),
         kinds=tuple(k for b in bindings if b.kinds is not None for k in b.kinds(config)),
     )
@@ -227,8 +235,15 @@ async def home(request: AppRequest) -> Response:
     return HTMLResponse(html.page("jobtrail", body))
 
 
-async def health(request: Request) -> Response:
-    """A fixed answer: the server is up (and the stack's ceiling, for bench/http.py)."""
+async def health(request: AppRequest) -> Response:
+    """`ok` while the server answers and its writes complete; 503 saying why when they do not.
+
+    Reads two numbers the write watchdog keeps (store/watchdog.py), so it stays the
+    stack's ceiling for bench/http.py; `jobtrail serve` polls it to replace a stuck child.
+    """
+    problem = request.state["watchdog"].stuck()
+    if problem is not None:
+        return PlainTextResponse(f"unhealthy: {problem}\n", 503, {"Retry-After": "5"})
     return PlainTextResponse("ok\n")
 
 

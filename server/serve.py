@@ -7,6 +7,13 @@ and this one starts it again when it dies of a signal. The embedded store's
 lock goes with the dead process and its journal repairs any half-written
 batch when the new one opens it. A child that keeps dying at once is not
 restarted for ever.
+
+A child can also hang without dying (a blocked event loop, writes stuck in
+the engine): once it has answered, this process polls its `/health`, and a
+child that fails it (no answer, or 503: writes stuck, see store/watchdog.py)
+for `liveness_timeout` seconds is killed (SIGKILL: a hung process may ignore
+SIGTERM) and started again. SIGTERM or SIGINT stops the server: the child gets
+the signal, and SIGKILL if it has not exited `STOP_GRACE` seconds later.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -28,6 +36,8 @@ from jobtrail.store import open_store
 
 CHILD = "JOBTRAIL_SERVE_CHILD"
 QUICK_DEATHS = 5  # in a row, each within a few seconds of starting: give up
+STOP_GRACE = 10.0  # seconds a child has to exit after SIGTERM before it is killed
+STARTUP = 120.0  # seconds a new child has to answer /health for the first time
 
 
 def serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
@@ -45,7 +55,10 @@ def serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
         return _run(server, config)
     open_store(config["store"]).close()  # fail here, with the usual message, if it is held
     print(f"jobtrail serving the store {config['store']} at {base}", file=sys.stderr)
-    return _supervise(args.argv)
+    host = str(config["host"])
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    health = f"http://{f'[{host}]' if ':' in host else host}:{config['port']}/health"
+    return _supervise(args.argv, health, float(config.get("liveness_timeout") or 0))
 
 
 def _run(server: Config, config: dict[str, Any]) -> int:
@@ -63,15 +76,20 @@ def _run(server: Config, config: dict[str, Any]) -> int:
             port=config["port"],
             workers=config["workers"],
             log_level="warning",
+            timeout_graceful_shutdown=int(STOP_GRACE / 2),
         )
     else:
         uvicorn.run(
-            create_app(server), host=config["host"], port=config["port"], log_level="warning"
+            create_app(server),
+            host=config["host"],
+            port=config["port"],
+            log_level="warning",
+            timeout_graceful_shutdown=int(STOP_GRACE / 2),  # a UWS WAIT may block for a minute
         )
     return 0
 
 
-def _supervise(argv: list[str]) -> int:
+def _supervise(argv: list[str], health: str, liveness: float) -> int:
     command = [sys.executable, "-m", "jobtrail.cli", *argv]
     environment = {**os.environ, CHILD: "1"}
     child: subprocess.Popen[bytes] | None = None
@@ -89,7 +107,7 @@ def _supervise(argv: list[str]) -> int:
     while True:
         started = time.monotonic()
         child = subprocess.Popen(command, env=environment)
-        code = child.wait()
+        code = _watch(child, health, liveness, lambda: stopping)
         if stopping or code >= 0:
             return 0 if stopping else code
         quick = quick + 1 if time.monotonic() - started < 5 else 0
@@ -101,3 +119,45 @@ def _supervise(argv: list[str]) -> int:
             )
             return 1
         print(f"the server process died of {name}; starting it again", file=sys.stderr)
+
+
+def _watch(
+    child: subprocess.Popen[bytes], health: str, liveness: float, stopping: Callable[[], bool]
+) -> int:
+    """Wait for the child to exit, killing it when it hangs or outlives a stop; its code."""
+    import httpx
+
+    poll = min(1.0, liveness / 4) if liveness > 0 else 1.0
+    started = last_ok = time.monotonic()
+    answered = False
+    stop_at: float | None = None
+    while True:
+        try:
+            return child.wait(timeout=poll)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if stopping():
+            stop_at = stop_at or now
+            if now - stop_at > STOP_GRACE:
+                print("the server process did not stop; killing it", file=sys.stderr)
+                child.kill()
+            continue
+        if liveness <= 0:
+            continue
+        try:
+            ok = httpx.get(health, timeout=max(poll, 1.0), trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if ok:
+            if not answered:
+                print(f"the server process {child.pid} answers {health}", file=sys.stderr)
+            answered, last_ok = True, now
+            continue
+        waited = now - last_ok
+        if (answered and waited > liveness) or (not answered and now - started > STARTUP):
+            print(
+                f"the server process has failed {health} for {waited:.0f} s; killing it",
+                file=sys.stderr,
+            )
+            child.kill()

@@ -120,6 +120,19 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "SIF functional services and their phases: a JSON file (default: Transfer)",
     ),
+    Setting(
+        "write_deadline",
+        30.0,
+        "seconds the write watchdog's tiny write may take before /health answers 503 (0: off)",
+        float,
+    ),
+    Setting(
+        "liveness_timeout",
+        30.0,
+        "seconds the server process may fail /health before `jobtrail serve` kills and "
+        "restarts it (0: off)",
+        float,
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 JOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS[SETTINGS.index(BY_NAME["job_workers"]) :])

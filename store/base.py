@@ -67,6 +67,16 @@ class BulkWriter:
         """Give up: nothing written is kept."""
 
 
+class TransactionWriter(BulkWriter):
+    """Each write is one ordinary transaction (`Store.add`): all of it or none, durable
+    when it returns, with no engine bulk load and no flush. For small loads beside other
+    writers (POST /messages in the server)."""
+
+    def write(self, graphs: Sequence[ResourceGraph]) -> None:
+        if graphs:
+            self.store.add(graphs)
+
+
 class Store(abc.ABC):
     """One interface over embedded, in-memory and remote stores."""
 

@@ -8,6 +8,7 @@ mypy knows what each entry is. Nothing here is opened at import time.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from jobtrail.jobs.profiles import Profile
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import Workers
 from jobtrail.store import Store
+from jobtrail.store.watchdog import WriteWatchdog
 from jobtrail.web import conneg
 from starlette.requests import Request
 from starlette.responses import Response
@@ -63,6 +65,7 @@ class Config:
     mcma_give_up_after: float = 86400.0
     mcma_stop_grace: float = 30.0
     sif_services: str | None = None
+    write_deadline: float = 30.0  # seconds a watchdog write may take before /health is 503
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> Config:
@@ -152,6 +155,8 @@ class AppState(TypedDict):
     workers: Workers
     renditions: Renditions
     runtimes: Mapping[str, Runtime]  # each binding's own, by the binding's name
+    watchdog: WriteWatchdog  # does a write still complete? (`/health`)
+    ingest: threading.Lock  # POST /messages: one load at a time
     job_methods: Mapping[str, Sequence[tuple[str, JobHandler]]]
     """What bindings add to `/jobs/{id}`, by method: (binding name, handler), in turn."""
 

@@ -33,7 +33,6 @@ from jobtrail.bindings.jobservice import ore
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.accounts import Caller
 from jobtrail.jobs.core import Job, Jobs
-from jobtrail.jobs.fetch import head
 from jobtrail.jobs.profiles import Profile
 from jobtrail.web import atom, conneg, html, render
 from jobtrail.web.requests import authorise, caller_of, int_param, read_body, visible_job
@@ -84,7 +83,8 @@ async def create(request: AppRequest) -> Response:
         "caller": caller.label,
     }
 
-    def make(price: float | None = None, also: tuple[Any, ...] = ()) -> Job:
+    def make() -> Job:
+        # the price (a HEAD on the input) and the debit are part of the creation, off the loop
         return jobs.create(
             profile=profile.name,
             input=url,
@@ -94,23 +94,11 @@ async def create(request: AppRequest) -> Response:
             execution_duration=duration,
             destruction=now + timedelta(seconds=config.results_ttl),
             phase="QUEUED",
-            price=price,
             request=record,
-            also=also,
+            payer=accounts.payer(caller),
         )
 
-    if caller.pass_token is not None and accounts.priced():
-        probe = await run_in_threadpool(head, url, request.state["engine"].policy)
-        price = accounts.price(probe.size)
-        hint = (
-            f"ask the service to add credit to your pass (POST {config.base_url}credit with "
-            "pass= and amount=, by its administrator), then send the job again"
-        )
-        with accounts.lock():
-            paid = accounts.debit(caller.pass_token, price, hint)
-            job = await run_in_threadpool(make, price, (paid,))
-    else:
-        job = await run_in_threadpool(make)
+    job = await run_in_threadpool(make)
     return PlainTextResponse(
         job.iri,
         status_code=201,

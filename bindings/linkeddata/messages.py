@@ -2,7 +2,10 @@
 
 The body is one message (TRE JSON, FIMS/MCMA JSON-LD, `message/http`, any RDF
 syntax: its Content-Type, else its first bytes, says which) or JSON Lines
-(`application/jsonl`, `application/x-ndjson`), one message a line.
+(`application/jsonl`, `application/x-ndjson`), one message a line. It is
+stored in ordinary transactions, one load at a time, never through the bulk
+path `jobtrail load` uses (an engine bulk load and its flush beside the job
+core's transactions deadlocked every write).
 
     201  stored; Location: the message's IRI; the body lists any shape warnings
     200  these bytes were stored before: nothing new, the IRI is the same
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from typing import Any
 
 from jobtrail.ingest.load import Event, Loader
@@ -58,8 +62,17 @@ async def post(request: AppRequest) -> Response:
         batch_size=max(1, len(items)),
         listener=events.append,
         log=request.state["engine"].log,
+        transactional=True,  # never the bulk path (and its flush) beside the server's writes
     )
-    await run_in_threadpool(loader.load, items)
+    ingest: threading.Lock = request.state["ingest"]
+
+    def load() -> None:
+        # one load at a time: "stored before?", the seal and the write go together, so the
+        # same bytes posted twice at once are stored (and sealed) once
+        with ingest:
+            loader.load(items)
+
+    await run_in_threadpool(load)
     request.state["renditions"].clear()
     results = [_outcome(e) for e in events]
     rejected = [e for e in events if e.outcome == "rejected"]

@@ -70,7 +70,10 @@ async def create(request: AppRequest) -> Response:
     processor = processor_of(request)
     doc, body = await read_document(request)
     caller = caller_of(request)
-    job = await run_in_threadpool(lambda: processor.create(doc, owner=caller.name, by=caller.label))
+    payer = request.state["engine"].accounts.payer(caller)
+    job = await run_in_threadpool(
+        lambda: processor.create(doc, owner=caller.name, by=caller.label, payer=payer)
+    )
     answer = processor.document(job)
 
     def hops() -> None:

@@ -38,9 +38,10 @@ from datetime import datetime
 from typing import Any
 
 from jobtrail.base import nt
-from jobtrail.base.errors import Conflict, InputError, JobFailed, NotFound
+from jobtrail.base.errors import Conflict, Gone, InputError, JobFailed, NotFound
 from jobtrail.bindings.mcma import model as model
 from jobtrail.bindings.mcma.model import CONTEXT, INPUT_FILE, ProfileSpec, phase_of
+from jobtrail.jobs.accounts import Payer
 from jobtrail.jobs.core import FINAL, SERVICE, Change, Job, Jobs
 from jobtrail.jobs.executions import executions
 from jobtrail.jobs.hops import Hops, json_body, request_bytes, response_bytes
@@ -291,7 +292,9 @@ class Processor(Runtime):
 
     # --- the flow ---------------------------------------------------------------------
 
-    def create(self, document: dict[str, Any], *, owner: str | None, by: str) -> Job:
+    def create(
+        self, document: dict[str, Any], *, owner: str | None, by: str, payer: Payer | None = None
+    ) -> Job:
         """A job from an `AmeJob` (any `…Job`) document; NEW."""
         kind = document.get("type") or document.get("@type")
         if not isinstance(kind, str) or not kind.endswith("Job"):
@@ -326,10 +329,13 @@ class Processor(Runtime):
             job_id=job_id,
             status_value=str(status_value) if status_value is not None else None,
             priority=model.priority(document.get("priority")),
+            payer=payer,
         )
         return job
 
-    def create_today(self, document: dict[str, Any], *, owner: str | None, by: str) -> Job:
+    def create_today(
+        self, document: dict[str, Any], *, owner: str | None, by: str, payer: Payer | None = None
+    ) -> Job:
         """Today's `Job` (POST /mcma/jobs): checked against its profile, created and started."""
         asked = model.read_job(document, self.specs, self.jobs.clock())
         kept = {k: v for k, v in document.items() if k not in ("id", "status", "dateCreated")}
@@ -347,6 +353,7 @@ class Processor(Runtime):
             status_value="New",
             priority=asked.priority,
             due=asked.due,
+            payer=payer,
         )
         self.start_job(job_id, None, None, by)
         return self.jobs.get(job_id)
@@ -597,7 +604,7 @@ class Processor(Runtime):
         threading.Thread(target=self._callback_quietly, args=(job.id, delay), daemon=True).start()
 
     def _callback_quietly(self, job_id: str, delay: float) -> None:
-        with contextlib.suppress(NotFound):  # deleted meanwhile: nobody left to tell
+        with contextlib.suppress(NotFound, Gone):  # deleted meanwhile: nobody left to tell
             self.callback(job_id, delay=delay)
 
     def _settled(self, call: Call) -> None:
@@ -605,7 +612,7 @@ class Processor(Runtime):
             return
         try:
             job = self.jobs.get(call.job_id)
-        except NotFound:
+        except (NotFound, Gone):  # deleted (or destroyed) meanwhile
             return
         if call.state == "delivered":
             if job.phase == "QUEUED":
@@ -643,7 +650,7 @@ class Processor(Runtime):
             job_id = row["g"].value.removesuffix("/mcma").rsplit("/", 1)[-1]
             try:
                 job = self.jobs.get(job_id)
-            except NotFound:
+            except (NotFound, Gone):  # a record left by a job deleted before it went too
                 continue
             if job.phase not in FINAL or job.phase == "ARCHIVED":
                 continue

@@ -39,9 +39,10 @@ async def create(request: AppRequest) -> Response:
     processor = processor_of(request)
     doc, body = await read_document(request)
     caller = caller_of(request)
+    payer = request.state["engine"].accounts.payer(caller)
 
     def run() -> dict[str, Any]:
-        job = processor.create_today(doc, owner=caller.name, by=caller.label)
+        job = processor.create_today(doc, owner=caller.name, by=caller.label, payer=payer)
         processor.hops.record(job.id, received_bytes(request, body), "received: POST /mcma/jobs")
         answer = processor.today(job)
         _sent(processor, job.id, 201, answer, "POST /mcma/jobs")

@@ -34,6 +34,7 @@ import pyoxigraph as ox
 from jobtrail.base import nt
 from jobtrail.base.errors import Conflict, Forbidden, InputError, JobFailed, NotFound
 from jobtrail.base.terms import DCTERMS, JT, XSD
+from jobtrail.jobs.accounts import Payer
 from jobtrail.jobs.core import TRANSITIONS, Job, Jobs
 from jobtrail.jobs.hops import Hops
 from jobtrail.store import ResourceGraph
@@ -323,6 +324,7 @@ class Sif(Runtime):
         owner: str | None,
         request: Mapping[str, Any],
         job_id: str | None = None,
+        payer: Payer | None = None,
     ) -> Outcome:
         if name != service.name:
             raise InputError(
@@ -359,6 +361,7 @@ class Sif(Runtime):
             job_id=job_id,
             status_value="NOTSTARTED",
             also=[self._graph(job_id, record)],
+            payer=payer,
         )
         return Outcome(job, record)
 

@@ -418,6 +418,7 @@ async def _create(request: AppRequest, service: Service) -> Response:
             owner=caller.name,
             request=_record(request),
             job_id=given_id,
+            payer=accounts.payer(caller),
         )
     )
     job = outcome.job

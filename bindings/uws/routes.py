@@ -441,12 +441,6 @@ async def _create(request: AppRequest, the_list: JobList, params: Params) -> Res
     accounts = request.state["engine"].accounts
     caller = caller_of(request)
     accounts.require(caller)
-    if caller.pass_token is not None and accounts.priced():
-        raise Forbidden(
-            "jobs paid with a pass are created at /jobs, which prices them; UWS lists take "
-            "HTTP Basic users (or anonymous callers, where allowed)",
-            hint=f"POST the document's URL to {_base(request)}jobs?pass=…",
-        )
     _run_here(request, the_list.profile)
     config = request.state["engine"].config
     profiles: Mapping[str, Profile] = request.state["engine"].profiles
@@ -476,6 +470,7 @@ async def _create(request: AppRequest, the_list: JobList, params: Params) -> Res
             else now + timedelta(seconds=config.results_ttl),
             phase="QUEUED" if start == "RUN" else "PENDING",
             request=_record(request, params),
+            payer=accounts.payer(caller),
         )
     )
     return _see(job_url(request, the_list, job), job)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import jobtrail_server
+from tests.conftest import EXAMPLES_DIR, free_port, jobtrail_server
 
 # pyoxigraph 0.5.13 panics (and, built with panic=abort, kills the process) sorting these
 CRASH = "SELECT ?c ?f WHERE { ?a ?b ?c . ?d ?e ?f } ORDER BY ?f ?c LIMIT 1"
@@ -43,3 +50,100 @@ def test_several_workers_over_a_remote_store(oxigraph_server: str) -> None:
         count = "SELECT (COUNT(*) AS ?n) { ?m a <https://w3id.org/jobtrail/vocab#Message> }"
         answer = httpx.get(base + "sparql", params={"query": count}, timeout=10).json()
         assert answer["results"]["bindings"][0]["n"]["value"] == "31"
+
+
+def _start(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
+    subprocess.run(
+        [sys.executable, "-m", "jobtrail.cli", "load", str(EXAMPLES_DIR), "--store", str(data)]
+        + ["--base-url", f"http://127.0.0.1:{port}/", "--silent"],
+        check=True,
+    )
+    command = [sys.executable, "-m", "jobtrail.cli", "serve", "--store", str(data)]
+    return subprocess.Popen(
+        [*command, "--port", str(port)],
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _until(check: Callable[[], Any], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(base + "health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _lines(process: subprocess.Popen[str]) -> list[str]:
+    """What the process writes to its standard error, line by line as it comes."""
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def test_a_server_process_that_hangs_is_replaced(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    supervisor = _start(tmp_path / "data", port, JOBTRAIL_LIVENESS_TIMEOUT="2")
+    said = _lines(supervisor)
+    try:
+        # the supervisor watches a process once it has seen it answer
+        _until(lambda: any("answers" in line for line in said), 30, "the server did not start")
+        (first,) = _children(supervisor.pid)
+        os.kill(first, signal.SIGSTOP)  # a real process that no longer answers anything
+        _until(lambda: not _healthy(base), 10, "a stopped process still answers")
+        replaced = _until(
+            lambda: [c for c in _children(supervisor.pid) if c != first], 30, "not replaced"
+        )
+        assert not Path(f"/proc/{first}").exists() or _zombie(first)
+        _until(lambda: _healthy(base), 30, "the new process does not answer")
+        assert _children(supervisor.pid) == replaced
+        assert any("killing it" in line for line in said), said
+    finally:
+        supervisor.terminate()
+        supervisor.wait(timeout=30)
+
+
+def test_sigterm_stops_the_server_even_when_its_process_hangs(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    supervisor = _start(tmp_path / "data", port, JOBTRAIL_LIVENESS_TIMEOUT="0")  # no restarts
+    try:
+        _until(lambda: _healthy(base), 30, "the server did not start")
+        (child,) = _children(supervisor.pid)
+        os.kill(child, signal.SIGSTOP)  # it will never handle SIGTERM
+        supervisor.terminate()
+        assert supervisor.wait(timeout=30) == 0
+        assert not Path(f"/proc/{child}").exists() or _zombie(child)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True

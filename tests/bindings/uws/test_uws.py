@@ -421,12 +421,10 @@ def test_list_is_scoped_to_the_owner(client: httpx.Client, inputs: dict[str, str
         if r.get("id") == job_id
     ]
     assert ref[0].findtext(f"{UWS}ownerId") == "alice"
-    assert (
-        client.post(
-            "/uws/Fixity", data={"URL": inputs["good"]}, params={"pass": "rich-pass"}
-        ).status_code
-        == 403
-    )
+    paid = client.post("/uws/Fixity", data={"URL": inputs["good"]}, params={"pass": "rich-pass"})
+    assert paid.status_code == 303  # priced by the job core like a job of /jobs
+    paid_job = client.get(paid.headers["location"], params={"pass": "rich-pass"})
+    assert paid_job.status_code == 200 and "rich-pass" not in paid_job.text
 
 
 def doc_ids(client: httpx.Client, headers: dict[str, str]) -> set[str]:
