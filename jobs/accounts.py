@@ -3,10 +3,11 @@
 Users (HTTP Basic) and passes (`?pass=`, as pay-per-use job services take them) come
 from the settings (`users = "alice:secret,bob:other"`, `passes =
 "TOKEN:credit,…"`). A job is owned by the user who made it, by its pass
-(`pass:` and the first 16 hex digits of the token's SHA-256, so the token
-itself is never stored), or by nobody (anonymous, allowed only when the
-`anonymous` setting is on). Bad credentials are a 403 (they were read and
-refused); no credentials where they are needed is a 401 (RFC 9110 §15.5.2).
+(`pass:` and the first 16 hex digits of the token's HMAC-SHA-256 under the server's
+key, kept outside the dataset, so neither the token nor a plain digest of it is
+stored), or by nobody (anonymous, allowed only when the `anonymous` setting is on).
+Bad credentials are a 403 (they were read and refused); no credentials where they
+are needed is a 401 (RFC 9110 §15.5.2).
 
 Credit: a pass starts with the credit configured for it; each job debits its
 price, computed from the size a HEAD on the input reports (`price_per_job` +
@@ -25,9 +26,12 @@ import contextlib
 import hashlib
 import hmac
 import math
+import os
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyoxigraph as ox
 from jobtrail.base import nt
@@ -49,12 +53,48 @@ class Caller:
 ANONYMOUS = Caller()
 
 
-def pass_owner(token: str) -> str:
-    return "pass:" + _hash(token)[:16]
+def pass_digest(token: str, key: bytes) -> str:
+    """A pass's name in the store: HMAC-SHA-256 of the token under the server's key.
+
+    Keyed, so a stored name cannot be checked against guessed tokens without the key,
+    which is kept outside the dataset (`load_key`)."""
+    return hmac.new(key, token.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+def pass_owner(token: str, key: bytes) -> str:
+    return "pass:" + pass_digest(token, key)[:16]
+
+
+def load_key(path: Path) -> bytes:
+    """The server's secret key, made (32 random bytes, readable by its user only) on first use.
+
+    Several server processes may start at once: the key is written to a file of its own,
+    then linked into place, so every process reads the one key that won."""
+    try:
+        text = path.read_text("ascii").strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(fresh, path)  # atomic; fails if another process got there first
+        except FileExistsError:
+            pass
+        finally:
+            fresh.unlink()
+        text = path.read_text("ascii").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise InputError(
+            f"{path} does not hold a key (64 hex digits)",
+            hint="remove it to have a new one made (pass names change with it), or restore it",
+        )
+    return key
 
 
 def parse_pairs(text: str | None, what: str) -> dict[str, str]:
@@ -84,6 +124,8 @@ class Accounts:
     max_bytes: int = 100_000_000
     size_of: Callable[[str], int | None] = lambda url: None
     """The size of a job's input in bytes (a HEAD), None when unknown."""
+    key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """The server's secret key for pass names (`load_key`); by default one for this process."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- who ------------------------------------------------------------------
@@ -92,7 +134,7 @@ class Accounts:
         if pass_token is not None:
             if pass_token not in self.passes:
                 raise Forbidden("this pass is not known here", hint="check the ?pass= value")
-            return Caller(pass_owner(pass_token), pass_token)
+            return Caller(pass_owner(pass_token, self.key), pass_token)
         if authorization:
             scheme, _, value = authorization.partition(" ")
             if scheme.lower() != "basic":
@@ -130,7 +172,7 @@ class Accounts:
         return round(self.price_per_job + self.price_per_mb * math.ceil(size / 1e6), 6)
 
     def iri(self, token: str) -> str:
-        return f"{self.base}passes/{_hash(token)}"
+        return f"{self.base}passes/{pass_digest(token, self.key)}"
 
     def balance(self, token: str) -> float:
         for t in self.store.read(self.iri(token)):

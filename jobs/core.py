@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
-from jobtrail.base import nt
+from jobtrail.base import nt, redact
 from jobtrail.base.errors import (
     Conflict,
     Gone,
@@ -37,6 +37,7 @@ from jobtrail.base.errors import (
 from jobtrail.base.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
 from jobtrail.ingest.message import Incoming, envelope
 from jobtrail.ingest.seal import Log
+from jobtrail.jobs.vault import Vault
 from jobtrail.store import ResourceGraph, Store, Triple
 
 if TYPE_CHECKING:
@@ -90,6 +91,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _redacted_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Parameters as stored: a secret parameter's value, or a URL's password, redacted."""
+    out = dict(parameters or {})
+    text, found = redact.text(json.dumps(out, ensure_ascii=False))
+    out = json.loads(text) if found else out
+    return {
+        k: redact.REDACTED if k.lower() in redact.SECRET_PARAMETERS else v for k, v in out.items()
+    }
+
+
 @dataclass(frozen=True)
 class JobError:
     type: str  # the JobtrailError class name: InputUnavailable, TimeLimitExceeded …
@@ -98,7 +109,9 @@ class JobError:
 
     @classmethod
     def of(cls, error: JobFailed) -> JobError:
-        return cls(type(error).__name__, error.message, error.hint)
+        """The error as stored: a URL's credentials in its text are redacted."""
+        hint = redact.text(error.hint)[0] if error.hint else None
+        return cls(type(error).__name__, redact.text(error.message)[0], hint)
 
 
 @dataclass(frozen=True)
@@ -161,6 +174,7 @@ class Jobs:
         clock: Callable[[], datetime] = utcnow,
         log: Log | None = None,
         parts: Collection[str] = (),
+        vault: Vault | None = None,
     ):
         self.store = store
         self.base = base
@@ -168,6 +182,8 @@ class Jobs:
         self.clock = clock
         self._locks = [threading.Lock() for _ in range(64)]
         self._listeners: list[Listener] = []
+        self.vault = vault if vault is not None else Vault()
+        """The unredacted inputs of jobs whose input URL carries credentials."""
         self.parts = frozenset(parts)
         """Names of graphs bindings keep beside a job (`{job}/sif`), dropped with it."""
 
@@ -329,7 +345,13 @@ class Jobs:
         if execution_duration < 0:
             raise InputError("the execution duration is a number of seconds ≥ 0 (0: unlimited)")
         job_id = job_id or str(uuid.uuid4())
-        charge = payer.price(input) if payer is not None else 0.0
+        secret_input: str | None = None
+        if input is not None:
+            stored_input, redacted = redact.text(input)
+            if redacted:  # the dataset gets the URL without its password; the vault the URL
+                secret_input, input = input, stored_input
+        parameters = _redacted_parameters(parameters)
+        charge = payer.price(secret_input or input) if payer is not None else 0.0
         if payer is not None:
             price = charge
         now = self.clock()
@@ -357,6 +379,8 @@ class Jobs:
                 raise Conflict(f"job {job_id} exists already")
             with payer.debited(charge) if payer is not None else contextlib.nullcontext() as paid:
                 graphs = [*also, paid] if paid is not None else also
+                if secret_input is not None:
+                    self.vault.put(job_id, secret_input)
                 self._commit(job, "created", None, owner or "anonymous", request, also=graphs)
         self._tell(Change("created", job, job_id, None))
         return job
@@ -461,10 +485,25 @@ class Jobs:
                     hint="they can change while the job is PENDING",
                     details={"phase": job.phase},
                 )
+            if "parameters" in fields:
+                fields = {**fields, "parameters": _redacted_parameters(fields["parameters"])}
+            given = fields.get("input")
+            if isinstance(given, str):
+                stored_input, redacted = redact.text(given)
+                if redacted:
+                    self.vault.put(job_id, given)
+                    fields = {**fields, "input": stored_input}
+                else:
+                    self.vault.drop(job_id)
             new = replace(job, **fields, modified=self.clock(), sequence=job.sequence + 1)
             self._commit(new, "updated", job.phase, by, request, also=also)
         self._tell(Change("updated", new, job_id, job.phase, by))
         return new
+
+    def input_of(self, job: Job) -> str | None:
+        """The URL to fetch the job's input from: with its credentials, which only the vault
+        holds (the job's `input` is the URL as stored, its password redacted)."""
+        return self.vault.get(job.id) or job.input
 
     def delete(
         self,
@@ -482,6 +521,7 @@ class Jobs:
             gone = replace(job, modified=self.clock(), sequence=job.sequence + 1)
             message = self._message(gone, kind, job.phase, by, request)
             self.store.apply(add=[message], delete=drop)
+            self.vault.drop(job_id)
         self._tell(Change(kind, None, job_id, job.phase, by))
         return job
 
@@ -526,7 +566,11 @@ class Jobs:
             record["error"] = {"type": job.error.type, "message": job.error.message}
         if request:
             record["request"] = dict(request)
-        data = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+        text, redacted = redact.text(json.dumps(record, ensure_ascii=False, sort_keys=True))
+        if redacted:  # the request as received, less its secrets: say so
+            record["redacted"] = redacted
+            text, _ = redact.text(json.dumps(record, ensure_ascii=False, sort_keys=True))
+        data = text.encode("utf-8")
         incoming = Incoming(data, f"job {job.id} #{job.sequence}", "application/json")
         m, triples = envelope(
             incoming,

@@ -9,6 +9,7 @@ each binding's runtime, then the worker pool.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import threading
 from collections.abc import AsyncIterator, Sequence
 from html import escape
@@ -18,11 +19,12 @@ from typing import Any
 from jobtrail.base.errors import JobtrailError
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
 from jobtrail.ingest.seal import Log
-from jobtrail.jobs.accounts import Accounts, parse_pairs
+from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy, head
 from jobtrail.jobs.hops import Hops
+from jobtrail.jobs.vault import Vault
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store, open_store
@@ -126,7 +128,8 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
     """The job engine every binding builds on: the job core, its accounts, profiles, waits."""
     log = Log(store)  # one log head per process: loads and job changes both append to it
     parts = [part for b in bindings for part in b.side_graphs]
-    jobs = Jobs(store, config.base_url, log=log, parts=parts)
+    vault = Vault(Path(config.files) / ".vault")  # inputs' credentials, outside the dataset
+    jobs = Jobs(store, config.base_url, log=log, parts=parts, vault=vault)
     policy = policy_of(config)
     return Engine(
         config=config,
@@ -144,6 +147,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             price_per_mb=config.price_per_mb,
             max_bytes=config.fetch_max_bytes,
             size_of=lambda url: head(url, policy).size,
+            key=_key(config),
         ),
         profiles=builtin_profiles(),
         policy=policy,
@@ -160,6 +164,24 @@ class Elsewhere:
 
     def __call__(self, job: Job) -> bool:
         return any(r.runs_elsewhere(job) for r in self.runtimes)
+
+
+def _key(config: Config) -> bytes:
+    where = key_path(config)
+    return load_key(where) if where is not None else secrets.token_bytes(32)
+
+
+def key_path(config: Config) -> Path | None:
+    """The server's key file: the setting, else beside the store (`jobtrail-data.key`);
+    a store in memory gets a key of its own process (None: nothing to keep)."""
+    if config.key_file:
+        return Path(config.key_file)
+    if config.store == "memory:":
+        return None
+    if "://" in config.store:
+        return Path("jobtrail-key")
+    store = Path(config.store).resolve()
+    return store.parent / f"{store.name}.key"
 
 
 def policy_of(config: Config) -> FetchPolicy:

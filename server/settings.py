@@ -78,6 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
     # --- jobs
     Setting("job_workers", 2, "jobs run at once by the worker pool", int),
     Setting("files", "jobtrail-files", "directory for jobs' result files, one folder per job"),
+    Setting(
+        "key_file",
+        "",
+        "the server's secret key, made on first use, kept outside the dataset (passes are "
+        "named in the store by a keyed hash of their token); default: beside the store, "
+        "<store>.key (./jobtrail-key for a remote store, none kept for memory:)",
+    ),
     Setting("default_profile", "DocumentToText", "profile of a job POSTed without one"),
     Setting("execution_duration", 600, "seconds a job may run (0: unlimited)", int),
     Setting("results_ttl", 7 * 86400, "seconds a job and its results are kept", int),

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -398,9 +399,10 @@ def jobtrail_server(
     load = [*jobtrail, "load", str(EXAMPLES_DIR), "--store", str(data), "--base-url", base]
     subprocess.run([*load, "--silent"], check=True)
     serve = [*jobtrail, "serve", "--store", str(data), "--port", str(port), *options]
-    process = subprocess.Popen(
-        serve, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})}
-    )
+    env = dict(env or {})
+    if "://" in str(data) and "JOBTRAIL_KEY_FILE" not in env:  # not ./jobtrail-key: a test's own
+        env["JOBTRAIL_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="jobtrail-key-")) / "key")
+    process = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
     try:
         wait_for(
             process, base, "jobtrail serve", lambda: process.stderr.read() if process.stderr else ""
@@ -452,6 +454,7 @@ class DocumentServer:
         import threading
 
         self.documents: dict[str, tuple[bytes, str]] = {}
+        self.authorizations: list[str | None] = []  # the Authorization header of each request
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -464,6 +467,7 @@ class DocumentServer:
                 from urllib.parse import parse_qs, urlsplit
 
                 url = urlsplit(self.path)
+                server.authorizations.append(self.headers.get("Authorization"))
                 delay = float(parse_qs(url.query).get("delay", ["0"])[0])
                 time.sleep(delay)
                 path = url.path.removeprefix("/nolength")

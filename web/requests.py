@@ -10,6 +10,7 @@ import base64
 import binascii
 import hmac
 
+from jobtrail.base import redact
 from jobtrail.base.errors import Forbidden, InputError, PayloadTooLarge, Unauthorized
 from jobtrail.jobs.accounts import Caller
 from jobtrail.jobs.core import Job
@@ -42,13 +43,21 @@ async def read_body(request: AppRequest, limit: int | None = None) -> bytes:
 
 
 def received_bytes(request: AppRequest, body: bytes) -> bytes:
-    """The request as it arrived (an HTTP message), without its credentials."""
+    """The request as it arrived (an HTTP message), its secrets redacted (`base/redact.py`).
+
+    Credentials (`Authorization`, `?pass=`, a URL's password, secret form or JSON fields)
+    are replaced by `REDACTED` in place, and a `Jobtrail-Redacted` header names what was.
+    """
     headers = [
-        (k, v)
-        for k, v in request.headers.items()
-        if k.lower() not in ("authorization", "host", "content-length")
+        (k, v) for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
     ]
-    return request_bytes(request.method, str(request.url), body, headers)
+    headers, hidden = redact.headers(headers)
+    url, in_url = redact.text(str(request.url))
+    body, in_body = redact.data(body)
+    hidden = sorted({*hidden, *in_url, *in_body})
+    if hidden:
+        headers.append((redact.NOTE_HEADER, ", ".join(hidden)))
+    return request_bytes(request.method, url, body, headers)
 
 
 def int_param(request: AppRequest, name: str, default: int, low: int, high: int) -> int:

@@ -43,6 +43,7 @@ class Config:
     cache_size: int = 10_000  # renditions of immutable resources kept in memory; 0: none
     job_workers: int = 2
     files: str = "jobtrail-files"
+    key_file: str = ""  # "": beside the store (see key_path in server/app.py)
     default_profile: str = "DocumentToText"
     execution_duration: int = 600
     results_ttl: int = 7 * 86400

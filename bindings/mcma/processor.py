@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from jobtrail.base import nt
+from jobtrail.base import nt, redact
 from jobtrail.base.errors import Conflict, Gone, InputError, JobFailed, NotFound
 from jobtrail.bindings.mcma import model as model
 from jobtrail.bindings.mcma.model import CONTEXT, INPUT_FILE, ProfileSpec, phase_of
@@ -116,6 +116,12 @@ class Record:
     dialect: str = "fims"  # fims: FIMS 1.3's AmeJob of /mcma/Job; mcma: today's Job
     notify: str | None = None  # today's notificationEndpoint
     progress: int | None = None
+
+
+def _redacted(value: Any) -> Any:
+    """A JSON value as stored: credentials in its text replaced (base/redact.py)."""
+    text, found = redact.text(json.dumps(value, ensure_ascii=False))
+    return json.loads(text) if found else value
 
 
 class Processor(Runtime):
@@ -206,14 +212,16 @@ class Processor(Runtime):
         t = [
             (s, nt.A, nt.jt("McmaRecord")),
             (s, nt.jt("about"), nt.iri(self.jobs.iri(job_id))),
-            (s, nt.jt("mcmaDocument"), nt.json_lit(record.document)),
+            (s, nt.jt("mcmaDocument"), nt.json_lit(_redacted(record.document))),
         ]
         optional = {
             "startCommand": nt.iri(record.start_job) if record.start_job else None,
             "successEndpoint": nt.iri(record.success) if record.success else None,
             "failureEndpoint": nt.iri(record.failure) if record.failure else None,
             "assignedService": nt.lit(record.service) if record.service else None,
-            "serviceReport": nt.json_lit(record.report) if record.report is not None else None,
+            "serviceReport": (
+                nt.json_lit(_redacted(record.report)) if record.report is not None else None
+            ),
             "stopCause": nt.lit(record.stop_cause) if record.stop_cause else None,
             "stopCommand": nt.iri(record.stop_job) if record.stop_job else None,
             "mcmaDialect": nt.lit(record.dialect),

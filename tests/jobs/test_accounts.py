@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from jobtrail.base.errors import Forbidden, InputError, PaymentRequired, Unauthorized
-from jobtrail.jobs.accounts import ANONYMOUS, Accounts, Caller, parse_pairs, pass_owner
+from jobtrail.jobs.accounts import (
+    ANONYMOUS,
+    Accounts,
+    Caller,
+    load_key,
+    parse_pairs,
+    pass_digest,
+    pass_owner,
+)
 from jobtrail.store import Store
 from jobtrail.store.oxigraph import OxigraphStore
 
@@ -37,9 +47,25 @@ def basic(user: str, password: str) -> str:
 
 def test_identities(accounts: Accounts) -> None:
     assert accounts.identify(basic("alice", "wonderland"), None) == Caller("alice")
-    assert accounts.identify(None, "tok") == Caller(pass_owner("tok"), "tok")
+    assert accounts.identify(None, "tok") == Caller(pass_owner("tok", accounts.key), "tok")
     assert accounts.identify(None, None) is ANONYMOUS
-    assert "tok" not in pass_owner("tok")  # the token itself is never stored
+    assert "tok" not in pass_owner("tok", accounts.key)  # the token itself is never stored
+
+
+def test_a_pass_is_named_by_a_keyed_hash_never_a_plain_digest(tmp_path: Path) -> None:
+    key = load_key(tmp_path / "key")
+    assert load_key(tmp_path / "key") == key  # made once, then read
+    assert (tmp_path / "key").stat().st_mode & 0o777 == 0o600
+    plain = hashlib.sha256(b"tok").hexdigest()
+    assert pass_digest("tok", key) != plain
+    assert pass_digest("tok", key) != pass_digest("tok", load_key(tmp_path / "other"))
+    assert pass_owner("tok", key) == "pass:" + pass_digest("tok", key)[:16]
+
+
+def test_a_key_file_that_holds_no_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text("not hex")
+    with pytest.raises(InputError, match="does not hold a key"):
+        load_key(tmp_path / "key")
 
 
 @pytest.mark.parametrize(
@@ -98,3 +124,23 @@ def test_setting_pairs() -> None:
     with pytest.raises(InputError, match="nocolon") as caught:
         parse_pairs("nocolon", "users")
     assert caught.value.hint is not None and "name:value" in caught.value.hint
+
+
+def test_processes_starting_at_once_share_one_key(tmp_path: Path) -> None:
+    """Several server processes making the key at once all read the one that won."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from jobtrail.jobs.accounts import load_key; "
+        "print(load_key(Path(sys.argv[1])).hex())"
+    )
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "key")], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(6)
+    ]
+    keys = {p.communicate(timeout=60)[0].strip() for p in starts}
+    assert keys == {load_key(tmp_path / "key").hex()}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["key"]  # no draft left behind

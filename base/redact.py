@@ -1,0 +1,96 @@
+"""Secrets out of everything recorded: credentials in URLs, secret parameters, auth headers.
+
+What the server keeps of a request (a hop's bytes, a job-change record, a job's input) is
+passed through here first. A secret is replaced by `REDACTED` in place, so the record
+stays honest about having been changed, and the caller is told which names were
+redacted (a hop says so in a `Jobtrail-Redacted` header).
+
+Secret, wherever it appears in text: the password of a URL's userinfo
+(`https://user:REDACTED@host/…`) and the value of a parameter named in
+`SECRET_PARAMETERS` (`?pass=REDACTED`, `pass=REDACTED` in a form, `"pass": "REDACTED"` in
+JSON). Secret headers (`SECRET_HEADERS`) keep their name with the value `REDACTED`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+REDACTED = "REDACTED"
+NOTE_HEADER = "Jobtrail-Redacted"
+
+SECRET_PARAMETERS = frozenset(
+    {"pass", "password", "passwd", "token", "access_token", "api_key", "apikey", "secret"}
+)
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+
+_NAMES = "|".join(sorted(SECRET_PARAMETERS, key=len, reverse=True))
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@\"'<>]*:)([^@\s/\"'<>]+)@")
+_ENCODED_USERINFO = re.compile(
+    r"(?i)(%3A%2F%2F(?:(?!%2F|%40)[^&\s/@])*%3A)((?:(?!%2F)[^&\s/@])+?)%40"
+)
+"""The same in a percent-encoded URL (a form field's value): `…%3A%2F%2Fuser%3Apw%40host`."""
+_PARAMETER = re.compile(rf"(?i)(^|[?&;\s])({_NAMES})=([^&;\s\"'<>#]*)")
+_JSON_MEMBER = re.compile(rf'(?i)("({_NAMES})"\s*:\s*)"((?:[^"\\]|\\.)*)"')
+
+
+def text(value: str) -> tuple[str, list[str]]:
+    """`value` with every secret replaced, and the names of what was replaced."""
+    found: list[str] = []
+
+    def userinfo(m: re.Match[str]) -> str:
+        if m.group(2) == REDACTED:
+            return m.group(0)
+        found.append("userinfo")
+        return f"{m.group(1)}{REDACTED}@"
+
+    def parameter(m: re.Match[str]) -> str:
+        if m.group(3) in ("", REDACTED):
+            return m.group(0)
+        found.append(m.group(2).lower())
+        return f"{m.group(1)}{m.group(2)}={REDACTED}"
+
+    def member(m: re.Match[str]) -> str:
+        if m.group(3) == REDACTED:
+            return m.group(0)
+        found.append(m.group(2).lower())
+        return f'{m.group(1)}"{REDACTED}"'
+
+    def encoded(m: re.Match[str]) -> str:
+        if m.group(2) == REDACTED:
+            return m.group(0)
+        found.append("userinfo")
+        return f"{m.group(1)}{REDACTED}%40"
+
+    value = _USERINFO.sub(userinfo, value)
+    value = _ENCODED_USERINFO.sub(encoded, value)
+    value = _PARAMETER.sub(parameter, value)
+    value = _JSON_MEMBER.sub(member, value)
+    return value, sorted(set(found))
+
+
+def data(value: bytes) -> tuple[bytes, list[str]]:
+    """A body's bytes with every secret replaced (bytes that are not UTF-8 are kept as they are)."""
+    try:
+        decoded = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value, []
+    out, found = text(decoded)
+    return (out.encode("utf-8") if found else value), found
+
+
+def headers(pairs: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Headers with secret values replaced (the header stays, so the record shows it came)."""
+    out: list[tuple[str, str]] = []
+    found: list[str] = []
+    for name, value in pairs:
+        if name.lower() in SECRET_HEADERS:
+            out.append((name, REDACTED))
+            found.append(name.lower())
+        else:
+            redacted, more = text(value)
+            out.append((name, redacted))
+            found += more
+    return out, sorted(set(found))
