@@ -210,7 +210,11 @@ class Outbox:
             except Exception as e:  # a failure of jobtrail's own: retried, but not forever
                 log.exception("outbox: call %s to %s", call.id, call.url)
                 problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-                self._settle(replace(call, attempts=call.attempts + 1), None, problem)
+                try:
+                    self._settle(replace(call, attempts=call.attempts + 1), None, problem)
+                except Exception:  # the store itself failed: try again a little later
+                    log.exception("outbox: settling call %s", call.id)
+                    self._push(replace(call, next_at=self.jobs.clock() + timedelta(seconds=5)))
 
     def _attempt(self, call: Call) -> None:
         n = call.attempts + 1
