@@ -26,6 +26,7 @@ class JT(DefinedNamespace):
     previousDigest: URIRef
     logPosition: URIRef
     price: URIRef
+    paidBytes: URIRef
     credit: URIRef
     errorType: URIRef
     changedBy: URIRef
@@ -87,6 +88,8 @@ class JT(DefinedNamespace):
     lastStatus: URIRef
     lastProblem: URIRef
     lastAnswer: URIRef
+    lastAnswerSize: URIRef
+    configuredTarget: URIRef
     SifRecord: URIRef
     SifPhase: URIRef
     SifPhaseState: URIRef

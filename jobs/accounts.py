@@ -235,7 +235,15 @@ class Payer:
 
     def price(self, input: str | None) -> float:
         """What a job on `input` costs (a HEAD on it); without an input, the price per job."""
-        return self.accounts.price(self.accounts.size_of(input) if input else 0)
+        return self.quote(input)[0]
+
+    def quote(self, input: str | None) -> tuple[float, int]:
+        """What a job on `input` costs, and the size in bytes that price pays for: the size a
+        HEAD reports, the fetch limit when it reports none, 0 without an input. The job's
+        input download stops past that size (`jt:paidBytes`)."""
+        size = self.accounts.size_of(input) if input else 0
+        size = self.accounts.max_bytes if size is None else size
+        return self.accounts.price(size), size
 
     @contextlib.contextmanager
     def debited(self, price: float) -> Iterator[ResourceGraph]:

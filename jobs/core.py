@@ -136,6 +136,7 @@ class Job:
     results: str | None = None  # the result aggregation's IRI, once there is one
     status_value: str | None = None  # a binding's own status, as its client wrote it
     price: float | None = None
+    paid_bytes: int | None = None  # the input size its price paid for; the download stops past it
     priority: str | None = None  # FIMS 1.3: low, medium, high, urgent, immediate
     due: datetime | None = None  # the deadline: not ended by then → ERROR (MCMA `deadline`)
 
@@ -351,7 +352,9 @@ class Jobs:
             if redacted:  # the dataset gets the URL without its password; the vault the URL
                 secret_input, input = input, stored_input
         parameters = _redacted_parameters(parameters)
-        charge = payer.price(secret_input or input) if payer is not None else 0.0
+        charge, paid_bytes = (
+            payer.quote(secret_input or input) if payer is not None else (0.0, None)
+        )
         if payer is not None:
             price = charge
         now = self.clock()
@@ -370,6 +373,7 @@ class Jobs:
             destruction=destruction,
             quote=quote,
             price=price,
+            paid_bytes=paid_bytes,
             status_value=status_value,
             priority=priority,
             due=due,
@@ -639,6 +643,7 @@ _P = {
     "parameter": f"{_J}parameter",
     "sequence": f"{_J}sequence",
     "price": f"{_J}price",
+    "paid_bytes": f"{_J}paidBytes",
     "priority": f"{_J}priority",
     "due": f"{_J}deadline",
     "created": f"{DCTERMS}created",
@@ -685,6 +690,7 @@ def to_triples(job: Job, profile_iri: str) -> list[Triple]:
             "price",
             nt.typed(_decimal(job.price), f"{XSD}decimal") if job.price is not None else None,
         ),
+        ("paid_bytes", nt.integer(job.paid_bytes) if job.paid_bytes is not None else None),
     ]
     out += [(s, p[k], v) for k, v in optional if v is not None]
     for i, (key, value) in enumerate(job.parameters.items()):
@@ -744,6 +750,7 @@ def from_triples(job_id: str, iri: str, triples: Sequence[ox.Triple]) -> Job:
         )
     profile = by_subject.get(one("profile") or "", {})
     price = one("price")
+    paid_bytes = one("paid_bytes")
     created = when("created")
     assert created is not None, f"job {iri} has no creation time"
     return Job(
@@ -767,6 +774,7 @@ def from_triples(job_id: str, iri: str, triples: Sequence[ox.Triple]) -> Job:
         results=one("result"),
         status_value=one("status"),
         price=float(price) if price is not None else None,
+        paid_bytes=int(paid_bytes) if paid_bytes is not None else None,
         priority=one("priority"),
         due=when("due"),
     )

@@ -3,12 +3,11 @@
 Every refusal or failure is an `InputUnavailable` (424) naming the URL and
 what went wrong, with a hint saying what to do.
 
-The address policy is applied as each connection is made: the network backend
-under httpx resolves the host once, refuses it if any address is not public
-(unless `allow_private`), and connects to the very address it checked, while
-Host and TLS server name stay the URL's host. So DNS rebinding cannot slip a
-private address in between check and connection, and every redirect hop is
-covered because every connection is.
+The address policy is the egress policy (`egress.py`), applied as each
+connection is made: the host is resolved once, refused if any address is not
+public (unless `allow_private`), and the very address checked is connected to.
+So DNS rebinding cannot slip a private address in between check and
+connection, and every redirect hop is covered because every connection is.
 
 Known limits: proxy settings in the environment are ignored (a proxy would
 hide the addresses the policy is about); inputs are asked for with
@@ -21,32 +20,27 @@ symlink, so a directory swapped for a symlink in between is not caught.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import mimetypes
 import os
-import socket
-import ssl
 import stat
-import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpcore
 import httpx
 from jobtrail.base.errors import InputUnavailable
+from jobtrail.jobs.egress import Refused, Transport, checked
 
 MAX_REDIRECTS = 5
 CHUNK = 65536
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix: IPv4 inside
 PRIVATE_HINT = "loopback and private addresses are refused; set fetch_allow_private to allow them"
 REACH_HINT = "check that the URL is right and that its server is up and reachable from here"
 DIRECT_HINT = "give the final URL of the input directly"
 AUTH_HINT = "the input must be readable without credentials (a pre-signed URL works)"
 SIZE_HINT = "give a smaller input; the service's fetch_max_bytes setting sets the largest allowed"
+PAID_HINT = "the input grew after its price was computed; create the job again to pay for its size"
 
 
 @dataclass(frozen=True)
@@ -72,8 +66,11 @@ class Probe:
     media_type: str | None
 
 
-def fetch(url: str, dest: Path, policy: FetchPolicy) -> Fetched:
-    with _open(url, policy, policy.max_bytes) as (final, media_type, chunks):
+def fetch(url: str, dest: Path, policy: FetchPolicy, paid: int | None = None) -> Fetched:
+    """The input at `url` into `dest`; `paid`: the size its price was computed for (a
+    priced job's), past which the download stops and the fetch fails."""
+    limit = policy.max_bytes if paid is None else min(paid, policy.max_bytes)
+    with _open(url, policy, limit, paid=paid is not None) as (final, media_type, chunks):
         try:
             with dest.open("wb") as out:
                 size = sum(out.write(chunk) for chunk in chunks)
@@ -108,16 +105,17 @@ def check_address(url: str, policy: FetchPolicy) -> None:
     with _Session(url, policy) as session, session.errors():
         session.require_host(parsed)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        _checked(parsed.raw_host.decode("ascii"), port, policy, policy.timeout)
+        checked(parsed.raw_host.decode("ascii"), port, policy.allow_private, policy.timeout)
 
 
 _Source = tuple[str, str | None, Iterator[bytes]]  # final URL, media type, capped chunks
 
 
 @contextlib.contextmanager
-def _open(url: str, policy: FetchPolicy, limit: int) -> Iterator[_Source]:
+def _open(url: str, policy: FetchPolicy, limit: int, *, paid: bool = False) -> Iterator[_Source]:
     small = f"only {limit} bytes are read here, for a small file such as a checksum"
-    hint = SIZE_HINT if limit >= policy.max_bytes else small
+    hint = SIZE_HINT if limit >= policy.max_bytes else PAID_HINT if paid else small
+    too = partial(_too_large, paid=paid and limit < policy.max_bytes)
     if _scheme(url) == "file":
         path = _local_file(url, policy)
         try:
@@ -129,9 +127,9 @@ def _open(url: str, policy: FetchPolicy, limit: int) -> Iterator[_Source]:
             if not stat.S_ISREG(info.st_mode):
                 raise InputUnavailable(f"cannot read {url}: not a regular file", hint="check it")
             if info.st_size > limit:
-                raise _too_large(url, limit, hint, info.st_size)
+                raise too(url, limit, hint, info.st_size)
             reads = iter(partial(f.read, CHUNK), b"")
-            chunks = _cap(reads, limit, partial(_too_large, url, limit, hint))
+            chunks = _cap(reads, limit, partial(too, url, limit, hint))
             yield url, mimetypes.guess_type(path.name)[0], chunks
         return
     with _Session(url, policy) as session, session.errors():
@@ -140,8 +138,8 @@ def _open(url: str, policy: FetchPolicy, limit: int) -> Iterator[_Source]:
             session.require_ok(response)
             size, media_type = _headers(response)
             if size is not None and size > limit:
-                raise _too_large(session.where, limit, hint, size)
-            too_large = partial(_too_large, session.where, limit, hint)
+                raise too(session.where, limit, hint, size)
+            too_large = partial(too, session.where, limit, hint)
             yield str(response.url), media_type, _cap(response.iter_raw(CHUNK), limit, too_large)
         finally:
             response.close()
@@ -156,8 +154,13 @@ def _cap(chunks: Iterable[bytes], limit: int, fail: Callable[[], Exception]) -> 
         yield chunk
 
 
-def _too_large(where: str, limit: int, hint: str, size: int | None = None) -> InputUnavailable:
+def _too_large(
+    where: str, limit: int, hint: str, size: int | None = None, *, paid: bool = False
+) -> InputUnavailable:
     what = f"is {size} bytes" if size is not None else "sent more than that"
+    if paid:
+        message = f"the input is larger than paid for: {where} {what}; {limit} bytes were paid for"
+        return InputUnavailable(message, hint=hint)
     return InputUnavailable(f"{where} {what}; at most {limit} bytes are fetched", hint=hint)
 
 
@@ -211,7 +214,7 @@ _HTTP_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpx.HTTPError, 
 class _Session(httpx.Client):
     def __init__(self, url: str, policy: FetchPolicy) -> None:
         super().__init__(
-            transport=_Transport(policy),
+            transport=Transport(allow_private=policy.allow_private, timeout=policy.timeout),
             headers={"User-Agent": policy.user_agent, "Accept-Encoding": "identity"},
             timeout=policy.timeout,
             follow_redirects=False,
@@ -255,10 +258,8 @@ class _Session(httpx.Client):
     def errors(self) -> Iterator[None]:
         try:
             yield
-        except _Refused as e:
-            host, address, kind = e.args
-            said = address if host == address else f"{host} resolves to {address}, which"
-            message = f"refused to fetch {self.where}: {said} is not a public address ({kind})"
+        except Refused as e:
+            message = f"refused to fetch {self.where}: {e.reason}"
             raise InputUnavailable(message, hint=PRIVATE_HINT) from None
         except (httpcore.TimeoutException, httpx.TimeoutException):
             message = f"fetching {self.where} took more than {self.policy.timeout:g} seconds"
@@ -270,130 +271,3 @@ class _Session(httpx.Client):
         except _HTTP_ERRORS as e:
             message = f"fetching {self.where} failed: {str(e) or type(e).__name__}"
             raise InputUnavailable(message, hint=REACH_HINT) from None
-
-
-class _Refused(Exception):
-    """Raised under httpcore, which lets it through, for `errors()` to name the URL."""
-
-
-def _forbidden(address: str) -> str | None:
-    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address):  # ::ffff:10.0.0.1, 6to4 and NAT64 reach IPv4
-        nat64 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if ip in _NAT64 else None
-        ip = ip.ipv4_mapped or ip.sixtofour or nat64 or ip
-    kinds = ("unspecified", "loopback", "link_local", "site_local", "multicast", "private")
-    other = None if ip.is_global and not ip.is_reserved else "not globally routable"
-    kind = next((kind for kind in kinds if getattr(ip, f"is_{kind}", False)), other)
-    return kind and kind.replace("_", "-")
-
-
-def _checked(host: str, port: int, policy: FetchPolicy, timeout: float) -> list[str]:
-    # Resolved here, once, so that the addresses checked are the addresses connected to;
-    # in a thread, because getaddrinfo has no timeout of its own.
-    try:
-        ipaddress.ip_address(host)  # a literal is its own address
-        addresses = [host]
-    except ValueError:
-        resolver = ThreadPoolExecutor(1, thread_name_prefix="resolve")
-        found = resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-        resolver.shutdown(wait=False)
-        try:
-            infos = found.result(timeout)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"resolving {host} took too long") from None
-        except OSError as e:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {e.strerror}") from None
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-    for address in addresses:
-        kind = None if policy.allow_private else _forbidden(address)
-        if kind:
-            raise _Refused(host, address, kind)
-    return addresses
-
-
-@dataclass
-class _GuardedStream(httpcore.NetworkStream):
-    inner: httpcore.NetworkStream
-    backend: _Transport
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, self.backend.left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.inner.write(buffer, self.backend.left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        left = self.backend.left(timeout, httpcore.ConnectTimeout)
-        tls = self.inner.start_tls(ssl_context, server_hostname, left)
-        return _GuardedStream(tls, self.backend)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self.inner.get_extra_info(info)
-
-
-class _Transport(httpx.BaseTransport, httpcore.NetworkBackend):
-    """Both the transport httpx uses and the network backend under it: httpx's own
-    transport takes no backend, and the two share the policy and the fetch's deadline."""
-
-    def __init__(self, policy: FetchPolicy) -> None:
-        self._policy, self._tcp = policy, httpcore.SyncBackend()
-        self._end = time.monotonic() + policy.timeout
-        context = httpx.create_ssl_context()
-        self._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=self)
-
-    def left(self, timeout: float | None, error: type[Exception]) -> float:
-        left = self._end - time.monotonic()
-        if left <= 0:
-            raise error("the time allowed for the fetch ran out")
-        return left if timeout is None else min(timeout, left)
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        failure: httpcore.ConnectError | None = None
-        for address in _checked(host, port, self._policy, self.left(None, httpcore.ConnectTimeout)):
-            left = self.left(timeout, httpcore.ConnectTimeout)
-            try:  # the address just checked, never the name resolved again
-                stream = self._tcp.connect_tcp(address, port, left, local_address, socket_options)
-            except httpcore.ConnectError as e:
-                failure = e
-                continue
-            return _GuardedStream(stream, self)
-        raise failure or httpcore.ConnectError(f"no address of {host} answered")
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        u = request.url
-        url = httpcore.URL(scheme=u.raw_scheme, host=u.raw_host, port=u.port, target=u.raw_path)
-        headers, extensions = request.headers.raw, request.extensions  # GET, HEAD: no body
-        raw = httpcore.Request(request.method, url, headers=headers, extensions=extensions)
-        got = self._pool.handle_request(raw)
-        return httpx.Response(
-            got.status, headers=got.headers, stream=_Body(got), extensions=got.extensions
-        )
-
-    def close(self) -> None:
-        self._pool.close()
-
-
-@dataclass
-class _Body(httpx.SyncByteStream):
-    response: httpcore.Response
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.response.iter_stream()
-
-    def close(self) -> None:
-        self.response.close()

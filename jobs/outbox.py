@@ -7,10 +7,19 @@ its target, body, purpose, job, attempts, next attempt, state) written before
 the first attempt; one sender thread delivers due calls, retrying with
 exponential backoff (`retry_base` doubling up to `retry_max` seconds) on a
 connection failure, a timeout, 408, 425, 429 or 5xx, until `give_up_after`
-seconds have passed. Any other answer is final: 2xx delivered, 4xx refused.
-Every attempt is a hop of the job (the request as sent and the answer, or a
-note of the failure). On start the pending calls are read back from the
-store and sent again.
+seconds have passed (whatever went wrong, an attempt that failed is retried
+only until then). Any other answer is final: 2xx delivered, 4xx refused.
+Every attempt is a hop of the job (the request as sent and the answer); a call
+that is refused or given up is a last hop saying why. On start the pending
+calls are read back from the store and sent again.
+
+Every connection goes through the egress policy (`egress.py`): a target a
+client gave (a callback or notification endpoint) may not be a loopback or
+private address unless `allow_private`; a target the administrator configured
+(`configured`, a service's ProcessJob URL) may. A target the policy refuses is
+refused at once, never retried. An answer is read up to `answer_cap` bytes and
+no further; only its summary is kept (status, headers, its first `answer_kept`
+bytes and its size), in the hop and in the call.
 
 The id of a call is derived from what it is for (a job's ProcessJob, its
 callback), so asking twice for the same call stores and sends it once.
@@ -28,10 +37,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpcore
 import httpx
 import pyoxigraph as ox
 from jobtrail.base import nt
+from jobtrail.base.errors import InputError
 from jobtrail.base.terms import DCTERMS
+from jobtrail.jobs import egress
 from jobtrail.jobs.core import Jobs
 from jobtrail.jobs.hops import Hops, request_bytes, response_bytes
 from jobtrail.store import ResourceGraph
@@ -56,8 +68,10 @@ class Call:
     attempts: int = 0
     state: str = "pending"  # pending, delivered, refused, abandoned
     status: int | None = None  # the last answer's status
-    answer: bytes = b""  # the last answer's body
+    answer: bytes = b""  # the first bytes of the last answer's body (at most answer_kept)
     problem: str | None = None  # why the last attempt failed
+    configured: bool = False  # the target is a configured service: private addresses allowed
+    answer_size: int | None = None  # the last answer's size, when known
 
 
 Outcome = Callable[[Call], None]
@@ -70,6 +84,9 @@ class OutboxConfig:
     retry_max: float = 60.0
     give_up_after: float = 86400.0
     timeout: float = 10.0
+    allow_private: bool = False  # targets a client gave may be loopback or private addresses
+    answer_cap: int = 65536  # bytes of an answer read at most; the rest is never read
+    answer_kept: int = 4096  # bytes of an answer kept in its hop and in the call
 
 
 def call_id(job_id: str, purpose: str) -> str:
@@ -87,7 +104,6 @@ class Outbox:
         self._wake = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._client = httpx.Client(timeout=config.timeout, follow_redirects=False)
 
     def iri(self, call: str) -> str:
         return f"{self.jobs.base}outbox/{call}"
@@ -106,16 +122,24 @@ class Outbox:
             self._wake.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
-        self._client.close()
 
     # --- asking ----------------------------------------------------------------
 
     def send(
-        self, job_id: str, purpose: str, url: str, document: Any, *, delay: float = 0.0
+        self,
+        job_id: str,
+        purpose: str,
+        url: str,
+        document: Any,
+        *,
+        delay: float = 0.0,
+        configured: bool = False,
     ) -> Call:
         """Store the call, then send it once `delay` seconds have passed; once per purpose.
 
         Asking again for a call that waits for its delay, with none, sends it now.
+        `configured`: `url` is a service the administrator configured, not one a client
+        gave, so it may be a private address.
         """
         now = self.jobs.clock()
         cid = call_id(job_id, purpose)
@@ -137,6 +161,7 @@ class Outbox:
                 created=now,
                 next_at=now + timedelta(seconds=delay),
                 give_up_at=now + timedelta(seconds=delay + self.config.give_up_after),
+                configured=configured,
             )
             self._save(call)
             self._push(call)
@@ -182,32 +207,88 @@ class Outbox:
                 continue  # settled, or an entry its call has since left for another time
             try:
                 self._attempt(call)
-            except Exception:
+            except Exception as e:  # a failure of jobtrail's own: retried, but not forever
                 log.exception("outbox: call %s to %s", call.id, call.url)
-                self._push(replace(call, next_at=self.jobs.clock() + timedelta(seconds=5)))
+                problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                try:
+                    self._settle(replace(call, attempts=call.attempts + 1), None, problem)
+                except Exception:  # the store itself failed: try again a little later
+                    log.exception("outbox: settling call %s", call.id)
+                    self._push(replace(call, next_at=self.jobs.clock() + timedelta(seconds=5)))
 
     def _attempt(self, call: Call) -> None:
         n = call.attempts + 1
-        headers = [("Content-Type", "application/json; charset=utf-8"), ("X-Attempt", str(n))]
+        headers = [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Accept-Encoding", "identity"),
+            ("X-Attempt", str(n)),
+        ]
+        allow_private = call.configured or self.config.allow_private
+        refusal = egress.refusal(call.url, allow_private, self.config.timeout)
+        if refusal is not None:  # known before connecting: nothing is sent
+            self._settle(replace(call, attempts=n), None, f"not sent: {refusal}", final=True)
+            return
         sent = request_bytes("POST", call.url, call.body, headers)
         self.hops.record(call.job_id, sent, f"sent: {call.purpose} to {call.url}, attempt {n}")
         status: int | None = None
-        answer = b""
-        problem: str | None = None
+        answer, size = b"", None
         try:
-            response = self._client.post(call.url, content=call.body, headers=dict(headers))
-            status, answer = response.status_code, response.content
-            kept = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
-            self.hops.record(
-                call.job_id,
-                response_bytes(status, answer, kept),
-                f"received: the answer to {call.purpose}, attempt {n}",
-            )
-        except httpx.HTTPError as e:
+            with (
+                egress.client(
+                    allow_private=allow_private, timeout=self.config.timeout, headers={}
+                ) as client,
+                client.stream("POST", call.url, content=call.body, headers=dict(headers)) as got,
+            ):
+                status = got.status_code
+                answer, size, whole = _read_capped(got, self.config.answer_cap)
+                self._record_answer(call, n, got, answer, size, whole)
+        except egress.Refused as e:  # the address resolved now is refused: never retried
+            problem = f"not sent: {call.url}: {e.reason}; {egress.RULE}"
+            self._settle(replace(call, attempts=n), None, problem, final=True)
+            return
+        except _HTTP_ERRORS as e:
             problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            self._settle(replace(call, attempts=n), None, problem)
+            return
+        kept = answer[: self.config.answer_kept]
+        self._settle(replace(call, attempts=n, answer=kept, answer_size=size), status, None)
+
+    def _record_answer(
+        self, call: Call, n: int, got: httpx.Response, answer: bytes, size: int | None, whole: bool
+    ) -> None:
+        """The answer's summary as a hop: status, headers, its first bytes and its size."""
+        kept_body = answer[: self.config.answer_kept]
+        dropped = ("content-length", "transfer-encoding", "content-encoding")
+        headers = [(k, v) for k, v in got.headers.items() if k.lower() not in dropped]
+        said = str(size) if size is not None else f"more than {self.config.answer_cap}"
+        headers.append(("X-Jobtrail-Answer-Size", said))
+        source = f"received: the answer to {call.purpose}, attempt {n}"
+        if whole and len(kept_body) == len(answer):
+            try:
+                self.hops.record(
+                    call.job_id, response_bytes(got.status_code, kept_body, headers), source
+                )
+                return
+            except InputError:
+                pass  # a body its own Content-Type cannot read: kept as bytes below
+        original = got.headers.get("content-type")
+        headers = [(k, v) for k, v in headers if k.lower() != "content-type"]
+        headers.append(("Content-Type", "application/octet-stream"))
+        if original:
+            headers.append(("X-Jobtrail-Content-Type", original))
+        headers.append(("X-Jobtrail-Answer-Kept", f"the first {len(kept_body)} bytes"))
+        self.hops.record(call.job_id, response_bytes(got.status_code, kept_body, headers), source)
+
+    def _settle(
+        self, call: Call, status: int | None, problem: str | None, *, final: bool = False
+    ) -> None:
+        """After attempt `call.attempts`: delivered, refused, abandoned, or due again."""
+        n = call.attempts
         now = self.jobs.clock()
-        done = replace(call, attempts=n, status=status, answer=answer, problem=problem)
-        if status is not None and 200 <= status < 300:
+        done = replace(call, status=status, problem=problem)
+        if final:
+            done = replace(done, state="refused")
+        elif status is not None and 200 <= status < 300:
             done = replace(done, state="delivered")
         elif status is not None and status < 500 and status not in RETRYABLE:
             done = replace(done, state="refused", problem=f"the receiver answered {status}")
@@ -228,7 +309,23 @@ class Outbox:
             return
         with self._wake:
             self._calls.pop(call.id, None)
+        if done.state == "abandoned" or (done.state == "refused" and status is None):
+            self._record_end(done)
         self.settled(done)
+
+    def _record_end(self, call: Call) -> None:
+        """A last hop for a call that got no final answer: what was not delivered, and why."""
+        headers = [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("X-Jobtrail-Delivery", f"{call.state}: {call.problem}"),
+        ]
+        data = request_bytes("POST", call.url, call.body, headers)
+        what = "gave up" if call.state == "abandoned" else "refused"
+        source = f"{what}: {call.purpose} to {call.url}: {call.problem}"
+        try:
+            self.hops.record(call.job_id, data, source)
+        except Exception:
+            log.exception("outbox: recording the end of call %s", call.id)
 
     def _save(self, call: Call) -> None:
         self.jobs.store.apply(replace=[ResourceGraph(self.iri(call.id), _to_triples(self, call))])
@@ -254,7 +351,36 @@ def _to_triples(outbox: Outbox, call: Call) -> list[tuple[str, str, str]]:
         out.append((s, nt.jt("lastProblem"), nt.lit(call.problem)))
     if call.answer:
         out.append((s, nt.jt("lastAnswer"), nt.lit(call.answer.decode("utf-8", "replace"))))
+    if call.answer_size is not None:
+        out.append((s, nt.jt("lastAnswerSize"), nt.integer(call.answer_size)))
+    if call.configured:
+        out.append((s, nt.jt("configuredTarget"), nt.typed("true", f"{_XSD}boolean")))
     return out
+
+
+_HTTP_ERRORS = (
+    httpcore.NetworkError,
+    httpcore.TimeoutException,
+    httpcore.ProtocolError,
+    httpx.HTTPError,
+    httpx.InvalidURL,
+)
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, int | None, bool]:
+    """The answer's first bytes (up to `cap`; the rest is never read), its size (from
+    Content-Length, else counted when it all came), and whether it all came."""
+    kept = bytearray()
+    whole = True
+    for chunk in response.iter_raw(16384):
+        kept += chunk
+        if len(kept) > cap:
+            whole = False
+            break
+    length = response.headers.get("content-length", "")
+    size = int(length) if length.isdigit() else len(kept) if whole else None
+    return bytes(kept[:cap]), size, whole
 
 
 def _from_triples(cid: str, triples: list[ox.Triple]) -> Call:
@@ -280,4 +406,6 @@ def _from_triples(cid: str, triples: list[ox.Triple]) -> Call:
         status=int(values["lastStatus"]) if "lastStatus" in values else None,
         answer=values.get("lastAnswer", "").encode("utf-8"),
         problem=values.get("lastProblem"),
+        configured=values.get("configuredTarget") == "true",
+        answer_size=int(values["lastAnswerSize"]) if "lastAnswerSize" in values else None,
     )

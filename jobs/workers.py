@@ -265,7 +265,12 @@ class Workers:
         left = (deadline - self.jobs.clock()).total_seconds() if deadline else None
         policy = self.config.policy
         with tempfile.TemporaryDirectory(prefix=f"jobtrail-{job.id}-") as scratch:
-            fetched = fetch(self.jobs.input_of(job) or job.input, Path(scratch) / "input", policy)
+            fetched = fetch(
+                self.jobs.input_of(job) or job.input,
+                Path(scratch) / "input",
+                policy,
+                paid=job.paid_bytes,
+            )
             work = Work(
                 job_iri=job.iri,
                 input_url=job.input,

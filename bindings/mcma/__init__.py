@@ -29,6 +29,7 @@ def start(engine: Engine) -> Processor:
             retry_base=config.mcma_retry_base,
             retry_max=config.mcma_retry_max,
             give_up_after=config.mcma_give_up_after,
+            allow_private=config.fetch_allow_private,  # for endpoints clients give
         ),
         hops=engine.hops,
         stop_grace=config.mcma_stop_grace,

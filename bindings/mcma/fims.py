@@ -18,9 +18,10 @@ import json
 import uuid
 from typing import Any
 
-from jobtrail.base.errors import Forbidden, InputError, NotFound
+from jobtrail.base.errors import InputError, NotFound
 from jobtrail.bindings.mcma.processor import INTERNAL, INTERNAL_ANSWER, LOCAL, Processor
 from jobtrail.ingest.jsonparse import parse_json
+from jobtrail.jobs.accounts import ANONYMOUS, Caller
 from jobtrail.jobs.core import Job, uuid_iri
 from jobtrail.web.requests import caller_of, read_body, received_bytes, visible_job
 from jobtrail.web.state import AppRequest
@@ -70,6 +71,7 @@ async def create(request: AppRequest) -> Response:
     processor = processor_of(request)
     doc, body = await read_document(request)
     caller = caller_of(request)
+    request.state["engine"].accounts.require(caller)
     payer = request.state["engine"].accounts.payer(caller)
     job = await run_in_threadpool(
         lambda: processor.create(doc, owner=caller.name, by=caller.label, payer=payer)
@@ -107,8 +109,7 @@ async def job_document(request: AppRequest, job_id: str) -> Response:
 
 async def _put(request: AppRequest, processor: Processor, job_id: str) -> Response:
     doc, body = await read_document(request)
-    caller = caller_of(request)
-    token = _bearer(request)
+    caller, token = _who(request)
 
     def put() -> Job:
         job, by = _changer(processor, job_id, caller.name, token, "change")
@@ -130,16 +131,18 @@ def _bearer(request: AppRequest) -> str | None:
     return value[7:].strip() if value.lower().startswith("bearer ") else None
 
 
+def _who(request: AppRequest) -> tuple[Caller, str | None]:
+    """Who sends a PUT or StopJob: a service by its Bearer token, else a caller (the
+    accounts read only Basic credentials and passes, so a Bearer token is not theirs)."""
+    token = _bearer(request)
+    return (ANONYMOUS if token is not None else caller_of(request)), token
+
+
 def _changer(
     processor: Processor, job_id: str, caller: str | None, token: str | None, what: str
 ) -> tuple[Job, str]:
     """The job, and who is changing it; Forbidden unless its owner or its service."""
-    job = processor.jobs.get(job_id)
-    if not processor.may_put(job_id, caller, token):
-        raise Forbidden(
-            f"only the owner of job {job_id} or the service running it may {what} it",
-            hint="send the owner's credentials, or the service's token as a Bearer token",
-        )
+    job = processor.authorise_change(job_id, caller, token, what)
     return job, _by(processor, job, caller)
 
 
@@ -164,6 +167,7 @@ async def start(request: AppRequest) -> Response:
 
     def run() -> dict[str, Any]:
         found = visible_job(request, job_id)
+        processor.check_endpoints(endpoints.get("success"), endpoints.get("failure"))
         jobs = processor.jobs
         caller = caller_of(request)
         processor.hops.record(
@@ -207,8 +211,7 @@ async def stop(request: AppRequest) -> Response:
     cause = doc.get("stopJobCause")
     if not isinstance(cause, str) or not cause:
         raise InputError('a StopJob says why: "stopJobCause": "COMPLETED" (or FAILED, CANCELED)')
-    caller = caller_of(request)
-    token = _bearer(request)
+    caller, token = _who(request)
 
     def run() -> dict[str, Any]:
         jobs = processor.jobs

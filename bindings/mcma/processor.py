@@ -29,6 +29,7 @@ never accepted) calls back at once. Every step is a hop (jobs/hops.py).
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import threading
 import uuid
@@ -38,9 +39,10 @@ from datetime import datetime
 from typing import Any
 
 from jobtrail.base import nt, redact
-from jobtrail.base.errors import Conflict, Gone, InputError, JobFailed, NotFound
+from jobtrail.base.errors import Conflict, Forbidden, Gone, InputError, JobFailed, NotFound
 from jobtrail.bindings.mcma import model as model
 from jobtrail.bindings.mcma.model import CONTEXT, INPUT_FILE, ProfileSpec, phase_of
+from jobtrail.jobs import egress
 from jobtrail.jobs.accounts import Payer
 from jobtrail.jobs.core import FINAL, SERVICE, Change, Job, Jobs
 from jobtrail.jobs.executions import executions
@@ -347,6 +349,8 @@ class Processor(Runtime):
         """Today's `Job` (POST /mcma/jobs): checked against its profile, created and started."""
         asked = model.read_job(document, self.specs, self.jobs.clock())
         kept = {k: v for k, v in document.items() if k not in ("id", "status", "dateCreated")}
+        if asked.notify is not None:
+            self.check_endpoint(asked.notify, "notificationEndpoint")
         job_id = str(uuid.uuid4())
         record = Record(document=kept, dialect="mcma", notify=asked.notify)
         self.jobs.create(
@@ -368,9 +372,7 @@ class Processor(Runtime):
 
     def start_job(self, job_id: str, success: str | None, failure: str | None, by: str) -> str:
         """StartJob: the job QUEUED, then sent on to its service; the StartJob's IRI."""
-        for url in (success, failure):
-            if url is not None and nt.checked_iri(url) is None:
-                raise InputError(f"asyncEndpoint {url!r} is not an absolute URL")
+        self.check_endpoints(success, failure)
         job = self.jobs.get(job_id)
         record = self.record(job_id)
         if job.phase not in ("PENDING", "HELD"):
@@ -401,6 +403,26 @@ class Processor(Runtime):
         )
         return start_job
 
+    def check_endpoints(self, success: Any, failure: Any) -> None:
+        """StartJob's asyncEndpoint: absolute URLs the egress policy allows; else 400."""
+        for url in (success, failure):
+            if url is not None and (not isinstance(url, str) or nt.checked_iri(url) is None):
+                raise InputError(f"asyncEndpoint {url!r} is not an absolute URL")
+            if url is not None:
+                self.check_endpoint(url, "asyncEndpoint")
+
+    def check_endpoint(self, url: str, what: str) -> None:
+        """A client-given endpoint the egress policy refuses, where that can be known now
+        (an IP literal, a name resolving to a private address): InputError (400) naming
+        the rule. Otherwise it is checked again at each connection."""
+        refusal = egress.refusal(url, self.outbox.config.allow_private, self.outbox.config.timeout)
+        if refusal is not None:
+            raise InputError(
+                f"{what} refused: {refusal}",
+                hint="give an endpoint on a public address",
+                details={what: url, "rule": egress.RULE},
+            )
+
     def dispatch(self, job_id: str, attempt: int = 1) -> None:
         """Send ProcessJob to the job's external service (after StartJob's answer is out)."""
         record = self.record(job_id)
@@ -408,7 +430,8 @@ class Processor(Runtime):
         if service is None:
             return  # the worker pool took it when it was queued
         document = {"@context": CONTEXT, "type": "ProcessJob", "job": self.jobs.iri(job_id)}
-        self.outbox.send(job_id, _process_purpose(attempt), service.url, document)
+        purpose = _process_purpose(attempt)
+        self.outbox.send(job_id, purpose, service.url, document, configured=True)
 
     def cancel(self, job_id: str, *, by: str) -> Job:
         """MCMA cancel: the job ABORTED (Canceled); 409 once it has finished."""
@@ -493,14 +516,40 @@ class Processor(Runtime):
             if len(batch) <= size:
                 return found, None
 
-    def may_put(self, job_id: str, caller: str | None, token: str | None) -> bool:
-        """The job's owner, or the service assigned to it (by its token, if it has one)."""
+    def runner(self, job: Job) -> Service | None:
+        """The external service that runs the job: the one assigned at StartJob, else the
+        one registered for its profile (which will be)."""
+        record = self.record(job.id)
+        if record.service is not None:
+            return self.services.get(record.service)
+        return self.service_for(job.profile)
+
+    def authorise_change(
+        self, job_id: str, caller: str | None, token: str | None, what: str
+    ) -> Job:
+        """The job, if the caller may change it (PUT, StopJob); Forbidden (403) otherwise.
+
+        A job run by a service with a token takes changes only with that token (as a
+        Bearer token); any other job from its named owner, or from anyone when it is
+        anonymous. A service's token authorises nothing but its own jobs.
+        """
         job = self.jobs.get(job_id)
-        record = self.record(job_id)
-        service = self.services.get(record.service or "")
-        if service is not None and service.token is not None and token == service.token:
-            return True
-        return job.owner is None or caller == job.owner
+        service = self.runner(job)
+        if service is not None and service.token is not None:
+            if token is not None and hmac.compare_digest(token, service.token):
+                return job
+            said = "a wrong token" if token is not None else "no token"
+            raise Forbidden(
+                f"job {job_id} is run by service {service.name!r}: only a request with its "
+                f"token may {what} it, and this one has {said}",
+                hint=f"send service {service.name!r}'s token as Authorization: Bearer <token>",
+            )
+        if job.owner is None or caller == job.owner:
+            return job
+        raise Forbidden(
+            f"only the owner of job {job_id} or the service running it may {what} it",
+            hint="send the owner's credentials, or the service's token as a Bearer token",
+        )
 
     def put(self, job_id: str, document: Mapping[str, Any], *, by: str) -> Job:
         """The service's (or owner's) update: report, progress, a status along legal steps."""

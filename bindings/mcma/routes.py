@@ -39,6 +39,7 @@ async def create(request: AppRequest) -> Response:
     processor = processor_of(request)
     doc, body = await read_document(request)
     caller = caller_of(request)
+    request.state["engine"].accounts.require(caller)
     payer = request.state["engine"].accounts.payer(caller)
 
     def run() -> dict[str, Any]:
