@@ -176,3 +176,15 @@ def test_every_binding_package_is_declared_once_in_the_app(name: str) -> None:
     module = importlib.import_module(f"jobtrail.bindings.{name}")
     assert [b for b in BINDINGS if b is module.BINDING] == [module.BINDING]
     assert module.BINDING.name == name
+
+
+def test_every_package_folder_is_installed() -> None:
+    """A package folder missing from pyproject's list would be left out of a user's install."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join([package, *init.parent.relative_to(folder).parts])
+        for package, folder in _folders().items()
+        for init in folder.rglob("__init__.py")
+    }
+    assert found - listed == set()

@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from jobtrail.jobs.accounts import load_key, pass_digest
 from jobtrail.jobs.outbox import call_id
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -257,6 +259,7 @@ class Loopback:
     failing_url: str
     service: Orchestrator
     growing: Growing
+    key_file: Path  # the server's key: passes are named by a keyed hash under it
 
 
 @pytest.fixture(scope="module")
@@ -303,6 +306,7 @@ def loopback(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loopback]:
             f"http://127.0.0.1:{failing_port}/notify",
             service,
             growing,
+            root / "data.key",
         )
     documents.close()
     growing.close()
@@ -408,7 +412,8 @@ def test_a_service_token_authorises_exactly_its_own_jobs(loopback: Loopback) -> 
 
 
 def test_a_priced_download_stops_at_the_size_paid_for(loopback: Loopback) -> None:
-    pass_iri = f"{loopback.base}passes/{hashlib.sha256(b'rich-pass').hexdigest()}"
+    key = load_key(loopback.key_file)
+    pass_iri = f"{loopback.base}passes/{pass_digest('rich-pass', key)}"
 
     def credit() -> float:
         rows = sparql(
