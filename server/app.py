@@ -224,9 +224,7 @@ async def home(request: AppRequest) -> Response:
         *request.app.state.links,
         ("/openapi.json", "OpenAPI description of every route"),
     ]
-    items = "".join(
-        f'<li><a href="{href}">{escape(href)}</a> — {escape(text)}</li>' for href, text in links
-    )
+    items = "".join(f"<li>{html.link(href)} — {escape(text)}</li>" for href, text in links)
     base = escape(request.state["engine"].config.base_url)
     body = (
         "<h1>jobtrail</h1><p>A linked-data job repository and provenance store, "

@@ -461,7 +461,7 @@ def results_page(
         return "/sparql?" + urlencode([("query", op.query or ""), *graphs, ("format", f.key)])
 
     links = " ".join(
-        f'<a href="{escape(href(f))}" type="{f.media_type}">{escape(f.label)}</a>'
+        html.link(href(f), f.label, attrs={"type": f.media_type})
         for f in formats
         if f is not conneg.HTML
     )
