@@ -29,7 +29,7 @@ from jobtrail.store import Store, open_store
 from jobtrail.store.watchdog import WriteWatchdog
 from jobtrail.web import errors, html
 from jobtrail.web.binding import Binding, JobHandler, Runtime
-from jobtrail.web.middleware import BodyLimit, ReadOnlyCors
+from jobtrail.web.middleware import BodyLimit, CrossSiteWrites, ReadOnlyCors, SecurityHeaders
 from jobtrail.web.state import AppRequest, AppState, Config, Engine, Renditions
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -100,8 +100,10 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
         routes=routes(bindings),
         lifespan=lifespan,
         middleware=[
+            Middleware(SecurityHeaders),
             Middleware(ReadOnlyCors),
             Middleware(BodyLimit, max_body=config.max_body),
+            Middleware(CrossSiteWrites, base_url=config.base_url),
         ],
         exception_handlers={
             JobtrailError: errors.jobtrail_error,

@@ -443,7 +443,10 @@ def query_page(request: AppRequest) -> str:
         f'<script src="{v}/yasgui.min.js"></script>'
         '<script src="/static/yasgui/jobtrail-yasgui.js"></script>'
     )
-    head = f'<link rel=stylesheet href="{v}/yasgui.min.css">'
+    head = (
+        f'<link rel=stylesheet href="{v}/yasgui.min.css">'
+        '<link rel=stylesheet href="/static/yasgui/jobtrail-yasgui.css">'
+    )
     return html.page("SPARQL", body, head=head)
 
 
