@@ -38,6 +38,7 @@ from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 BINDINGS: tuple[Binding, ...] = (
     sparql.BINDING,
@@ -50,6 +51,13 @@ BINDINGS: tuple[Binding, ...] = (
 """Every protocol this server speaks. Adding one: a package under bindings/, a line here."""
 
 __all__ = ["BINDINGS", "Config", "create_app", "from_environment"]
+
+
+class App(Starlette):
+    """Starlette with `SecurityHeaders` outside everything, Starlette's own 500 answers too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starlette:
@@ -96,11 +104,10 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
                 await run_in_threadpool(runtime.stop)
             store.close()
 
-    app = Starlette(
+    app = App(
         routes=routes(bindings),
         lifespan=lifespan,
         middleware=[
-            Middleware(SecurityHeaders),
             Middleware(ReadOnlyCors),
             Middleware(BodyLimit, max_body=config.max_body),
             Middleware(CrossSiteWrites, base_url=config.base_url),

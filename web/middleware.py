@@ -6,9 +6,11 @@ and a limit on request bodies.
 Content-Security-Policy (`CSP`) that lets a page load scripts, styles, images
 and fonts only from this server, connect only to it, submit forms only to it,
 and never be framed (`frame-ancestors 'none'`). Headers a route already set are
-kept. The policy allows no inline script or `<style>`: the /sparql page's YASGUI is
-configured by a JSON data block (not run) and styled by files under /static/yasgui
-(the style properties its scripts set through the DOM are not inline styles).
+kept. server/app.py puts it outside Starlette's own error middleware, so an
+unexpected 500 carries them too. The policy allows no inline script or `<style>`:
+the /sparql page's YASGUI is configured by a JSON data block (not run) and styled
+by files under /static/yasgui (the style properties its scripts set through the
+DOM are not inline styles).
 
 `CrossSiteWrites` refuses (403) a request that may change something (any
 method but GET, HEAD and OPTIONS) when a browser sent it from another site: its

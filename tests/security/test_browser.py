@@ -19,6 +19,12 @@ from urllib.parse import urlsplit
 import httpx
 import lxml.html
 import pytest
+from jobtrail.server.app import App
+from jobtrail.web import errors
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_TOKEN, DocumentServer, job_server
 
@@ -102,6 +108,20 @@ def test_safety_headers_on_every_response(client: httpx.Client, path: str, accep
 def test_safety_headers_on_a_refused_write(client: httpx.Client) -> None:
     answer = client.post("/jobs", content="http://h/x.doc", headers=CROSS)
     assert answer.status_code == 403
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+
+
+def test_safety_headers_on_an_unexpected_error() -> None:
+    """Starlette answers a 500 outside the app's middleware; the App class covers it too."""
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("boom")
+
+    app = App(routes=[Route("/boom", boom)], exception_handlers={Exception: errors.unexpected})
+    with TestClient(app, raise_server_exceptions=False) as c:
+        answer = c.get("/boom", headers={"Accept": "text/html"})
+    assert answer.status_code == 500
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
     assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
 
