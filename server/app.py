@@ -31,7 +31,7 @@ from jobtrail.store import Store, open_store
 from jobtrail.store.watchdog import WriteWatchdog
 from jobtrail.web import errors, html
 from jobtrail.web.binding import Binding, JobHandler, Runtime
-from jobtrail.web.middleware import BodyLimit, ReadOnlyCors
+from jobtrail.web.middleware import BodyLimit, CrossSiteWrites, ReadOnlyCors, SecurityHeaders
 from jobtrail.web.state import AppRequest, AppState, Config, Engine, Renditions
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +40,7 @@ from starlette.middleware import Middleware
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 BINDINGS: tuple[Binding, ...] = (
     sparql.BINDING,
@@ -52,6 +53,13 @@ BINDINGS: tuple[Binding, ...] = (
 """Every protocol this server speaks. Adding one: a package under bindings/, a line here."""
 
 __all__ = ["BINDINGS", "Config", "create_app", "from_environment"]
+
+
+class App(Starlette):
+    """Starlette with `SecurityHeaders` outside everything, Starlette's own 500 answers too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starlette:
@@ -98,12 +106,13 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
                 await run_in_threadpool(runtime.stop)
             store.close()
 
-    app = Starlette(
+    app = App(
         routes=routes(bindings),
         lifespan=lifespan,
         middleware=[
             Middleware(ReadOnlyCors),
             Middleware(BodyLimit, max_body=config.max_body),
+            Middleware(CrossSiteWrites, base_url=config.base_url),
         ],
         exception_handlers={
             JobtrailError: errors.jobtrail_error,
@@ -246,9 +255,7 @@ async def home(request: AppRequest) -> Response:
         *request.app.state.links,
         ("/openapi.json", "OpenAPI description of every route"),
     ]
-    items = "".join(
-        f'<li><a href="{href}">{escape(href)}</a> — {escape(text)}</li>' for href, text in links
-    )
+    items = "".join(f"<li>{html.link(href)} — {escape(text)}</li>" for href, text in links)
     base = escape(request.state["engine"].config.base_url)
     body = (
         "<h1>jobtrail</h1><p>A linked-data job repository and provenance store, "

@@ -6,7 +6,8 @@ everything they print.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 
 import pyoxigraph as ox
@@ -31,12 +32,51 @@ def page(title: str, body: str, *, head: str = "") -> str:
 
 short = shorten
 
+# ------------------------------------------------------------------ links
+#
+# Every link on every page is made here. Only http(s) IRIs and references
+# without a scheme (the relative paths and fragments this server makes) become
+# an `href`; anything else (`javascript:`, `data:`, `vbscript:`, `file:`, `urn:`
+# …) is shown as text, since a stored message or a SPARQL result may hold any IRI.
+
+LINK_SCHEMES = frozenset({"http", "https"})
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+# browsers drop tabs and newlines anywhere in a URL and strip leading controls and
+# spaces, so "java\tscript:" is javascript:; such a target is never a link
+_UNSAFE_CHARS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_href(target: str) -> str | None:
+    """`target` if a browser may follow it (http, https, or no scheme), else None."""
+    if not target or _UNSAFE_CHARS.search(target):
+        return None
+    scheme = _SCHEME.match(target)
+    if scheme is None:
+        return target  # a relative reference: a path, a query or a fragment
+    return target if scheme.group()[:-1].lower() in LINK_SCHEMES else None
+
+
+def link(
+    target: str,
+    text: str | None = None,
+    *,
+    inner: str | None = None,
+    attrs: Mapping[str, str] | None = None,
+) -> str:
+    """`<a href=target>` with `text` (escaped here) or `inner` (HTML the caller escaped);
+    when `target` is not safe to follow, the same content without the link."""
+    content = inner if inner is not None else escape(text if text is not None else target)
+    href = safe_href(target)
+    if href is None:
+        return f"<span class=iri>{content}</span>"
+    extra = "".join(f' {k}="{escape(v)}"' for k, v in (attrs or {}).items())
+    return f'<a href="{escape(href)}"{extra}>{content}</a>'
+
 
 def term(t: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple, base: str) -> str:
-    """A term as HTML: IRIs as links (local ones to this server), literals as text."""
+    """A term as HTML: IRIs as links (when safe to follow), literals as text."""
     if isinstance(t, ox.NamedNode):
-        href = t.value
-        return f'<a href="{escape(href)}">{escape(short(t.value))}</a>'
+        return link(t.value, short(t.value))
     if isinstance(t, ox.Literal):
         text = escape(t.value)
         if "\n" in t.value or len(t.value) > 200:
@@ -58,7 +98,7 @@ def alternates(path: str, formats: Iterable[conneg.Format]) -> tuple[str, str]:
         if f.extension and f is not conneg.HTML:
             href = escape(f"{path}{f.extension}")
             links.append(f'<link rel=alternate type="{f.media_type}" href="{href}">')
-            visible.append(f'<a href="{href}" type="{f.media_type}">{escape(f.label)}</a>')
+            visible.append(link(f"{path}{f.extension}", f.label, attrs={"type": f.media_type}))
     return "".join(links), "<nav class=formats>Also as: " + " ".join(visible) + "</nav>"
 
 
@@ -75,7 +115,7 @@ def resource(
     by_subject: dict[str, list[ox.Triple]] = {}
     for t in triples:
         by_subject.setdefault(str(t.subject), []).append(t)
-    main = f'<h1><a href="{escape(iri)}">{escape(iri)}</a></h1>{nav}'
+    main = f"<h1>{link(iri)}</h1>{nav}"
     subjects = sorted(by_subject, key=lambda s: (s != f"<{iri}>", s))
     for s in subjects:
         rows = "".join(

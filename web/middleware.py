@@ -1,4 +1,28 @@
-"""Pure ASGI middleware: CORS for reading, and a limit on request bodies.
+"""Pure ASGI middleware: browser safety headers, CORS for reading, no cross-site writes,
+and a limit on request bodies.
+
+`SecurityHeaders` puts on every response `X-Content-Type-Options: nosniff`,
+`X-Frame-Options: DENY`, `Referrer-Policy: same-origin` and a
+Content-Security-Policy (`CSP`) that lets a page load scripts, styles, images
+and fonts only from this server, connect only to it, submit forms only to it,
+and never be framed (`frame-ancestors 'none'`). Headers a route already set are
+kept. server/app.py puts it outside Starlette's own error middleware, so an
+unexpected 500 carries them too. The policy allows no inline script or `<style>`:
+the /sparql page's YASGUI is configured by a JSON data block (not run) and styled
+by files under /static/yasgui (the style properties its scripts set through the
+DOM are not inline styles).
+
+`CrossSiteWrites` refuses (403) a request that may change something (any
+method but GET, HEAD and OPTIONS) when a browser sent it from another site: its
+`Sec-Fetch-Site` is `cross-site` or `same-site`, or its `Origin` is not this
+server's own (the origin of base_url, or the request's Host). A browser would
+otherwise attach its stored Basic credentials to a form or fetch another site
+makes. Not refused: requests without `Origin` and `Sec-Fetch-Site` (curl, pyvo,
+MCMA and SIF clients, SPARQLWrapper), requests carrying `Authorization: Bearer`
+(a browser never adds one by itself; the route still checks the token), and the
+POSTs in `READ_ONLY_POSTS`, which change nothing: a SPARQL query POSTed to
+/sparql (as `application/sparql-query`, or a form with `query=` and no
+`update=`). That list is the one place where a route says a POST is a read.
 
 `ReadOnlyCors` lets any web page read what this server publishes: GET and HEAD
 responses get `Access-Control-Allow-Origin: *` (and expose ETag, Link,
@@ -15,7 +39,10 @@ more than the limit has arrived.
 
 from __future__ import annotations
 
-from jobtrail.base.errors import PayloadTooLarge
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlsplit
+
+from jobtrail.base.errors import Forbidden, PayloadTooLarge
 from jobtrail.web import errors
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -152,6 +179,164 @@ class BodyLimit:
     async def _reject(scope: Scope, send: Send, error: PayloadTooLarge) -> None:
         response = errors.render(Request(scope), error)
         response.headers["Connection"] = "close"
+
+        async def nothing() -> Message:
+            return {"type": "http.disconnect"}
+
+        await response(scope, nothing, send)
+
+
+# --- browser safety -----------------------------------------------------------------
+
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", CSP),
+)
+
+
+class SecurityHeaders:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    if name not in response_headers:
+                        response_headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SPARQL_QUERY_TYPES = frozenset({"application/sparql-query"})
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _sparql_query(scope: Scope, body: bytes) -> bool:
+    """A POST to /sparql that is a query: no update in its URL, its form or its type."""
+    if any(k == "update" for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"))):
+        return False
+    kind = Headers(scope=scope).get("content-type", "").partition(";")[0].strip().lower()
+    if kind in _SPARQL_QUERY_TYPES:
+        return True
+    if kind == _FORM:
+        form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        return not any(k == "update" for k, _ in form)
+    return False
+
+
+# (method, path) → does this request, with this body, change nothing?
+READ_ONLY_POSTS: dict[tuple[str, str], Callable[[Scope, bytes], bool]] = {
+    ("POST", "/sparql"): _sparql_query,
+}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+class CrossSiteWrites:
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        self.base_url = base_url
+
+    def own_origins(self, scope: Scope, headers: Headers) -> set[str]:
+        own = {_origin(self.base_url)}
+        host = headers.get("host")
+        if host:
+            for scheme in {scope.get("scheme", "http"), urlsplit(self.base_url).scheme}:
+                own.add(_origin(f"{scheme}://{host}"))
+        return own
+
+    def foreign(self, scope: Scope, headers: Headers) -> str | None:
+        """Why this request comes from another site, or None."""
+        origin = headers.get("origin")
+        own = self.own_origins(scope, headers)
+        same_origin = origin is not None and origin != "null" and _origin(origin) in own
+        fetch_site = headers.get("sec-fetch-site", "").lower()
+        if fetch_site in ("cross-site", "same-site") and not same_origin:
+            return f"Sec-Fetch-Site: {fetch_site}"
+        if origin is not None and not same_origin:
+            return f"Origin: {origin}"
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        reason = self.foreign(scope, headers)
+        bearer = headers.get("authorization", "").partition(" ")[0].lower() == "bearer"
+        if reason is None or bearer:
+            await self.app(scope, receive, send)
+            return
+        read_only = READ_ONLY_POSTS.get((scope["method"], scope["path"]))
+        if read_only is not None:
+            body, receive = await self._buffer(receive)
+            if read_only(scope, body):
+                await self.app(scope, receive, send)
+                return
+        await self._refuse(scope, send, reason)
+
+    @staticmethod
+    async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+        """The whole body, and a `receive` that hands it on as it came."""
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return body, replay
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send, reason: str) -> None:
+        error = Forbidden(
+            f"a request from another site may not change anything here ({reason})",
+            hint="browsers attach stored credentials to requests other sites make, so this "
+            "server refuses them: send the request from this server's own pages, from a "
+            "client that is not a browser (no Origin or Sec-Fetch-Site header), or with "
+            "Authorization: Bearer <token>",
+            details={"rule": "no cross-site writes", "refused_because": reason},
+        )
+        response = errors.render(Request(scope), error)
 
         async def nothing() -> Message:
             return {"type": "http.disconnect"}

@@ -178,12 +178,12 @@ def _html(job: Job, triples: Sequence[ox.Triple], rem: str, base: str) -> bytes:
     assert job.results is not None
     files = _values(triples, job.results, f"{_ORE_NS}aggregates")
     rows = "".join(
-        f'<li><a href="{escape(f)}">{escape(f.rsplit("/", 1)[-1])}</a> '
+        f"<li>{html.link(f, f.rsplit('/', 1)[-1])} "
         f"({escape((_values(triples, f, f'{DCTERMS}format') or ['?'])[0])})</li>"
         for f in files
     )
     path = rem.removesuffix(".html")
     page = html.resource(job.results, path, triples, [], base, DOCUMENT_FORMATS)
-    link = f'<a href="{escape(job.iri)}">job {escape(job.id)}</a>'
+    link = html.link(job.iri, f"job {job.id}")
     intro = f"<p>Results of {link}:</p><ul>{rows}</ul>"
     return page.replace("<nav class=formats>", intro + "<nav class=formats>", 1).encode()

@@ -374,13 +374,13 @@ async def listing(request: AppRequest) -> Response:
 
 def _list_page(found: list[Job], caller: Caller, links: list[atom.Link]) -> str:
     rows = "".join(
-        f'<tr><td><a href="{escape(j.iri)}.html">{escape(j.id)}</a></td>'
+        f"<tr><td>{html.link(j.iri + '.html', j.id)}</td>"
         f"<td>{escape(j.profile)}</td><td>{escape(j.phase)}</td>"
         f"<td>{escape(j.created.isoformat(timespec='seconds'))}</td>"
         f"<td>{escape(j.input or '')}</td></tr>"
         for j in found
     )
-    nav = " ".join(f'<a href="{escape(link.href)}">{link.rel}</a>' for link in links)
+    nav = " ".join(html.link(link.href, link.rel) for link in links)
     body = (
         f"<h1>Jobs visible to {escape(caller.label)}</h1>"
         "<p>POST a document's URL to <code>/jobs</code> to start one.</p>"
@@ -462,7 +462,7 @@ def _profiles_page(shown: Mapping[str, Profile]) -> str:
             f"<code>{escape(s.name)}</code>{'*' if s.required else ''}" for s in p.parameters
         )
         rows += (
-            f'<tr><td><a href="/profiles/{escape(p.name)}.html">{escape(p.name)}</a></td>'
+            f"<tr><td>{html.link(f'/profiles/{p.name}.html', p.name)}</td>"
             f"<td>{escape(p.description)}</td><td>{params}</td><td>{state}</td></tr>"
         )
     body = (

@@ -129,7 +129,7 @@ def local_href(iri: str) -> str:
 
 def _cell(t: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple, base: str) -> str:
     if isinstance(t, ox.NamedNode):
-        return f'<a href="{escape(local_href(t.value))}">{escape(html.short(t.value))}</a>'
+        return html.link(local_href(t.value), html.short(t.value))
     return html.term(t, base)
 
 
@@ -321,7 +321,7 @@ async def vocab_term(request: AppRequest) -> Response:
         triples.append(ox.Triple(subject, IS_DEFINED_BY, ox.NamedNode(VOCAB)))
     intro = (
         f"This page, <code>{escape(document)}</code>, describes the term "
-        f'<a href="{escape(iri)}"><code>{escape(iri)}</code></a>: the IRI names the term, this '
+        f"{html.link(iri, inner=f'<code>{escape(iri)}</code>')}: the IRI names the term, this "
         f'document is about it (<code>Link: &lt;{escape(iri)}&gt;; rel="describes"</code>, '
         "and <code>foaf:primaryTopic</code> in every RDF format). "
         f'The whole vocabulary is at <a href="/vocab">/vocab</a>.'

@@ -293,18 +293,17 @@ def to_html(page: Page, path: str) -> str:
     head, nav = html.alternates(path, FORMATS)
     rows = "".join(
         f"<tr><td>{escape(item.updated)}</td>"
-        f'<td><a href="{escape(item.iri)}">{escape(item.title)}</a></td>'
+        f"<td>{html.link(item.iri, item.title)}</td>"
         f"<td>{escape(item.producer_name or '')}</td></tr>"
         for item in page.items
     )
     pager = " ".join(
-        f'<a rel="{rel}" href="{escape(page.url(n, ".html"))}">{rel}</a>'
-        for rel, n in page.paging()
+        html.link(page.url(n, ".html"), rel, attrs={"rel": rel}) for rel, n in page.paging()
     )
     body = (
         f"<h1>Stored messages</h1>{nav}"
         f"<p>{page.total} messages, newest first. Page {page.number} of {page.last}. "
-        f'Subscribe: <a href="{escape(page.url(1, ".atom"))}">Atom feed</a>.</p>'
+        f"Subscribe: {html.link(page.url(1, '.atom'), 'Atom feed')}.</p>"
         f"<table><tr><th>stored</th><th>message</th><th>producer</th></tr>{rows}</table>"
         f"<nav class=pager>{pager}</nav>"
     )

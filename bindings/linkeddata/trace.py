@@ -97,7 +97,7 @@ def as_html(chain: Trace, path: str) -> str:
         refs = ", ".join(escape(r) for r, _ in hop.references) or "—"
         rows += (
             f'<tr id="hop-{i}"><td>{i}</td><td>{escape(hop.time or "?")}</td>'
-            f'<td><a href="{escape(hop.iri)}">{escape(_label(hop))}</a></td>'
+            f"<td>{html.link(hop.iri, _label(hop))}</td>"
             f"<td><code>{escape((hop.added or '—').removeprefix('urn:uuid:'))}</code></td>"
             f"<td>{refs}</td><td>{hop.retries if hop.retries is not None else '—'}</td>"
             f"<td>{errors}</td><td>{escape(fixity)}</td><td>{informed or '—'}</td></tr>"
@@ -147,12 +147,15 @@ def as_svg(chain: Trace) -> str:
         where[hop.iri] = (x, y)
         colour = "#fdd" if hop.errors else "#def"
         retries = f" · retry {hop.retries}" if hop.retries else ""
+        href = html.safe_href(hop.iri)
+        # a hop whose IRI is not safe to follow is drawn without its link
+        opening, closing = (f'<a href="{escape(href)}">', "</a>") if href else ("<g>", "</g>")
         parts.append(
-            f'<a href="{escape(hop.iri)}"><rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" '
+            f'{opening}<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" '
             f'rx="6" fill="{colour}" stroke="#555"><title>{escape(hop.iri)}</title></rect>'
             f'<text x="{x + 6}" y="{y + 16}">#{i + 1} {escape((hop.time or "?")[:19])}</text>'
             f'<text x="{x + 6}" y="{y + 32}">'
-            f"{escape((hop.added or '').removeprefix('urn:uuid:')[:13])}{retries}</text></a>"
+            f"{escape((hop.added or '').removeprefix('urn:uuid:')[:13])}{retries}</text>{closing}"
         )
     for hop in chain.hops:
         x2, y2 = where[hop.iri]

@@ -324,7 +324,7 @@ async def services(request: AppRequest) -> Response:
         )
         url = f"{base}sif/jobs/{s.collection}"
         rows.append(
-            f'<h2><a href="{escape(url)}">{escape(s.collection)}</a></h2>'
+            f"<h2>{html.link(url, s.collection)}</h2>"
             f"<p>{escape(s.description)}</p><p>Create a job: POST a <code>job</code> document "
             f"to <code>{escape(url)}/{escape(s.name)}</code>.</p><ul>{phases}</ul>"
         )

@@ -443,7 +443,10 @@ def query_page(request: AppRequest) -> str:
         f'<script src="{v}/yasgui.min.js"></script>'
         '<script src="/static/yasgui/jobtrail-yasgui.js"></script>'
     )
-    head = f'<link rel=stylesheet href="{v}/yasgui.min.css">'
+    head = (
+        f'<link rel=stylesheet href="{v}/yasgui.min.css">'
+        '<link rel=stylesheet href="/static/yasgui/jobtrail-yasgui.css">'
+    )
     return html.page("SPARQL", body, head=head)
 
 
@@ -461,7 +464,7 @@ def results_page(
         return "/sparql?" + urlencode([("query", op.query or ""), *graphs, ("format", f.key)])
 
     links = " ".join(
-        f'<a href="{escape(href(f))}" type="{f.media_type}">{escape(f.label)}</a>'
+        html.link(href(f), f.label, attrs={"type": f.media_type})
         for f in formats
         if f is not conneg.HTML
     )

@@ -102,7 +102,7 @@ def _signature(p: Param) -> str:
 
 def list_page(queries: list[NamedQuery]) -> str:
     rows = "".join(
-        f'<tr><td><a href="/queries/{quote(q.name)}">{escape(q.name)}</a></td>'
+        f"<tr><td>{html.link(f'/queries/{quote(q.name)}', q.name)}</td>"
         f"<td>{escape(q.description)}</td>"
         f"<td>{'<br>'.join(_signature(p) + ' — ' + escape(p.doc) for p in q.params)}</td></tr>"
         for q in queries
@@ -254,8 +254,11 @@ def results_table(names: list[str], rows: list[list[Any]], base: str) -> str:
 def _downloads(query: NamedQuery, raw: dict[str, str]) -> str:
     given = urlencode([(k, v) for k, v in raw.items() if v.strip()])
     links = " ".join(
-        f'<a href="/queries/{quote(query.name)}{f.extension}{"?" + given if given else ""}" '
-        f'type="{f.media_type}" download>{escape(f.label)}</a>'
+        html.link(
+            f"/queries/{quote(query.name)}{f.extension}{'?' + given if given else ''}",
+            f.label,
+            attrs={"type": f.media_type, "download": ""},
+        )
         for f in conneg.RESULT_FORMATS
         if f.extension
     )

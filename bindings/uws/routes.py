@@ -28,7 +28,6 @@ import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html import escape
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -382,14 +381,17 @@ async def lists(request: AppRequest) -> Response:
     base = _base(request)
     local = request.state["engine"].profiles
     rows = "".join(
-        f'<tr><td><a href="{escape(base)}uws/{escape(j.name)}">{escape(j.name)}</a></td>'
-        f'<td><a href="{escape(base)}'
-        + (
-            f"profiles/{escape(j.profile)}.html"
-            if j.profile in local or j.profile not in kinds
-            else escape(kinds[j.profile].home)
+        f"<tr><td>{html.link(f'{base}uws/{j.name}', j.name)}</td><td>"
+        + html.link(
+            base
+            + (
+                f"profiles/{j.profile}.html"
+                if j.profile in local or j.profile not in kinds
+                else kinds[j.profile].home
+            ),
+            j.profile,
         )
-        + f'">{escape(j.profile)}</a></td></tr>'
+        + "</td></tr>"
         for j in found.values()
     )
     page = html.page(

@@ -1,4 +1,5 @@
-"""Middleware: CORS for read-only routes, and the request body limit (413)."""
+"""Middleware: CORS for read-only routes, the request body limit (413), and the refusal of
+cross-site writes (403; tests/security/test_browser.py checks it on a real server)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 from jobtrail.base.errors import JobtrailError
 from jobtrail.web import errors
-from jobtrail.web.middleware import BodyLimit, ReadOnlyCors
+from jobtrail.web.middleware import BodyLimit, CrossSiteWrites, ReadOnlyCors
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -158,3 +159,59 @@ def test_cors_only_on_reads(client: TestClient) -> None:
     assert preflight_read.status_code == 204
     assert preflight_read.headers["access-control-allow-origin"] == "*"
     assert "access-control-allow-headers" not in preflight_read.headers
+
+
+# ------------------------------------------------------------------ cross-site writes
+
+PUBLIC = "https://public.example/"  # base_url behind a proxy; TestClient's Host is testserver
+
+
+def guarded() -> Starlette:
+    return Starlette(
+        routes=[Route("/echo", echo, methods=["POST"]), Route("/sparql", echo, methods=["POST"])],
+        middleware=[
+            Middleware(BodyLimit, max_body=100),
+            Middleware(CrossSiteWrites, base_url=PUBLIC),
+        ],
+        exception_handlers={JobtrailError: errors.jobtrail_error},
+    )
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({}, 200),
+        ({"Origin": "https://public.example"}, 200),
+        ({"Origin": "https://PUBLIC.example:443"}, 200),
+        ({"Origin": "http://testserver"}, 200),  # the request's own Host
+        ({"Origin": "https://public.example", "Sec-Fetch-Site": "same-origin"}, 200),
+        ({"Sec-Fetch-Site": "none"}, 200),
+        ({"Origin": "http://public.example"}, 403),  # another scheme is another origin
+        ({"Origin": "https://public.example:8443"}, 403),
+        ({"Origin": "https://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Sec-Fetch-Site": "same-site"}, 403),
+        ({"Origin": "https://evil.example", "Authorization": "Bearer t"}, 200),
+        ({"Origin": "https://evil.example", "Authorization": "Basic dTpw"}, 403),
+    ],
+)
+def test_which_writes_are_cross_site(headers: dict[str, str], status: int) -> None:
+    with TestClient(guarded()) as c:
+        assert c.post("/echo", content=b"abc", headers=headers).status_code == status
+        assert c.get("/echo", headers=headers).status_code == 405  # reads pass through
+
+
+def test_a_cross_site_sparql_query_post_reaches_the_route_with_its_body() -> None:
+    cross = {"Origin": "https://evil.example"}
+    form = {"Content-Type": "application/x-www-form-urlencoded", **cross}
+    with TestClient(guarded()) as c:
+        query = c.post("/sparql", content=b"query=ASK%7B%7D", headers=form)
+        assert query.status_code == 200 and query.text == "15 bytes"
+        direct = {"Content-Type": "application/sparql-query", **cross}
+        assert c.post("/sparql", content=b"ASK {}", headers=direct).text == "6 bytes"
+        assert c.post("/sparql", content=b"query=x&update=y", headers=form).status_code == 403
+        assert c.post("/sparql?update=y", content=b"query=x", headers=form).status_code == 403
+        update = {"Content-Type": "application/sparql-update", **cross}
+        assert c.post("/sparql", content=b"CLEAR ALL", headers=update).status_code == 403
+        assert c.post("/sparql", content=b"query=" + b"x" * 200, headers=form).status_code == 413

@@ -21,6 +21,7 @@ import pytest
 
 STATIC = Path(__file__).resolve().parents[3] / "bindings" / "sparql" / "static" / "yasgui"
 INIT = STATIC / "jobtrail-yasgui.js"
+STYLE = STATIC / "jobtrail-yasgui.css"  # hides buttons (no inline <style> under the CSP)
 README = STATIC / "README.md"
 # Kept in bundle-urls.txt's header and README.md's update steps: regenerate with this.
 URL_RE = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9._~:/?#\[\]@!$&*+,;=%-]*")
@@ -116,6 +117,7 @@ def test_readme_lists_the_known_outside_services() -> None:
 
 def test_init_script_switches_off_every_listed_service() -> None:
     script = INIT.read_text(encoding="utf-8")
+    style = STYLE.read_text(encoding="utf-8")
     options = []
     for row in outside_service_rows():
         for token in re.findall(r"`([^`]+)`", row[-1]):
@@ -125,7 +127,10 @@ def test_init_script_switches_off_every_listed_service() -> None:
                 # "option: value" in the README must be set exactly so.
                 assert f"{name}: {value}" in script, token
             for part in re.findall(r"[A-Za-z_$][A-Za-z0-9_$]*", name):
-                assert part in script, f"{part} (from {token!r}) not in jobtrail-yasgui.js"
+                where = style if name.startswith(".") else script  # a class: hidden by the CSS
+                assert part in where, (
+                    f"{part} (from {token!r}) not in {STYLE.name if where is style else INIT.name}"
+                )
     assert len(options) >= 12, options
     code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("//"))
     assert not URL_RE.search(code), "the init script must not name an outside URL"
@@ -204,6 +209,7 @@ def test_renders_in_headless_chromium_without_outside_requests(tmp_path: Path) -
     site = tmp_path / "site"
     shutil.copytree(vdir, site / "yasgui" / vdir.name)
     shutil.copy(INIT, site / "yasgui" / INIT.name)
+    shutil.copy(STYLE, site / "yasgui" / STYLE.name)
     config = {
         "endpoint": "/sparql",
         "queries": QUERIES,
@@ -212,7 +218,8 @@ def test_renders_in_headless_chromium_without_outside_requests(tmp_path: Path) -
     (site / "index.html").write_text(
         f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>query</title>
-<link rel="stylesheet" href="yasgui/{vdir.name}/yasgui.min.css"></head>
+<link rel="stylesheet" href="yasgui/{vdir.name}/yasgui.min.css">
+<link rel="stylesheet" href="yasgui/{STYLE.name}"></head>
 <body><div id="yasgui"></div>
 <script type="application/json" id="yasgui-config">{json.dumps(config)}</script>
 <script>{PROBE}</script>

@@ -65,12 +65,8 @@
     yasgui.addTab(i === 0, tab);
   });
 
-  // Share links are not read back (populateFromUrl is off) and the help
-  // button points at docs.triply.cc, so hide both.
-  const style = document.createElement("style");
-  style.textContent =
-    ".yasgui .yasqe .yasqe_buttons .yasqe_share, .yasgui .yasr .yasr_btn.yasr_external_ref_btn { display: none; }";
-  document.head.appendChild(style);
+  // The share and help buttons are hidden by jobtrail-yasgui.css (an inline
+  // <style> would need 'unsafe-inline' in the server's Content-Security-Policy).
 
   window.jobtrailYasgui = yasgui;
 })();
