@@ -9,7 +9,9 @@ prolog, comment or encoding trick gets one past it.
 XML output: XML 1.0 cannot carry U+0000–U+0008, U+000B, U+000C, U+000E–U+001F, U+FFFE,
 U+FFFF or a lone surrogate, not even escaped. A field that ends up in XML (a UWS RUNID, a
 job parameter, a SIF field) is refused with such a character (`check_field`); text that is
-already kept (a message's literal) is written with each replaced by U+FFFD (`carried`).
+already kept (a message's literal) is written to XML (RDF/XML, SPARQL results XML, Atom,
+HTML, UWS and SIF documents) with each replaced by U+FFFD (`carried`, `carried_utf8`); the
+stored literal and the message's original bytes keep it.
 """
 
 from __future__ import annotations
@@ -63,3 +65,16 @@ def check_field(name: str, value: str) -> str:
 def carried(text: str) -> str:
     """`text` with every character XML 1.0 cannot carry replaced by U+FFFD."""
     return NOT_XML.sub(REPLACEMENT, text)
+
+
+_NOT_XML_UTF8 = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+"""The same characters in UTF-8 (no byte below 0x20 is ever part of a longer sequence)."""
+
+
+def carried_utf8(data: bytes) -> bytes:
+    """A UTF-8 XML document with every character XML 1.0 cannot carry replaced by U+FFFD.
+
+    For serialisers that write such a character raw (Oxigraph's RDF/XML and SPARQL
+    results XML, ElementTree): markup never holds one, so only text is changed.
+    """
+    return _NOT_XML_UTF8.sub(REPLACEMENT.encode(), data)

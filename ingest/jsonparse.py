@@ -151,9 +151,45 @@ def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
             raise malformed(real) from real
         where = ", ".join(f"line {ln} column {col}" for ln, col in commas)
         notes.append(f"trailing comma tolerated at {where}")
+    if _SURROGATE_ESCAPE.search(text):
+        value, lone = _without_lone_surrogates(value)
+        if lone:
+            notes.append(SURROGATE_NOTE)
     if bom:
         notes.insert(0, BOM_NOTE)
     return value, notes
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE = re.compile("[\ud800-\udfff]")
+SURROGATE_NOTE = (
+    "a \\u escape of a lone surrogate, which is no character, is read as U+FFFD "
+    "(the original bytes keep it)"
+)
+
+
+def _without_lone_surrogates(value: Any) -> tuple[Any, bool]:
+    """The value with each lone surrogate (from a `\\udXXX` escape) made U+FFFD; any found?"""
+    if isinstance(value, str):
+        fixed = _LONE.sub("\ufffd", value)
+        return fixed, fixed != value
+    found = False
+    if isinstance(value, list):
+        items = []
+        for item in value:
+            item, lone = _without_lone_surrogates(item)
+            items.append(item)
+            found |= lone
+        return items, found
+    if isinstance(value, dict):
+        obj = {}
+        for key, item in value.items():
+            key, lone_key = _without_lone_surrogates(key)
+            item, lone = _without_lone_surrogates(item)
+            obj[key] = item
+            found |= lone or lone_key
+        return obj, found
+    return value, False
 
 
 def _too_deep(source: str) -> MalformedInput:

@@ -35,6 +35,7 @@ from jobtrail.base.errors import (
     NotFound,
 )
 from jobtrail.base.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
+from jobtrail.base.xmltext import check_field
 from jobtrail.ingest.message import Incoming, envelope
 from jobtrail.ingest.seal import Log
 from jobtrail.store import ResourceGraph, Store, Triple
@@ -328,6 +329,7 @@ class Jobs:
             raise InputError(f"{input!r} is not an absolute URL", hint="send e.g. http://h/x.doc")
         if execution_duration < 0:
             raise InputError("the execution duration is a number of seconds ≥ 0 (0: unlimited)")
+        _check_text(run_id, parameters)
         job_id = job_id or str(uuid.uuid4())
         charge = payer.price(input) if payer is not None else 0.0
         if payer is not None:
@@ -451,6 +453,7 @@ class Jobs:
             raise InputError(f"cannot set {', '.join(sorted(unknown))} on a job")
         if fields.get("input") is not None and nt.checked_iri(fields["input"]) is None:
             raise InputError(f"{fields['input']!r} is not an absolute URL")
+        _check_text(fields.get("run_id"), fields.get("parameters"))
         with self._lock(job_id):
             job = self.get(job_id)
             frozen = {"input", "parameters", "execution_duration"} & set(fields)
@@ -742,3 +745,23 @@ __all__ = [
     "phase_iri",
     "to_triples",
 ]
+
+
+def _check_text(run_id: str | None, parameters: Mapping[str, Any] | None) -> None:
+    """InputError naming the field when the run id or a parameter (its name, or any string in
+    its value) holds a character XML 1.0 cannot carry: every binding writes them to XML."""
+    if run_id is not None:
+        check_field("runId", run_id)
+    stack: list[tuple[str, Any]] = [(f"parameter {k}", v) for k, v in (parameters or {}).items()]
+    for key in parameters or {}:
+        check_field("parameter name", key)
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, str):
+            check_field(name, value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                check_field(f"{name} (a key)", str(k))
+                stack.append((name, v))
+        elif isinstance(value, list):
+            stack.extend((name, v) for v in value)

@@ -32,7 +32,7 @@ from importlib.resources import files
 from typing import Any
 
 from jobtrail.base.errors import InputError, Location, MalformedInput, NotFound
-from jobtrail.base.xmltext import refuse_dtd
+from jobtrail.base.xmltext import carried, refuse_dtd
 from jobtrail.bindings.sif import model as model
 from jobtrail.bindings.sif.model import NS, Outcome, Record, Service, Sif
 from jobtrail.jobs.core import Job
@@ -146,9 +146,10 @@ def _iso(value: datetime) -> str:
 
 
 def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> Any:
-    e = etree.SubElement(parent, f"{{{NS}}}{name}", attrs)
+    # what a SIF document brought parsed as XML; what another binding stored may not be
+    e = etree.SubElement(parent, f"{{{NS}}}{name}", {k: carried(v) for k, v in attrs.items()})
     if text is not None:
-        e.text = text
+        e.text = carried(text)
     return e
 
 

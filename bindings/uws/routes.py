@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from jobtrail.base.errors import Conflict, Forbidden, InputError, NotFound
+from jobtrail.base.xmltext import carried, check_field
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import FINAL, PHASES, Change, Job
 from jobtrail.jobs.profiles import Profile
@@ -151,6 +152,9 @@ async def params_of(request: AppRequest) -> Params:
                 pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
             except UnicodeDecodeError as e:
                 raise InputError(f"the form is not UTF-8 ({e})") from e
+    for name, value in pairs:  # every one may end up in a UWS document: XML 1.0
+        check_field(name.upper() if name.lower() in CONTROL else name, value)
+        check_field("parameter name", name)
     return Params(pairs)
 
 
@@ -258,9 +262,10 @@ def _named(profile: Profile | None, pairs: Sequence[tuple[str, str]]) -> dict[st
 
 
 def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> Any:
-    e = etree.SubElement(parent, f"{{{UWS_NS}}}{name}", attrs)
+    # a job another binding made may hold what XML cannot carry: U+FFFD in its place
+    e = etree.SubElement(parent, f"{{{UWS_NS}}}{name}", {k: carried(v) for k, v in attrs.items()})
     if text is not None:
-        e.text = text
+        e.text = carried(text)
     return e
 
 
@@ -294,7 +299,7 @@ def job_document(request: AppRequest, job_list: JobList, job: Job) -> bytes:
         _el(summary, "message", job.error.message)
     info = etree.SubElement(root, f"{{{UWS_NS}}}jobInfo", nsmap={"jt": JT_NS})
     for name, value in (("canonical", job.iri), ("profile", job.profile), ("list", job_list.name)):
-        etree.SubElement(info, f"{{{JT_NS}}}{name}").text = value
+        etree.SubElement(info, f"{{{JT_NS}}}{name}").text = carried(value)
     return _xml(root)
 
 

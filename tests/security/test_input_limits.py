@@ -6,12 +6,16 @@ For every refused input: a 4xx, a message naming the limit or the field, and not
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+import rdflib
+from lxml import etree
 
 from tests.conftest import EXAMPLES_DIR, jobtrail_server
 
@@ -216,3 +220,110 @@ def test_deeply_nested_rdf_is_never_a_500(
 ) -> None:
     r = client.post("/messages", content=body, headers={"Content-Type": content_type})
     assert r.status_code < 500, r.text[:2000]
+
+
+# --- 4. Characters XML 1.0 cannot carry ----------------------------------------------------
+
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def well_formed(r: httpx.Response, kind: str) -> None:
+    assert r.status_code == 200, r.text[:2000]
+    if kind == "xml":
+        etree.fromstring(r.content)  # raises on a character XML cannot carry
+    elif kind == "rdfxml":
+        rdflib.Graph().parse(data=r.content, format="xml")
+    elif kind == "turtle":
+        rdflib.Graph().parse(data=r.content, format="turtle")
+    else:
+        assert not NOT_XML.search(r.content.decode("utf-8")), "HTML with a control character"
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("text/turtle", b'<http://example.org/a> <http://example.org/p> "a\\u0001b\\uFFFF" .'),
+        ("text/turtle", b'<http://example.org/b> <http://example.org/p> "raw\x01\x0bbytes" .'),
+        ("application/ld+json", json.dumps({**LD, "stopJobCause": "DONE\u0001"}).encode()),
+        ("application/json", tre_message(note="lone \ud800 surrogate")),
+    ],
+    ids=["turtle-escaped", "turtle-raw", "jsonld", "tre-lone-surrogate"],
+)
+def test_a_message_with_characters_xml_cannot_carry_stays_well_formed(
+    client: httpx.Client, content_type: str, body: bytes
+) -> None:
+    r = client.post("/messages", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 201, r.text[:2000]
+    iri = r.headers["Location"]
+    well_formed(client.get(iri, headers={"Accept": "application/rdf+xml"}), "rdfxml")
+    well_formed(client.get(iri, headers={"Accept": "text/turtle"}), "turtle")
+    well_formed(client.get(iri, headers={"Accept": "text/html"}), "html")
+    well_formed(client.get("/messages", headers={"Accept": "application/atom+xml"}), "xml")
+    well_formed(client.get("/messages", headers={"Accept": "text/html"}), "html")
+    query = f"SELECT ?o WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"
+    results = client.get(
+        "/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+xml"}
+    )
+    well_formed(results, "xml")
+    # the original bytes are kept verbatim
+    turtle = rdflib.Graph().parse(
+        data=client.get(iri, headers={"Accept": "text/turtle"}).content, format="turtle"
+    )
+    jt = rdflib.Namespace("https://w3id.org/jobtrail/vocab#")
+    text = turtle.value(rdflib.URIRef(iri), jt.originalText)
+    b64 = turtle.value(rdflib.URIRef(iri), jt.originalBase64)
+    kept = str(text).encode("utf-8") if text is not None else base64.b64decode(str(b64))
+    assert kept == body
+
+
+def test_a_trace_with_characters_xml_cannot_carry_stays_well_formed(client: httpx.Client) -> None:
+    doc = json.loads(tre_message())
+    doc["UUIDs"] = [{"TDR-UUID": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}]
+    doc["parameters"] = {"TDR": {"reference": "TDR-2026-CTRL", "note": "bell\u0007"}}
+    doc["producer"] = {**doc["producer"], "name": "TDR\u0001"}
+    r = client.post("/messages", json=doc)
+    assert r.status_code == 201, r.text[:2000]
+    for accept in ("application/rdf+xml", "text/html"):
+        found = client.get("/trace/TDR-2026-CTRL", headers={"Accept": accept})
+        well_formed(found, "rdfxml" if "xml" in accept else "html")
+
+
+@pytest.mark.parametrize(
+    "form, field",
+    [
+        ({"RUNID": "run\x01"}, "RUNID"),
+        ({"RUNID": "run\ufffe"}, "RUNID"),
+        ({"algorithm": "sha256\x1f"}, "algorithm"),
+        ({"INPUT": "http://example.org/x", "note\x0b": "x"}, "parameter name"),
+    ],
+    ids=["runid-control", "runid-fffe", "parameter-value", "parameter-name"],
+)
+def test_uws_fields_xml_cannot_carry_are_refused(
+    client: httpx.Client, form: dict[str, str], field: str
+) -> None:
+    refused(client, 400, repr(field), "POST", "/uws/Fixity", data=form)
+    well_formed(client.get("/uws/Fixity"), "xml")
+
+
+def test_uws_runid_change_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
+    r = client.post("/uws/Fixity", data={"RUNID": "fine"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    job = r.headers["Location"]
+    refused(client, 400, "'RUNID'", "POST", job, data={"RUNID": "bad\x02"})
+    well_formed(client.get(job), "xml")
+    well_formed(client.get("/uws/Fixity"), "xml")
+
+
+@pytest.mark.parametrize(
+    "doc, field",
+    [
+        ({"url": "http://example.org/x.pdf", "parameters": {"note": "a\u0001"}}, "note"),
+        ({"url": "http://example.org/x.pdf", "parameters": {"n": ["ok", {"k": "\uffff"}]}}, "n"),
+    ],
+    ids=["parameter", "nested-parameter"],
+)
+def test_job_fields_xml_cannot_carry_are_refused(
+    client: httpx.Client, doc: dict[str, object], field: str
+) -> None:
+    refused(client, 400, field, "POST", "/jobs", json=doc)
+    well_formed(client.get("/uws/DocumentToText"), "xml")
