@@ -145,7 +145,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             max_bytes=config.fetch_max_bytes,
             size_of=lambda url: head(url, policy).size,
         ),
-        profiles=builtin_profiles(),
+        profiles=builtin_profiles(config.unpack_max_bytes, config.unpack_max_members),
         policy=policy,
         waits=Waits(jobs),
         kinds=tuple(k for b in bindings if b.kinds is not None for k in b.kinds(config)),

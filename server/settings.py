@@ -85,6 +85,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch_max_bytes", 100_000_000, "largest job input fetched, in bytes", int),
     Setting("fetch_timeout", 60.0, "seconds fetching a job's input may take", float),
     Setting(
+        "unpack_max_bytes",
+        1_000_000_000,
+        "most an archive a job opens (a bag, a .docx) may unpack to, in bytes",
+        int,
+    ),
+    Setting("unpack_max_members", 10_000, "most members an archive a job opens may hold", int),
+    Setting(
         "fetch_allow_private",
         False,
         "fetch inputs from loopback and private addresses too",

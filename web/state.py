@@ -49,6 +49,8 @@ class Config:
     retry_after: int = 1
     fetch_max_bytes: int = 100_000_000
     fetch_timeout: float = 60.0
+    unpack_max_bytes: int = 1_000_000_000  # most an archive a job opens unpacks to
+    unpack_max_members: int = 10_000  # most members such an archive holds
     fetch_allow_private: bool = False
     file_roots: str = ""
     users: str | None = None

@@ -7,17 +7,22 @@ For every refused input: a 4xx, a message naming the limit or the field, and not
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
+import tarfile
 import time
+import zipfile
 from collections.abc import Iterator
 
+import docx
 import httpx
 import pytest
 import rdflib
 from lxml import etree
 
-from tests.conftest import EXAMPLES_DIR, jobtrail_server
+from tests.bindings.jobservice.test_jobs import wait_done
+from tests.conftest import EXAMPLES_DIR, DocumentServer, job_server, jobtrail_server
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
@@ -327,3 +332,106 @@ def test_job_fields_xml_cannot_carry_are_refused(
 ) -> None:
     refused(client, 400, field, "POST", "/jobs", json=doc)
     well_formed(client.get("/uws/DocumentToText"), "xml")
+
+
+# --- 2. Archive and Office bombs ------------------------------------------------------------
+
+
+def docx_bomb(paragraphs: int = 400_000) -> bytes:
+    """A .docx whose document.xml repeats one paragraph: small zipped, huge parsed."""
+    document = docx.Document()
+    document.add_paragraph("x")
+    plain = io.BytesIO()
+    document.save(plain)
+    source = zipfile.ZipFile(io.BytesIO(plain.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                text = data.decode()
+                at = text.index("<w:body>") + len("<w:body>")
+                data = (text[:at] + "<w:p><w:r><w:t>a</w:t></w:r></w:p>" * paragraphs).encode()
+                data += text[at:].encode()
+            z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return out.getvalue()
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def tar_gz_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def job_client(
+    tmp_path_factory: pytest.TempPathFactory, documents: DocumentServer
+) -> Iterator[httpx.Client]:
+    root = tmp_path_factory.mktemp("input-limits-jobs")
+    limits = {"unpack_max_bytes": "5000000", "unpack_max_members": "100"}
+    with (
+        job_server(root / "data", root / "files", **limits) as base,
+        httpx.Client(base_url=base, timeout=30) as c,
+    ):
+        yield c
+
+
+@pytest.mark.parametrize(
+    "name, profile, data, words",
+    [
+        ("bomb.docx", "DocumentToText", docx_bomb(), "over 5,000,000 bytes, the limit"),
+        (
+            "many.zip",
+            "BagValidation",
+            zip_of({f"bag/data/{i}.txt": b"x" for i in range(150)}),
+            "over 100 members, the limit",
+        ),
+        (
+            "many.tar.gz",
+            "BagValidation",
+            tar_gz_of({f"bag/data/{i}.txt": b"x" for i in range(150)}),
+            "over 100 members, the limit",
+        ),
+        (
+            "zeros.zip",
+            "BagValidation",
+            zip_of({"bag/data/zeros.bin": bytes(50_000_000)}),
+            "the limit (unpack_max_bytes)",
+        ),
+        (
+            "zeros.tar.gz",
+            "BagValidation",
+            tar_gz_of({"bag/data/zeros.bin": bytes(50_000_000)}),
+            "the limit",
+        ),
+    ],
+    ids=["docx-bomb", "zip-members", "tar-members", "zip-bomb", "tar-gz-bomb"],
+)
+def test_an_archive_over_the_limits_fails_the_job_naming_them(
+    job_client: httpx.Client,
+    documents: DocumentServer,
+    name: str,
+    profile: str,
+    data: bytes,
+    words: str,
+) -> None:
+    url = documents.put(f"/limits/{name}", data, "application/octet-stream")
+    r = job_client.post("/jobs", json={"url": url, "profile": profile})
+    assert r.status_code in (201, 202), r.text
+    failed = wait_done(
+        job_client, r.text.strip(), 60, headers={"Accept": "text/turtle, application/problem+json"}
+    )
+    assert failed.status_code == 422, failed.text
+    assert words in failed.json()["detail"], failed.json()
