@@ -162,7 +162,10 @@ class Jobs:
         clock: Callable[[], datetime] = utcnow,
         log: Log | None = None,
         parts: Collection[str] = (),
+        max_execution_duration: int = 0,
     ):
+        self.max_execution_duration = max_execution_duration
+        """The longest execution duration a job may ask for, in seconds (0: no maximum)."""
         self.store = store
         self.base = base
         self.log = log if log is not None else Log(store)
@@ -191,11 +194,27 @@ class Jobs:
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def _duration(self, seconds: int) -> int:
+        """An execution duration within the maximum: 0 (unlimited) asks for the maximum."""
+        if seconds < 0:
+            raise InputError("the execution duration is a number of seconds ≥ 0 (0: unlimited)")
+        most = self.max_execution_duration
+        if most and seconds > most:
+            raise InputError(
+                f"an execution duration of {seconds:,} seconds is over this server's maximum "
+                f"of {most:,} (max_execution_duration)",
+                hint=f"ask for at most {most} seconds; 0 gets the maximum",
+                details={"limit": most, "setting": "max_execution_duration"},
+            )
+        return seconds or most
+
     # --- reading -------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
         """The job's current state; NotFound, or Gone for a deleted job (its history stays)."""
         iri = self.iri(job_id)
+        if nt.checked_iri(iri) is None:  # `<` or a space: no job can have such an IRI
+            raise NotFound(f"there is no job {job_id!r}: it makes no valid IRI")
         triples = self.store.read(iri)
         if not triples:
             if self.was_deleted(iri):
@@ -327,8 +346,7 @@ class Jobs:
             raise InputError(f"a job starts PENDING, QUEUED or HELD, not {phase}")
         if input is not None and nt.checked_iri(input) is None:
             raise InputError(f"{input!r} is not an absolute URL", hint="send e.g. http://h/x.doc")
-        if execution_duration < 0:
-            raise InputError("the execution duration is a number of seconds ≥ 0 (0: unlimited)")
+        execution_duration = self._duration(execution_duration)
         _check_text(run_id, parameters)
         job_id = job_id or str(uuid.uuid4())
         charge = payer.price(input) if payer is not None else 0.0
@@ -454,6 +472,8 @@ class Jobs:
         if fields.get("input") is not None and nt.checked_iri(fields["input"]) is None:
             raise InputError(f"{fields['input']!r} is not an absolute URL")
         _check_text(fields.get("run_id"), fields.get("parameters"))
+        if fields.get("execution_duration") is not None:
+            fields["execution_duration"] = self._duration(fields["execution_duration"])
         with self._lock(job_id):
             job = self.get(job_id)
             frozen = {"input", "parameters", "execution_duration"} & set(fields)

@@ -126,7 +126,13 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
     """The job engine every binding builds on: the job core, its accounts, profiles, waits."""
     log = Log(store)  # one log head per process: loads and job changes both append to it
     parts = [part for b in bindings for part in b.side_graphs]
-    jobs = Jobs(store, config.base_url, log=log, parts=parts)
+    jobs = Jobs(
+        store,
+        config.base_url,
+        log=log,
+        parts=parts,
+        max_execution_duration=config.max_execution_duration,
+    )
     policy = policy_of(config)
     return Engine(
         config=config,

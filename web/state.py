@@ -39,12 +39,14 @@ class Config:
     query_timeout: float = 30.0  # seconds a SPARQL query may run
     admin_token: str | None = None  # SPARQL updates need it; None: updates refused
     max_body: int = 10_000_000  # bytes of a request body
+    body_timeout: float = 30.0  # seconds a request body may take to arrive; 0: no limit
     page_size: int = 50  # entries per page of a feed (/messages)
     cache_size: int = 10_000  # renditions of immutable resources kept in memory; 0: none
     job_workers: int = 2
     files: str = "jobtrail-files"
     default_profile: str = "DocumentToText"
     execution_duration: int = 600
+    max_execution_duration: int = 86400  # longest a job may ask for; 0: no maximum
     results_ttl: int = 7 * 86400
     retry_after: int = 1
     fetch_max_bytes: int = 100_000_000

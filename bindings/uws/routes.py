@@ -240,7 +240,15 @@ def _seconds(text: str, name: str) -> int:
         raise InputError(f"{name} is a whole number of seconds, not {text!r}") from None
     if value < 0:
         raise InputError(f"{name} is ≥ 0 (0: unlimited), not {value}")
+    if value > XS_INT_MAX:  # UWS writes it as an xs:int
+        raise InputError(
+            f"{name} is at most {XS_INT_MAX:,} seconds (an xs:int), not {value:,}",
+            details={"limit": XS_INT_MAX},
+        )
     return value
+
+
+XS_INT_MAX = 2**31 - 1
 
 
 def _text(value: object) -> str:

@@ -7,9 +7,11 @@ For every refused input: a 4xx, a message naming the limit or the field, and not
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 import re
+import socket
 import tarfile
 import time
 import zipfile
@@ -22,6 +24,7 @@ import rdflib
 from lxml import etree
 
 from tests.bindings.jobservice.test_jobs import wait_done
+from tests.bindings.sif.test_routes import job_document
 from tests.conftest import EXAMPLES_DIR, DocumentServer, job_server, jobtrail_server
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -380,7 +383,7 @@ def job_client(
     tmp_path_factory: pytest.TempPathFactory, documents: DocumentServer
 ) -> Iterator[httpx.Client]:
     root = tmp_path_factory.mktemp("input-limits-jobs")
-    limits = {"unpack_max_bytes": "5000000", "unpack_max_members": "100"}
+    limits = {"unpack_max_bytes": "5000000", "unpack_max_members": "100", "body_timeout": "1"}
     with (
         job_server(root / "data", root / "files", **limits) as base,
         httpx.Client(base_url=base, timeout=30) as c,
@@ -435,3 +438,108 @@ def test_an_archive_over_the_limits_fails_the_job_naming_them(
     )
     assert failed.status_code == 422, failed.text
     assert words in failed.json()["detail"], failed.json()
+
+
+# --- 5. Other 500s --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["wönderland", "пароль", "\u00e9"])
+def test_a_non_ascii_basic_password_is_403(job_client: httpx.Client, password: str) -> None:
+    auth = "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()
+    refused(
+        job_client,
+        403,
+        "bad user name or password",
+        "POST",
+        "/jobs",
+        content=b"http://example.org/x.pdf",
+        headers={"Authorization": auth},
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/x<y",
+        "/x<y.ttl",
+        "/%3Cx%3E",
+        '/x"y',
+        "/x%20y",
+        "/x{y}",
+        "/messages/<a>",
+        "/producers/a<b",
+        "/jobs/<x>",
+        "/jobs/<x>/results/a.txt",
+        "/uws/Fixity/<x>",
+        "/uws/Fixity/<x>/phase",
+        "/sif/jobs/Transfers/<x>",
+        "/mcma/jobs/<x>",
+        "/vocab/<x>",
+        "/vocab/status/<x>",
+    ],
+)
+@pytest.mark.parametrize("accept", ["text/turtle", "text/html", "application/rdf+xml"])
+def test_a_path_that_makes_no_iri_is_404(client: httpx.Client, path: str, accept: str) -> None:
+    # httpx would percent-encode `<`: the request line is written as given
+    port = client.base_url.port
+    assert port is not None
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Accept": accept})
+        r = connection.getresponse()
+        assert r.status == 404, r.read()[:500]
+        r.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "timeout", ["P99999999999Y", "P9000Y", "P999999999999999999D", "PT99999999999999999999H"]
+)
+def test_a_sif_timeout_past_year_9999_is_refused(client: httpx.Client, timeout: str) -> None:
+    headers = {"Content-Type": "application/xml", "Accept": "application/xml"}
+    refused(
+        client,
+        400,
+        "timeout",
+        "POST",
+        "/sif/jobs/Transfers/Transfer",
+        content=job_document(timeout=timeout),
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize(
+    "duration, words",
+    [("9" * 30, "2,147,483,647"), ("2147483648", "2,147,483,647"), ("86401", "86,400")],
+    ids=["huge", "past-xs-int", "past-max"],
+)
+def test_uws_execution_duration_over_the_maximum_is_refused(
+    client: httpx.Client, duration: str, words: str
+) -> None:
+    refused(client, 400, words, "POST", "/uws/Fixity", data={"EXECUTIONDURATION": duration})
+    r = client.post("/uws/Fixity", data={"RUNID": "ok"}, follow_redirects=False)
+    assert r.status_code == 303
+    refused(client, 400, words, "POST", r.headers["Location"], data={"EXECUTIONDURATION": duration})
+
+
+def test_uws_execution_duration_zero_gets_the_maximum(client: httpx.Client) -> None:
+    r = client.post("/uws/Fixity", data={"EXECUTIONDURATION": "0"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get(f"{r.headers['Location']}/executionduration").text.strip() == "86400"
+
+
+def test_a_body_sent_too_slowly_is_408(job_client: httpx.Client) -> None:
+    port = job_client.base_url.port
+    before = quads(job_client)
+    with socket.create_connection(("127.0.0.1", port or 80), timeout=10) as s:
+        s.sendall(
+            b"POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: 100\r\n\r\nhttp://"
+        )
+        started = time.monotonic()
+        answer = s.recv(4096)
+        assert time.monotonic() - started < 5
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert b"body_timeout" in answer
+    assert quads(job_client) == before
