@@ -543,3 +543,18 @@ def test_a_body_sent_too_slowly_is_408(job_client: httpx.Client) -> None:
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
     assert b"body_timeout" in answer
     assert quads(job_client) == before
+
+
+def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
+    body = job_document().replace(b"Transfer TDR-2021-GW3", b"Transfer &#1; TDR")
+    headers = {"Content-Type": "application/xml", "Accept": "application/xml"}
+    refused(
+        client,
+        400,
+        "does not parse",
+        "POST",
+        "/sif/jobs/Transfers/Transfer",
+        content=body,
+        headers=headers,
+    )
+    well_formed(client.get("/sif/jobs/Transfers", headers={"Accept": "application/xml"}), "xml")
