@@ -8,7 +8,8 @@ HTML or text) and the CLI prints `error.describe()` and exits non-zero.
     ├── InputError (400) ............ the input cannot be read at all
     │   ├── MalformedInput .......... bytes that do not parse: JSON, RDF, XML, HTTP
     │   ├── UnknownContext .......... JSON-LD names a remote @context we have no local copy of
-    │   └── UnsupportedFormat (415) . no reader for this media type or file
+    │   ├── UnsupportedFormat (415) . no reader for this media type or file
+    │   └── RequestTimeout (408) .... the request body did not arrive within the time allowed
     ├── ValidationFailed (422) ...... it parses, but the shapes say it is invalid
     ├── QueryError (400) ............ a SPARQL query or update that does not parse
     │   └── QueryTimeout (503) ...... a query ran past the configured time limit
@@ -129,6 +130,13 @@ class UnsupportedFormat(InputError):
 
     status = 415
     title = "Unsupported format"
+
+
+class RequestTimeout(InputError):
+    """Raised when a client sends its request body too slowly (setting body_timeout)."""
+
+    status = 408
+    title = "Request timeout"
 
 
 class ValidationFailed(JobtrailError):

@@ -27,6 +27,7 @@ import pyoxigraph as ox
 from jobtrail.base import nt
 from jobtrail.base.errors import Location, MalformedInput, UnknownContext
 from jobtrail.base.terms import JT
+from jobtrail.ingest.jsonparse import depth
 from jobtrail.store import Triple
 from pyld import jsonld
 
@@ -58,6 +59,10 @@ def document_loader(url: str, options: dict[str, Any] | None = None) -> dict[str
     return {"contextUrl": None, "documentUrl": url, "document": context_document(name)}
 
 
+MAX_DEPTH = 256
+"""Deepest nesting of a JSON-LD document processed (pyld recurses about twice per level)."""
+
+
 def is_jsonld(doc: object) -> bool:
     if isinstance(doc, dict):
         return "@context" in doc
@@ -78,6 +83,13 @@ def triples(doc: Any, m: str, source: str) -> tuple[list[Triple], list[str], str
     and the expanded document is repaired before it becomes RDF: nothing is
     dropped, and whatever is kept other than as written is noted.
     """
+    if depth(doc) > MAX_DEPTH:
+        raise MalformedInput(
+            f"JSON-LD nested too deep: arrays and objects deeper than the limit of {MAX_DEPTH} "
+            "levels (JSON-LD processing takes more stack per level than reading JSON)",
+            location=Location(source),
+            details={"limit": MAX_DEPTH},
+        )
     notes: list[str] = []
     dropped: list[object] = []
     options: dict[str, Any] = {"documentLoader": document_loader, "base": None}

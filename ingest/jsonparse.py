@@ -7,6 +7,11 @@ deviation is recorded as a reader note (the original bytes are kept as they
 are); anything else that is not JSON is refused with its line and column.
 That includes Python's NaN, Infinity and -Infinity, and numbers beyond a
 double's range (1e400), which would otherwise be read as infinity.
+
+Two limits bound what a document may cost to read (RFC 8259, section 9, lets a
+parser set them): arrays and objects nested at most MAX_DEPTH (512) deep, and
+numbers at most MAX_NUMBER (1,000) characters long. Past either the document
+is refused, naming the limit, before anything deeper or longer is built.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ import re
 from typing import Any
 
 from jobtrail.base.errors import Location, MalformedInput
+
+MAX_DEPTH = 512
+"""Deepest nesting of arrays and objects read."""
+MAX_NUMBER = 1000
+"""Longest number read, in characters (sign, digits, point and exponent)."""
 
 
 def decode(data: bytes, source: str) -> str:
@@ -39,7 +49,21 @@ def _constant(name: str) -> Any:
     raise _NotJSON(f"{name} is not a JSON value", name)
 
 
+def _long(text: str) -> None:
+    if len(text) > MAX_NUMBER:
+        raise _NotJSON(
+            f"a number of {len(text):,} characters is longer than the limit of {MAX_NUMBER:,}",
+            text,
+        )
+
+
+def _integer(text: str) -> int:
+    _long(text)
+    return int(text)
+
+
 def _number(text: str) -> float:
+    _long(text)
     value = float(text)
     if math.isinf(value):
         # JSON lets a reader limit the range of numbers (RFC 8259, section 6): past a
@@ -88,14 +112,25 @@ def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
 
     def load(text: str) -> Any:
         try:
-            return json.loads(
-                text, object_pairs_hook=pairs, parse_constant=_constant, parse_float=_number
+            value = json.loads(
+                text,
+                object_pairs_hook=pairs,
+                parse_constant=_constant,
+                parse_float=_number,
+                parse_int=_integer,
             )
         except _NotJSON as e:
             message, token = e.args
             raise MalformedInput(
-                f"not valid JSON: {message}", location=_where(text, token, source)
+                f"not valid JSON: {message}",
+                location=_where(text, token[:40], source),
+                details={"limit": MAX_NUMBER} if len(token) > MAX_NUMBER else None,
             ) from None
+        except RecursionError:  # deeper than Python's own stack allows: past MAX_DEPTH too
+            raise _too_deep(source) from None
+        if depth(value) > MAX_DEPTH:
+            raise _too_deep(source)
+        return value
 
     def malformed(e: json.JSONDecodeError) -> MalformedInput:
         return MalformedInput(
@@ -116,9 +151,71 @@ def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
             raise malformed(real) from real
         where = ", ".join(f"line {ln} column {col}" for ln, col in commas)
         notes.append(f"trailing comma tolerated at {where}")
+    if _SURROGATE_ESCAPE.search(text):
+        value, lone = _without_lone_surrogates(value)
+        if lone:
+            notes.append(SURROGATE_NOTE)
     if bom:
         notes.insert(0, BOM_NOTE)
     return value, notes
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE = re.compile("[\ud800-\udfff]")
+SURROGATE_NOTE = (
+    "a \\u escape of a lone surrogate, which is no character, is read as U+FFFD "
+    "(the original bytes keep it)"
+)
+
+
+def _without_lone_surrogates(value: Any) -> tuple[Any, bool]:
+    """The value with each lone surrogate (from a `\\udXXX` escape) made U+FFFD; any found?"""
+    if isinstance(value, str):
+        fixed = _LONE.sub("\ufffd", value)
+        return fixed, fixed != value
+    found = False
+    if isinstance(value, list):
+        items = []
+        for item in value:
+            item, lone = _without_lone_surrogates(item)
+            items.append(item)
+            found |= lone
+        return items, found
+    if isinstance(value, dict):
+        obj = {}
+        for key, item in value.items():
+            key, lone_key = _without_lone_surrogates(key)
+            item, lone = _without_lone_surrogates(item)
+            obj[key] = item
+            found |= lone or lone_key
+        return obj, found
+    return value, False
+
+
+def _too_deep(source: str) -> MalformedInput:
+    return MalformedInput(
+        f"JSON nested too deep: arrays and objects deeper than the limit of {MAX_DEPTH} levels",
+        location=Location(source),
+        details={"limit": MAX_DEPTH},
+    )
+
+
+def depth(value: Any) -> int:
+    """How deep arrays and objects nest in a parsed value (a scalar: 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _blank_trailing_commas(text: str) -> tuple[str, list[tuple[int, int]]]:

@@ -13,6 +13,7 @@ from typing import IO
 
 import pyoxigraph as ox
 from jobtrail.base.errors import Location, MalformedInput, UnsupportedFormat
+from jobtrail.base.xmltext import refuse_dtd
 from jobtrail.store import ResourceGraph, Triple
 
 FORMATS: dict[str, ox.RdfFormat] = {
@@ -63,6 +64,8 @@ def _syntax_error(e: SyntaxError, source: str) -> MalformedInput:
 def triples(data: bytes, media_type: str, m: str, source: str) -> list[Triple]:
     """The triples of an RDF message, blank nodes made IRIs inside the message."""
     fmt = rdf_format(media_type)
+    if fmt == ox.RdfFormat.RDF_XML:
+        refuse_dtd(data, source, what="RDF/XML")  # the parser would expand its entities
     out: list[Triple] = []
     blanks: dict[str, str] = {}
     try:

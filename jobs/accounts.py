@@ -144,7 +144,8 @@ class Accounts:
             except (binascii.Error, UnicodeDecodeError) as e:
                 raise Forbidden("the Basic credentials do not decode") from e
             known = self.users.get(user)
-            if known is None or not hmac.compare_digest(known, password):
+            # as bytes: compare_digest refuses str with characters outside ASCII (a 500)
+            if known is None or not hmac.compare_digest(known.encode(), password.encode()):
                 raise Forbidden("bad user name or password")
             return Caller(user)
         return ANONYMOUS

@@ -46,8 +46,14 @@ OLE = "application/x-ole-storage"
 CHUNK = 1 << 20
 ALGORITHMS = {"sha256": ("SHA-256", 64), "sha512": ("SHA-512", 128), "md5": ("MD5", 32)}
 GENERIC = {"application/octet-stream", "binary/octet-stream", "application/unknown"}
-MAX_EXTRACTED = 10 * 1024**3
-_CAP = "a bag may unpack to 20 times the size of its archive, and to 10 GB at most"
+UNPACK_MAX_BYTES = 1_000_000_000
+"""Default of the unpack_max_bytes setting: the most an archive a profile opens unpacks to."""
+UNPACK_MAX_MEMBERS = 10_000
+"""Default of the unpack_max_members setting: the most members such an archive may hold."""
+DOCX_MAX_XML = 25_000_000
+"""The most a .docx's XML parts may unpack to: they are parsed in memory (~20 times their size)."""
+_CAP = "a bag may unpack to 20 times the size of its archive, and to unpack_max_bytes at most"
+_UNPACK_HINT = "the server's unpack_max_bytes and unpack_max_members settings set the limits"
 _DOCX_ERRORS = (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, etree.LxmlError)
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError)
 
@@ -180,6 +186,12 @@ class DocumentToText(Profile):
     kinds = {"application/msword": "doc", OLE: "doc", DOCX: "docx", "application/pdf": "pdf"}
     extensions = {".doc": "doc", ".dot": "doc", ".docx": "docx", ".pdf": "pdf"}
 
+    def __init__(
+        self, max_bytes: int = UNPACK_MAX_BYTES, max_members: int = UNPACK_MAX_MEMBERS
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_members = max_members
+
     def limits(self) -> list[str]:
         missing = shutil.which("antiword") is None
         return ["antiword is not installed: .doc files cannot be converted"] if missing else []
@@ -225,6 +237,15 @@ class DocumentToText(Profile):
 
     def _docx(self, work: Work, name: str) -> tuple[str, str | None, str]:
         try:
+            # python-docx reads every part into memory and parses its XML: the sizes the zip
+            # declares (zipfile never reads past them) are checked first
+            _zip_within(
+                work.input_path,
+                name,
+                max_bytes=self.max_bytes,
+                max_members=self.max_members,
+                max_xml=min(DOCX_MAX_XML, self.max_bytes),
+            )
             document = docx.Document(str(work.input_path))
             lines: list[str] = []
             for block in document.iter_inner_content():
@@ -457,12 +478,18 @@ class BagValidation(Profile):
     title = "BagIt validation"
     description = "Validates a BagIt bag sent as .zip, .tar or .tar.gz: files, manifests, oxum."
 
+    def __init__(
+        self, max_bytes: int = UNPACK_MAX_BYTES, max_members: int = UNPACK_MAX_MEMBERS
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_members = max_members
+
     def run(self, work: Work) -> Outcome:
         started = datetime.now(UTC)
         name = _file_name(work.input_url) or "the input"
         scratch = Path(tempfile.mkdtemp(prefix=".bag-", dir=work.output_dir))
         try:
-            _extract(work.input_path, scratch, work, name)
+            _extract(work.input_path, scratch, work, name, self.max_bytes, self.max_members)
             root = _bag_root(scratch, name)
             report: dict[str, Any] = {"input": work.input_url}
             report["bagRoot"] = root.relative_to(scratch).as_posix()
@@ -544,18 +571,71 @@ def _members(archive: Path, zipped: bool) -> Iterator[Member]:
                 yield m.name, "dir" if m.isdir() else kind, partial(tar.extractfile, m)
 
 
-def _extract(archive: Path, dest: Path, work: Work, name: str) -> None:
-    """Unpack a zip or tar archive: only files and directories, all inside dest, size capped."""
-    cap = min(20 * archive.stat().st_size, MAX_EXTRACTED)
+def _zip_within(
+    archive: Path, name: str, *, max_bytes: int, max_members: int, max_xml: int | None = None
+) -> None:
+    """JobFailed, naming the limit, when a zip holds too many members or declares that they
+    unpack to too much; before anything is unpacked. zipfile reads no member past its declared
+    size (a lie is a CRC error), so the declared sizes bound what is read."""
+    with zipfile.ZipFile(archive) as z:
+        members = z.infolist()
+    _member_count(len(members), name, max_members)
+    total = sum(i.file_size for i in members)
+    if total > max_bytes:
+        raise JobFailed(
+            f"{name} unpacks to over {max_bytes:,} bytes, the limit (unpack_max_bytes): "
+            f"its members declare {total:,}",
+            hint=_UNPACK_HINT,
+            details={"limit": max_bytes, "setting": "unpack_max_bytes"},
+        )
+    xml = sum(i.file_size for i in members if i.filename.endswith((".xml", ".rels")))
+    if max_xml is not None and xml > max_xml:
+        raise JobFailed(
+            f"{name}'s XML parts unpack to {xml:,} bytes, over the limit of {max_xml:,} "
+            "for a document parsed in memory",
+            hint="a .docx's XML may unpack to 25 MB (or unpack_max_bytes, if smaller)",
+            details={"limit": max_xml},
+        )
+
+
+def _member_count(count: int, name: str, max_members: int) -> None:
+    if count > max_members:
+        raise JobFailed(
+            f"{name} holds over {max_members:,} members, the limit (unpack_max_members)",
+            hint=_UNPACK_HINT,
+            details={"limit": max_members, "setting": "unpack_max_members"},
+        )
+
+
+def _extract(
+    archive: Path,
+    dest: Path,
+    work: Work,
+    name: str,
+    max_bytes: int = UNPACK_MAX_BYTES,
+    max_members: int = UNPACK_MAX_MEMBERS,
+) -> None:
+    """Unpack a zip or tar archive: only files and directories, all inside dest, size capped.
+
+    A zip's declared sizes and member count are checked before anything is unpacked; a
+    tar's (its headers are read one member at a time) before each member is; every member
+    is copied with the room left, so nothing past the cap is ever written.
+    """
+    cap = min(20 * archive.stat().st_size, max_bytes)
     with archive.open("rb") as f:
         zipped = f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
     total = 0
+    count = 0
     try:
         if not zipped and not tarfile.is_tarfile(archive):
             looks_like = sniff(archive)[1]
             raise JobFailed(f"{name} is not a zip or tar archive (it looks like {looks_like})")
+        if zipped:
+            _zip_within(archive, name, max_bytes=cap, max_members=max_members)
         for member, kind, opener in _members(archive, zipped):
             work.remaining()
+            count += 1
+            _member_count(count, name, max_members)
             path = PurePosixPath(member.replace("\\", "/"))
             if path.is_absolute() or ".." in path.parts or re.match(r"[A-Za-z]:", member):
                 raise JobFailed(f"{name} holds a member with an unsafe path: {member!r}")
@@ -571,7 +651,11 @@ def _extract(archive: Path, dest: Path, work: Work, name: str) -> None:
             with source:
                 written = _copy(source, target, cap - total)
             if written is None:
-                raise JobFailed(f"{name} unpacks to over {cap:,} bytes, at {member!r}", hint=_CAP)
+                raise JobFailed(
+                    f"{name} unpacks to over {cap:,} bytes, the limit, at {member!r}",
+                    hint=_CAP,
+                    details={"limit": cap, "setting": "unpack_max_bytes"},
+                )
             total += written
     except _ARCHIVE_ERRORS as e:
         raise JobFailed(f"{name} could not be unpacked: {e}") from e
@@ -601,6 +685,14 @@ def _bag_root(top: Path, name: str) -> Path:
     raise JobFailed(f"{name} holds {len(found)} bags, not one: {', '.join(d.name for d in found)}")
 
 
-def builtin_profiles() -> dict[str, Profile]:
-    profiles = (DocumentToText(), Fixity(), ExtractTechnicalMetadata(), BagValidation())
+def builtin_profiles(
+    unpack_max_bytes: int = UNPACK_MAX_BYTES, unpack_max_members: int = UNPACK_MAX_MEMBERS
+) -> dict[str, Profile]:
+    limits = (unpack_max_bytes, unpack_max_members)
+    profiles = (
+        DocumentToText(*limits),
+        Fixity(),
+        ExtractTechnicalMetadata(),
+        BagValidation(*limits),
+    )
     return {p.name: p for p in profiles}

@@ -35,6 +35,7 @@ from jobtrail.base.errors import (
     NotFound,
 )
 from jobtrail.base.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
+from jobtrail.base.xmltext import check_field
 from jobtrail.ingest.message import Incoming, envelope
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.vault import Vault
@@ -176,7 +177,10 @@ class Jobs:
         log: Log | None = None,
         parts: Collection[str] = (),
         vault: Vault | None = None,
+        max_execution_duration: int = 0,
     ):
+        self.max_execution_duration = max_execution_duration
+        """The longest execution duration a job may ask for, in seconds (0: no maximum)."""
         self.store = store
         self.base = base
         self.log = log if log is not None else Log(store)
@@ -207,11 +211,27 @@ class Jobs:
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def _duration(self, seconds: int) -> int:
+        """An execution duration within the maximum: 0 (unlimited) asks for the maximum."""
+        if seconds < 0:
+            raise InputError("the execution duration is a number of seconds ≥ 0 (0: unlimited)")
+        most = self.max_execution_duration
+        if most and seconds > most:
+            raise InputError(
+                f"an execution duration of {seconds:,} seconds is over this server's maximum "
+                f"of {most:,} (max_execution_duration)",
+                hint=f"ask for at most {most} seconds; 0 gets the maximum",
+                details={"limit": most, "setting": "max_execution_duration"},
+            )
+        return seconds or most
+
     # --- reading -------------------------------------------------------------
 
     def get(self, job_id: str) -> Job:
         """The job's current state; NotFound, or Gone for a deleted job (its history stays)."""
         iri = self.iri(job_id)
+        if nt.checked_iri(iri) is None:  # `<` or a space: no job can have such an IRI
+            raise NotFound(f"there is no job {job_id!r}: it makes no valid IRI")
         triples = self.store.read(iri)
         if not triples:
             if self.was_deleted(iri):
@@ -343,8 +363,8 @@ class Jobs:
             raise InputError(f"a job starts PENDING, QUEUED or HELD, not {phase}")
         if input is not None and nt.checked_iri(input) is None:
             raise InputError(f"{input!r} is not an absolute URL", hint="send e.g. http://h/x.doc")
-        if execution_duration < 0:
-            raise InputError("the execution duration is a number of seconds ≥ 0 (0: unlimited)")
+        execution_duration = self._duration(execution_duration)
+        _check_text(run_id, parameters)
         job_id = job_id or str(uuid.uuid4())
         secret_input: str | None = None
         if input is not None:
@@ -479,6 +499,9 @@ class Jobs:
             raise InputError(f"cannot set {', '.join(sorted(unknown))} on a job")
         if fields.get("input") is not None and nt.checked_iri(fields["input"]) is None:
             raise InputError(f"{fields['input']!r} is not an absolute URL")
+        _check_text(fields.get("run_id"), fields.get("parameters"))
+        if fields.get("execution_duration") is not None:
+            fields["execution_duration"] = self._duration(fields["execution_duration"])
         with self._lock(job_id):
             job = self.get(job_id)
             frozen = {"input", "parameters", "execution_duration"} & set(fields)
@@ -794,3 +817,23 @@ __all__ = [
     "phase_iri",
     "to_triples",
 ]
+
+
+def _check_text(run_id: str | None, parameters: Mapping[str, Any] | None) -> None:
+    """InputError naming the field when the run id or a parameter (its name, or any string in
+    its value) holds a character XML 1.0 cannot carry: every binding writes them to XML."""
+    if run_id is not None:
+        check_field("runId", run_id)
+    stack: list[tuple[str, Any]] = [(f"parameter {k}", v) for k, v in (parameters or {}).items()]
+    for key in parameters or {}:
+        check_field("parameter name", key)
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, str):
+            check_field(name, value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                check_field(f"{name} (a key)", str(k))
+                stack.append((name, v))
+        elif isinstance(value, list):
+            stack.extend((name, v) for v in value)

@@ -138,7 +138,14 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
     log = Log(store)  # one log head per process: loads and job changes both append to it
     parts = [part for b in bindings for part in b.side_graphs]
     vault = Vault(Path(config.files) / ".vault")  # inputs' credentials, outside the dataset
-    jobs = Jobs(store, config.base_url, log=log, parts=parts, vault=vault)
+    jobs = Jobs(
+        store,
+        config.base_url,
+        log=log,
+        parts=parts,
+        vault=vault,
+        max_execution_duration=config.max_execution_duration,
+    )
     policy = policy_of(config)
     return Engine(
         config=config,
@@ -158,7 +165,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             size_of=lambda url: head(url, policy).size,
             key=_key(config),
         ),
-        profiles=builtin_profiles(),
+        profiles=builtin_profiles(config.unpack_max_bytes, config.unpack_max_members),
         policy=policy,
         waits=Waits(jobs),
         kinds=tuple(k for b in bindings if b.kinds is not None for k in b.kinds(config)),

@@ -68,6 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query_timeout", 30.0, "seconds a SPARQL query may run before 503", float),
     Setting("admin_token", None, "token SPARQL updates need (Bearer or Basic password)"),
     Setting("max_body", 10_000_000, "largest request body accepted, in bytes", int),
+    Setting(
+        "body_timeout",
+        30.0,
+        "seconds a request body may take to arrive before 408 (0: none)",
+        float,
+    ),
     Setting("page_size", 50, "entries per page of a feed (/messages)", int),
     Setting(
         "cache_size",
@@ -87,10 +93,23 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("default_profile", "DocumentToText", "profile of a job POSTed without one"),
     Setting("execution_duration", 600, "seconds a job may run (0: unlimited)", int),
+    Setting(
+        "max_execution_duration",
+        86400,
+        "longest execution duration a job may ask for, in seconds (0: no maximum)",
+        int,
+    ),
     Setting("results_ttl", 7 * 86400, "seconds a job and its results are kept", int),
     Setting("retry_after", 1, "seconds a client is asked to wait (Retry-After) on 202", int),
     Setting("fetch_max_bytes", 100_000_000, "largest job input fetched, in bytes", int),
     Setting("fetch_timeout", 60.0, "seconds fetching a job's input may take", float),
+    Setting(
+        "unpack_max_bytes",
+        1_000_000_000,
+        "most an archive a job opens (a bag, a .docx) may unpack to, in bytes",
+        int,
+    ),
+    Setting("unpack_max_members", 10_000, "most members an archive a job opens may hold", int),
     Setting(
         "fetch_allow_private",
         False,

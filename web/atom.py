@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from jobtrail.base.xmltext import carried
+
 NS = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/atom+xml"
 
@@ -179,5 +181,6 @@ def feed_element(feed: Feed) -> ET.Element:
 def write(document: Feed | Entry) -> bytes:
     """The document as UTF-8 XML with its declaration."""
     element = feed_element(document) if isinstance(document, Feed) else entry_element(document)
-    body: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=True)
-    return body
+    # ElementTree writes a U+0001 raw and fails on a lone surrogate: both become U+FFFD
+    text = carried(ET.tostring(element, encoding="unicode"))
+    return ("<?xml version='1.0' encoding='utf-8'?>\n" + text).encode("utf-8")

@@ -12,11 +12,13 @@ from html import escape
 
 import pyoxigraph as ox
 from jobtrail.base.terms import shorten
+from jobtrail.base.xmltext import carried
 from jobtrail.web import conneg
 
 
 def page(title: str, body: str, *, head: str = "") -> str:
-    return (
+    """The site frame around `body`; characters HTML and XML cannot carry become U+FFFD."""
+    return carried(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)} · jobtrail</title>"

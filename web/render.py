@@ -13,6 +13,7 @@ from typing import Any
 
 import pyoxigraph as ox
 from jobtrail.base.terms import PREFIXES
+from jobtrail.base.xmltext import carried_utf8
 from jobtrail.ingest.jsonld import document_loader
 from jobtrail.web import conneg
 from pyld import jsonld
@@ -48,6 +49,8 @@ def rdf(
     prefixes = _used_prefixes(triples) if fmt.key in _PREFIXED else None
     out = ox.serialize(data, format=target, prefixes=prefixes)
     assert out is not None
+    if target == ox.RdfFormat.RDF_XML:  # Oxigraph writes a literal's U+0001 raw: not XML
+        return carried_utf8(out)
     return out
 
 

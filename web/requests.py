@@ -6,12 +6,19 @@ calling with `caller_of`, and fetches a job the caller may see with `visible_job
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
 
 from jobtrail.base import redact
-from jobtrail.base.errors import Forbidden, InputError, PayloadTooLarge, Unauthorized
+from jobtrail.base.errors import (
+    Forbidden,
+    InputError,
+    PayloadTooLarge,
+    RequestTimeout,
+    Unauthorized,
+)
 from jobtrail.jobs.accounts import Caller
 from jobtrail.jobs.core import Job
 from jobtrail.jobs.hops import request_bytes
@@ -19,21 +26,32 @@ from jobtrail.web.state import AppRequest
 
 
 async def read_body(request: AppRequest, limit: int | None = None) -> bytes:
-    """The body, refused with 413 as soon as it is known to be over `limit` bytes.
+    """The body, refused with 413 as soon as it is known to be over `limit` bytes, and with
+    408 when it has not all come within the server's `body_timeout` seconds (a slow client).
 
     The limit defaults to the server's `max_body`.
     """
+    config = request.state["engine"].config
     if limit is None:
-        limit = request.state["engine"].config.max_body
+        limit = config.max_body
     declared = request.headers.get("content-length", "")
     size, chunks = int(declared) if declared.isdigit() else 0, []
     if size <= limit:
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                break
-            chunks.append(chunk)
+        try:
+            async with asyncio.timeout(config.body_timeout or None):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    chunks.append(chunk)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"the request body did not arrive within {config.body_timeout:g} seconds "
+                f"({size:,} bytes came)",
+                hint="the limit is the setting body_timeout (--body-timeout)",
+                details={"limit": config.body_timeout, "setting": "body_timeout"},
+            ) from None
     if size > limit:
         raise PayloadTooLarge(
             f"the request body is over the limit of {limit:,} bytes",

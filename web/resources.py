@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 
 import pyoxigraph as ox
+from jobtrail.base import nt
 from jobtrail.base.errors import NotFound
 from jobtrail.base.terms import DCTERMS, JT
 from jobtrail.store import Store
@@ -39,6 +40,11 @@ def describe(
     default: conneg.Format = conneg.TURTLE,
 ) -> Response:
     """The response for a resource's graph in the negotiated (or chosen) format."""
+    if nt.checked_iri(iri) is None:  # a path with `<`, `"` or a space: nothing is stored there
+        raise NotFound(
+            f"nothing is stored at {path!r}: it makes no valid IRI",
+            hint='an IRI holds no space, <, >, ", {, }, |, \\, ^ or `',
+        )
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), formats, default)
     cache: Renditions | None = getattr(request.state, "renditions", None)
     kept = cache.get(iri, fmt) if cache is not None else None

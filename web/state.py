@@ -39,6 +39,7 @@ class Config:
     query_timeout: float = 30.0  # seconds a SPARQL query may run
     admin_token: str | None = None  # SPARQL updates need it; None: updates refused
     max_body: int = 10_000_000  # bytes of a request body
+    body_timeout: float = 30.0  # seconds a request body may take to arrive; 0: no limit
     page_size: int = 50  # entries per page of a feed (/messages)
     cache_size: int = 10_000  # renditions of immutable resources kept in memory; 0: none
     job_workers: int = 2
@@ -46,10 +47,13 @@ class Config:
     key_file: str = ""  # "": beside the store (see key_path in server/app.py)
     default_profile: str = "DocumentToText"
     execution_duration: int = 600
+    max_execution_duration: int = 86400  # longest a job may ask for; 0: no maximum
     results_ttl: int = 7 * 86400
     retry_after: int = 1
     fetch_max_bytes: int = 100_000_000
     fetch_timeout: float = 60.0
+    unpack_max_bytes: int = 1_000_000_000  # most an archive a job opens unpacks to
+    unpack_max_members: int = 10_000  # most members such an archive holds
     fetch_allow_private: bool = False
     file_roots: str = ""
     users: str | None = None

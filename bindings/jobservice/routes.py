@@ -30,6 +30,7 @@ from jobtrail.base import errors
 from jobtrail.base.errors import Forbidden, InputError, MethodNotAllowed, NotFound
 from jobtrail.base.terms import DCTERMS, JT, RDFS
 from jobtrail.bindings.jobservice import ore
+from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.accounts import Caller
 from jobtrail.jobs.core import Job, Jobs
@@ -116,10 +117,7 @@ async def _fields(request: AppRequest, limit: int) -> tuple[dict[str, Any], str]
     except UnicodeDecodeError as e:
         raise InputError(f"the request body is not UTF-8 ({e})") from e
     if kind in ("application/json", "application/ld+json"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"the JSON body does not parse: {e}") from e
+        data, _ = parse_json(text, "the JSON body")  # the depth and number limits too
         if isinstance(data, str):
             return {"url": data}, text
         if not isinstance(data, dict):

@@ -20,6 +20,7 @@ from html import escape
 from importlib.resources import files
 
 import pyoxigraph as ox
+from jobtrail.base import nt
 from jobtrail.base.errors import NotFound
 from jobtrail.shapes import shapes_turtle
 from jobtrail.web import conneg, html, render
@@ -302,6 +303,8 @@ async def vocab_term(request: AppRequest) -> Response:
     path, chosen = _split(request)
     name = path.removeprefix("/vocab/").strip("/")
     base: str = request.state["engine"].config.base_url
+    if nt.checked_iri(JT + name) is None:  # `<`, a space: no term has such a name
+        raise _unknown(name)
     if name == "status" or name.startswith("status/"):
         rest = name.removeprefix("status").strip("/")
         iri = STATUS + rest if rest else STATUS.rstrip("/")

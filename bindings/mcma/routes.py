@@ -24,7 +24,7 @@ from jobtrail.base.errors import InputError, NotFound
 from jobtrail.bindings.mcma.fims import json_response, processor_of, read_document
 from jobtrail.bindings.mcma.model import profile_document
 from jobtrail.bindings.mcma.processor import Processor
-from jobtrail.web.requests import caller_of, int_param, received_bytes, visible_job
+from jobtrail.web.requests import caller_of, int_param, read_body, received_bytes, visible_job
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -113,7 +113,7 @@ async def restart(request: AppRequest) -> Response:
 
 async def _command(request: AppRequest, what: str) -> Response:
     processor = processor_of(request)
-    body = await request.body()
+    body = await read_body(request)  # its size and time limits
     caller = caller_of(request)
     job_id = request.path_params["id"]
 

@@ -257,11 +257,18 @@ def duration_end(start: datetime, lexical: str) -> datetime | None:
     seconds = float(m.group(6) or 0)
     if not any((years, months, days, hours, minutes, seconds)):
         return None
-    total = start.year * 12 + start.month - 1 + years * 12 + months
-    year, month = divmod(total, 12)
-    day = min(start.day, calendar.monthrange(year, month + 1)[1])
-    moved = start.replace(year=year, month=month + 1, day=day)
-    return moved + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        total = start.year * 12 + start.month - 1 + years * 12 + months
+        year, month = divmod(total, 12)
+        day = min(start.day, calendar.monthrange(year, month + 1)[1])
+        moved = start.replace(year=year, month=month + 1, day=day)
+        return moved + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except (ValueError, OverflowError):  # past year 9999, or more days than a timedelta holds
+        raise InputError(
+            f"timeout {lexical!r} ends after the year 9999, the latest date kept",
+            hint="e.g. PT30M, P1D, P1Y2M",
+            details={"element": "timeout", "limit": "9999-12-31"},
+        ) from None
 
 
 # --- the service ---------------------------------------------------------------------------

@@ -25,7 +25,6 @@ its bytes verbatim, with jobtrail's answer.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -33,6 +32,7 @@ from importlib.resources import files
 from typing import Any
 
 from jobtrail.base.errors import InputError, Location, MalformedInput, NotFound
+from jobtrail.base.xmltext import carried, refuse_dtd
 from jobtrail.bindings.sif import model as model
 from jobtrail.bindings.sif.model import NS, Outcome, Record, Service, Sif
 from jobtrail.jobs.core import Job
@@ -73,8 +73,7 @@ def parse(body: bytes, root: str | None, source: str) -> etree._Element:
     """A well-formed document without a DTD; valid against the schema when `root` is named."""
     if not body.strip():
         raise InputError(f"the request has no body: send a {root or 'payload'} document")
-    if _DOCTYPE.match(body):
-        _no_doctype(source)
+    refuse_dtd(body, source)
     try:
         tree = etree.fromstring(body, _parser()).getroottree()
     except etree.XMLSyntaxError as e:
@@ -84,7 +83,7 @@ def parse(body: bytes, root: str | None, source: str) -> etree._Element:
             location=Location(source, line, column),
         ) from None
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        _no_doctype(source)  # one the prolog scan missed (another encoding)
+        _no_doctype(source)  # one the byte scan missed (another encoding)
     element = tree.getroot()
     if root is None:
         return element
@@ -104,10 +103,6 @@ def parse(body: bytes, root: str | None, source: str) -> etree._Element:
             details={"element": _element_named(message) or root},
         )
     return element
-
-
-_DOCTYPE = re.compile(rb"(?:\xef\xbb\xbf)?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.S)
-"""A document type declaration in the prolog: refused before the parser sees its entities."""
 
 
 def _no_doctype(source: str) -> None:
@@ -151,9 +146,10 @@ def _iso(value: datetime) -> str:
 
 
 def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> Any:
-    e = etree.SubElement(parent, f"{{{NS}}}{name}", attrs)
+    # what a SIF document brought parsed as XML; what another binding stored may not be
+    e = etree.SubElement(parent, f"{{{NS}}}{name}", {k: carried(v) for k, v in attrs.items()})
     if text is not None:
-        e.text = text
+        e.text = carried(text)
     return e
 
 

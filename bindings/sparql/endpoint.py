@@ -48,6 +48,7 @@ from jobtrail.base.errors import (
     UnsupportedFormat,
 )
 from jobtrail.base.terms import PREFIXES
+from jobtrail.base.xmltext import carried_utf8
 from jobtrail.queries import load_queries
 from jobtrail.store import Store
 from jobtrail.web import conneg, errors, html, render, resources
@@ -357,6 +358,8 @@ def results_body(
     if fmt.key in _RESULTS_FORMAT:
         parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
         body = parsed.serialize(format=_RESULTS_FORMAT[fmt.key]) or b""
+        if _RESULTS_FORMAT[fmt.key] == ox.QueryResultsFormat.XML:
+            body = carried_utf8(body)  # a literal's U+0001 is written raw: not XML
     return body
 
 

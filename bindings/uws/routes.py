@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from jobtrail.base.errors import Conflict, Forbidden, InputError, NotFound
+from jobtrail.base.xmltext import carried, check_field
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import FINAL, PHASES, Change, Job
 from jobtrail.jobs.profiles import Profile
@@ -150,6 +151,9 @@ async def params_of(request: AppRequest) -> Params:
                 pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
             except UnicodeDecodeError as e:
                 raise InputError(f"the form is not UTF-8 ({e})") from e
+    for name, value in pairs:  # every one may end up in a UWS document: XML 1.0
+        check_field(name.upper() if name.lower() in CONTROL else name, value)
+        check_field("parameter name", name)
     return Params(pairs)
 
 
@@ -235,7 +239,15 @@ def _seconds(text: str, name: str) -> int:
         raise InputError(f"{name} is a whole number of seconds, not {text!r}") from None
     if value < 0:
         raise InputError(f"{name} is ≥ 0 (0: unlimited), not {value}")
+    if value > XS_INT_MAX:  # UWS writes it as an xs:int
+        raise InputError(
+            f"{name} is at most {XS_INT_MAX:,} seconds (an xs:int), not {value:,}",
+            details={"limit": XS_INT_MAX},
+        )
     return value
+
+
+XS_INT_MAX = 2**31 - 1
 
 
 def _text(value: object) -> str:
@@ -257,9 +269,10 @@ def _named(profile: Profile | None, pairs: Sequence[tuple[str, str]]) -> dict[st
 
 
 def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> Any:
-    e = etree.SubElement(parent, f"{{{UWS_NS}}}{name}", attrs)
+    # a job another binding made may hold what XML cannot carry: U+FFFD in its place
+    e = etree.SubElement(parent, f"{{{UWS_NS}}}{name}", {k: carried(v) for k, v in attrs.items()})
     if text is not None:
-        e.text = text
+        e.text = carried(text)
     return e
 
 
@@ -293,7 +306,7 @@ def job_document(request: AppRequest, job_list: JobList, job: Job) -> bytes:
         _el(summary, "message", job.error.message)
     info = etree.SubElement(root, f"{{{UWS_NS}}}jobInfo", nsmap={"jt": JT_NS})
     for name, value in (("canonical", job.iri), ("profile", job.profile), ("list", job_list.name)):
-        etree.SubElement(info, f"{{{JT_NS}}}{name}").text = value
+        etree.SubElement(info, f"{{{JT_NS}}}{name}").text = carried(value)
     return _xml(root)
 
 

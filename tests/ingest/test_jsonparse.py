@@ -166,3 +166,25 @@ def test_positions_after_a_byte_order_mark_are_the_inputs_own() -> None:
 def test_repeated_key_is_noted_once_when_a_trailing_comma_is_also_there() -> None:
     _, notes = parse_json('{"o": {"k": 1, "k": 1}, "p": [1,]}', "x")
     assert sum("appears twice" in n for n in notes) == 1
+
+
+@pytest.mark.parametrize(
+    "text, limit",
+    [
+        ("[" * 100_000, 512),
+        ("[" * 513 + "]" * 513, 512),
+        ('{"n": ' + "9" * 5000 + "}", 1000),
+        ("[-" + "1" * 1000 + "]", 1000),
+        ("[1e" + "1" * 1000 + "]", 1000),
+    ],
+    ids=["unclosed", "513-deep", "5000-digits", "1001-characters", "long-exponent"],
+)
+def test_depth_and_number_limits(text: str, limit: int) -> None:
+    with pytest.raises(MalformedInput, match=f"limit of {limit:,}") as e:
+        parse_json(text, "x")
+    assert e.value.details["limit"] == limit
+
+
+def test_within_the_limits() -> None:
+    assert parse_json("[" * 512 + "]" * 512, "x")[0] is not None
+    assert parse_json("9" * 1000, "x")[0] == int("9" * 1000)

@@ -233,3 +233,10 @@ def test_text_plain_is_not_read_as_rdf(read) -> None:
 
     with pytest.raises(UnsupportedFormat):
         read("<https://e.org/a> <https://e.org/p> <https://e.org/b> .\n", "text/plain")
+
+
+def test_rdfxml_with_a_dtd_is_refused_before_parsing(read) -> None:
+    from tests.security.test_input_limits import billion_laughs
+
+    with pytest.raises(MalformedInput, match="DOCTYPE is not allowed in RDF/XML"):
+        read(billion_laughs(), media_type="application/rdf+xml")

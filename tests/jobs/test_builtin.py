@@ -597,3 +597,30 @@ def test_unsafe_or_unusable_archives_are_refused(
         BagValidation().run(work)
     assert list(work.output_dir.iterdir()) == []  # nothing unpacked is left behind
     assert not (work.output_dir.parent / "evil").exists()
+
+
+def test_a_docx_whose_xml_unpacks_past_25_mb_fails_before_it_is_parsed(
+    make_work: Callable[..., Work],
+) -> None:
+    from tests.security.test_input_limits import docx_bomb
+
+    work = make_work(docx_bomb(800_000), "http://h/bomb.docx")
+    started = time.monotonic()
+    limit = r"XML parts unpack to [\d,]+ bytes, over the limit of 25,000,000"
+    with pytest.raises(JobFailed, match=limit):
+        DocumentToText().run(work)
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar.gz"])
+def test_an_archive_with_too_many_members_fails_before_unpacking(
+    make_work: Callable[..., Work], kind: str
+) -> None:
+    from tests.security.test_input_limits import tar_gz_of, zip_of
+
+    members = {f"bag/data/{i}.txt": b"x" for i in range(11)}
+    work = make_work((zip_of if kind == "zip" else tar_gz_of)(members), f"http://h/b.{kind}")
+    with pytest.raises(JobFailed, match="over 10 members, the limit") as failed:
+        BagValidation(max_members=10).run(work)
+    assert failed.value.details["limit"] == 10
+    assert list(work.output_dir.iterdir()) == []

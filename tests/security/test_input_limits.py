@@ -1,0 +1,560 @@
+"""Parsers refuse what they cannot bound; no input gives a 500 (issue 17), on a real server.
+
+For every refused input: a 4xx, a message naming the limit or the field, and nothing stored
+(the number of quads in the store is the same before and after).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import re
+import socket
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterator
+
+import docx
+import httpx
+import pytest
+import rdflib
+from lxml import etree
+
+from tests.bindings.jobservice.test_jobs import wait_done
+from tests.bindings.sif.test_routes import job_document
+from tests.conftest import EXAMPLES_DIR, DocumentServer, job_server, jobtrail_server
+
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with jobtrail_server(tmp_path_factory.mktemp("input-limits") / "data") as base:
+        yield base
+
+
+@pytest.fixture
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as c:
+        yield c
+
+
+def quads(client: httpx.Client) -> int:
+    query = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+    r = client.get(
+        "/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+json"}
+    )
+    assert r.status_code == 200, r.text
+    return int(r.json()["results"]["bindings"][0]["n"]["value"])
+
+
+def refused(
+    client: httpx.Client, status: int, words: str, method: str, url: str, **kwargs: object
+) -> httpx.Response:
+    """The request is answered `status`, its message says `words`, and nothing is stored."""
+    before = quads(client)
+    r = client.request(method, url, **kwargs)  # type: ignore[arg-type]
+    assert r.status_code == status, r.text[:2000]
+    assert words.lower() in r.text.lower(), r.text[:2000]
+    assert quads(client) == before
+    return r
+
+
+# --- 1. RDF/XML entities ------------------------------------------------------------------
+
+
+def billion_laughs(levels: int = 9) -> bytes:
+    entities = '<!ENTITY a0 "' + "a" * 40 + '">\n'
+    for i in range(1, levels + 1):
+        entities += f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">\n'
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n{entities}]>\n'
+        f'<rdf:RDF xmlns:rdf="{RDF_NS}" xmlns:e="http://example.org/">'
+        f'<rdf:Description rdf:about="http://example.org/x"><e:p>&a{levels};</e:p>'
+        "</rdf:Description></rdf:RDF>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("application/rdf+xml", billion_laughs()),
+        ("application/rdf+xml", billion_laughs(2)),  # small enough to expand: still refused
+        (
+            "message/http",
+            b"POST /x HTTP/1.1\r\nHost: example.org\r\nContent-Type: application/rdf+xml\r\n\r\n"
+            + billion_laughs(),
+        ),
+    ],
+    ids=["rdfxml-bomb", "rdfxml-small-dtd", "http-body-rdfxml-bomb"],
+)
+def test_rdfxml_with_a_dtd_is_refused_unexpanded(
+    client: httpx.Client, content_type: str, body: bytes
+) -> None:
+    started = time.monotonic()
+    r = refused(
+        client,
+        400,
+        "DOCTYPE is not allowed",
+        "POST",
+        "/messages",
+        content=body,
+        headers={"Content-Type": content_type},
+    )
+    assert time.monotonic() - started < 5
+    assert len(r.content) < 4000
+
+
+# --- 3. JSON limits, nesting in other syntaxes ---------------------------------------------
+
+
+def tre_message(**parameters: object) -> bytes:
+    doc = json.loads((EXAMPLES_DIR / "tre-enhanced-messages" / "01-tdr-export.json").read_text())
+    doc["parameters"] = {**doc.get("parameters", {}), **parameters}
+    doc["timestamp"] = str(1700000000 + len(json.dumps(parameters)))
+    return json.dumps(doc).encode()
+
+
+def nested(levels: int) -> object:
+    value: object = "x"
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+LD = {
+    "@context": "https://job-processor/context/default",
+    "type": "StopJob",
+    "id": "https://job-processor/StopJob/deep",
+    "job": "https://job-processor/Job/1",
+    "stopJobCause": "COMPLETED",
+}
+
+
+@pytest.mark.parametrize(
+    "content_type, body, words",
+    [
+        ("application/json", b"[" * 100_000, "limit of 512"),
+        ("application/json", b'{"a": ' * 600 + b"1" + b"}" * 600, "limit of 512"),
+        ("application/json", tre_message(n="?").replace(b'"?"', b"9" * 5000), "limit of 1,000"),
+        (
+            "application/json",
+            tre_message(n="?").replace(b'"?"', b"1." + b"1" * 2000),
+            "limit of 1,000",
+        ),
+        ("application/ld+json", json.dumps({**LD, "notes": nested(300)}).encode(), "limit of 256"),
+        (
+            "message/http",
+            b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n\r\n"
+            + b"[" * 100_000,
+            "limit of 512",
+        ),
+    ],
+    ids=["deep-array", "deep-object", "long-integer", "long-float", "deep-jsonld", "deep-http"],
+)
+def test_json_past_its_limits_is_refused(
+    client: httpx.Client, content_type: str, body: bytes, words: str
+) -> None:
+    refused(
+        client,
+        400,
+        words,
+        "POST",
+        "/messages",
+        content=body,
+        headers={"Content-Type": content_type, "Accept": "application/problem+json"},
+    )
+
+
+def test_json_within_the_limits_is_stored(client: httpx.Client) -> None:
+    body = tre_message(deep=nested(500), n="?").replace(b'"?"', b"9" * 999)
+    r = client.post("/messages", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text[:2000]
+
+
+@pytest.mark.parametrize(
+    "url, body",
+    [
+        ("/jobs", b"[" * 100_000),
+        ("/jobs", b'{"url": "http://example.org/x.pdf", "n": ' + b"9" * 5000 + b"}"),
+        ("/mcma/jobs", b"[" * 100_000),
+        ("/mcma/jobs", b'{"@type": "JobProfile", "n": ' + b"9" * 5000 + b"}"),
+    ],
+    ids=["jobs-deep", "jobs-long-number", "mcma-deep", "mcma-long-number"],
+)
+def test_json_request_bodies_have_the_same_limits(
+    client: httpx.Client, url: str, body: bytes
+) -> None:
+    r = refused(
+        client,
+        400,
+        "limit of",
+        "POST",
+        url,
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert "1,000" in r.text or "512" in r.text
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        (
+            "text/turtle",
+            b"<http://example.org/a> <http://example.org/p> "
+            + b"[ <http://example.org/p> " * 20_000
+            + b"[]"
+            + b" ]" * 20_000
+            + b" .",
+        ),
+        (
+            "text/turtle",
+            b"<http://example.org/a> <http://example.org/p> "
+            + b"( " * 20_000
+            + b")" * 20_000
+            + b" .",
+        ),
+        ("text/turtle", b"<http://example.org/a> <http://example.org/p> " + b"[ " * 100_000),
+        ("text/n3", b"<http://example.org/a> <http://example.org/p> " + b"{ " * 100_000),
+    ],
+    ids=["turtle-deep-blank-nodes", "turtle-deep-lists", "turtle-unclosed", "n3-unclosed"],
+)
+def test_deeply_nested_rdf_is_never_a_500(
+    client: httpx.Client, content_type: str, body: bytes
+) -> None:
+    r = client.post("/messages", content=body, headers={"Content-Type": content_type})
+    assert r.status_code < 500, r.text[:2000]
+
+
+# --- 4. Characters XML 1.0 cannot carry ----------------------------------------------------
+
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def well_formed(r: httpx.Response, kind: str) -> None:
+    assert r.status_code == 200, r.text[:2000]
+    if kind == "xml":
+        etree.fromstring(r.content)  # raises on a character XML cannot carry
+    elif kind == "rdfxml":
+        rdflib.Graph().parse(data=r.content, format="xml")
+    elif kind == "turtle":
+        rdflib.Graph().parse(data=r.content, format="turtle")
+    else:
+        assert not NOT_XML.search(r.content.decode("utf-8")), "HTML with a control character"
+
+
+@pytest.mark.parametrize(
+    "content_type, body",
+    [
+        ("text/turtle", b'<http://example.org/a> <http://example.org/p> "a\\u0001b\\uFFFF" .'),
+        ("text/turtle", b'<http://example.org/b> <http://example.org/p> "raw\x01\x0bbytes" .'),
+        ("application/ld+json", json.dumps({**LD, "stopJobCause": "DONE\u0001"}).encode()),
+        ("application/json", tre_message(note="lone \ud800 surrogate")),
+    ],
+    ids=["turtle-escaped", "turtle-raw", "jsonld", "tre-lone-surrogate"],
+)
+def test_a_message_with_characters_xml_cannot_carry_stays_well_formed(
+    client: httpx.Client, content_type: str, body: bytes
+) -> None:
+    r = client.post("/messages", content=body, headers={"Content-Type": content_type})
+    assert r.status_code == 201, r.text[:2000]
+    iri = r.headers["Location"]
+    well_formed(client.get(iri, headers={"Accept": "application/rdf+xml"}), "rdfxml")
+    well_formed(client.get(iri, headers={"Accept": "text/turtle"}), "turtle")
+    well_formed(client.get(iri, headers={"Accept": "text/html"}), "html")
+    well_formed(client.get("/messages", headers={"Accept": "application/atom+xml"}), "xml")
+    well_formed(client.get("/messages", headers={"Accept": "text/html"}), "html")
+    query = f"SELECT ?o WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"
+    results = client.get(
+        "/sparql", params={"query": query}, headers={"Accept": "application/sparql-results+xml"}
+    )
+    well_formed(results, "xml")
+    # the original bytes are kept verbatim
+    turtle = rdflib.Graph().parse(
+        data=client.get(iri, headers={"Accept": "text/turtle"}).content, format="turtle"
+    )
+    jt = rdflib.Namespace("https://w3id.org/jobtrail/vocab#")
+    text = turtle.value(rdflib.URIRef(iri), jt.originalText)
+    b64 = turtle.value(rdflib.URIRef(iri), jt.originalBase64)
+    kept = str(text).encode("utf-8") if text is not None else base64.b64decode(str(b64))
+    assert kept == body
+
+
+def test_a_trace_with_characters_xml_cannot_carry_stays_well_formed(client: httpx.Client) -> None:
+    doc = json.loads(tre_message())
+    doc["UUIDs"] = [{"TDR-UUID": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}]
+    doc["parameters"] = {"TDR": {"reference": "TDR-2026-CTRL", "note": "bell\u0007"}}
+    doc["producer"] = {**doc["producer"], "name": "TDR\u0001"}
+    r = client.post("/messages", json=doc)
+    assert r.status_code == 201, r.text[:2000]
+    for accept in ("application/rdf+xml", "text/html"):
+        found = client.get("/trace/TDR-2026-CTRL", headers={"Accept": accept})
+        well_formed(found, "rdfxml" if "xml" in accept else "html")
+
+
+@pytest.mark.parametrize(
+    "form, field",
+    [
+        ({"RUNID": "run\x01"}, "RUNID"),
+        ({"RUNID": "run\ufffe"}, "RUNID"),
+        ({"algorithm": "sha256\x1f"}, "algorithm"),
+        ({"INPUT": "http://example.org/x", "note\x0b": "x"}, "parameter name"),
+    ],
+    ids=["runid-control", "runid-fffe", "parameter-value", "parameter-name"],
+)
+def test_uws_fields_xml_cannot_carry_are_refused(
+    client: httpx.Client, form: dict[str, str], field: str
+) -> None:
+    refused(client, 400, repr(field), "POST", "/uws/Fixity", data=form)
+    well_formed(client.get("/uws/Fixity"), "xml")
+
+
+def test_uws_runid_change_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
+    r = client.post("/uws/Fixity", data={"RUNID": "fine"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    job = r.headers["Location"]
+    refused(client, 400, "'RUNID'", "POST", job, data={"RUNID": "bad\x02"})
+    well_formed(client.get(job), "xml")
+    well_formed(client.get("/uws/Fixity"), "xml")
+
+
+@pytest.mark.parametrize(
+    "doc, field",
+    [
+        ({"url": "http://example.org/x.pdf", "parameters": {"note": "a\u0001"}}, "note"),
+        ({"url": "http://example.org/x.pdf", "parameters": {"n": ["ok", {"k": "\uffff"}]}}, "n"),
+    ],
+    ids=["parameter", "nested-parameter"],
+)
+def test_job_fields_xml_cannot_carry_are_refused(
+    client: httpx.Client, doc: dict[str, object], field: str
+) -> None:
+    refused(client, 400, field, "POST", "/jobs", json=doc)
+    well_formed(client.get("/uws/DocumentToText"), "xml")
+
+
+# --- 2. Archive and Office bombs ------------------------------------------------------------
+
+
+def docx_bomb(paragraphs: int = 400_000) -> bytes:
+    """A .docx whose document.xml repeats one paragraph: small zipped, huge parsed."""
+    document = docx.Document()
+    document.add_paragraph("x")
+    plain = io.BytesIO()
+    document.save(plain)
+    source = zipfile.ZipFile(io.BytesIO(plain.getvalue()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "word/document.xml":
+                text = data.decode()
+                at = text.index("<w:body>") + len("<w:body>")
+                data = (text[:at] + "<w:p><w:r><w:t>a</w:t></w:r></w:p>" * paragraphs).encode()
+                data += text[at:].encode()
+            z.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return out.getvalue()
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def tar_gz_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def job_client(
+    tmp_path_factory: pytest.TempPathFactory, documents: DocumentServer
+) -> Iterator[httpx.Client]:
+    root = tmp_path_factory.mktemp("input-limits-jobs")
+    limits = {"unpack_max_bytes": "5000000", "unpack_max_members": "100", "body_timeout": "1"}
+    with (
+        job_server(root / "data", root / "files", **limits) as base,
+        httpx.Client(base_url=base, timeout=30) as c,
+    ):
+        yield c
+
+
+@pytest.mark.parametrize(
+    "name, profile, data, words",
+    [
+        ("bomb.docx", "DocumentToText", docx_bomb(), "over 5,000,000 bytes, the limit"),
+        (
+            "many.zip",
+            "BagValidation",
+            zip_of({f"bag/data/{i}.txt": b"x" for i in range(150)}),
+            "over 100 members, the limit",
+        ),
+        (
+            "many.tar.gz",
+            "BagValidation",
+            tar_gz_of({f"bag/data/{i}.txt": b"x" for i in range(150)}),
+            "over 100 members, the limit",
+        ),
+        (
+            "zeros.zip",
+            "BagValidation",
+            zip_of({"bag/data/zeros.bin": bytes(50_000_000)}),
+            "the limit (unpack_max_bytes)",
+        ),
+        (
+            "zeros.tar.gz",
+            "BagValidation",
+            tar_gz_of({"bag/data/zeros.bin": bytes(50_000_000)}),
+            "the limit",
+        ),
+    ],
+    ids=["docx-bomb", "zip-members", "tar-members", "zip-bomb", "tar-gz-bomb"],
+)
+def test_an_archive_over_the_limits_fails_the_job_naming_them(
+    job_client: httpx.Client,
+    documents: DocumentServer,
+    name: str,
+    profile: str,
+    data: bytes,
+    words: str,
+) -> None:
+    url = documents.put(f"/limits/{name}", data, "application/octet-stream")
+    r = job_client.post("/jobs", json={"url": url, "profile": profile})
+    assert r.status_code in (201, 202), r.text
+    failed = wait_done(
+        job_client, r.text.strip(), 60, headers={"Accept": "text/turtle, application/problem+json"}
+    )
+    assert failed.status_code == 422, failed.text
+    assert words in failed.json()["detail"], failed.json()
+
+
+# --- 5. Other 500s --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["wönderland", "пароль", "\u00e9"])
+def test_a_non_ascii_basic_password_is_403(job_client: httpx.Client, password: str) -> None:
+    auth = "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()
+    refused(
+        job_client,
+        403,
+        "bad user name or password",
+        "POST",
+        "/jobs",
+        content=b"http://example.org/x.pdf",
+        headers={"Authorization": auth},
+    )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/x<y",
+        "/x<y.ttl",
+        "/%3Cx%3E",
+        '/x"y',
+        "/x%20y",
+        "/x{y}",
+        "/messages/<a>",
+        "/producers/a<b",
+        "/jobs/<x>",
+        "/jobs/<x>/results/a.txt",
+        "/uws/Fixity/<x>",
+        "/uws/Fixity/<x>/phase",
+        "/sif/jobs/Transfers/<x>",
+        "/mcma/jobs/<x>",
+        "/vocab/<x>",
+        "/vocab/status/<x>",
+    ],
+)
+@pytest.mark.parametrize("accept", ["text/turtle", "text/html", "application/rdf+xml"])
+def test_a_path_that_makes_no_iri_is_404(client: httpx.Client, path: str, accept: str) -> None:
+    # httpx would percent-encode `<`: the request line is written as given
+    port = client.base_url.port
+    assert port is not None
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Accept": accept})
+        r = connection.getresponse()
+        assert r.status == 404, r.read()[:500]
+        r.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "timeout", ["P99999999999Y", "P9000Y", "P999999999999999999D", "PT99999999999999999999H"]
+)
+def test_a_sif_timeout_past_year_9999_is_refused(client: httpx.Client, timeout: str) -> None:
+    headers = {"Content-Type": "application/xml", "Accept": "application/xml"}
+    refused(
+        client,
+        400,
+        "timeout",
+        "POST",
+        "/sif/jobs/Transfers/Transfer",
+        content=job_document(timeout=timeout),
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize(
+    "duration, words",
+    [("9" * 30, "2,147,483,647"), ("2147483648", "2,147,483,647"), ("86401", "86,400")],
+    ids=["huge", "past-xs-int", "past-max"],
+)
+def test_uws_execution_duration_over_the_maximum_is_refused(
+    client: httpx.Client, duration: str, words: str
+) -> None:
+    refused(client, 400, words, "POST", "/uws/Fixity", data={"EXECUTIONDURATION": duration})
+    r = client.post("/uws/Fixity", data={"RUNID": "ok"}, follow_redirects=False)
+    assert r.status_code == 303
+    refused(client, 400, words, "POST", r.headers["Location"], data={"EXECUTIONDURATION": duration})
+
+
+def test_uws_execution_duration_zero_gets_the_maximum(client: httpx.Client) -> None:
+    r = client.post("/uws/Fixity", data={"EXECUTIONDURATION": "0"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get(f"{r.headers['Location']}/executionduration").text.strip() == "86400"
+
+
+def test_a_body_sent_too_slowly_is_408(job_client: httpx.Client) -> None:
+    port = job_client.base_url.port
+    before = quads(job_client)
+    with socket.create_connection(("127.0.0.1", port or 80), timeout=10) as s:
+        s.sendall(
+            b"POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: 100\r\n\r\nhttp://"
+        )
+        started = time.monotonic()
+        answer = s.recv(4096)
+        assert time.monotonic() - started < 5
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert b"body_timeout" in answer
+    assert quads(job_client) == before
+
+
+def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
+    body = job_document().replace(b"Transfer TDR-2021-GW3", b"Transfer &#1; TDR")
+    headers = {"Content-Type": "application/xml", "Accept": "application/xml"}
+    refused(
+        client,
+        400,
+        "does not parse",
+        "POST",
+        "/sif/jobs/Transfers/Transfer",
+        content=body,
+        headers=headers,
+    )
+    well_formed(client.get("/sif/jobs/Transfers", headers={"Accept": "application/xml"}), "xml")
