@@ -581,3 +581,30 @@ def uws_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("uws-served")
     with job_server(root / "data", root / "files", uws_max_wait="5") as base:
         yield base
+
+
+# =============================================================================
+# Headless Chromium (Debian's package), for the pages a person sees
+# =============================================================================
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def headless_chromium(profile: Path, *more: str) -> list[str]:
+    """The command line of a headless Chromium that reaches nothing but loopback."""
+    return [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        # Chromium's own background calls (update, time, accounts) go nowhere.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--virtual-time-budget=5000",
+        *more,
+    ]

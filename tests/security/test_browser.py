@@ -26,12 +26,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.conftest import ADMIN_TOKEN, DocumentServer, job_server
+from tests.conftest import ADMIN_TOKEN, CHROMIUM, DocumentServer, headless_chromium, job_server
 
 EVIL = "https://evil.example"
 CROSS = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}
 XSS = "javascript:alert(1)"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
@@ -274,24 +273,13 @@ def test_cross_site_reads_are_untouched(client: httpx.Client) -> None:
 )
 def test_yasgui_renders_under_the_csp_without_violations(server: str, tmp_path: Path) -> None:
     result = subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-            "--disable-extensions",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--virtual-time-budget=5000",
+        headless_chromium(
+            tmp_path / "profile",
             "--enable-logging=stderr",
             "--v=0",
             "--dump-dom",
             f"{server}sparql",
-        ],
+        ),
         capture_output=True,
         text=True,
         timeout=90,

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CHROMIUM, headless_chromium
+
 STATIC = Path(__file__).resolve().parents[3] / "bindings" / "sparql" / "static" / "yasgui"
 INIT = STATIC / "jobtrail-yasgui.js"
 STYLE = STATIC / "jobtrail-yasgui.css"  # hides buttons (no inline <style> under the CSP)
 README = STATIC / "README.md"
 # Kept in bundle-urls.txt's header and README.md's update steps: regenerate with this.
 URL_RE = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9._~:/?#\[\]@!$&*+,;=%-]*")
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def version_dir() -> Path:
@@ -249,23 +250,7 @@ def test_renders_in_headless_chromium_without_outside_requests(tmp_path: Path) -
     try:
         _wait_for_port(port, time.monotonic() + 10)
         result = subprocess.run(
-            [
-                str(CHROMIUM),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-                "--disable-extensions",
-                f"--user-data-dir={tmp_path / 'profile'}",
-                # Chromium's own background calls (update, time, accounts) go nowhere.
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                f"{origin}/index.html",
-            ],
+            headless_chromium(tmp_path / "profile", "--dump-dom", f"{origin}/index.html"),
             capture_output=True,
             text=True,
             timeout=60,
