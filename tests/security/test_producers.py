@@ -243,6 +243,17 @@ def test_json_lines_with_a_foreign_line_reject_that_line_only(client: httpx.Clie
     assert not stored(client, lines[1])
 
 
+def test_messages_loaded_from_the_command_line_name_no_submitter(client: httpx.Client) -> None:
+    query = (
+        "SELECT ?m WHERE { GRAPH ?m { ?m <https://w3id.org/jobtrail/vocab#loadedFrom> ?f "
+        'FILTER(CONTAINS(?f, "01-tdr-export.json")) '
+        f"FILTER NOT EXISTS {{ ?m <{SUBMITTED_BY}> ?by }} }} }}"
+    )
+    r = client.get("/sparql", params={"query": query}, headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"]["bindings"]  # the examples `jobtrail load` stored
+
+
 def test_the_token_itself_is_never_stored(client: httpx.Client) -> None:
     post(client, tre("01-tdr-export.json", 60), TDR_TOKEN)
     for token in (TDR_TOKEN, PRODUCER_TOKEN, ADMIN_TOKEN):
