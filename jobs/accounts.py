@@ -100,11 +100,11 @@ def producer_label(token: str, key: bytes) -> str:
 def parse_producers(text: str | None) -> dict[str, frozenset[str] | None]:
     """`TOKEN:TDR|TRE,TOKEN2:*` → {TOKEN: {TDR, TRE}, TOKEN2: None (any)}."""
     out: dict[str, frozenset[str] | None] = {}
-    for token, names in parse_pairs(text, "producers").items():
-        listed = frozenset(n.strip() for n in names.split("|") if n.strip())
+    for n, (token, names) in enumerate(parse_pairs(text, "producers").items(), start=1):
+        listed = frozenset(x.strip() for x in names.split("|") if x.strip())
         if not listed:
-            raise InputError(
-                f"producer credential {token[:4]}… names no producer",
+            raise InputError(  # not the token: an error message may be logged
+                f"producer credential {n} names no producer",
                 hint="write producers as TOKEN:Name|Name2,TOKEN2:* (*: any producer)",
             )
         out[token] = None if ANY_PRODUCER in listed else listed
