@@ -171,6 +171,7 @@ class JT(DefinedNamespace):
     statusValue: URIRef
     stopJobCause: URIRef
     storedAt: URIRef
+    submittedBy: URIRef
     success: URIRef
     uuid: URIRef
     uuidEntry: URIRef

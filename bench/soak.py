@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -53,9 +54,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(work: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(work: Path, port: int, token: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
+        "JOBTRAIL_PRODUCERS": f"{token}:*",  # the posters' producer credential
         "JOBTRAIL_FILE_ROOTS": str(work / "inputs"),
         "JOBTRAIL_FILES": str(work / "files"),
         "JOBTRAIL_UWS_MAX_WAIT": "5",
@@ -113,8 +115,9 @@ class Kind:
 
 
 class Soak:
-    def __init__(self, base: str, seconds: float, inputs: Path | None) -> None:
+    def __init__(self, base: str, seconds: float, inputs: Path | None, token: str) -> None:
         self.base = base
+        self.token = token  # the producer credential POST /messages needs
         self.end = time.monotonic() + seconds
         self.kinds: dict[str, Kind] = {k: Kind() for k in (*WRITES, "read")}
         self.lock = threading.Lock()
@@ -175,7 +178,10 @@ class Soak:
                     lambda b=body: client.post(  # type: ignore[misc]
                         f"{self.base}messages",
                         content=b,
-                        headers={"Content-Type": "application/json"},
+                        headers={
+                            "Content-Type": "application/json",
+                            "Authorization": f"Bearer {self.token}",
+                        },
                     ),
                     {200, 201},
                 )
@@ -254,8 +260,14 @@ def _phase(text: str) -> str | None:
     return text[start + len("<uws:phase>") : end] if end > start else None
 
 
-def run(base: str, seconds: float, writers: tuple[int, int, int, int], inputs: Path | None) -> Soak:
-    soak = Soak(base, seconds, inputs)
+def run(
+    base: str,
+    seconds: float,
+    writers: tuple[int, int, int, int],
+    inputs: Path | None,
+    token: str,
+) -> Soak:
+    soak = Soak(base, seconds, inputs, token)
     posters, uws, jobs, readers = writers
     threads = [threading.Thread(target=soak.watch)]
     threads += [threading.Thread(target=soak.poster, args=(i,)) for i in range(posters)]
@@ -280,7 +292,11 @@ def main() -> int:
     parser.add_argument("--url", help="a running server (loopback only); else one is started")
     parser.add_argument("--inputs", help="with --url: a directory in the server's file_roots")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--token", help="with --url: a producer credential of that server (for POST /messages)"
+    )
     args = parser.parse_args()
+    token = args.token or secrets.token_urlsafe(24)
     seconds = min(args.seconds, 3600.0)
     server = None
     work = None
@@ -293,11 +309,12 @@ def main() -> int:
     else:
         work = tempfile.TemporaryDirectory(prefix="jobtrail-soak-")
         port = free_port()
-        server = start_server(Path(work.name), port)
+        server = start_server(Path(work.name), port, token)
         base = f"http://127.0.0.1:{port}/"
         inputs = Path(work.name) / "inputs"
     try:
-        soak = run(base, seconds, (args.posters, args.uws, args.jobs, args.readers), inputs)
+        writers = (args.posters, args.uws, args.jobs, args.readers)
+        soak = run(base, seconds, writers, inputs, token)
         try:
             health = httpx.get(f"{base}health", timeout=10).status_code
         except httpx.HTTPError as e:

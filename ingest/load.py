@@ -108,6 +108,8 @@ class Loader:
         keep_iris: bool = False,
         log: Log | None = None,
         transactional: bool = False,
+        submitted_by: str | None = None,
+        admit: Callable[[Message], JobtrailError | None] | None = None,
     ):
         self.store = store
         self.base = base
@@ -116,6 +118,8 @@ class Loader:
         self.listener = listener or (lambda event: None)
         self.keep_iris = keep_iris
         self.transactional = transactional
+        self.submitted_by = submitted_by  # recorded beside each message, sealed with it
+        self.admit = admit  # why a message may not be stored (its producer), or None
         self.log = log if log is not None else Log(store)
         self.report = LoadReport()
         self._chunk: dict[str, tuple[Message, Event]] = {}  # read, not yet handed over
@@ -168,6 +172,9 @@ class Loader:
                 if isinstance(item, Message)
                 else read_message(item, base=self.base, stored_at=self._stored_at)
             )
+            refused = self.admit(message) if self.admit is not None else None
+            if refused is not None:
+                raise refused
             report = validate(message.all_triples()) if self.validating else Report()
         except JobtrailError as e:
             self._reject(item.source, e, size)
@@ -191,6 +198,9 @@ class Loader:
         if report.warnings and not event.restored:
             # a graph from a dump is stored verbatim: its warnings are already in it
             message.graph.triples += warning_triples(message.iri, report.warnings)
+        if self.submitted_by is not None and not event.restored:
+            submitted = (nt.iri(message.iri), nt.jt("submittedBy"), nt.lit(self.submitted_by))
+            message.graph.triples.append(submitted)
         self._chunk[message.iri] = (message, event)
         for graph in message.shared:
             self._shared.setdefault(graph.iri, graph)

@@ -41,6 +41,15 @@ class Message:
     """Resources the message names that live in graphs of their own (its producer),
     created with the first message that names them and never replaced by later ones."""
 
+    @property
+    def producer_names(self) -> frozenset[str]:
+        """The names of the producers the message claims (`jt:producerName` of its shared
+        producer resources): a TRE message's `producer.name` / `properties.producer`."""
+        name = nt.jt("producerName")
+        return frozenset(
+            nt.parse_term(o)[1] for g in self.shared for _, p, o in g.triples if p == name
+        )
+
     def all_triples(self) -> list[Triple]:
         """The message's triples with those of its shared resources: what the shapes see."""
         out = list(self.graph.triples)

@@ -16,6 +16,12 @@ without an input at `price_per_job`). The balance is the pass's graph in the
 store (`{base}passes/{hash}`), replaced in the same transaction that creates
 the job (`Jobs.create(payer=…)`, whatever the binding), so a job is never paid
 for twice or not at all, and the balance never goes below zero.
+
+Producers: who may post messages (`POST /messages`). The `producers` setting names each
+producer credential (a bearer token) and the producers it may speak for
+(`TOKEN:TDR|TRE,TOKEN2:*`; `*`: any, messages that name no producer too). A stored
+message records who submitted it by a label: `producer:` and the first 16 hex digits of
+the token's HMAC-SHA-256 under the server's key (never the token), or `admin`.
 """
 
 from __future__ import annotations
@@ -51,6 +57,58 @@ class Caller:
 
 
 ANONYMOUS = Caller()
+
+ANY_PRODUCER = "*"
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Who posts messages: a label recorded beside each message, the producer names the
+    credential may speak for (None: any, and messages that name no producer)."""
+
+    label: str
+    names: frozenset[str] | None = None
+
+    def refusal(self, named: frozenset[str]) -> Forbidden | None:
+        """Why this submitter may not post a message naming these producers, or None."""
+        if self.names is None or (named and named <= self.names):
+            return None
+        allowed = ", ".join(sorted(self.names)) or "none"
+        if not named:
+            return Forbidden(
+                "this message names no producer; only a credential for any producer (*) may "
+                f"post it (this one may speak for: {allowed})",
+                details={"allowed": sorted(self.names)},
+            )
+        foreign = sorted(named - self.names)
+        return Forbidden(
+            f"this credential may not speak for producer {', '.join(foreign)} "
+            f"(it may speak for: {allowed})",
+            hint="post it with that producer's own credential",
+            details={"producer": foreign, "allowed": sorted(self.names)},
+        )
+
+
+ADMIN_SUBMITTER = Submitter("admin")
+
+
+def producer_label(token: str, key: bytes) -> str:
+    """How a producer credential is named beside the messages it posted (never the token)."""
+    return "producer:" + pass_digest(token, key)[:16]
+
+
+def parse_producers(text: str | None) -> dict[str, frozenset[str] | None]:
+    """`TOKEN:TDR|TRE,TOKEN2:*` → {TOKEN: {TDR, TRE}, TOKEN2: None (any)}."""
+    out: dict[str, frozenset[str] | None] = {}
+    for n, (token, names) in enumerate(parse_pairs(text, "producers").items(), start=1):
+        listed = frozenset(x.strip() for x in names.split("|") if x.strip())
+        if not listed:
+            raise InputError(  # not the token: an error message may be logged
+                f"producer credential {n} names no producer",
+                hint="write producers as TOKEN:Name|Name2,TOKEN2:* (*: any producer)",
+            )
+        out[token] = None if ANY_PRODUCER in listed else listed
+    return out
 
 
 def pass_digest(token: str, key: bytes) -> str:
@@ -126,6 +184,8 @@ class Accounts:
     """The size of a job's input in bytes (a HEAD), None when unknown."""
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     """The server's secret key for pass names (`load_key`); by default one for this process."""
+    producers: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    """Producer credentials (`parse_producers`): token → the names it may speak for."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- who ------------------------------------------------------------------
@@ -149,6 +209,15 @@ class Accounts:
                 raise Forbidden("bad user name or password")
             return Caller(user)
         return ANONYMOUS
+
+    def producer(self, token: str) -> Submitter | None:
+        """The producer credential this token is, compared in constant time; None if none."""
+        found: Submitter | None = None
+        for known, names in self.producers.items():
+            # every token is compared (as bytes: compare_digest refuses non-ASCII str)
+            if hmac.compare_digest(known.encode(), token.encode()):
+                found = Submitter(producer_label(known, self.key), names)
+        return found
 
     def require(self, caller: Caller) -> None:
         """Refuse an anonymous caller where anonymous jobs are not allowed."""

@@ -19,7 +19,7 @@ from typing import Any
 from jobtrail.base.errors import JobtrailError
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
 from jobtrail.ingest.seal import Log
-from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs
+from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs, parse_producers
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy, head
@@ -164,6 +164,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             max_bytes=config.fetch_max_bytes,
             size_of=lambda url: head(url, policy).size,
             key=_key(config),
+            producers=parse_producers(config.producers),
         ),
         profiles=builtin_profiles(config.unpack_max_bytes, config.unpack_max_members),
         policy=policy,

@@ -67,6 +67,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", 1, "server processes (more than one needs a remote store)", int),
     Setting("query_timeout", 30.0, "seconds a SPARQL query may run before 503", float),
     Setting("admin_token", None, "token SPARQL updates need (Bearer or Basic password)"),
+    Setting(
+        "producers",
+        None,
+        "who may POST /messages: producer bearer tokens and the producer names each may "
+        "speak for, as TOKEN:Name|Name2,TOKEN2:* (*: any, messages naming none too)",
+    ),
     Setting("max_body", 10_000_000, "largest request body accepted, in bytes", int),
     Setting(
         "body_timeout",

@@ -386,20 +386,29 @@ def message_of() -> Callable[..., Any]:
 
 EXAMPLES_DIR = ROOT / "examples"
 
+PRODUCER_TOKEN = "test-producer-any"
+"""A producer credential every test server knows, for any producer (`*`)."""
+TDR_TOKEN = "test-producer-tdr"
+"""A producer credential every test server knows, that may speak for TDR only."""
+PRODUCERS = f"{PRODUCER_TOKEN}:*,{TDR_TOKEN}:TDR"
+PRODUCER = {"Authorization": f"Bearer {PRODUCER_TOKEN}"}
+"""The header POST /messages needs on a test server."""
+
 
 @contextlib.contextmanager
 def jobtrail_server(
     data: Path | str, *options: str, env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[str]:
     """A real `jobtrail serve` over the examples loaded into the store `data` (a directory or
-    a SPARQL endpoint URL); yields its base URL."""
+    a SPARQL endpoint URL); yields its base URL. It knows the producer credentials
+    PRODUCERS (PRODUCER_TOKEN for any producer, TDR_TOKEN for TDR) unless `env` says."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}/"
     jobtrail = [sys.executable, "-m", "jobtrail.cli"]
     load = [*jobtrail, "load", str(EXAMPLES_DIR), "--store", str(data), "--base-url", base]
     subprocess.run([*load, "--silent"], check=True)
     serve = [*jobtrail, "serve", "--store", str(data), "--port", str(port), *options]
-    env = dict(env or {})
+    env = {"JOBTRAIL_PRODUCERS": PRODUCERS, **(env or {})}
     if "://" in str(data) and "JOBTRAIL_KEY_FILE" not in env:  # not ./jobtrail-key: a test's own
         env["JOBTRAIL_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="jobtrail-key-")) / "key")
     process = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})

@@ -19,7 +19,7 @@ from jobtrail.base.errors import (
     RequestTimeout,
     Unauthorized,
 )
-from jobtrail.jobs.accounts import Caller
+from jobtrail.jobs.accounts import ADMIN_SUBMITTER, Caller, Submitter
 from jobtrail.jobs.core import Job
 from jobtrail.jobs.hops import request_bytes
 from jobtrail.web.state import AppRequest
@@ -101,15 +101,7 @@ def authorise(request: AppRequest) -> None:
             hint="to enable them, set an admin token (JOBTRAIL_ADMIN_TOKEN, admin_token in "
             "jobtrail.toml, or --admin-token) and send it as Authorization: Bearer <token>",
         )
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    given: str | None = None
-    if scheme.lower() == "bearer":
-        given = value.strip()
-    elif scheme.lower() == "basic":
-        try:
-            given = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
-        except (binascii.Error, UnicodeDecodeError):
-            given = ""
+    given = _token(request)
     if given is None:
         raise Unauthorized(
             "a SPARQL update needs the admin token",
@@ -118,6 +110,46 @@ def authorise(request: AppRequest) -> None:
         )
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise Forbidden("the credential given is not this server's admin token")
+
+
+def _token(request: AppRequest) -> str | None:
+    """The token a request carries: Bearer, or a Basic password; None without either."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+    return None
+
+
+def submitter_of(request: AppRequest) -> Submitter:
+    """Who posts messages: a producer credential (the `producers` setting) or the admin
+    token, as Bearer (or a Basic password); 401 without one, 403 for one not known here."""
+    engine = request.state["engine"]
+    admin = engine.config.admin_token
+    if not engine.accounts.producers and not admin:
+        raise Forbidden(
+            "posting messages is switched off on this server: it has no producer credentials",
+            hint="set producers (JOBTRAIL_PRODUCERS, producers in jobtrail.toml, or "
+            "--producers) as TOKEN:Name|Name2,TOKEN2:*",
+        )
+    given = _token(request)
+    if given is None:
+        raise Unauthorized(
+            "posting messages needs a producer credential",
+            hint="send Authorization: Bearer <producer token> (or the admin token)",
+        )
+    found = engine.accounts.producer(given)
+    # as bytes: compare_digest refuses str with characters outside ASCII (a 500)
+    is_admin = bool(admin) and hmac.compare_digest(given.encode(), (admin or "").encode())
+    if is_admin:
+        return ADMIN_SUBMITTER
+    if found is None:
+        raise Forbidden("the credential given is not a producer credential of this server")
+    return found
 
 
 def caller_of(request: AppRequest) -> Caller:

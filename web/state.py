@@ -38,6 +38,7 @@ class Config:
     base_url: str = "http://127.0.0.1:8000/"
     query_timeout: float = 30.0  # seconds a SPARQL query may run
     admin_token: str | None = None  # SPARQL updates need it; None: updates refused
+    producers: str | None = None  # POST /messages credentials: TOKEN:Name|Name2,TOKEN2:*
     max_body: int = 10_000_000  # bytes of a request body
     body_timeout: float = 30.0  # seconds a request body may take to arrive; 0: no limit
     page_size: int = 50  # entries per page of a feed (/messages)

@@ -7,6 +7,14 @@ stored in ordinary transactions, one load at a time, never through the bulk
 path `jobtrail load` uses (an engine bulk load and its flush beside the job
 core's transactions deadlocked every write).
 
+It needs a producer credential (the `producers` setting) or the admin token, as
+`Authorization: Bearer <token>`: 401 without one, 403 for one not known here. A
+credential speaks for the producers it names: a message claiming another (a TRE
+message's producer name), or naming none where the credential is not `*`, is refused
+(403; in JSON Lines that line is rejected and the others go on), nothing of it stored.
+Each message stored records who submitted it (`jt:submittedBy`, sealed with it): the
+credential's keyed label (`producer:…`, never the token) or `admin`.
+
     201  stored; Location: the message's IRI; the body lists any shape warnings
     200  these bytes were stored before: nothing new, the IRI is the same
     422  the shapes reject it: the SHACL report (for JSON Lines, the lines that
@@ -23,7 +31,7 @@ from typing import Any
 from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.message import Incoming
 from jobtrail.ingest.sources import from_stream
-from jobtrail.web.requests import read_body
+from jobtrail.web.requests import read_body, submitter_of
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
@@ -49,6 +57,7 @@ def _outcome(event: Event) -> dict[str, Any]:
 async def post(request: AppRequest) -> Response:
     """Store one message, or JSON Lines of them: 201, 200 if stored before, 422 with the report."""
     config = request.state["engine"].config
+    submitter = submitter_of(request)  # before the body is read: 401/403 cost nothing
     body = await read_body(request, config.max_body)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower() or None
     if kind in JSON_LINES:
@@ -63,6 +72,8 @@ async def post(request: AppRequest) -> Response:
         listener=events.append,
         log=request.state["engine"].log,
         transactional=True,  # never the bulk path (and its flush) beside the server's writes
+        submitted_by=submitter.label,
+        admit=lambda message: submitter.refusal(message.producer_names),
     )
     ingest: threading.Lock = request.state["ingest"]
 

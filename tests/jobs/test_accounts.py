@@ -13,10 +13,13 @@ from jobtrail.jobs.accounts import (
     ANONYMOUS,
     Accounts,
     Caller,
+    Submitter,
     load_key,
     parse_pairs,
+    parse_producers,
     pass_digest,
     pass_owner,
+    producer_label,
 )
 from jobtrail.store import Store
 from jobtrail.store.oxigraph import OxigraphStore
@@ -124,6 +127,34 @@ def test_setting_pairs() -> None:
     with pytest.raises(InputError, match="nocolon") as caught:
         parse_pairs("nocolon", "users")
     assert caught.value.hint is not None and "name:value" in caught.value.hint
+
+
+def test_producer_credentials() -> None:
+    assert parse_producers("t1:TDR|TRE, t2:*,t3:TDR|*") == {
+        "t1": frozenset({"TDR", "TRE"}),
+        "t2": None,
+        "t3": None,
+    }
+    assert parse_producers(None) == {}
+    with pytest.raises(InputError, match="names no producer"):
+        parse_producers("t1:|")
+    key = b"k" * 32
+    accounts = Accounts(OxigraphStore(None), "http://h/", key=key, producers={"t1": None})
+    found = accounts.producer("t1")
+    assert found == Submitter(producer_label("t1", key), None)
+    assert found.label == "producer:" + pass_digest("t1", key)[:16]
+    assert accounts.producer("t2") is None and accounts.producer("é") is None
+
+
+def test_a_credential_speaks_for_its_producers_only() -> None:
+    tdr = Submitter("producer:x", frozenset({"TDR"}))
+    assert tdr.refusal(frozenset({"TDR"})) is None
+    foreign = tdr.refusal(frozenset({"TRE"}))
+    assert isinstance(foreign, Forbidden) and "TRE" in foreign.message
+    assert foreign.details == {"producer": ["TRE"], "allowed": ["TDR"]}
+    assert isinstance(tdr.refusal(frozenset()), Forbidden)
+    anyone = Submitter("producer:y")
+    assert anyone.refusal(frozenset()) is None and anyone.refusal(frozenset({"TRE"})) is None
 
 
 def test_processes_starting_at_once_share_one_key(tmp_path: Path) -> None:

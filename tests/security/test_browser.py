@@ -26,7 +26,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from tests.conftest import ADMIN_TOKEN, CHROMIUM, DocumentServer, headless_chromium, job_server
+from tests.conftest import (
+    ADMIN_TOKEN,
+    CHROMIUM,
+    PRODUCER,
+    DocumentServer,
+    headless_chromium,
+    job_server,
+)
 
 EVIL = "https://evil.example"
 CROSS = {"Origin": EVIL, "Sec-Fetch-Site": "cross-site"}
@@ -134,7 +141,9 @@ def test_a_stored_javascript_iri_is_text_not_a_link(client: httpx.Client) -> Non
         f"<urn:x:{marker}> <http://example.org/p> <{XSS}> .\n"
         f"<urn:x:{marker}> <http://example.org/q> <https://example.org/{marker}> .\n"
     )
-    stored = client.post("/messages", content=body, headers={"Content-Type": "text/turtle"})
+    stored = client.post(
+        "/messages", content=body, headers={**PRODUCER, "Content-Type": "text/turtle"}
+    )
     assert stored.status_code == 201, stored.text
     page = client.get(stored.headers["Location"], headers={"Accept": "text/html"})
     assert page.status_code == 200

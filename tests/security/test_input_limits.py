@@ -25,7 +25,7 @@ from lxml import etree
 
 from tests.bindings.jobservice.test_jobs import wait_done
 from tests.bindings.sif.test_routes import job_document
-from tests.conftest import EXAMPLES_DIR, DocumentServer, job_server, jobtrail_server
+from tests.conftest import EXAMPLES_DIR, PRODUCER, DocumentServer, job_server, jobtrail_server
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
@@ -102,7 +102,7 @@ def test_rdfxml_with_a_dtd_is_refused_unexpanded(
         "POST",
         "/messages",
         content=body,
-        headers={"Content-Type": content_type},
+        headers={**PRODUCER, "Content-Type": content_type},
     )
     assert time.monotonic() - started < 5
     assert len(r.content) < 4000
@@ -165,13 +165,15 @@ def test_json_past_its_limits_is_refused(
         "POST",
         "/messages",
         content=body,
-        headers={"Content-Type": content_type, "Accept": "application/problem+json"},
+        headers={**PRODUCER, "Content-Type": content_type, "Accept": "application/problem+json"},
     )
 
 
 def test_json_within_the_limits_is_stored(client: httpx.Client) -> None:
     body = tre_message(deep=nested(500), n="?").replace(b'"?"', b"9" * 999)
-    r = client.post("/messages", content=body, headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/messages", content=body, headers={**PRODUCER, "Content-Type": "application/json"}
+    )
     assert r.status_code == 201, r.text[:2000]
 
 
@@ -226,7 +228,7 @@ def test_json_request_bodies_have_the_same_limits(
 def test_deeply_nested_rdf_is_never_a_500(
     client: httpx.Client, content_type: str, body: bytes
 ) -> None:
-    r = client.post("/messages", content=body, headers={"Content-Type": content_type})
+    r = client.post("/messages", content=body, headers={**PRODUCER, "Content-Type": content_type})
     assert r.status_code < 500, r.text[:2000]
 
 
@@ -260,7 +262,7 @@ def well_formed(r: httpx.Response, kind: str) -> None:
 def test_a_message_with_characters_xml_cannot_carry_stays_well_formed(
     client: httpx.Client, content_type: str, body: bytes
 ) -> None:
-    r = client.post("/messages", content=body, headers={"Content-Type": content_type})
+    r = client.post("/messages", content=body, headers={**PRODUCER, "Content-Type": content_type})
     assert r.status_code == 201, r.text[:2000]
     iri = r.headers["Location"]
     well_formed(client.get(iri, headers={"Accept": "application/rdf+xml"}), "rdfxml")
@@ -289,7 +291,7 @@ def test_a_trace_with_characters_xml_cannot_carry_stays_well_formed(client: http
     doc["UUIDs"] = [{"TDR-UUID": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"}]
     doc["parameters"] = {"TDR": {"reference": "TDR-2026-CTRL", "note": "bell\u0007"}}
     doc["producer"] = {**doc["producer"], "name": "TDR\u0001"}
-    r = client.post("/messages", json=doc)
+    r = client.post("/messages", json=doc, headers=PRODUCER)
     assert r.status_code == 201, r.text[:2000]
     for accept in ("application/rdf+xml", "text/html"):
         found = client.get("/trace/TDR-2026-CTRL", headers={"Accept": accept})

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import job_server
+from tests.conftest import PRODUCER, PRODUCER_TOKEN, job_server
 
 SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 
@@ -36,7 +36,7 @@ def test_writes_keep_completing_under_mixed_load(tmp_path: Path) -> None:
     ) as base:
         soak = subprocess.run(
             [sys.executable, str(SOAK), "--url", base, "--inputs", str(inputs)]
-            + ["--seconds", "25", "--stall", "20", "--json"],
+            + ["--seconds", "25", "--stall", "20", "--json", "--token", PRODUCER_TOKEN],
             capture_output=True,
             text=True,
             timeout=25 + 180,
@@ -74,7 +74,7 @@ def test_the_same_bytes_posted_at_once_are_stored_and_sealed_once(tmp_path: Path
             return httpx.post(
                 f"{base}messages",
                 content=body,
-                headers={"Content-Type": "application/json"},
+                headers={**PRODUCER, "Content-Type": "application/json"},
                 timeout=60,
             )
 

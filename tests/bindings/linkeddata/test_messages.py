@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import EXAMPLES_DIR, jobtrail_server, tna_examples
+from tests.conftest import EXAMPLES_DIR, PRODUCER, jobtrail_server, tna_examples
 
 SEED = sorted((EXAMPLES_DIR / "tre-enhanced-messages").glob("*.json"))
 
@@ -22,7 +22,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def client(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=10) as c:
+    # POST /messages needs a producer credential; every request here may carry it
+    with httpx.Client(base_url=server, timeout=10, headers=PRODUCER) as c:
         yield c
 
 
