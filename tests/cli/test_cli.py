@@ -261,3 +261,18 @@ def test_the_same_commands_against_a_remote_endpoint(
     local = str(tmp_path / "local")
     assert main(["load", str(dump), "--store", local]) == 0
     assert "36 graphs from dumps" in capsys.readouterr().err
+
+
+def test_output_cut_short_by_its_reader_is_no_error(tmp_path: Path) -> None:
+    """`jobtrail export | head -1`: no traceback when the reader closes the pipe."""
+    data = tmp_path / "data"
+    assert jobtrail("load", str(EXAMPLES), "--store", str(data)).returncode == 0
+    assert len(jobtrail("export", "--store", str(data)).stdout) > 1 << 17  # over a pipe's buffer
+    command = [sys.executable, "-m", "jobtrail.cli", "export", "--store", str(data)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()  # like `head -1`
+        errors = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0
+    assert "Traceback" not in errors
