@@ -13,8 +13,10 @@ JSON). Secret headers (`SECRET_HEADERS`) keep their name with the value `REDACTE
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 REDACTED = "REDACTED"
 NOTE_HEADER = "Jobtrail-Redacted"
@@ -69,6 +71,12 @@ def text(value: str) -> tuple[str, list[str]]:
     value = _PARAMETER.sub(parameter, value)
     value = _JSON_MEMBER.sub(member, value)
     return value, sorted(set(found))
+
+
+def structure(value: Any) -> tuple[Any, list[str]]:
+    """A JSON value (a document, parameters) with every secret in its text replaced."""
+    out, found = text(json.dumps(value, ensure_ascii=False))
+    return (json.loads(out) if found else value), found
 
 
 def data(value: bytes) -> tuple[bytes, list[str]]:

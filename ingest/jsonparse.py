@@ -11,7 +11,8 @@ double's range (1e400), which would otherwise be read as infinity.
 Two limits bound what a document may cost to read (RFC 8259, section 9, lets a
 parser set them): arrays and objects nested at most MAX_DEPTH (512) deep, and
 numbers at most MAX_NUMBER (1,000) characters long. Past either the document
-is refused, naming the limit, before anything deeper or longer is built.
+is refused, naming the limit: a number before it is built, nesting once the
+document is read (a document with fewer brackets than the limit is not walked).
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def parse_json(data: bytes | str, source: str) -> tuple[Any, list[str]]:
             ) from None
         except RecursionError:  # deeper than Python's own stack allows: past MAX_DEPTH too
             raise _too_deep(source) from None
-        if depth(value) > MAX_DEPTH:
+        if text.count("[") + text.count("{") > MAX_DEPTH and depth(value) > MAX_DEPTH:
             raise _too_deep(source)
         return value
 

@@ -94,12 +94,17 @@ def utcnow() -> datetime:
 
 def _redacted_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
     """Parameters as stored: a secret parameter's value, or a URL's password, redacted."""
-    out = dict(parameters or {})
-    text, found = redact.text(json.dumps(out, ensure_ascii=False))
-    out = json.loads(text) if found else out
+    out: dict[str, Any] = redact.structure(dict(parameters or {}))[0]
     return {
         k: redact.REDACTED if k.lower() in redact.SECRET_PARAMETERS else v for k, v in out.items()
     }
+
+
+def _stored_input(url: str) -> tuple[str, str | None]:
+    """The input URL as stored (its password redacted), and the URL for the vault when the
+    two differ (None: the URL holds no credentials)."""
+    stored, found = redact.text(url)
+    return stored, (url if found else None)
 
 
 @dataclass(frozen=True)
@@ -367,10 +372,8 @@ class Jobs:
         _check_text(run_id, parameters)
         job_id = job_id or str(uuid.uuid4())
         secret_input: str | None = None
-        if input is not None:
-            stored_input, redacted = redact.text(input)
-            if redacted:  # the dataset gets the URL without its password; the vault the URL
-                secret_input, input = input, stored_input
+        if input is not None:  # the dataset gets the URL without its password; the vault the URL
+            input, secret_input = _stored_input(input)
         parameters = _redacted_parameters(parameters)
         charge, paid_bytes = (
             payer.quote(secret_input or input) if payer is not None else (0.0, None)
@@ -516,12 +519,12 @@ class Jobs:
                 fields = {**fields, "parameters": _redacted_parameters(fields["parameters"])}
             given = fields.get("input")
             if isinstance(given, str):
-                stored_input, redacted = redact.text(given)
-                if redacted:
-                    self.vault.put(job_id, given)
-                    fields = {**fields, "input": stored_input}
+                stored_input, secret_input = _stored_input(given)
+                if secret_input is not None:
+                    self.vault.put(job_id, secret_input)
                 else:
                     self.vault.drop(job_id)
+                fields = {**fields, "input": stored_input}
             new = replace(job, **fields, modified=self.clock(), sequence=job.sequence + 1)
             self._commit(new, "updated", job.phase, by, request, also=also)
         self._tell(Change("updated", new, job_id, job.phase, by))

@@ -354,7 +354,7 @@ def _to_triples(outbox: Outbox, call: Call) -> list[tuple[str, str, str]]:
     if call.answer_size is not None:
         out.append((s, nt.jt("lastAnswerSize"), nt.integer(call.answer_size)))
     if call.configured:
-        out.append((s, nt.jt("configuredTarget"), nt.typed("true", f"{_XSD}boolean")))
+        out.append((s, nt.jt("configuredTarget"), nt.boolean(True)))
     return out
 
 
@@ -365,7 +365,6 @@ _HTTP_ERRORS = (
     httpx.HTTPError,
     httpx.InvalidURL,
 )
-_XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
 def _read_capped(response: httpx.Response, cap: int) -> tuple[bytes, int | None, bool]:

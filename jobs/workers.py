@@ -258,19 +258,15 @@ class Workers:
         reason = profile.unavailable()
         if reason:
             raise JobFailed(f"the {profile.name} profile is unavailable here: {reason}")
-        if job.input is None:
+        source = self.jobs.input_of(job)  # with its credentials, from the vault
+        if job.input is None or source is None:
             raise JobFailed("the job has no input to work on")
         profile.check_parameters(job.parameters)
         deadline = job.deadline()
         left = (deadline - self.jobs.clock()).total_seconds() if deadline else None
         policy = self.config.policy
         with tempfile.TemporaryDirectory(prefix=f"jobtrail-{job.id}-") as scratch:
-            fetched = fetch(
-                self.jobs.input_of(job) or job.input,
-                Path(scratch) / "input",
-                policy,
-                paid=job.paid_bytes,
-            )
+            fetched = fetch(source, Path(scratch) / "input", policy, paid=job.paid_bytes)
             work = Work(
                 job_iri=job.iri,
                 input_url=job.input,

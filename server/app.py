@@ -253,7 +253,6 @@ def _check_disjoint(found: Sequence[BaseRoute]) -> None:
             if key in seen:
                 raise ValueError(f"{method} {route.path} is declared twice ({seen[key]})")
             seen[key] = route.name
-    return None
 
 
 async def home(request: AppRequest) -> Response:

@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
-from jobtrail.base.errors import Forbidden, PayloadTooLarge
+from jobtrail.base.errors import Forbidden, JobtrailError, PayloadTooLarge
 from jobtrail.web import errors
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -177,13 +177,20 @@ class BodyLimit:
 
     @staticmethod
     async def _reject(scope: Scope, send: Send, error: PayloadTooLarge) -> None:
-        response = errors.render(Request(scope), error)
-        response.headers["Connection"] = "close"
+        await _answer(scope, send, error, {"Connection": "close"})
 
-        async def nothing() -> Message:
-            return {"type": "http.disconnect"}
 
-        await response(scope, nothing, send)
+async def _answer(
+    scope: Scope, send: Send, error: JobtrailError, headers: dict[str, str] | None = None
+) -> None:
+    """Answer with the error, rendered like every other, without running the app."""
+    response = errors.render(Request(scope), error)
+    response.headers.update(headers or {})
+
+    async def nothing() -> Message:
+        return {"type": "http.disconnect"}
+
+    await response(scope, nothing, send)
 
 
 # --- browser safety -----------------------------------------------------------------
@@ -336,9 +343,4 @@ class CrossSiteWrites:
             "Authorization: Bearer <token>",
             details={"rule": "no cross-site writes", "refused_because": reason},
         )
-        response = errors.render(Request(scope), error)
-
-        async def nothing() -> Message:
-            return {"type": "http.disconnect"}
-
-        await response(scope, nothing, send)
+        await _answer(scope, send, error)

@@ -120,12 +120,6 @@ class Record:
     progress: int | None = None
 
 
-def _redacted(value: Any) -> Any:
-    """A JSON value as stored: credentials in its text replaced (base/redact.py)."""
-    text, found = redact.text(json.dumps(value, ensure_ascii=False))
-    return json.loads(text) if found else value
-
-
 class Processor(Runtime):
     def __init__(
         self,
@@ -214,7 +208,7 @@ class Processor(Runtime):
         t = [
             (s, nt.A, nt.jt("McmaRecord")),
             (s, nt.jt("about"), nt.iri(self.jobs.iri(job_id))),
-            (s, nt.jt("mcmaDocument"), nt.json_lit(_redacted(record.document))),
+            (s, nt.jt("mcmaDocument"), nt.json_lit(redact.structure(record.document)[0])),
         ]
         optional = {
             "startCommand": nt.iri(record.start_job) if record.start_job else None,
@@ -222,7 +216,9 @@ class Processor(Runtime):
             "failureEndpoint": nt.iri(record.failure) if record.failure else None,
             "assignedService": nt.lit(record.service) if record.service else None,
             "serviceReport": (
-                nt.json_lit(_redacted(record.report)) if record.report is not None else None
+                nt.json_lit(redact.structure(record.report)[0])
+                if record.report is not None
+                else None
             ),
             "stopCause": nt.lit(record.stop_cause) if record.stop_cause else None,
             "stopCommand": nt.iri(record.stop_job) if record.stop_job else None,
@@ -536,7 +532,7 @@ class Processor(Runtime):
         job = self.jobs.get(job_id)
         service = self.runner(job)
         if service is not None and service.token is not None:
-            if token is not None and hmac.compare_digest(token, service.token):
+            if token is not None and hmac.compare_digest(token.encode(), service.token.encode()):
                 return job
             said = "a wrong token" if token is not None else "no token"
             raise Forbidden(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from jobtrail.store.oxigraph import OxigraphStore
 from jobtrail.store.watchdog import SCRATCH, WriteWatchdog
@@ -16,15 +17,17 @@ class GatedStore(OxigraphStore):
         super().__init__(None)
         self.gate = threading.Event()
         self.gate.set()
+        self.updates = 0  # completed writes
 
     def update(self, sparql: str) -> None:
         self.gate.wait(60)
         super().update(sparql)
+        self.updates += 1
 
 
-def until(check: object, seconds: float = 20) -> None:
+def until(check: Callable[[], bool], seconds: float = 20) -> None:
     deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
+    while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
 
@@ -34,7 +37,7 @@ def test_writes_that_complete_are_healthy_and_leave_nothing() -> None:
     watchdog = WriteWatchdog(store, deadline=0.5, interval=0.05)
     watchdog.start()
     try:
-        time.sleep(0.5)  # several writes made
+        until(lambda: store.updates >= 3)  # several writes made
         assert watchdog.stuck() is None
         assert len(store._store) == 0 and not store.exists(SCRATCH)
     finally:
