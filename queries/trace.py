@@ -23,6 +23,7 @@ The SPARQL is in `internal/trace-*.rq` beside this module.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -67,6 +68,7 @@ class Hop:
     parent_execution_id: str | None = None
     sha256: str | None = None
     informed_by: list[str] = field(default_factory=list)
+    about: list[str] = field(default_factory=list)  # the jobs it is a hop of (`jt:about`)
 
     @property
     def carried(self) -> set[str]:
@@ -118,8 +120,12 @@ def _values(name: str, terms: set[ox.NamedNode] | set[ox.Literal]) -> str:
     return f"VALUES ?{name} {{ {' '.join(str(t) for t in terms)} }}" if terms else ""
 
 
-def trace(store: Store, key: str) -> Trace:
-    """The chain `key` (a UUID, `urn:uuid:…`, or a reference) belongs to; NotFound if none."""
+def trace(store: Store, key: str, *, keep: Callable[[Hop], bool] | None = None) -> Trace:
+    """The chain `key` (a UUID, `urn:uuid:…`, or a reference) belongs to; NotFound if none.
+
+    `keep`: which hops the reader may see (the visibility policy); a hop it refuses is
+    left out and the chain is not followed through it, so what it carries shows nowhere.
+    """
     key = key.strip()
     if not key:
         raise InputError("trace what? give a UUID or a reference", hint="e.g. TDR-2021-GW3")
@@ -129,9 +135,10 @@ def trace(store: Store, key: str) -> Trace:
         uuids.add(key if key.startswith("urn:uuid:") else f"urn:uuid:{key.lower()}")
     references.add(key)
     hops: dict[str, Hop] = {}
+    left_out: set[str] = set()
     new_uuids, new_refs = set(uuids), set(references)
     for _ in range(MAX_ROUNDS):
-        found = _round(store, new_uuids, new_refs) - hops.keys()
+        found = _round(store, new_uuids, new_refs) - hops.keys() - left_out
         if not found:
             break
         if len(hops) + len(found) > MAX_HOPS:
@@ -140,6 +147,9 @@ def trace(store: Store, key: str) -> Trace:
                 hint="trace a UUID further down the chain, or query with SPARQL",
             )
         fetched = _fetch(store, found)
+        if keep is not None:
+            left_out |= {m for m, h in fetched.items() if not keep(h)}
+            fetched = {m: h for m, h in fetched.items() if m not in left_out}
         hops.update(fetched)
         keys_u = {u for h in fetched.values() for u in h.carried}
         keys_r = {r for h in fetched.values() for r, _ in h.references}
@@ -258,6 +268,7 @@ def _hop(iri: str, graph: dict[str, dict[str, list[str]]]) -> Hop:
                 hop.versions.append((name, one(v, "version") or ""))
         for v in params.get(f"{_JT}resourceValidation", []):
             hop.validations.append((one(v, "validationMethod") or "unstated", one(v, "location")))
+    hop.about = sorted(this.get(f"{_JT}about", []))
     hop.uuids.sort()
     hop.errors.sort()
     hop.versions.sort()

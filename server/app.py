@@ -11,20 +11,21 @@ from __future__ import annotations
 import contextlib
 import secrets
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from jobtrail.base.errors import JobtrailError
+from jobtrail.base.errors import InputError, JobtrailError
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs, parse_producers
 from jobtrail.jobs.builtin import builtin_profiles
-from jobtrail.jobs.core import Job, Jobs
+from jobtrail.jobs.core import Change, Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy, head
 from jobtrail.jobs.hops import Hops
 from jobtrail.jobs.vault import Vault
+from jobtrail.jobs.visibility import ANONYMOUS_LABEL, Policy
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
 from jobtrail.store import Store, open_store
@@ -147,6 +148,15 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
         max_execution_duration=config.max_execution_duration,
     )
     policy = policy_of(config)
+    users = parse_pairs(config.users, "users")
+    visibility = Policy(
+        store,
+        config.base_url,
+        anonymous_jobs=config.anonymous,
+        read_login=config.read_login,
+        curators=curators_of(config, users),
+    )
+    jobs.listen(_owners_to(visibility))
     return Engine(
         config=config,
         store=store,
@@ -156,7 +166,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
         accounts=Accounts(
             store,
             config.base_url,
-            users=parse_pairs(config.users, "users"),
+            users=users,
             passes={k: float(v or 0) for k, v in parse_pairs(config.passes, "passes").items()},
             anonymous=config.anonymous,
             price_per_job=config.price_per_job,
@@ -169,8 +179,37 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
         profiles=builtin_profiles(config.unpack_max_bytes, config.unpack_max_members),
         policy=policy,
         waits=Waits(jobs),
+        visibility=visibility,
         kinds=tuple(k for b in bindings if b.kinds is not None for k in b.kinds(config)),
     )
+
+
+def curators_of(config: Config, users: Mapping[str, str]) -> list[str]:
+    """The `curators` setting: names of users; one not among the users is refused."""
+    names = [n.strip() for n in (config.curators or "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in users]
+    if unknown:
+        raise InputError(
+            f"curators names {', '.join(unknown)}, who {'is' if len(unknown) == 1 else 'are'} "
+            "not among the users",
+            hint="a curator is a user: add them to users (name:password) too",
+        )
+    if ANONYMOUS_LABEL in users:
+        raise InputError(
+            f"a user may not be called {ANONYMOUS_LABEL!r}: it names jobs made without credentials",
+            hint="choose another name for that user",
+        )
+    return names
+
+
+def _owners_to(visibility: Policy) -> Callable[[Change], None]:
+    """A job core listener telling the policy who owns each job made."""
+
+    def listener(change: Change) -> None:
+        if change.kind == "created" and change.job is not None:
+            visibility.remember(change.job.iri, frozenset({change.job.owner}))
+
+    return listener
 
 
 class Elsewhere:

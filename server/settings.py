@@ -126,6 +126,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("users", None, "HTTP Basic users, as name:password,…"),
     Setting("passes", None, "?pass= tokens and their starting credit, as token:credit,…"),
     Setting("anonymous", True, "allow jobs without credentials", _bool),
+    Setting("curators", None, "users who read everything (every job, SPARQL), as name,…"),
+    Setting("read_login", False, "every read needs credentials (anonymous: 401)", _bool),
     Setting("price_per_job", 0.0, "credit a job costs a pass", float),
     Setting("price_per_mb", 0.0, "credit each MB of input costs a pass (size from HEAD)", float),
     Setting("uws_lists", None, "UWS job lists as name=Profile,… (default: one per profile)"),

@@ -1,7 +1,9 @@
 """Request plumbing every route shares: bodies, callers, credentials, parameters, jobs seen.
 
 Nothing here knows a protocol: a binding reads its body with `read_body`, learns who is
-calling with `caller_of`, and fetches a job the caller may see with `visible_job`.
+calling with `caller_of` (who owns what it makes) and `viewer_of` (who reads: the role the
+visibility policy in `jobs/visibility.py` decides by), and fetches a job the caller may see
+with `visible_job` (or change, with `change=True`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from jobtrail.base.errors import (
 from jobtrail.jobs.accounts import ADMIN_SUBMITTER, Caller, Submitter
 from jobtrail.jobs.core import Job
 from jobtrail.jobs.hops import request_bytes
+from jobtrail.jobs.visibility import ANONYMOUS_VIEWER, Role, Viewer
 from jobtrail.web.state import AppRequest
 
 
@@ -159,12 +162,51 @@ def caller_of(request: AppRequest) -> Caller:
     )
 
 
-def visible_job(request: AppRequest, job_id: str) -> Job:
-    """The job, if the caller may see it: 404/410 when there is none, 403 when it is not theirs."""
+def viewer_of(request: AppRequest) -> Viewer:
+    """Who reads (`jobs/visibility.py`): the admin token (Bearer or a Basic password), a
+    producer credential (Bearer), a user (a curator if named in `curators`), a pass, or
+    anonymous; 403 for credentials that do not check. A Bearer token this server does not
+    know is some binding's own (an MCMA service's): it reads as anonymous."""
+    found = request.scope.get("jobtrail.viewer")
+    if isinstance(found, Viewer):
+        return found
+    engine = request.state["engine"]
+    admin = engine.config.admin_token
+    given = _token(request)
+    scheme = request.headers.get("authorization", "").partition(" ")[0].lower()
+    viewer: Viewer
+    if admin and given is not None and hmac.compare_digest(given.encode(), admin.encode()):
+        viewer = Viewer(Role.ADMIN, "admin")
+    elif scheme == "bearer" and given is not None:
+        producer = engine.accounts.producer(given)
+        viewer = Viewer(Role.PRODUCER, producer.label) if producer else ANONYMOUS_VIEWER
+    else:
+        caller = caller_of(request)
+        if caller.name is None:
+            viewer = ANONYMOUS_VIEWER
+        elif caller.pass_token is not None:
+            viewer = Viewer(Role.PASS, caller.name)
+        elif caller.name in engine.visibility.curators:
+            viewer = Viewer(Role.CURATOR, caller.name)
+        else:
+            viewer = Viewer(Role.USER, caller.name)
+    request.scope["jobtrail.viewer"] = viewer
+    return viewer
+
+
+def visible_job(request: AppRequest, job_id: str, *, change: bool = False) -> Job:
+    """The job, if the caller may see it (`change`: may change it): 404/410 when there is
+    none, 401 (anonymous) or 403 when it is not theirs to read or change."""
     job = request.state["engine"].jobs.get(job_id)
-    if not request.state["engine"].accounts.may_see(caller_of(request), job.owner):
-        raise Forbidden(
-            f"job {job_id} belongs to someone else",
-            hint="send the credentials (or ?pass=) the job was created with",
-        )
+    viewer = viewer_of(request)
+    policy = request.state["engine"].visibility
+    if change and not policy.may_change(viewer, job.owner):
+        if viewer.role is Role.CURATOR and policy.may_see(viewer, {job.owner}):
+            raise Forbidden(
+                f"job {job_id} belongs to someone else: a curator reads it, and only its "
+                "owner or the administrator changes it",
+            )
+        raise policy.refuse(viewer, f"job {job_id}")
+    if not policy.may_see(viewer, {job.owner}):
+        raise policy.refuse(viewer, f"job {job_id}")
     return job

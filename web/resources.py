@@ -20,13 +20,14 @@ from jobtrail.base.errors import NotFound
 from jobtrail.base.terms import DCTERMS, JT
 from jobtrail.store import Store
 from jobtrail.web import conneg, html, render
-from jobtrail.web.state import AppRequest, Renditions
+from jobtrail.web.requests import viewer_of
+from jobtrail.web.state import AppRequest, Rendition, Renditions
 from starlette.responses import Response
 
 FORMATS: tuple[conneg.Format, ...] = (*conneg.RDF_FORMATS, conneg.HTML)
 _WHEN = (ox.NamedNode(str(JT.storedAt)), ox.NamedNode(str(DCTERMS.modified)))
 
-_INCOMING = "SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 200"
+_INCOMING = "SELECT DISTINCT ?s ?p ?g ?o WHERE { GRAPH ?g { ?s ?p ?o } } LIMIT 400"
 
 
 def describe(
@@ -46,16 +47,25 @@ def describe(
             hint='an IRI holds no space, <, >, ", {, }, |, \\, ^ or `',
         )
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), formats, default)
+    viewer = viewer_of(request)
+    policy = request.state["engine"].visibility
     cache: Renditions | None = getattr(request.state, "renditions", None)
     kept = cache.get(iri, fmt) if cache is not None else None
     if kept is not None and store.exists(iri):  # still there: what it says cannot have changed
-        body, modified = kept
+        if not policy.may_see(viewer, kept.owners):
+            raise policy.refuse(viewer, iri)
     else:
-        body, modified = _render(request, store, iri, path, fmt, formats)
+        kept = _render(request, store, iri, path, fmt, formats)
         if cache is not None:
-            cache.put(iri, fmt, body, modified)
+            cache.put(iri, fmt, kept)
     return respond(
-        request, body, fmt, path=path, formats=formats, modified=modified, negotiated=chosen is None
+        request,
+        kept.body,
+        fmt,
+        path=path,
+        formats=formats,
+        modified=kept.modified,
+        negotiated=chosen is None,
     )
 
 
@@ -66,20 +76,32 @@ def _render(
     path: str,
     fmt: conneg.Format,
     formats: tuple[conneg.Format, ...],
-) -> tuple[bytes, datetime | None]:
+) -> Rendition:
+    """The graph in `fmt`, once the visibility policy lets the caller see it (401/403 else);
+    an HTML page's incoming links only from graphs the caller may read."""
     base: str = request.state["engine"].config.base_url
     triples = store.read(iri)
     if not triples:
         raise NotFound(f"nothing is stored at {iri}", hint="see / for what this server holds")
+    viewer = viewer_of(request)
+    policy = request.state["engine"].visibility
+    owners = policy.owners_of(iri, triples)
+    if not policy.may_see(viewer, owners):
+        raise policy.refuse(viewer, iri)
     if fmt is conneg.HTML:
-        incoming = [
-            (row["s"], row["p"])
-            for row in store.query(_INCOMING, substitutions={"o": ox.NamedNode(iri)})  # type: ignore[union-attr]
-        ]
+        rows = store.query(_INCOMING, substitutions={"o": ox.NamedNode(iri)})
+        readable: dict[str, bool] = {}
+        incoming = []
+        for row in rows:  # type: ignore[union-attr]
+            g = row["g"].value
+            if g not in readable:
+                readable[g] = policy.may_read(viewer, g)
+            if readable[g] and (row["s"], row["p"]) not in incoming:
+                incoming.append((row["s"], row["p"]))
         body = html.resource(iri, path, triples, incoming, base, formats).encode()
     else:
         body = render.rdf(triples, fmt, graph=iri, base=base)
-    return body, _modified(triples, iri)
+    return Rendition(body, _modified(triples, iri), owners)
 
 
 def respond(

@@ -21,6 +21,7 @@ from jobtrail.jobs.core import Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy
 from jobtrail.jobs.hops import Hops
 from jobtrail.jobs.profiles import Profile
+from jobtrail.jobs.visibility import Policy
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import Workers
 from jobtrail.store import Store
@@ -60,6 +61,8 @@ class Config:
     users: str | None = None
     passes: str | None = None
     anonymous: bool = True
+    curators: str | None = None  # users who read everything: name,…
+    read_login: bool = False  # every read needs credentials
     price_per_job: float = 0.0
     price_per_mb: float = 0.0
     uws_lists: str | None = None
@@ -101,6 +104,7 @@ class Engine:
     profiles: Mapping[str, Profile]
     policy: FetchPolicy
     waits: Waits
+    visibility: Policy  # who may see what: every read asks it
     kinds: Sequence[JobKind] = ()  # what the bindings create besides the profiles
 
 
@@ -122,6 +126,17 @@ JobHandler = Callable[[Request[Any], str], Awaitable[Response | None]]
 """Answers a request about the job with this id, or None to leave it to the job service."""
 
 
+@dataclass(frozen=True)
+class Rendition:
+    """A resource's body in one format, when it was modified, and the owners of the jobs it
+    is about (`Policy.owners_of`: empty for provenance), so that a kept body is shown only
+    to whom the visibility policy allows."""
+
+    body: bytes
+    modified: datetime | None
+    owners: frozenset[str | None]
+
+
 class Renditions:
     """Bodies of immutable resources already written, by (IRI, format); least recently used go.
 
@@ -135,18 +150,18 @@ class Renditions:
     def __init__(self, size: int, immutable: tuple[str, ...]):
         self.size = size
         self.immutable = immutable
-        self._entries: OrderedDict[tuple[str, str], tuple[bytes, datetime | None]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], Rendition] = OrderedDict()
 
-    def get(self, iri: str, fmt: conneg.Format) -> tuple[bytes, datetime | None] | None:
+    def get(self, iri: str, fmt: conneg.Format) -> Rendition | None:
         entry = self._entries.get((iri, fmt.key))
         if entry is not None:
             self._entries.move_to_end((iri, fmt.key))
         return entry
 
-    def put(self, iri: str, fmt: conneg.Format, body: bytes, modified: datetime | None) -> None:
+    def put(self, iri: str, fmt: conneg.Format, rendition: Rendition) -> None:
         if self.size <= 0 or fmt is conneg.HTML or not iri.startswith(self.immutable):
             return
-        self._entries[(iri, fmt.key)] = (body, modified)
+        self._entries[(iri, fmt.key)] = rendition
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
 

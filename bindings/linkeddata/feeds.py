@@ -25,7 +25,7 @@ from jobtrail.bindings.linkeddata.documents import LABEL, _by_subject, _value
 from jobtrail.bindings.linkeddata.messages import post
 from jobtrail.store import Store
 from jobtrail.web import atom, conneg, html, render
-from jobtrail.web.requests import int_param
+from jobtrail.web.requests import int_param, viewer_of
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
 from starlette.responses import Response
@@ -46,6 +46,7 @@ _SUMMARY = (
     _PREFIXES
     + """SELECT (COUNT(DISTINCT ?m) AS ?n) (MAX(?stored) AS ?newest) WHERE {
   GRAPH ?m { ?m a jt:Message OPTIONAL { ?m jt:storedAt ?stored } }
+  #HIDE
 }"""
 )
 
@@ -57,6 +58,7 @@ _PAGE = (
     OPTIONAL { ?m jt:storedAt ?s }
     OPTIONAL { ?m prov:generatedAtTime ?g }
   }
+  #HIDE
 } GROUP BY ?m ORDER BY DESC(?stored) DESC(?generated) ?m LIMIT %d OFFSET %d"""
 )
 
@@ -177,13 +179,17 @@ def _text(row: ox.QuerySolution, name: str) -> str | None:
     return None if value is None else str(value.value)
 
 
-def read_page(store: Store, base: str, number: int, size: int, default_size: int) -> Page:
-    summary = next(iter(_solutions(store, _SUMMARY)))
+def read_page(
+    store: Store, base: str, number: int, size: int, default_size: int, hide: str = ""
+) -> Page:
+    """One page of the feed; `hide`: a filter on `?m` leaving out what the reader may not
+    see (`Policy.sparql_filter`)."""
+    summary = next(iter(_solutions(store, _SUMMARY.replace("#HIDE", hide))))
     total = int(_text(summary, "n") or 0)
     newest = _text(summary, "newest")
     items = [
         Item(str(_text(row, "m")), _text(row, "stored"), _text(row, "generated"))
-        for row in _solutions(store, _PAGE % (size, (number - 1) * size))
+        for row in _solutions(store, (_PAGE % (size, (number - 1) * size)).replace("#HIDE", hide))
     ]
     by_iri = {i.iri: i for i in items}
     if items:
@@ -330,7 +336,8 @@ async def messages(request: AppRequest) -> Response:
     size = int_param(request, "size", default_size, 1, MAX_SIZE)
     number = int_param(request, "page", 1, 1, 10**9)
     store: Store = request.state["engine"].store
-    page = read_page(store, config.base_url, number, size, default_size)
+    hide = request.state["engine"].visibility.sparql_filter(viewer_of(request))
+    page = read_page(store, config.base_url, number, size, default_size, hide)
     if number > page.last:
         raise NotFound(
             f"there is no page {number}: {page.total} messages make {page.last} page(s) of {size}",

@@ -17,6 +17,7 @@ import pyoxigraph as ox
 from jobtrail.base.terms import JT, PROV, RDF, RDFS
 from jobtrail.queries.trace import Hop, Trace, trace
 from jobtrail.web import conneg, html, render
+from jobtrail.web.requests import viewer_of
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
@@ -187,7 +188,16 @@ async def trace_route(request: AppRequest) -> Response:
         if raw.endswith(ext):
             raw, chosen = raw[: -len(ext)], f
             break
-    chain = await run_in_threadpool(trace, request.state["engine"].store, raw)  # 404 before 406
+    viewer = viewer_of(request)
+    policy = request.state["engine"].visibility
+
+    def keep(hop: Hop) -> bool:  # a hop of a job the caller may not see is left out
+        return policy.may_see(viewer, policy.owners_of_jobs(hop.about))
+
+    store = request.state["engine"].store
+    chain = await run_in_threadpool(  # 404 before 406
+        lambda: trace(store, raw, keep=None if viewer.sees_all else keep)
+    )
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, JSON)
     base = request.state["engine"].config.base_url
     path = f"/trace/{quote(raw, safe='')}"

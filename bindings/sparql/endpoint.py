@@ -53,7 +53,7 @@ from jobtrail.queries import load_queries
 from jobtrail.store import Store
 from jobtrail.web import conneg, errors, html, render, resources
 from jobtrail.web.binding import Runtime
-from jobtrail.web.requests import authorise, read_body
+from jobtrail.web.requests import authorise, read_body, viewer_of
 from jobtrail.web.state import AppRequest, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -221,12 +221,19 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
             "or POST it as application/sparql-query",
         )
     config = request.state["engine"].config
+    await gate(request)
     work = partial(answer, request.state["engine"].store, op, request, config.base_url)
     body, fmt = await within(request, config.query_timeout, work)
     response = resources.respond(request, body, fmt, path="/sparql", formats=())
     del response.headers["link"]
     response.headers["Vary"] = "Accept"
     return response
+
+
+async def gate(request: AppRequest, what: str = "a SPARQL query") -> None:
+    """A query sees the whole store: 401/403 for a caller who may not see all of it."""
+    viewer = viewer_of(request)
+    await run_in_threadpool(request.state["engine"].visibility.check_whole_store, viewer, what)
 
 
 def _wants_html(op: Operation, request: AppRequest) -> bool:
@@ -409,6 +416,7 @@ async def run_update(request: AppRequest, text: str, op: Operation) -> Response:
     try:
         await run_in_threadpool(request.state["engine"].store.update, text)
         request.state["renditions"].clear()  # an update may rewrite anything
+        request.state["engine"].visibility.forget()  # … and who owns what
     except QueryError as e:
         raise with_caret(e, text) from e
     return Response(status_code=204)

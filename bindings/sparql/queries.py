@@ -193,6 +193,7 @@ async def _run(
 ) -> bytes | str:
     """The results in `fmt` (bytes), or for HTML the results table (str), under the time limit."""
     config = _config(request)
+    await sparql.gate(request, f"the named query {query.name!r}")
     work = partial(
         _answer, _store(request), query, dict(bound), fmt, config.base_url, config.query_timeout
     )
