@@ -27,6 +27,7 @@ HTML or text) and the CLI prints `error.describe()` and exits non-zero.
     ├── PayloadTooLarge (413) ....... a request body over the configured limit
     └── StoreError (503) ............ the store cannot do what was asked
         ├── StoreLocked ............. another process holds the embedded store
+        ├── StoreNotReady ........... what is asked for is still being built (Retry-After)
         └── RemoteStoreError (502) .. the remote SPARQL endpoint failed or is unreachable
 
 The hierarchy lives in the base layer (jobtrail.base), beneath the store: every
@@ -271,6 +272,13 @@ class StoreLocked(StoreError):
     """Raised when the embedded store directory is held by another process."""
 
     title = "Store in use"
+
+
+class StoreNotReady(StoreError):
+    """Raised when what a request needs is still being built (the public copy)."""
+
+    title = "Not ready yet"
+    retry_after = 5  # seconds: the Retry-After header sent with it
 
 
 class RemoteStoreError(StoreError):

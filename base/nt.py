@@ -22,6 +22,7 @@ _XSD = str(XSD)
 XSD_STRING = f"{_XSD}string"
 XSD_DATETIME = f"{_XSD}dateTime"
 XSD_DOUBLE = f"{_XSD}double"
+XSD_INTEGER = f"{_XSD}integer"
 
 
 def iri(value: str) -> str:
@@ -50,7 +51,7 @@ def typed(value: str, datatype: str) -> str:
 
 
 def integer(value: int) -> str:
-    return f'"{value}"^^<{_XSD}integer>'
+    return f'"{value}"^^<{XSD_INTEGER}>'
 
 
 def boolean(value: bool) -> str:

@@ -24,6 +24,7 @@ from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Change, Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy, head
 from jobtrail.jobs.hops import Hops
+from jobtrail.jobs.public import PublicCopy
 from jobtrail.jobs.vault import Vault
 from jobtrail.jobs.visibility import ANONYMOUS_LABEL, Policy
 from jobtrail.jobs.waits import Waits
@@ -32,7 +33,13 @@ from jobtrail.store import Store, open_store
 from jobtrail.store.watchdog import WriteWatchdog
 from jobtrail.web import errors, html
 from jobtrail.web.binding import Binding, JobHandler, Runtime
-from jobtrail.web.middleware import BodyLimit, CrossSiteWrites, ReadOnlyCors, SecurityHeaders
+from jobtrail.web.middleware import (
+    BodyLimit,
+    CrossSiteWrites,
+    ReadLogin,
+    ReadOnlyCors,
+    SecurityHeaders,
+)
 from jobtrail.web.state import AppRequest, AppState, Config, Engine, Renditions
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -72,6 +79,7 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
         runtimes: dict[str, Runtime] = {}
         workers: Workers | None = None
         watchdog = WriteWatchdog(store, config.write_deadline)
+        engine: Engine | None = None
         try:
             engine = _engine(store, config, bindings)
             for b in bindings:
@@ -101,6 +109,10 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
             )
         finally:
             watchdog.stop()
+            public = engine.public if engine is not None else None
+            if public is not None:
+                await run_in_threadpool(public.stop)
+                public.store.close()
             if workers is not None:
                 await run_in_threadpool(workers.stop)
             for runtime in reversed(list(runtimes.values())):
@@ -114,6 +126,7 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
             Middleware(ReadOnlyCors),
             Middleware(BodyLimit, max_body=config.max_body),
             Middleware(CrossSiteWrites, base_url=config.base_url),
+            Middleware(ReadLogin),
         ],
         exception_handlers={
             JobtrailError: errors.jobtrail_error,
@@ -157,6 +170,9 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
         curators=curators_of(config, users),
     )
     jobs.listen(_owners_to(visibility))
+    public = None
+    if users or config.passes or visibility.holds_private():
+        public = _public_copy(store, config, log, visibility)
     return Engine(
         config=config,
         store=store,
@@ -180,8 +196,33 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
         policy=policy,
         waits=Waits(jobs),
         visibility=visibility,
+        public=public,
         kinds=tuple(k for b in bindings if b.kinds is not None for k in b.kinds(config)),
     )
+
+
+def public_copy_path(config: Config) -> str | None:
+    """Where the public copy is kept (`public_copy`): beside an embedded store
+    (`jobtrail-data.public`), in memory for a store in memory, in the files directory for a
+    remote store; None when the setting is `off`."""
+    if config.public_copy == "off":
+        return None
+    if config.public_copy:
+        return config.public_copy
+    if config.store == "memory:":
+        return "memory:"
+    if "://" in config.store:
+        return str(Path(config.files) / "public-copy")
+    return str(Path(config.store).resolve()) + ".public"
+
+
+def _public_copy(store: Store, config: Config, log: Log, visibility: Policy) -> PublicCopy | None:
+    where = public_copy_path(config)
+    if where is None:
+        return None
+    copy = PublicCopy(store, open_store(where), log, visibility)
+    copy.start()
+    return copy
 
 
 def curators_of(config: Config, users: Mapping[str, str]) -> list[str]:

@@ -128,6 +128,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("anonymous", True, "allow jobs without credentials", _bool),
     Setting("curators", None, "users who read everything (every job, SPARQL), as name,…"),
     Setting("read_login", False, "every read needs credentials (anonymous: 401)", _bool),
+    Setting(
+        "public_copy",
+        "",
+        "where the copy of what anyone may read is kept for their SPARQL queries "
+        "(default: beside the store; off: none)",
+    ),
     Setting("price_per_job", 0.0, "credit a job costs a pass", float),
     Setting("price_per_mb", 0.0, "credit each MB of input costs a pass (size from HEAD)", float),
     Setting("uws_lists", None, "UWS job lists as name=Profile,… (default: one per profile)"),

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from jobtrail.base.errors import JobtrailError
+from jobtrail.base.errors import JobtrailError, StoreNotReady
 from jobtrail.web import conneg, html
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -56,6 +56,8 @@ def render(request: Request[Any], error: JobtrailError) -> Response:
     headers = {"Vary": "Accept"}
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="jobtrail"'
+    if isinstance(error, StoreNotReady):
+        headers["Retry-After"] = str(error.retry_after)
     if style is not None and style.write is not None and fmt not in FORMATS:
         body, more = style.write(request, error)
         return Response(body, error.status, {**headers, **more}, media_type=fmt.media_type)

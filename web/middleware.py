@@ -31,6 +31,12 @@ added to writes, and a preflight for any other method goes on to the app, so a
 route that wants CORS for its writes (or its own CORS, as /sparql may) decides
 for itself; headers a route already set are never doubled.
 
+`ReadLogin` answers 401 to a read (GET, HEAD) that carries no credential at all (no
+`Authorization`, no `?pass=`) when the visibility policy says every read needs a login
+(the `read_login` setting; `Policy.check_reader`), except for the home page, `/health`
+and the definitions anyone needs to read the data (`/vocab`, `/shapes`, `/contexts`,
+`/static`). Credentials that do not check are the routes' to refuse (403).
+
 `BodyLimit` answers 413 (jobtrail.base.errors.PayloadTooLarge, rendered like
 every other error) when Content-Length says the body is too large, before any
 of it is read, and stops a body without Content-Length (chunked) as soon as
@@ -40,9 +46,10 @@ more than the limit has arrived.
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from jobtrail.base.errors import Forbidden, JobtrailError, PayloadTooLarge
+from jobtrail.base.errors import Forbidden, JobtrailError, PayloadTooLarge, Unauthorized
+from jobtrail.jobs.visibility import ANONYMOUS_VIEWER
 from jobtrail.web import errors
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
@@ -191,6 +198,31 @@ async def _answer(
         return {"type": "http.disconnect"}
 
     await response(scope, nothing, send)
+
+
+# --- who may read at all -----------------------------------------------------------
+
+OPEN_PATHS = frozenset({"/", "/health", "/favicon.ico"})
+OPEN_PREFIXES = ("/static/", "/vocab", "/shapes", "/contexts/")
+
+
+class ReadLogin:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path = scope["path"]
+            if path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
+                headers = Headers(scope=scope)
+                query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+                if "authorization" not in headers and "pass" not in query:
+                    try:
+                        scope["state"]["engine"].visibility.check_reader(ANONYMOUS_VIEWER)
+                    except Unauthorized as e:  # with WWW-Authenticate, as every 401
+                        await _answer(scope, send, e)
+                        return
+        await self.app(scope, receive, send)
 
 
 # --- browser safety -----------------------------------------------------------------

@@ -21,6 +21,7 @@ from jobtrail.jobs.core import Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy
 from jobtrail.jobs.hops import Hops
 from jobtrail.jobs.profiles import Profile
+from jobtrail.jobs.public import PublicCopy
 from jobtrail.jobs.visibility import Policy
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import Workers
@@ -63,6 +64,7 @@ class Config:
     anonymous: bool = True
     curators: str | None = None  # users who read everything: name,…
     read_login: bool = False  # every read needs credentials
+    public_copy: str = ""  # where the public copy is kept; "": the default place; "off"
     price_per_job: float = 0.0
     price_per_mb: float = 0.0
     uws_lists: str | None = None
@@ -105,6 +107,7 @@ class Engine:
     policy: FetchPolicy
     waits: Waits
     visibility: Policy  # who may see what: every read asks it
+    public: PublicCopy | None = None  # what anyone may read, for their SPARQL queries
     kinds: Sequence[JobKind] = ()  # what the bindings create besides the profiles
 
 

@@ -45,6 +45,7 @@ from jobtrail.base.errors import (
     NotAcceptable,
     QueryError,
     QueryTimeout,
+    StoreNotReady,
     UnsupportedFormat,
 )
 from jobtrail.base.terms import PREFIXES
@@ -221,8 +222,8 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
             "or POST it as application/sparql-query",
         )
     config = request.state["engine"].config
-    await gate(request)
-    work = partial(answer, request.state["engine"].store, op, request, config.base_url)
+    store = await dataset(request)
+    work = partial(answer, store, op, request, config.base_url)
     body, fmt = await within(request, config.query_timeout, work)
     response = resources.respond(request, body, fmt, path="/sparql", formats=())
     del response.headers["link"]
@@ -230,10 +231,29 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
     return response
 
 
-async def gate(request: AppRequest, what: str = "a SPARQL query") -> None:
-    """A query sees the whole store: 401/403 for a caller who may not see all of it."""
+async def dataset(request: AppRequest, what: str = "a SPARQL query") -> Store:
+    """The store a caller's query runs over: the whole store for one who may see all of it
+    (`Policy.sees_whole_store`), else the public copy (`jobs/public.py`); 503 while the copy
+    catches up, 401/403 where there is none."""
+    engine = request.state["engine"]
     viewer = viewer_of(request)
-    await run_in_threadpool(request.state["engine"].visibility.check_whole_store, viewer, what)
+    policy = engine.visibility
+    policy.check_reader(viewer)
+    if await run_in_threadpool(policy.sees_whole_store, viewer):
+        return engine.store
+    public = engine.public
+    if public is None:
+        policy.check_whole_store(viewer, what)  # refuses: nothing else to query
+        return engine.store
+    if not public.caught_up.is_set():
+        done, total = public.progress()
+        raise StoreNotReady(
+            f"{what} here runs over the public copy of the store, which is being built: "
+            f"{done:,} of {total:,} records looked at",
+            hint="try again in a moment; curators and the administrator query the whole "
+            "store meanwhile",
+        )
+    return public.store
 
 
 def _wants_html(op: Operation, request: AppRequest) -> bool:

@@ -48,11 +48,6 @@ def routes() -> list[BaseRoute]:
     ]
 
 
-def _store(request: AppRequest) -> Store:
-    store: Store = request.state["engine"].store
-    return store
-
-
 def _config(request: AppRequest) -> Any:
     return request.state["engine"].config
 
@@ -193,10 +188,8 @@ async def _run(
 ) -> bytes | str:
     """The results in `fmt` (bytes), or for HTML the results table (str), under the time limit."""
     config = _config(request)
-    await sparql.gate(request, f"the named query {query.name!r}")
-    work = partial(
-        _answer, _store(request), query, dict(bound), fmt, config.base_url, config.query_timeout
-    )
+    store = await sparql.dataset(request, f"the named query {query.name!r}")
+    work = partial(_answer, store, query, dict(bound), fmt, config.base_url, config.query_timeout)
     result: bytes | str = await sparql.within(request, config.query_timeout, work)
     return result
 
