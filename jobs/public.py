@@ -39,7 +39,9 @@ MARKER = "urn:jobtrail:public-copy"
 _COPIED = f"{JT}copiedUpTo"
 _ATTRIBUTED = f"{PROV}wasAttributedTo"
 _AT = f"SELECT ?m ?n WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n }} }}"
-_LATER = f"ASK {{ GRAPH ?m {{ ?m <{POSITION}> ?n FILTER(?n > ?after) }} }}"
+_LATER = (
+    f"SELECT ?m ?after WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n FILTER(?n > ?after) }} }} LIMIT 1"
+)
 _DONE = f"SELECT ?n WHERE {{ GRAPH <{MARKER}> {{ <{MARKER}> <{_COPIED}> ?n }} }}"
 
 
@@ -156,7 +158,7 @@ class PublicCopy:
         if now - self._missing_since < self.gap_grace:
             return False
         after = ox.Literal(str(position), datatype=ox.NamedNode(nt.XSD_INTEGER))
-        return bool(self.source.query(_LATER, substitutions={"after": after}))
+        return any(True for _ in self.source.query(_LATER, substitutions={"after": after}))  # type: ignore[union-attr]
 
     def _copies(self, iri: str) -> tuple[list[ResourceGraph], list[ResourceGraph]]:
         """The record's graph, and its producers' graphs not yet copied by this process

@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.bindings.mcma.test_fims import Orchestrator, peer, seed_message, wait_until
-from tests.conftest import DocumentServer, free_port, job_server
+from tests.conftest import ADMIN_TOKEN, DocumentServer, free_port, job_server
 
 JT = "https://w3id.org/jobtrail/vocab#"
 HTTP = "http://www.w3.org/2011/http#"
@@ -37,13 +37,14 @@ ALICE = ("alice", "wonderland")
 TOKEN, OTHER_TOKEN = "transcoder-secret", "other-secret"
 BIG = 10 * 1024 * 1024
 FINAL = {"Completed", "Failed", "Canceled"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def sparql(base: str, query: str) -> list[dict[str, Any]]:
     answer = httpx.get(
         f"{base}sparql",
-        params={"query": query},
-        headers={"Accept": "application/sparql-results+json"},
+        params={"query": query},  # as an auditor: the admin sees the whole store
+        headers={"Accept": "application/sparql-results+json", **ADMIN},
         timeout=10,
     )
     assert answer.status_code == 200, answer.text
