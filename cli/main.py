@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_serve,
         "serve the store over HTTP (linked data, SPARQL, HTML)",
         ("store", "base_url", "host", "port", "workers")
-        + ("query_timeout", "admin_token", "max_body", "page_size", "cache_size")
+        + ("query_timeout", "admin_token", "producers", "max_body", "body_timeout")
+        + ("header_timeout", "page_size", "cache_size")
         + settings.JOBS,
     )
     return parser

@@ -63,6 +63,10 @@ def serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 def _run(server: Config, config: dict[str, Any]) -> int:
     import uvicorn
+    from jobtrail.server.protocol import HeadTimeoutProtocol
+
+    HeadTimeoutProtocol.timeout = float(config.get("header_timeout") or 0)
+    os.environ["JOBTRAIL_HEADER_TIMEOUT"] = str(HeadTimeoutProtocol.timeout)  # worker processes
 
     if config["workers"] > 1:
         # worker processes build their own app from the environment (app.from_environment)
@@ -75,6 +79,7 @@ def _run(server: Config, config: dict[str, Any]) -> int:
             host=config["host"],
             port=config["port"],
             workers=config["workers"],
+            http=HeadTimeoutProtocol,
             log_level="warning",
             timeout_graceful_shutdown=int(STOP_GRACE / 2),
         )
@@ -83,6 +88,7 @@ def _run(server: Config, config: dict[str, Any]) -> int:
             create_app(server),
             host=config["host"],
             port=config["port"],
+            http=HeadTimeoutProtocol,
             log_level="warning",
             timeout_graceful_shutdown=int(STOP_GRACE / 2),  # a UWS WAIT may block for a minute
         )

@@ -80,6 +80,12 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds a request body may take to arrive before 408 (0: none)",
         float,
     ),
+    Setting(
+        "header_timeout",
+        10.0,
+        "seconds a request head may take to arrive before 408 and a closed connection (0: none)",
+        float,
+    ),
     Setting("page_size", 50, "entries per page of a feed (/messages)", int),
     Setting(
         "cache_size",

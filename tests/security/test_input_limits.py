@@ -385,7 +385,12 @@ def job_client(
     tmp_path_factory: pytest.TempPathFactory, documents: DocumentServer
 ) -> Iterator[httpx.Client]:
     root = tmp_path_factory.mktemp("input-limits-jobs")
-    limits = {"unpack_max_bytes": "5000000", "unpack_max_members": "100", "body_timeout": "1"}
+    limits = {
+        "unpack_max_bytes": "5000000",
+        "unpack_max_members": "100",
+        "body_timeout": "1",
+        "header_timeout": "2",
+    }
     with (
         job_server(root / "data", root / "files", **limits) as base,
         httpx.Client(base_url=base, timeout=30) as c,
@@ -570,6 +575,42 @@ def test_a_body_sent_too_slowly_is_408(job_client: httpx.Client) -> None:
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
     assert b"body_timeout" in answer
     assert quads(job_client) == before
+
+
+def test_a_head_sent_a_byte_at_a_time_is_408_and_closed(job_client: httpx.Client) -> None:
+    port = job_client.base_url.port
+    with socket.create_connection(("127.0.0.1", port or 80), timeout=10) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        started, answer = time.monotonic(), b""
+        s.settimeout(0.3)
+        while time.monotonic() - started < 8:  # a slowloris: one header byte at a time
+            try:
+                s.sendall(b"X")
+                chunk = s.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:  # closed by the server while we were still sending
+                break
+            if not chunk:
+                break
+            answer += chunk
+        held = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert held < 6, f"the connection was held {held:.1f} s (header_timeout is 2)"
+
+
+def test_a_kept_alive_connection_has_the_same_limit_for_its_next_head(
+    job_client: httpx.Client,
+) -> None:
+    port = job_client.base_url.port
+    with socket.create_connection(("127.0.0.1", port or 80), timeout=10) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert _whole_answer(s).startswith(b"HTTP/1.1 200")  # a head sent at once: answered
+        s.sendall(b"GET /health HTTP/1.1\r\n")  # the next one never ends
+        started = time.monotonic()
+        answer = _whole_answer(s)
+        assert time.monotonic() - started < 6
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
 
 
 def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:

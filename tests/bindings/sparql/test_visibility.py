@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.conftest import ADMIN_TOKEN, JOB_USERS, DocumentServer, job_server
 
 JT = "https://w3id.org/jobtrail/vocab#"
