@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from jobtrail.base import nt
+from jobtrail.base import nt, redact
 from jobtrail.base.terms import PROV
 from jobtrail.ingest.message import Incoming
 from jobtrail.ingest.read import read_message
@@ -50,6 +50,23 @@ def request_bytes(
     if body is not None:
         head.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + (body or b"")
+
+
+def redacted_request(
+    method: str, url: str, body: bytes | None = None, headers: Sequence[tuple[str, str]] = ()
+) -> bytes:
+    """`request_bytes` with every secret replaced (`base/redact.py`): credentials in headers,
+    a URL's password or secret parameters, secret form or JSON fields; a `Jobtrail-Redacted`
+    header names what was taken out. Every request kept as a hop is written by this."""
+    kept, hidden = redact.headers(headers)
+    url, in_url = redact.text(url)
+    in_body: list[str] = []
+    if body is not None:
+        body, in_body = redact.data(body)
+    names = sorted({*hidden, *in_url, *in_body})
+    if names:
+        kept.append((redact.NOTE_HEADER, ", ".join(names)))
+    return request_bytes(method, url, body, kept)
 
 
 def response_bytes(

@@ -40,12 +40,12 @@ from typing import Any
 import httpcore
 import httpx
 import pyoxigraph as ox
-from jobtrail.base import nt
+from jobtrail.base import nt, redact
 from jobtrail.base.errors import InputError
 from jobtrail.base.terms import DCTERMS
 from jobtrail.jobs import egress
 from jobtrail.jobs.core import Jobs
-from jobtrail.jobs.hops import Hops, request_bytes, response_bytes
+from jobtrail.jobs.hops import Hops, redacted_request, response_bytes
 from jobtrail.store import ResourceGraph
 
 log = logging.getLogger("jobtrail.outbox")
@@ -169,7 +169,11 @@ class Outbox:
 
     def get(self, cid: str) -> Call | None:
         triples = self.jobs.store.read(self.iri(cid))
-        return _from_triples(cid, triples) if triples else None
+        if not triples:
+            return None
+        call = _from_triples(cid, triples)
+        real = self.jobs.vault.get(_vault_key(cid))
+        return replace(call, url=real) if real is not None else call
 
     def pending(self) -> list[Call]:
         rows = self.jobs.store.query(
@@ -228,8 +232,9 @@ class Outbox:
         if refusal is not None:  # known before connecting: nothing is sent
             self._settle(replace(call, attempts=n), None, f"not sent: {refusal}", final=True)
             return
-        sent = request_bytes("POST", call.url, call.body, headers)
-        self.hops.record(call.job_id, sent, f"sent: {call.purpose} to {call.url}, attempt {n}")
+        sent = redacted_request("POST", call.url, call.body, headers)
+        where = redact.text(call.url)[0]
+        self.hops.record(call.job_id, sent, f"sent: {call.purpose} to {where}, attempt {n}")
         status: int | None = None
         answer, size = b"", None
         try:
@@ -319,16 +324,28 @@ class Outbox:
             ("Content-Type", "application/json; charset=utf-8"),
             ("X-Jobtrail-Delivery", f"{call.state}: {call.problem}"),
         ]
-        data = request_bytes("POST", call.url, call.body, headers)
+        data = redacted_request("POST", call.url, call.body, headers)
         what = "gave up" if call.state == "abandoned" else "refused"
-        source = f"{what}: {call.purpose} to {call.url}: {call.problem}"
+        source = redact.text(f"{what}: {call.purpose} to {call.url}: {call.problem}")[0]
         try:
             self.hops.record(call.job_id, data, source)
         except Exception:
             log.exception("outbox: recording the end of call %s", call.id)
 
     def _save(self, call: Call) -> None:
-        self.jobs.store.apply(replace=[ResourceGraph(self.iri(call.id), _to_triples(self, call))])
+        """Store the call, its secrets redacted; a target URL with credentials waits in the
+        vault for the sender (`jobs/vault.py`), as a job's input URL does."""
+        stored, found = redact.text(call.url)
+        if found and call.state == "pending":
+            self.jobs.vault.put(_vault_key(call.id), call.url)
+        elif found:  # settled: it is never sent again
+            self.jobs.vault.drop(_vault_key(call.id))
+        graph = ResourceGraph(self.iri(call.id), _to_triples(self, replace(call, url=stored)))
+        self.jobs.store.apply(replace=[graph])
+
+
+def _vault_key(cid: str) -> str:
+    return f"call-{cid}"
 
 
 def _to_triples(outbox: Outbox, call: Call) -> list[tuple[str, str, str]]:
@@ -338,7 +355,7 @@ def _to_triples(outbox: Outbox, call: Call) -> list[tuple[str, str, str]]:
         (s, nt.jt("about"), nt.iri(outbox.jobs.iri(call.job_id))),
         (s, nt.jt("callPurpose"), nt.lit(call.purpose)),
         (s, nt.jt("callTarget"), nt.iri(call.url)),
-        (s, nt.jt("callBody"), nt.lit(call.body.decode("utf-8"))),
+        (s, nt.jt("callBody"), nt.lit(redact.data(call.body)[0].decode("utf-8"))),
         (s, nt.iri(f"{DCTERMS}created"), nt.datetime_lit(call.created)),
         (s, nt.jt("nextAttempt"), nt.datetime_lit(call.next_at)),
         (s, nt.jt("giveUpAt"), nt.datetime_lit(call.give_up_at)),
@@ -348,9 +365,10 @@ def _to_triples(outbox: Outbox, call: Call) -> list[tuple[str, str, str]]:
     if call.status is not None:
         out.append((s, nt.jt("lastStatus"), nt.integer(call.status)))
     if call.problem is not None:
-        out.append((s, nt.jt("lastProblem"), nt.lit(call.problem)))
+        out.append((s, nt.jt("lastProblem"), nt.lit(redact.text(call.problem)[0])))
     if call.answer:
-        out.append((s, nt.jt("lastAnswer"), nt.lit(call.answer.decode("utf-8", "replace"))))
+        answer = redact.data(call.answer)[0].decode("utf-8", "replace")
+        out.append((s, nt.jt("lastAnswer"), nt.lit(answer)))
     if call.answer_size is not None:
         out.append((s, nt.jt("lastAnswerSize"), nt.integer(call.answer_size)))
     if call.configured:

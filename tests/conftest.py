@@ -464,6 +464,7 @@ class DocumentServer:
 
         self.documents: dict[str, tuple[bytes, str]] = {}
         self.authorizations: list[str | None] = []  # the Authorization header of each request
+        self.posts: list[tuple[str, str | None, int]] = []  # each POST: path, Authorization, size
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -504,6 +505,14 @@ class DocumentServer:
 
             def do_HEAD(self) -> None:  # noqa: N802
                 self._answer(False)
+
+            def do_POST(self) -> None:  # noqa: N802 - a callback receiver: kept, 204
+                length = int(self.headers.get("Content-Length") or 0)
+                server.posts.append((self.path, self.headers.get("Authorization"), length))
+                self.rfile.read(length)
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -13,7 +13,6 @@ import base64
 import binascii
 import hmac
 
-from jobtrail.base import redact
 from jobtrail.base.errors import (
     Forbidden,
     InputError,
@@ -23,7 +22,7 @@ from jobtrail.base.errors import (
 )
 from jobtrail.jobs.accounts import ADMIN_SUBMITTER, Caller, Submitter
 from jobtrail.jobs.core import Job
-from jobtrail.jobs.hops import request_bytes
+from jobtrail.jobs.hops import redacted_request
 from jobtrail.jobs.visibility import ANONYMOUS_VIEWER, Role, Viewer
 from jobtrail.web.state import AppRequest
 
@@ -72,13 +71,7 @@ def received_bytes(request: AppRequest, body: bytes) -> bytes:
     headers = [
         (k, v) for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
     ]
-    headers, hidden = redact.headers(headers)
-    url, in_url = redact.text(str(request.url))
-    body, in_body = redact.data(body)
-    hidden = sorted({*hidden, *in_url, *in_body})
-    if hidden:
-        headers.append((redact.NOTE_HEADER, ", ".join(hidden)))
-    return request_bytes(request.method, url, body, headers)
+    return redacted_request(request.method, str(request.url), body, headers)
 
 
 def int_param(request: AppRequest, name: str, default: int, low: int, high: int) -> int:

@@ -192,16 +192,34 @@ class Processor(Runtime):
         return Record(
             document=json.loads(values.get("mcmaDocument", "{}")),
             start_job=values.get("startCommand"),
-            success=values.get("successEndpoint"),
-            failure=values.get("failureEndpoint"),
+            success=self._endpoint(job_id, "successEndpoint", values),
+            failure=self._endpoint(job_id, "failureEndpoint", values),
             service=values.get("assignedService"),
             report=json.loads(values["serviceReport"]) if "serviceReport" in values else None,
             stop_cause=values.get("stopCause"),
             stop_job=values.get("stopCommand"),
             dialect=values.get("mcmaDialect", "fims"),
-            notify=values.get("notificationEndpoint"),
+            notify=self._endpoint(job_id, "notificationEndpoint", values),
             progress=int(values["progress"]) if "progress" in values else None,
         )
+
+    def _endpoint(self, job_id: str, name: str, values: Mapping[str, str]) -> str | None:
+        """A callback URL of the record: as stored, or from the vault where the stored one
+        had its credentials redacted."""
+        stored = values.get(name)
+        if stored is None or redact.REDACTED not in stored:
+            return stored
+        return self.jobs.vault.get(f"{job_id}.{name}") or stored
+
+    def _stored_endpoint(self, job_id: str, name: str, url: str | None) -> str | None:
+        """A callback URL as the record stores it: its credentials redacted, the real URL
+        in the vault for the outbox (`jobs/vault.py`)."""
+        if url is None:
+            return None
+        stored, found = redact.text(url)
+        if found:
+            self.jobs.vault.put(f"{job_id}.{name}", url)
+        return nt.iri(stored)
 
     def _graph(self, job_id: str, record: Record) -> ResourceGraph:
         s = nt.iri(self.record_iri(job_id))
@@ -212,8 +230,8 @@ class Processor(Runtime):
         ]
         optional = {
             "startCommand": nt.iri(record.start_job) if record.start_job else None,
-            "successEndpoint": nt.iri(record.success) if record.success else None,
-            "failureEndpoint": nt.iri(record.failure) if record.failure else None,
+            "successEndpoint": self._stored_endpoint(job_id, "successEndpoint", record.success),
+            "failureEndpoint": self._stored_endpoint(job_id, "failureEndpoint", record.failure),
             "assignedService": nt.lit(record.service) if record.service else None,
             "serviceReport": (
                 nt.json_lit(redact.structure(record.report)[0])
@@ -223,7 +241,9 @@ class Processor(Runtime):
             "stopCause": nt.lit(record.stop_cause) if record.stop_cause else None,
             "stopCommand": nt.iri(record.stop_job) if record.stop_job else None,
             "mcmaDialect": nt.lit(record.dialect),
-            "notificationEndpoint": nt.iri(record.notify) if record.notify else None,
+            "notificationEndpoint": self._stored_endpoint(
+                job_id, "notificationEndpoint", record.notify
+            ),
             "progress": nt.integer(record.progress) if record.progress is not None else None,
         }
         t += [(s, nt.jt(k), v) for k, v in optional.items() if v is not None]

@@ -82,13 +82,21 @@ def test_nothing_secret_is_stored_whatever_the_binding(
         )
         assert r.status_code == 303, r.text
         # MCMA today: ?pass= and a locator with a password
+        # … and a notification endpoint with a password, which the outbox calls
+        notify = documents.url.replace("http://", f"http://notified:{PASSWORD}@") + "/notify"
         doc = {
             "@type": "QAJob",
             "jobProfileId": f"{base}mcma/job-profiles/Fixity",
             "jobInput": {"inputFile": {"@type": "Locator", "url": _secret_url(documents, "c")}},
+            "notificationEndpoint": {"@type": "NotificationEndpoint", "httpEndpoint": notify},
         }
         r = client.post("/mcma/jobs", params={"pass": PASS}, json=doc)
         assert r.status_code == 201, r.text
+        notified = f"Basic {base64.b64encode(f'notified:{PASSWORD}'.encode()).decode()}"
+        deadline = time.monotonic() + 30
+        while not any(p == "/notify" and a == notified for p, a, _ in documents.posts):
+            assert time.monotonic() < deadline, "the notification went to the real URL"
+            time.sleep(0.1)
         # SIF with ?pass= and HTTP Basic (its Authorization header is not kept)
         r = client.post(
             "/sif/jobs/Transfers/Transfer",
