@@ -96,9 +96,39 @@ def headers(pairs: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], li
     for name, value in pairs:
         if name.lower() in SECRET_HEADERS:
             out.append((name, REDACTED))
-            found.append(name.lower())
+            if value.strip() != REDACTED:
+                found.append(name.lower())
         else:
             redacted, more = text(value)
             out.append((name, redacted))
             found += more
     return out, sorted(set(found))
+
+
+def message(value: bytes) -> tuple[bytes, list[str]]:
+    """An HTTP message (a hop) with every secret replaced: in its request line, its headers
+    and its body; Content-Length follows the body, and a `Jobtrail-Redacted` header names
+    what was taken out (with what an earlier redaction named). Not an HTTP message: `data`."""
+    head, sep, body = value.partition(b"\r\n\r\n")
+    try:
+        first, *fields = head.decode("utf-8").split("\r\n")
+    except UnicodeDecodeError:
+        return value, []
+    if not sep or not all(":" in f for f in fields):
+        return data(value)
+    first, found = text(first)
+    pairs, more = headers([(k, v.strip()) for k, _, v in (f.partition(":") for f in fields)])
+    body, in_body = data(body)
+    found = sorted({*found, *more, *in_body})
+    if not found:
+        return value, []
+    noted = [v for k, v in pairs if k.lower() == NOTE_HEADER.lower()]
+    names = sorted({*found, *(n.strip() for v in noted for n in v.split(",") if n.strip())})
+    pairs = [
+        (k, str(len(body)) if k.lower() == "content-length" else v)
+        for k, v in pairs
+        if k.lower() != NOTE_HEADER.lower()
+    ]
+    pairs.append((NOTE_HEADER, ", ".join(names)))
+    lines = [first, *(f"{k}: {v}" for k, v in pairs)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body, found

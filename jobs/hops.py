@@ -97,7 +97,10 @@ class Hops:
             return now
 
     def record(self, job_id: str, data: bytes, source: str) -> str:
-        """Store one HTTP message about the job; its IRI (the same bytes are stored once)."""
+        """Store one HTTP message about the job, its secrets redacted whoever wrote it
+        (`redact.message`); its IRI (the same bytes are stored once)."""
+        data, _ = redact.message(data)
+        source, _ = redact.text(source)
         at = self._stamp()
         stamp = nt.datetime_lit(at)
         message = read_message(

@@ -15,6 +15,7 @@ import hmac
 
 from jobtrail.base.errors import (
     Forbidden,
+    Gone,
     InputError,
     PayloadTooLarge,
     RequestTimeout,
@@ -190,9 +191,15 @@ def viewer_of(request: AppRequest) -> Viewer:
 def visible_job(request: AppRequest, job_id: str, *, change: bool = False) -> Job:
     """The job, if the caller may see it (`change`: may change it): 404/410 when there is
     none, 401 (anonymous) or 403 when it is not theirs to read or change."""
-    job = request.state["engine"].jobs.get(job_id)
+    engine = request.state["engine"]
     viewer = viewer_of(request)
-    policy = request.state["engine"].visibility
+    policy = engine.visibility
+    try:
+        job = engine.jobs.get(job_id)
+    except Gone:  # deleted: that it was is for those who could see it
+        if not policy.may_see(viewer, policy.job_owners(engine.jobs.iri(job_id))):
+            raise policy.refuse(viewer, f"job {job_id}") from None
+        raise
     if change and not policy.may_change(viewer, job.owner):
         if viewer.role is Role.CURATOR and policy.may_see(viewer, {job.owner}):
             raise Forbidden(

@@ -152,6 +152,8 @@ async def run_query(request: AppRequest) -> Response:
 def _parameters(request: AppRequest) -> dict[str, str]:
     raw: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
+        if key == "pass":  # a pass holder's credential (web/requests.caller_of), not a parameter
+            continue
         if key in raw:
             raise InputError(
                 f"parameter {key!r} is given twice; give it once", details={"parameter": key}

@@ -56,3 +56,25 @@ def test_headers_keep_their_names_and_lose_their_values() -> None:
 def test_bytes_that_are_not_utf8_are_left_alone() -> None:
     assert redact.data(b"\xff pass=x") == (b"\xff pass=x", [])
     assert redact.data(b"pass=x") == (b"pass=REDACTED", ["pass"])
+
+
+def test_an_http_message_is_redacted_in_every_part() -> None:
+    body = b'{"locator": "http://reader:hunter2@host/x", "note": "kept"}'
+    raw = (
+        b"POST /mcma/Job?pass=tok123 HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer abc\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    out, found = redact.message(raw)
+    assert found == ["authorization", "pass", "userinfo"]
+    head, _, rest = out.partition(b"\r\n\r\n")
+    for secret in (b"tok123", b"abc", b"hunter2"):
+        assert secret not in out
+    assert b"kept" in rest and f"Content-Length: {len(rest)}".encode() in head
+    assert b"Jobtrail-Redacted: authorization, pass, userinfo" in head
+    again, more = redact.message(out)  # redacting twice changes nothing
+    assert again == out and more == []
+
+
+def test_a_message_without_secrets_is_left_as_it_is() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    assert redact.message(raw) == (raw, [])
