@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "REDACTED"
@@ -28,18 +29,28 @@ SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
 
-_NAMES = "|".join(sorted(SECRET_PARAMETERS, key=len, reverse=True))
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^/\s:@\"'<>]*:)([^@\s/\"'<>]+)@")
 _ENCODED_USERINFO = re.compile(
     r"(?i)(%3A%2F%2F(?:(?!%2F|%40)[^&\s/@])*%3A)((?:(?!%2F)[^&\s/@])+?)%40"
 )
 """The same in a percent-encoded URL (a form field's value): `…%3A%2F%2Fuser%3Apw%40host`."""
-_PARAMETER = re.compile(rf"(?i)(^|[?&;\s])({_NAMES})=([^&;\s\"'<>#]*)")
-_JSON_MEMBER = re.compile(rf'(?i)("({_NAMES})"\s*:\s*)"((?:[^"\\]|\\.)*)"')
 
 
-def text(value: str) -> tuple[str, list[str]]:
-    """`value` with every secret replaced, and the names of what was replaced."""
+@lru_cache(maxsize=64)
+def _named(extra: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The patterns of secret parameters and JSON members: `SECRET_PARAMETERS` and `extra`
+    (what a profile declares secret)."""
+    names = SECRET_PARAMETERS | {n.lower() for n in extra}
+    alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return (
+        re.compile(rf"(?i)(^|[?&;\s])({alternatives})=([^&;\s\"'<>#]*)"),
+        re.compile(rf'(?i)("({alternatives})"\s*:\s*)"((?:[^"\\]|\\.)*)"'),
+    )
+
+
+def text(value: str, names: frozenset[str] = frozenset()) -> tuple[str, list[str]]:
+    """`value` with every secret replaced, and the names of what was replaced; `names`:
+    more parameter names whose values are secret (a profile's declared ones)."""
     found: list[str] = []
 
     def userinfo(m: re.Match[str]) -> str:
@@ -68,14 +79,15 @@ def text(value: str) -> tuple[str, list[str]]:
 
     value = _USERINFO.sub(userinfo, value)
     value = _ENCODED_USERINFO.sub(encoded, value)
-    value = _PARAMETER.sub(parameter, value)
-    value = _JSON_MEMBER.sub(member, value)
+    parameters, members = _named(names)
+    value = parameters.sub(parameter, value)
+    value = members.sub(member, value)
     return value, sorted(set(found))
 
 
-def structure(value: Any) -> tuple[Any, list[str]]:
+def structure(value: Any, names: frozenset[str] = frozenset()) -> tuple[Any, list[str]]:
     """A JSON value (a document, parameters) with every secret in its text replaced."""
-    out, found = text(json.dumps(value, ensure_ascii=False))
+    out, found = text(json.dumps(value, ensure_ascii=False), names)
     return (json.loads(out) if found else value), found
 
 

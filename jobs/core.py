@@ -92,12 +92,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _redacted_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Parameters as stored: a secret parameter's value, or a URL's password, redacted."""
-    out: dict[str, Any] = redact.structure(dict(parameters or {}))[0]
-    return {
-        k: redact.REDACTED if k.lower() in redact.SECRET_PARAMETERS else v for k, v in out.items()
-    }
+def _redacted_parameters(
+    parameters: Mapping[str, Any] | None, secret: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """Parameters as stored: a secret parameter's value (by its name, or declared secret by
+    the profile: `secret`), or a URL's password, redacted."""
+    out: dict[str, Any] = redact.structure(dict(parameters or {}), secret)[0]
+    names = redact.SECRET_PARAMETERS | {n.lower() for n in secret}
+    return {k: redact.REDACTED if k.lower() in names else v for k, v in out.items()}
 
 
 def _stored_input(url: str) -> tuple[str, str | None]:
@@ -183,7 +185,10 @@ class Jobs:
         parts: Collection[str] = (),
         vault: Vault | None = None,
         max_execution_duration: int = 0,
+        secret_parameters: Callable[[str], frozenset[str]] = lambda profile: frozenset(),
     ):
+        self.secret_parameters = secret_parameters
+        """The names of the parameters a profile declares secret (`ParameterSpec.secret`)."""
         self.max_execution_duration = max_execution_duration
         """The longest execution duration a job may ask for, in seconds (0: no maximum)."""
         self.store = store
@@ -374,7 +379,9 @@ class Jobs:
         secret_input: str | None = None
         if input is not None:  # the dataset gets the URL without its password; the vault the URL
             input, secret_input = _stored_input(input)
-        parameters = _redacted_parameters(parameters)
+        secret = self.secret_parameters(profile)
+        self._keep_secrets(job_id, parameters, secret)
+        parameters = _redacted_parameters(parameters, secret)
         charge, paid_bytes = (
             payer.quote(secret_input or input) if payer is not None else (0.0, None)
         )
@@ -516,7 +523,12 @@ class Jobs:
                     details={"phase": job.phase},
                 )
             if "parameters" in fields:
-                fields = {**fields, "parameters": _redacted_parameters(fields["parameters"])}
+                secret = self.secret_parameters(job.profile)
+                self._keep_secrets(job_id, fields["parameters"], secret)
+                fields = {
+                    **fields,
+                    "parameters": _redacted_parameters(fields["parameters"], secret),
+                }
             given = fields.get("input")
             if isinstance(given, str):
                 stored_input, secret_input = _stored_input(given)
@@ -529,6 +541,23 @@ class Jobs:
             self._commit(new, "updated", job.phase, by, request, also=also)
         self._tell(Change("updated", new, job_id, job.phase, by))
         return new
+
+    def _keep_secrets(
+        self, job_id: str, given: Mapping[str, Any] | None, secret: frozenset[str]
+    ) -> None:
+        """The values redaction takes out of a job's parameters wait in the vault for the
+        worker (`parameters_of`), as an input URL's password does."""
+        stored = _redacted_parameters(given, secret)
+        taken = {k: v for k, v in (given or {}).items() if stored.get(k) != v}
+        if taken:
+            self.vault.put(f"{job_id}.parameters", json.dumps(taken))
+        else:
+            self.vault.drop(f"{job_id}.parameters")
+
+    def parameters_of(self, job: Job) -> dict[str, Any]:
+        """The job's parameters to run it with: as stored, with their secrets from the vault."""
+        kept = self.vault.get(f"{job.id}.parameters")
+        return {**job.parameters, **(json.loads(kept) if kept else {})}
 
     def input_of(self, job: Job) -> str | None:
         """The URL to fetch the job's input from: with its credentials, which only the vault
@@ -552,6 +581,7 @@ class Jobs:
             message = self._message(gone, kind, job.phase, by, request)
             self.store.apply(add=[message], delete=drop)
             self.vault.drop(job_id)
+            self.vault.drop(f"{job_id}.parameters")
         self._tell(Change(kind, None, job_id, job.phase, by))
         return job
 
@@ -596,10 +626,11 @@ class Jobs:
             record["error"] = {"type": job.error.type, "message": job.error.message}
         if request:
             record["request"] = dict(request)
-        text, redacted = redact.text(json.dumps(record, ensure_ascii=False, sort_keys=True))
+        secret = self.secret_parameters(job.profile)
+        text, redacted = redact.text(json.dumps(record, ensure_ascii=False, sort_keys=True), secret)
         if redacted:  # the request as received, less its secrets: say so
             record["redacted"] = redacted
-            text, _ = redact.text(json.dumps(record, ensure_ascii=False, sort_keys=True))
+            text, _ = redact.text(json.dumps(record, ensure_ascii=False, sort_keys=True), secret)
         data = text.encode("utf-8")
         incoming = Incoming(data, f"job {job.id} #{job.sequence}", "application/json")
         m, triples = envelope(

@@ -32,6 +32,7 @@ class ParameterSpec:
     name: str
     description: str
     required: bool = False
+    secret: bool = False  # never stored: redacted in the dataset, its value in the vault
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,10 @@ class Profile(abc.ABC):
     title: str
     description: str
     parameters: tuple[ParameterSpec, ...] = ()
+
+    def secret_parameters(self) -> frozenset[str]:
+        """The names of the parameters this profile declares secret."""
+        return frozenset(p.name for p in self.parameters if p.secret)
 
     def unavailable(self) -> str | None:
         """Why this profile cannot run on this machine (a missing program), or None."""

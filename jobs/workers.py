@@ -261,7 +261,8 @@ class Workers:
         source = self.jobs.input_of(job)  # with its credentials, from the vault
         if job.input is None or source is None:
             raise JobFailed("the job has no input to work on")
-        profile.check_parameters(job.parameters)
+        parameters = self.jobs.parameters_of(job)  # with their secrets, from the vault
+        profile.check_parameters(parameters)
         deadline = job.deadline()
         left = (deadline - self.jobs.clock()).total_seconds() if deadline else None
         policy = self.config.policy
@@ -272,7 +273,7 @@ class Workers:
                 input_url=job.input,
                 input_path=fetched.path,
                 media_type=fetched.media_type,
-                parameters=job.parameters,
+                parameters=parameters,
                 output_dir=output,
                 results_iri=self.jobs.results_iri(job.id),
                 deadline=time.monotonic() + left if left is not None else None,

@@ -152,6 +152,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
     log = Log(store)  # one log head per process: loads and job changes both append to it
     parts = [part for b in bindings for part in b.side_graphs]
     vault = Vault(Path(config.files) / ".vault")  # inputs' credentials, outside the dataset
+    profiles = builtin_profiles(config.unpack_max_bytes, config.unpack_max_members)
     jobs = Jobs(
         store,
         config.base_url,
@@ -159,6 +160,9 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
         parts=parts,
         vault=vault,
         max_execution_duration=config.max_execution_duration,
+        secret_parameters=lambda name: (
+            profiles[name].secret_parameters() if name in profiles else frozenset()
+        ),
     )
     policy = policy_of(config)
     users = parse_pairs(config.users, "users")
@@ -192,7 +196,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             key=_key(config),
             producers=parse_producers(config.producers),
         ),
-        profiles=builtin_profiles(config.unpack_max_bytes, config.unpack_max_members),
+        profiles=profiles,
         policy=policy,
         waits=Waits(jobs),
         visibility=visibility,

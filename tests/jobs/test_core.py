@@ -249,3 +249,24 @@ def test_list_bounds_creation_time_and_orders_either_way(jobs: Jobs) -> None:
     newest = [j.id for j in jobs.list(everyone=True, after=after, before=before)]
     oldest = [j.id for j in jobs.list(everyone=True, after=after, before=before, oldest_first=True)]
     assert newest == [made[2], made[1]] and oldest == [made[1], made[2]]
+
+
+def test_a_parameter_the_profile_declares_secret_is_never_stored(mem: Store) -> None:
+    jobs = Jobs(mem, BASE, secret_parameters=lambda profile: frozenset({"signingKey"}))
+    job = jobs.create(
+        profile="Signer",
+        parameters={"signingKey": "k-8f3e2", "token": "t-1", "level": 3},
+        request={"form": {"signingKey": "k-8f3e2", "level": "3"}},
+    )
+    assert job.parameters == {"signingKey": "REDACTED", "token": "REDACTED", "level": 3}
+    dumped = "".join(str(q) for q in mem.query("SELECT * WHERE { GRAPH ?g { ?s ?p ?o } }"))  # type: ignore[union-attr]
+    assert "k-8f3e2" not in dumped and "t-1" not in dumped
+    assert "REDACTED" in dumped  # the change record says it was changed
+    # the worker runs it with the real values, from the vault
+    assert jobs.parameters_of(job) == {"signingKey": "k-8f3e2", "token": "t-1", "level": 3}
+    jobs.update(job.id, by="x", parameters={"signingKey": "k-new", "level": 4})
+    again = jobs.get(job.id)
+    assert again.parameters["signingKey"] == "REDACTED"
+    assert jobs.parameters_of(again) == {"signingKey": "k-new", "level": 4}
+    jobs.delete(job.id, by="x")
+    assert jobs.vault.get(f"{job.id}.parameters") is None
