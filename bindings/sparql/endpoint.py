@@ -215,7 +215,10 @@ def choose(
 async def run_query(request: AppRequest, op: Operation) -> Response:
     if op.query is None or not op.query.strip():
         if request.method in ("GET", "HEAD") and _wants_html(op, request):
-            return Response(query_page(request), media_type=conneg.HTML.content_type())
+            engine = request.state["engine"]
+            whole = await run_in_threadpool(engine.visibility.sees_whole_store, viewer_of(request))
+            page = query_page(request, whole or engine.public is None)
+            return Response(page, media_type=conneg.HTML.content_type())
         raise QueryError(
             "no query given",
             hint="pass the SPARQL text as ?query=…, as form field query=, "
@@ -459,7 +462,9 @@ def _form(query: str, chosen: str = "html") -> str:
     )
 
 
-def query_page(request: AppRequest) -> str:
+def query_page(request: AppRequest, whole: bool = True) -> str:
+    """The query page; `whole`: the caller's queries run over the whole store (else over
+    the public copy, which the page says)."""
     named = [{"name": q.name, "query": q.sparql} for q in load_queries().values()]
     config = {"endpoint": "/sparql", "queries": named, "prefixes": PREFIXES}
     config_json = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
@@ -467,7 +472,14 @@ def query_page(request: AppRequest) -> str:
     prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(PREFIXES.items()))
     body = (
         "<h1>SPARQL</h1><p>The SPARQL 1.1 endpoint of this server is "
-        "<code>/sparql</code>; the default graph is the union of all graphs.</p>"
+        "<code>/sparql</code>; the default graph is the union of all graphs"
+        + (
+            ".</p>"
+            if whole
+            else " of the <strong>public copy</strong>: every record anyone may read "
+            "(provenance, and the records of anonymous jobs), not the jobs of any owner, "
+            "your own included. Curators and the administrator query the whole store.</p>"
+        )
         f'<div id="yasgui"></div><h2>Plain form</h2>'
         f"{_form(prologue + chr(10) + 'SELECT * WHERE { ?s ?p ?o } LIMIT 10')}"
         f'<script type="application/json" id="yasgui-config">{config_json}</script>'

@@ -111,3 +111,11 @@ def test_no_public_copy_means_refused(tmp_path: Path) -> None:
         assert refused.status_code == 401 and "curators" in refused.text
         assert ask(base, "ASK {}", auth=ALICE).status_code == 403
         assert ask(base, "ASK {}", headers=ADMIN).status_code == 200
+
+
+def test_the_query_page_says_what_is_queried(served: tuple[str, str]) -> None:
+    base, _ = served
+    page = httpx.get(f"{base}sparql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "public copy" in page.text
+    whole = httpx.get(f"{base}sparql", headers={"Accept": "text/html", **ADMIN})
+    assert whole.status_code == 200 and "public copy" not in whole.text
