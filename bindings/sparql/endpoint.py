@@ -480,7 +480,7 @@ def query_page(request: AppRequest, whole: bool = True) -> str:
             "(provenance, and the records of anonymous jobs), not the jobs of any owner, "
             "your own included. Curators and the administrator query the whole store.</p>"
         )
-        f'<div id="yasgui"></div><h2>Plain form</h2>'
+        + f'<div id="yasgui"></div><h2>Plain form</h2>'
         f"{_form(prologue + chr(10) + 'SELECT * WHERE { ?s ?p ?o } LIMIT 10')}"
         f'<script type="application/json" id="yasgui-config">{config_json}</script>'
         f'<script src="{v}/yasgui.min.js"></script>'
