@@ -1,13 +1,15 @@
 """The linked-data job service at /jobs: jobs posted as document URLs, results as OAI-ORE.
 
     POST /jobs                 the resource URL as body → 201, Location and body: the job URI
-    GET  /jobs                 the caller's visible jobs (Atom; RDF and HTML by negotiation)
+    GET  /jobs                 the caller's visible jobs (Atom; RDF and HTML by negotiation):
+                               their own and anonymous ones; a curator's and the admin's: all
     GET  /jobs/{id}            202 while it runs, 303 to /jobs/{id}.{ext} once COMPLETED,
                                424 when its input was unavailable, 422 when it failed otherwise
     GET  /jobs/{id}.{ext}      the OAI-ORE resource map of its results (404 until complete)
     GET  /jobs/{id}/results    the aggregation: 303 to its resource map
     GET  /jobs/{id}/results/f  a result file
-    DELETE /jobs/{id}          off the queue, results removed, history kept
+    DELETE /jobs/{id}          off the queue, results removed, history kept (its owner or the
+                               admin; a curator reads every job and changes none but theirs)
     GET  /profiles             what jobs can do here, and what cannot run and why
     POST /credit               add credit to a pass (admin token)
 
@@ -27,16 +29,23 @@ from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
 from jobtrail.base import errors
-from jobtrail.base.errors import Forbidden, InputError, MethodNotAllowed, NotFound
+from jobtrail.base.errors import InputError, MethodNotAllowed, NotFound
 from jobtrail.base.terms import DCTERMS, JT, RDFS
 from jobtrail.bindings.jobservice import ore
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs import results as result_files
-from jobtrail.jobs.accounts import Caller
 from jobtrail.jobs.core import Job, Jobs
 from jobtrail.jobs.profiles import Profile
+from jobtrail.jobs.visibility import ANONYMOUS_LABEL
 from jobtrail.web import atom, conneg, html, render
-from jobtrail.web.requests import authorise, caller_of, int_param, read_body, visible_job
+from jobtrail.web.requests import (
+    authorise,
+    caller_of,
+    int_param,
+    read_body,
+    viewer_of,
+    visible_job,
+)
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
@@ -299,15 +308,12 @@ async def result_file(request: AppRequest) -> Response:
 
 
 async def delete(request: AppRequest, job_id: str) -> Response:
-    accounts = request.state["engine"].accounts
-    caller = caller_of(request)
-    found = await run_in_threadpool(visible_job, request, job_id)
-    if found.owner is None and caller.name is None and not accounts.anonymous:
-        raise Forbidden("anonymous jobs cannot be deleted here")
+    """A change: its owner's (or anyone's, for an anonymous job while those are allowed)
+    and the administrator's; a curator reads the job but is refused (403)."""
+    found = await run_in_threadpool(lambda: visible_job(request, job_id, change=True))
+    by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: the admin too
     record = {"method": "DELETE", "path": f"/jobs/{job_id}"}
-    await run_in_threadpool(
-        request.state["engine"].jobs.delete, job_id, by=caller.label, request=record
-    )
+    await run_in_threadpool(request.state["engine"].jobs.delete, job_id, by=by, request=record)
     await run_in_threadpool(result_files.remove, request.state["workers"].config.files, job_id)
     return PlainTextResponse(
         f"job {job_id} is deleted with its results; its history is kept "
@@ -324,15 +330,16 @@ async def listing(request: AppRequest) -> Response:
     if request.method == "POST":
         return await create(request)
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
-    caller = caller_of(request)
-    accounts = request.state["engine"].accounts
+    viewer = viewer_of(request)  # a curator and the admin see every job
+    label = viewer.name or ANONYMOUS_LABEL
     config = request.state["engine"].config
     size = int_param(request, "size", config.page_size, 1, 1000)
     number = int_param(request, "page", 1, 1, 10**9)
     found = await run_in_threadpool(
         lambda: request.state["engine"].jobs.list(
-            owner=caller.name,
-            anonymous=accounts.anonymous,
+            owner=viewer.owner,
+            anonymous=request.state["engine"].visibility.anonymous_jobs,
+            everyone=viewer.sees_all,
             limit=size + 1,
             offset=(number - 1) * size,
         )
@@ -347,7 +354,7 @@ async def listing(request: AppRequest) -> Response:
     if fmt is conneg.ATOM:
         feed = atom.Feed(
             id=here,
-            title=f"Jobs visible to {caller.label}",
+            title=f"Jobs visible to {label}",
             updated=max((j.modified for j in found), default=request.state["engine"].jobs.clock()),
             entries=[ore.job_entry(j, []) for j in found],
             links=[atom.Link(here, "self"), *links],
@@ -355,7 +362,7 @@ async def listing(request: AppRequest) -> Response:
         )
         body = atom.write(feed)
     elif fmt is conneg.HTML:
-        body = _list_page(found, caller, links).encode()
+        body = _list_page(found, label, links).encode()
     else:
         store = request.state["engine"].jobs.store
         triples = [
@@ -370,7 +377,7 @@ async def listing(request: AppRequest) -> Response:
     return response
 
 
-def _list_page(found: list[Job], caller: Caller, links: list[atom.Link]) -> str:
+def _list_page(found: list[Job], label: str, links: list[atom.Link]) -> str:
     rows = "".join(
         f"<tr><td>{html.link(j.iri + '.html', j.id)}</td>"
         f"<td>{escape(j.profile)}</td><td>{escape(j.phase)}</td>"
@@ -380,7 +387,7 @@ def _list_page(found: list[Job], caller: Caller, links: list[atom.Link]) -> str:
     )
     nav = " ".join(html.link(link.href, link.rel) for link in links)
     body = (
-        f"<h1>Jobs visible to {escape(caller.label)}</h1>"
+        f"<h1>Jobs visible to {escape(label)}</h1>"
         "<p>POST a document's URL to <code>/jobs</code> to start one.</p>"
         "<table><tr><th>job</th><th>profile</th><th>phase</th><th>created</th><th>input</th></tr>"
         f"{rows}</table><nav>{nav}</nav>"

@@ -14,16 +14,17 @@ in-process exchange with the repository, and the answer.
 
 from __future__ import annotations
 
+import hmac
 import json
 import uuid
 from typing import Any
 
-from jobtrail.base.errors import InputError, NotFound
+from jobtrail.base.errors import Forbidden, InputError, NotFound, Unauthorized
 from jobtrail.bindings.mcma.processor import INTERNAL, INTERNAL_ANSWER, LOCAL, Processor
 from jobtrail.ingest.jsonparse import parse_json
-from jobtrail.jobs.accounts import ANONYMOUS, Caller
 from jobtrail.jobs.core import Job, uuid_iri
-from jobtrail.web.requests import caller_of, read_body, received_bytes, visible_job
+from jobtrail.jobs.visibility import ANONYMOUS_LABEL, Policy, Role, Viewer
+from jobtrail.web.requests import caller_of, read_body, received_bytes, viewer_of, visible_job
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -109,10 +110,11 @@ async def job_document(request: AppRequest, job_id: str) -> Response:
 
 async def _put(request: AppRequest, processor: Processor, job_id: str) -> Response:
     doc, body = await read_document(request)
-    caller, token = _who(request)
+    viewer, token = _who(request)
+    policy = request.state["engine"].visibility
 
     def put() -> Job:
-        job, by = _changer(processor, job_id, caller.name, token, "change")
+        job, by = _changer(processor, policy, job_id, viewer, token, "change")
         received = received_bytes(request, body)
         processor.hops.record(job_id, received, f"received: PUT {request.url.path}")
         updated = processor.put(job_id, doc, by=by)
@@ -131,27 +133,60 @@ def _bearer(request: AppRequest) -> str | None:
     return value[7:].strip() if value.lower().startswith("bearer ") else None
 
 
-def _who(request: AppRequest) -> tuple[Caller, str | None]:
-    """Who sends a PUT or StopJob: a service by its Bearer token, else a caller (the
-    accounts read only Basic credentials and passes, so a Bearer token is not theirs)."""
-    token = _bearer(request)
-    return (ANONYMOUS if token is not None else caller_of(request)), token
+def _who(request: AppRequest) -> tuple[Viewer, str | None]:
+    """Who sends a PUT or StopJob (`viewer_of`: a Bearer token this server does not know,
+    a service's, reads as anonymous), and the Bearer token it carries, if any."""
+    return viewer_of(request), _bearer(request)
 
 
 def _changer(
-    processor: Processor, job_id: str, caller: str | None, token: str | None, what: str
+    processor: Processor,
+    policy: Policy,
+    job_id: str,
+    viewer: Viewer,
+    token: str | None,
+    what: str,
 ) -> tuple[Job, str]:
-    """The job, and who is changing it; Forbidden unless its owner or its service."""
-    job = processor.authorise_change(job_id, caller, token, what)
-    return job, _by(processor, job, caller)
+    """The job, and who is changing it, if they may (PUT, StopJob); 401 (anonymous) or 403.
+
+    A job run by a service with a token takes changes only with that token (as a Bearer
+    token) or from the admin; any other job from whoever the visibility policy lets change
+    it (`Policy.may_change`: its owner, anyone while it is anonymous and anonymous jobs
+    are allowed, the admin; a curator reads it and changes only their own). A service's
+    token authorises nothing but its own jobs.
+    """
+    job = processor.jobs.get(job_id)
+    service = processor.runner(job)
+    if service is None or service.token is None:
+        if not policy.may_change(viewer, job.owner):
+            refusal = Unauthorized if viewer.role is Role.ANONYMOUS else Forbidden
+            curator = " (a curator reads it, and changes only their own jobs)"
+            raise refusal(
+                f"only the owner of job {job_id}, the service running it or the administrator "
+                f"may {what} it{curator if viewer.role is Role.CURATOR else ''}",
+                hint="send the owner's credentials, or the service's token as a Bearer token",
+            )
+    elif viewer.role is not Role.ADMIN and not (
+        token is not None and hmac.compare_digest(token.encode(), service.token.encode())
+    ):
+        said = "a wrong token" if token is not None else "no token"
+        raise Forbidden(
+            f"job {job_id} is run by service {service.name!r}: only a request with its "
+            f"token may {what} it, and this one has {said}",
+            hint=f"send service {service.name!r}'s token as Authorization: Bearer <token>",
+        )
+    return job, _by(processor, job, viewer)
 
 
-def _by(processor: Processor, job: Job, caller: str | None) -> str:
-    """Who a PUT or StopJob is from: the job's named owner, else the service running it."""
-    if job.owner is not None and caller == job.owner:
-        return caller
+def _by(processor: Processor, job: Job, viewer: Viewer) -> str:
+    """Who a PUT or StopJob is from: the job's named owner, the admin, else the service
+    running it (who acts, for the job's history: not a decision of who may)."""
+    if job.owner is not None and viewer.owner == job.owner:
+        return job.owner
+    if viewer.role is Role.ADMIN:
+        return viewer.name or "admin"
     service = processor.record(job.id).service
-    return service if service and service != LOCAL else caller or "anonymous"
+    return service if service and service != LOCAL else viewer.name or ANONYMOUS_LABEL
 
 
 # --- POST /mcma/StartJob --------------------------------------------------------------------
@@ -166,17 +201,17 @@ async def start(request: AppRequest) -> Response:
         raise InputError('asyncEndpoint is {"success": URL, "failure": URL}')
 
     def run() -> dict[str, Any]:
-        found = visible_job(request, job_id)
+        found = visible_job(request, job_id, change=True)  # a curator only reads it
         processor.check_endpoints(endpoints.get("success"), endpoints.get("failure"))
         jobs = processor.jobs
-        caller = caller_of(request)
+        by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
         processor.hops.record(
             job_id, received_bytes(request, body), "received: POST /mcma/StartJob"
         )
         processor.hop_request(job_id, "GET", found.iri, None, INTERNAL)
         processor.hop_response(job_id, 200, processor.document(found), INTERNAL_ANSWER)
         start_job = processor.start_job(
-            job_id, endpoints.get("success"), endpoints.get("failure"), caller.label
+            job_id, endpoints.get("success"), endpoints.get("failure"), by
         )
         fields = {"job": found.iri, "asyncEndpoint": endpoints}
         asked = processor.command("StartJob", "", fields)
@@ -211,11 +246,12 @@ async def stop(request: AppRequest) -> Response:
     cause = doc.get("stopJobCause")
     if not isinstance(cause, str) or not cause:
         raise InputError('a StopJob says why: "stopJobCause": "COMPLETED" (or FAILED, CANCELED)')
-    caller, token = _who(request)
+    viewer, token = _who(request)
+    policy = request.state["engine"].visibility
 
     def run() -> dict[str, Any]:
         jobs = processor.jobs
-        job, by = _changer(processor, job_id, caller.name, token, "stop")
+        job, by = _changer(processor, policy, job_id, viewer, token, "stop")
         processor.hops.record(job_id, received_bytes(request, body), "received: POST /mcma/StopJob")
         given = doc.get("id")
         tail = given.rstrip("/").rsplit("/", 1)[-1] if isinstance(given, str) else ""

@@ -15,8 +15,8 @@ Processor and Repository:
                                service registered for the profile (through the outbox),
                                or the built-in profile runs it in the worker pool
     the service answers 2xx  → EXECUTING (RUNNING); it never does → ERROR (FAILED)
-    PUT {job}                → the service's report and status (only the owner or the
-                               service assigned may PUT; only legal transitions)
+    PUT {job}                → the service's report and status (only legal transitions;
+                               who may PUT or StopJob is `fims.py`'s to decide)
     POST /mcma/StopJob       → the final status; then the orchestrator's success or
                                failure endpoint is called with {"job": …} (outbox)
 
@@ -29,7 +29,6 @@ never accepted) calls back at once. Every step is a hop (jobs/hops.py).
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import threading
 import uuid
@@ -39,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from jobtrail.base import nt, redact
-from jobtrail.base.errors import Conflict, Forbidden, Gone, InputError, JobFailed, NotFound
+from jobtrail.base.errors import Conflict, Gone, InputError, JobFailed, NotFound
 from jobtrail.bindings.mcma import model as model
 from jobtrail.bindings.mcma.model import CONTEXT, INPUT_FILE, ProfileSpec, phase_of
 from jobtrail.jobs import egress
@@ -494,6 +493,7 @@ class Processor(Runtime):
         *,
         owner: str | None,
         anonymous: bool,
+        everyone: bool,
         status_value: str | None,
         after: datetime | None,
         before: datetime | None,
@@ -504,7 +504,8 @@ class Processor(Runtime):
         """A page of jobs in today's model, and the offset of the next page (None: the last).
 
         `status_value` selects the jobs that show that status: their phase is
-        read from the vocabulary, then each job's own status is compared.
+        read from the vocabulary, then each job's own status is compared. The jobs are
+        `owner`'s (and anonymous ones if `anonymous`), or `everyone`'s.
         """
         phases: list[str] = []
         if status_value is not None:
@@ -515,6 +516,7 @@ class Processor(Runtime):
             batch = self.jobs.list(
                 owner=owner,
                 anonymous=anonymous,
+                everyone=everyone,
                 phases=phases,
                 after=after,
                 before=before,
@@ -539,33 +541,6 @@ class Processor(Runtime):
         if record.service is not None:
             return self.services.get(record.service)
         return self.service_for(job.profile)
-
-    def authorise_change(
-        self, job_id: str, caller: str | None, token: str | None, what: str
-    ) -> Job:
-        """The job, if the caller may change it (PUT, StopJob); Forbidden (403) otherwise.
-
-        A job run by a service with a token takes changes only with that token (as a
-        Bearer token); any other job from its named owner, or from anyone when it is
-        anonymous. A service's token authorises nothing but its own jobs.
-        """
-        job = self.jobs.get(job_id)
-        service = self.runner(job)
-        if service is not None and service.token is not None:
-            if token is not None and hmac.compare_digest(token.encode(), service.token.encode()):
-                return job
-            said = "a wrong token" if token is not None else "no token"
-            raise Forbidden(
-                f"job {job_id} is run by service {service.name!r}: only a request with its "
-                f"token may {what} it, and this one has {said}",
-                hint=f"send service {service.name!r}'s token as Authorization: Bearer <token>",
-            )
-        if job.owner is None or caller == job.owner:
-            return job
-        raise Forbidden(
-            f"only the owner of job {job_id} or the service running it may {what} it",
-            hint="send the owner's credentials, or the service's token as a Bearer token",
-        )
 
     def put(self, job_id: str, document: Mapping[str, Any], *, by: str) -> Job:
         """The service's (or owner's) update: report, progress, a status along legal steps."""

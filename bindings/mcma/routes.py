@@ -3,9 +3,10 @@
     POST /mcma/jobs                   a Job (jobProfileId, jobInput, timeout, deadline …)
                                       → 201, Location: the job's canonical IRI; started at once
     GET  /mcma/jobs                   QueryResults: ?status= ?from= ?to= ?sortOrder=asc|desc
-                                      ?pageSize= ?pageStartToken=
+                                      ?pageSize= ?pageStartToken= (the caller's and anonymous
+                                      jobs; a curator's and the admin's: every job)
     GET  /mcma/jobs/{id}              any job in today's model (also GET {job}, Accept: JSON)
-    POST /jobs/{id}/cancel            202; 409 once the job has finished
+    POST /jobs/{id}/cancel            202; 409 once the job has finished (its owner, the admin)
     POST /jobs/{id}/restart           202, a new execution; 409 once finished or past deadline
     GET  /jobs/{id}/executions        QueryResults of JobExecution, one per attempt
     GET  /jobs/{id}/executions/{n}    one (n from 1, or `latest`)
@@ -24,7 +25,15 @@ from jobtrail.base.errors import InputError, NotFound
 from jobtrail.bindings.mcma.fims import json_response, processor_of, read_document
 from jobtrail.bindings.mcma.model import profile_document
 from jobtrail.bindings.mcma.processor import Processor
-from jobtrail.web.requests import caller_of, int_param, read_body, received_bytes, visible_job
+from jobtrail.jobs.visibility import ANONYMOUS_LABEL
+from jobtrail.web.requests import (
+    caller_of,
+    int_param,
+    read_body,
+    received_bytes,
+    viewer_of,
+    visible_job,
+)
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -58,7 +67,7 @@ async def listing(request: AppRequest) -> Response:
     if request.method == "POST":
         return await create(request)
     processor = processor_of(request)
-    caller = caller_of(request)
+    viewer = viewer_of(request)  # a curator and the admin see every job
     q = request.query_params
     order = q.get("sortOrder", "desc")
     if order not in ("asc", "desc"):
@@ -68,8 +77,9 @@ async def listing(request: AppRequest) -> Response:
     status = q.get("status") or None
     pages = await run_in_threadpool(
         lambda: processor.listing(
-            owner=caller.name,
-            anonymous=request.state["engine"].accounts.anonymous,
+            owner=viewer.owner,
+            anonymous=request.state["engine"].visibility.anonymous_jobs,
+            everyone=viewer.sees_all,
             status_value=status,
             after=_instant(q.get("from"), "from"),
             before=_instant(q.get("to"), "to"),
@@ -114,14 +124,14 @@ async def restart(request: AppRequest) -> Response:
 async def _command(request: AppRequest, what: str) -> Response:
     processor = processor_of(request)
     body = await read_body(request)  # its size and time limits
-    caller = caller_of(request)
     job_id = request.path_params["id"]
 
     def run() -> dict[str, Any]:
-        visible_job(request, job_id)
+        visible_job(request, job_id, change=True)  # a curator reads it, and is refused here
+        by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
         processor.hops.record(job_id, received_bytes(request, body), f"received: POST {what}")
         act = processor.cancel if what == "cancel" else processor.restart
-        answer = processor.today(act(job_id, by=caller.label))
+        answer = processor.today(act(job_id, by=by))
         _sent(processor, job_id, 202, answer, f"POST {what}")
         return answer
 

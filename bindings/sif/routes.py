@@ -19,7 +19,9 @@ where it reads the same as Turtle, through UWS and through MCMA. Zone and contex
 matrix parameters (`;zoneId=…;contextId=…`) are accepted and ignored: this is one
 zone. Documents are parsed with entities and network access off; a DOCTYPE is
 refused before anything is stored. Every request that changes a job is a hop of it,
-its bytes verbatim, with jobtrail's answer.
+its bytes verbatim, with jobtrail's answer. A caller sees their own jobs and anonymous
+ones, a curator and the admin every job; only its owner (anyone, for an anonymous job)
+and the admin change one.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from jobtrail.bindings.sif import model as model
 from jobtrail.bindings.sif.model import NS, Outcome, Record, Service, Sif
 from jobtrail.jobs.core import Job
 from jobtrail.jobs.hops import response_bytes
+from jobtrail.jobs.visibility import ANONYMOUS_LABEL
 from jobtrail.web import html
-from jobtrail.web.requests import caller_of, read_body, received_bytes, visible_job
+from jobtrail.web.requests import caller_of, read_body, received_bytes, viewer_of, visible_job
 from jobtrail.web.state import AppRequest
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
@@ -255,8 +258,12 @@ def _collection(request: AppRequest) -> Service:
     return sif_of(request).service(name)
 
 
-async def _job(request: AppRequest, service: Service, job_id: str) -> tuple[Job, Record]:
-    job = await run_in_threadpool(visible_job, request, job_id)
+async def _job(
+    request: AppRequest, service: Service, job_id: str, change: bool = False
+) -> tuple[Job, Record]:
+    """The job and its SIF record, if the caller may see it (`change`: may change it; a
+    curator reads every job but changes only their own)."""
+    job = await run_in_threadpool(lambda: visible_job(request, job_id, change=change))
     if job.profile != service.name:
         raise NotFound(
             f"job {job.id} is not a {service.name} job",
@@ -264,6 +271,11 @@ async def _job(request: AppRequest, service: Service, job_id: str) -> tuple[Job,
         )
     record = await run_in_threadpool(sif_of(request).read, job)
     return job, record
+
+
+def _acting(request: AppRequest) -> str:
+    """Who a change is by, as the job's history names them: the caller, or the admin."""
+    return viewer_of(request).name or ANONYMOUS_LABEL
 
 
 def _record(request: AppRequest, **more: Any) -> dict[str, Any]:
@@ -343,13 +355,14 @@ async def collection(request: AppRequest) -> Response:
         _page(request, "navigationPageSize", 10**9), request.state["engine"].config.uws_max_list
     )
     page = _page(request, "navigationPage", 1)
-    caller = caller_of(request)
+    viewer = viewer_of(request)  # a curator and the admin see every job
     sif = sif_of(request)
 
     def listing() -> tuple[list[tuple[Job, Record]], bool]:
         found = request.state["engine"].jobs.list(
-            owner=caller.name,
-            anonymous=request.state["engine"].accounts.anonymous,
+            owner=viewer.owner,
+            anonymous=request.state["engine"].visibility.anonymous_jobs,
+            everyone=viewer.sees_all,
             profiles=[service.name],
             oldest_first=True,
             limit=size + 1,  # one more: is there a next page?
@@ -379,13 +392,12 @@ async def item(request: AppRequest) -> Response:
                 hint=f"POST the job document to /sif/jobs/{service.collection}/{service.name}",
             )
         return await _create(request, service)
-    job, record = await _job(request, service, request.path_params["item"])
-    if request.method == "DELETE":
-        caller = caller_of(request)
+    deleting = request.method == "DELETE"
+    job, record = await _job(request, service, request.path_params["item"], deleting)
+    if deleting:
+        by = _acting(request)
         await run_in_threadpool(
-            lambda: request.state["engine"].jobs.delete(
-                job.id, by=caller.label, request=_record(request)
-            )
+            lambda: request.state["engine"].jobs.delete(job.id, by=by, request=_record(request))
         )
         response = _respond(None, 204, job)
         await _hop(request, job.id, b"", response)
@@ -429,9 +441,10 @@ async def _create(request: AppRequest, service: Service) -> Response:
 async def phase(request: AppRequest) -> Response:
     """A phase's payload: QUERY (GET), CREATE (POST), UPDATE (PUT), DELETE, as its rights allow."""
     service = _collection(request)
-    job, record = await _job(request, service, request.path_params["id"])
-    name = request.path_params["phase"]
     operation = model.OPERATIONS[request.method]
+    changes = operation != "QUERY"
+    job, record = await _job(request, service, request.path_params["id"], changes)
+    name = request.path_params["phase"]
     current = record.phase(name)
     if operation == "QUERY":
         current.require("QUERY")
@@ -446,7 +459,7 @@ async def phase(request: AppRequest) -> Response:
     if operation != "DELETE":
         body = await read_body(request)
         payload, media = _phase_payload(request, body)
-    caller = caller_of(request)
+    by = _acting(request)
     outcome = await run_in_threadpool(
         lambda: sif_of(request).set_payload(
             job,
@@ -454,7 +467,7 @@ async def phase(request: AppRequest) -> Response:
             operation=operation,
             payload=payload,
             media_type=media,
-            by=caller.label,
+            by=by,
             request=_record(request, phase=name),
         )
     )
@@ -493,10 +506,11 @@ async def states(request: AppRequest) -> Response:
 async def state(request: AppRequest) -> Response:
     """POST …/states/state: a new state of the phase (statesRights CREATE); GET one state."""
     service = _collection(request)
-    job, record = await _job(request, service, request.path_params["id"])
+    creating = request.method == "POST"
+    job, record = await _job(request, service, request.path_params["id"], creating)
     name = request.path_params["phase"]
     current = record.phase(name)
-    if request.method != "POST":
+    if not creating:
         current.require("QUERY", on_states=True)
         for s in current.states:
             if s.id == request.path_params["state"]:
@@ -507,14 +521,14 @@ async def state(request: AppRequest) -> Response:
     current.require("CREATE", on_states=True)
     body = await read_body(request)
     root = parse(body, "state", "state document")
-    caller = caller_of(request)
+    by = _acting(request)
     outcome: Outcome = await run_in_threadpool(
         lambda: sif_of(request).add_state(
             job,
             name,
             type=_text(root, "type") or "",
             description=_text(root, "description"),
-            by=caller.label,
+            by=by,
             request=_record(request, phase=name),
         )
     )

@@ -16,9 +16,10 @@
 
 A UWS job is the job core's job: its IRI stays `/jobs/{id}`, named by every
 document here (`jobInfo`, `Link: rel=canonical`), and it reads the same at
-`/jobs/{id}` and in SPARQL. A list holds the jobs of its profile. The job's
-input is its `URL` parameter. Names of parameters are case-insensitive (UWS
-1.1 §2.2.3, as in DALI); values are kept as sent.
+`/jobs/{id}` and in SPARQL. A list holds the jobs of its profile (a curator and the
+admin see everyone's; a curator changes only their own). The job's input is its `URL`
+parameter. Names of parameters are case-insensitive (UWS 1.1 §2.2.3, as in DALI);
+values are kept as sent.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ from jobtrail.base.xmltext import carried, check_field
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import FINAL, PHASES, Change, Job
 from jobtrail.jobs.profiles import Profile
+from jobtrail.jobs.visibility import ANONYMOUS_LABEL
 from jobtrail.jobs.waits import Waits
 from jobtrail.web import html
 from jobtrail.web.binding import Runtime
-from jobtrail.web.requests import caller_of, read_body, visible_job
+from jobtrail.web.requests import caller_of, read_body, viewer_of, visible_job
 from jobtrail.web.state import AppRequest, Engine, JobKind
 from lxml import etree
 from starlette.concurrency import run_in_threadpool
@@ -166,10 +168,11 @@ def _list(request: AppRequest) -> JobList:
     return found
 
 
-def _job(request: AppRequest) -> tuple[JobList, Job]:
-    """The job of the path, if it is in the list and the caller may see it."""
+def _job(request: AppRequest, change: bool = False) -> tuple[JobList, Job]:
+    """The job of the path, if it is in the list and the caller may see it (`change`: may
+    change it; a curator reads every job but changes only their own)."""
     job_list = _list(request)
-    job = visible_job(request, request.path_params["id"])
+    job = visible_job(request, request.path_params["id"], change=change)
     if job.profile != job_list.profile:
         raise NotFound(
             f"job {job.id} is not in the list {job_list.name}",
@@ -438,11 +441,12 @@ async def job_list(request: AppRequest) -> Response:
         limit = _seconds(last, "LAST")
         if limit == 0:
             raise InputError("LAST is a number of jobs greater than 0")
-    caller = caller_of(request)
+    viewer = viewer_of(request)  # a curator and the admin see every job
     found = await run_in_threadpool(
         lambda: request.state["engine"].jobs.list(
-            owner=caller.name,
-            anonymous=request.state["engine"].accounts.anonymous,
+            owner=viewer.owner,
+            anonymous=request.state["engine"].visibility.anonymous_jobs,
+            everyone=viewer.sees_all,
             phases=phases,
             profiles=[the_list.profile],
             after=_when(after, "AFTER") if after is not None else None,
@@ -502,7 +506,8 @@ async def job(request: AppRequest) -> Response:
     # registered before the job is read, so that no change can fall between the two
     future = waits.register(request.path_params["id"]) if wait is not None else None
     try:
-        the_list, found = await run_in_threadpool(_job, request)
+        changes = request.method in ("POST", "DELETE")
+        the_list, found = await run_in_threadpool(_job, request, changes)
     except BaseException:
         if future is not None:
             waits.discard(request.path_params["id"], future)
@@ -573,7 +578,7 @@ async def _change(request: AppRequest, found: Job, params: Params) -> Job:
     """Apply the writable values a POST to the job names, then its PHASE."""
     _run_here(request, found.profile)
     jobs = request.state["engine"].jobs
-    by = caller_of(request).label
+    by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
     record = _record(request, params)
     fields: dict[str, Any] = {}
     if (run_id := params.one("runid")) is not None:
@@ -629,10 +634,10 @@ async def _phase(request: AppRequest, found: Job, action: str, by: str, record: 
 
 
 async def _delete(request: AppRequest, the_list: JobList, found: Job, params: Params) -> Response:
-    caller = caller_of(request)
+    by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
     await run_in_threadpool(
         lambda: request.state["engine"].jobs.delete(
-            found.id, by=caller.label, request=_record(request, params)
+            found.id, by=by, request=_record(request, params)
         )
     )
     await run_in_threadpool(result_files.remove, request.state["workers"].config.files, found.id)
@@ -660,7 +665,7 @@ async def part(request: AppRequest) -> Response:
     """One of the job's values (text/plain), its error, results or parameters."""
     what = request.path_params["what"]
     params = await params_of(request)
-    the_list, found = await run_in_threadpool(_job, request)
+    the_list, found = await run_in_threadpool(_job, request, request.method == "POST")
     if request.method == "POST":
         if what == "parameters":
             if not params.job_parameters():
@@ -715,7 +720,7 @@ async def parameter(request: AppRequest) -> Response:
     """One parameter's value (text/plain); POST changes it while the job is PENDING."""
     name = request.path_params["name"]
     params = await params_of(request)
-    the_list, found = await run_in_threadpool(_job, request)
+    the_list, found = await run_in_threadpool(_job, request, request.method == "POST")
     if request.method == "POST":
         value = params.one(name.lower()) or params.one("value")
         if value is None:

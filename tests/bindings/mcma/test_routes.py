@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.bindings.mcma.test_fims import Orchestrator, peer, wait_until
+from tests.bindings.mcma.test_fims import SPARQL, Orchestrator, peer, wait_until
 from tests.conftest import DocumentServer, free_port, job_server
 
 JT = "https://w3id.org/jobtrail/vocab#"
@@ -133,7 +133,7 @@ def test_the_same_job_reads_the_same_in_every_binding(mcma: Processor) -> None:
     rows = httpx.get(
         f"{mcma.base}sparql",
         params={"query": query},
-        headers={"Accept": "application/sparql-results+json"},
+        headers=SPARQL,
     ).json()["results"]["bindings"]
     assert rows[0]["phase"]["value"].endswith("/uws/COMPLETED")
     assert "value" not in rows[0]  # QUEUED was written by StartJob, and no longer applies
@@ -324,6 +324,6 @@ def test_a_job_document_keeps_a_key_it_does_not_know(mcma: Processor) -> None:
     rows = httpx.get(
         f"{mcma.base}sparql",
         params={"query": f'SELECT ?m WHERE {{ ?m <{JT}customNote> "rush" }}'},
-        headers={"Accept": "application/sparql-results+json"},
+        headers=SPARQL,
     ).json()["results"]["bindings"]
     assert rows  # the answer's hop, read as JSON-LD, keeps it as a term of our namespace
