@@ -80,6 +80,12 @@ class Viewer:
         return self.role in (Role.CURATOR, Role.ADMIN)
 
     @property
+    def label(self) -> str:
+        """Who acts, as a change records it (`jt:changedBy`): a name, `admin`, a producer's
+        label, or `anonymous`."""
+        return self.name or ANONYMOUS_LABEL
+
+    @property
     def owner(self) -> str | None:
         """The owner label jobs made by this viewer carry (None: anonymous, or not an owner)."""
         return self.name if self.role in (Role.USER, Role.PASS, Role.CURATOR) else None

@@ -36,7 +36,6 @@ from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import Job, Jobs
 from jobtrail.jobs.profiles import Profile
-from jobtrail.jobs.visibility import ANONYMOUS_LABEL
 from jobtrail.web import atom, conneg, html, render
 from jobtrail.web.requests import (
     authorise,
@@ -311,7 +310,7 @@ async def delete(request: AppRequest, job_id: str) -> Response:
     """A change: its owner's (or anyone's, for an anonymous job while those are allowed)
     and the administrator's; a curator reads the job but is refused (403)."""
     found = await run_in_threadpool(lambda: visible_job(request, job_id, change=True))
-    by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: the admin too
+    by = viewer_of(request).label  # who acts: the admin too
     record = {"method": "DELETE", "path": f"/jobs/{job_id}"}
     await run_in_threadpool(request.state["engine"].jobs.delete, job_id, by=by, request=record)
     await run_in_threadpool(result_files.remove, request.state["workers"].config.files, job_id)
@@ -331,7 +330,7 @@ async def listing(request: AppRequest) -> Response:
         return await create(request)
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
     viewer = viewer_of(request)  # a curator and the admin see every job
-    label = viewer.name or ANONYMOUS_LABEL
+    label = viewer.label
     config = request.state["engine"].config
     size = int_param(request, "size", config.page_size, 1, 1000)
     number = int_param(request, "page", 1, 1, 10**9)

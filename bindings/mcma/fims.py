@@ -23,7 +23,7 @@ from jobtrail.base.errors import Forbidden, InputError, NotFound, Unauthorized
 from jobtrail.bindings.mcma.processor import INTERNAL, INTERNAL_ANSWER, LOCAL, Processor
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs.core import Job, uuid_iri
-from jobtrail.jobs.visibility import ANONYMOUS_LABEL, Policy, Role, Viewer
+from jobtrail.jobs.visibility import Policy, Role, Viewer
 from jobtrail.web.requests import caller_of, read_body, received_bytes, viewer_of, visible_job
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
@@ -186,7 +186,7 @@ def _by(processor: Processor, job: Job, viewer: Viewer) -> str:
     if viewer.role is Role.ADMIN:
         return viewer.name or "admin"
     service = processor.record(job.id).service
-    return service if service and service != LOCAL else viewer.name or ANONYMOUS_LABEL
+    return service if service and service != LOCAL else viewer.label
 
 
 # --- POST /mcma/StartJob --------------------------------------------------------------------
@@ -204,7 +204,7 @@ async def start(request: AppRequest) -> Response:
         found = visible_job(request, job_id, change=True)  # a curator only reads it
         processor.check_endpoints(endpoints.get("success"), endpoints.get("failure"))
         jobs = processor.jobs
-        by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
+        by = viewer_of(request).label  # who acts: a caller, or the admin
         processor.hops.record(
             job_id, received_bytes(request, body), "received: POST /mcma/StartJob"
         )

@@ -25,7 +25,6 @@ from jobtrail.base.errors import InputError, NotFound
 from jobtrail.bindings.mcma.fims import json_response, processor_of, read_document
 from jobtrail.bindings.mcma.model import profile_document
 from jobtrail.bindings.mcma.processor import Processor
-from jobtrail.jobs.visibility import ANONYMOUS_LABEL
 from jobtrail.web.requests import (
     caller_of,
     int_param,
@@ -128,7 +127,7 @@ async def _command(request: AppRequest, what: str) -> Response:
 
     def run() -> dict[str, Any]:
         visible_job(request, job_id, change=True)  # a curator reads it, and is refused here
-        by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
+        by = viewer_of(request).label  # who acts: a caller, or the admin
         processor.hops.record(job_id, received_bytes(request, body), f"received: POST {what}")
         act = processor.cancel if what == "cancel" else processor.restart
         answer = processor.today(act(job_id, by=by))

@@ -39,7 +39,6 @@ from jobtrail.bindings.sif import model as model
 from jobtrail.bindings.sif.model import NS, Outcome, Record, Service, Sif
 from jobtrail.jobs.core import Job
 from jobtrail.jobs.hops import response_bytes
-from jobtrail.jobs.visibility import ANONYMOUS_LABEL
 from jobtrail.web import html
 from jobtrail.web.requests import caller_of, read_body, received_bytes, viewer_of, visible_job
 from jobtrail.web.state import AppRequest
@@ -273,11 +272,6 @@ async def _job(
     return job, record
 
 
-def _acting(request: AppRequest) -> str:
-    """Who a change is by, as the job's history names them: the caller, or the admin."""
-    return viewer_of(request).name or ANONYMOUS_LABEL
-
-
 def _record(request: AppRequest, **more: Any) -> dict[str, Any]:
     """The request as the job's change message keeps it (its body is in the hop)."""
     return {
@@ -395,7 +389,7 @@ async def item(request: AppRequest) -> Response:
     deleting = request.method == "DELETE"
     job, record = await _job(request, service, request.path_params["item"], deleting)
     if deleting:
-        by = _acting(request)
+        by = viewer_of(request).label
         await run_in_threadpool(
             lambda: request.state["engine"].jobs.delete(job.id, by=by, request=_record(request))
         )
@@ -459,7 +453,7 @@ async def phase(request: AppRequest) -> Response:
     if operation != "DELETE":
         body = await read_body(request)
         payload, media = _phase_payload(request, body)
-    by = _acting(request)
+    by = viewer_of(request).label
     outcome = await run_in_threadpool(
         lambda: sif_of(request).set_payload(
             job,
@@ -521,7 +515,7 @@ async def state(request: AppRequest) -> Response:
     current.require("CREATE", on_states=True)
     body = await read_body(request)
     root = parse(body, "state", "state document")
-    by = _acting(request)
+    by = viewer_of(request).label
     outcome: Outcome = await run_in_threadpool(
         lambda: sif_of(request).add_state(
             job,

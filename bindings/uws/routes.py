@@ -37,7 +37,6 @@ from jobtrail.base.xmltext import carried, check_field
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import FINAL, PHASES, Change, Job
 from jobtrail.jobs.profiles import Profile
-from jobtrail.jobs.visibility import ANONYMOUS_LABEL
 from jobtrail.jobs.waits import Waits
 from jobtrail.web import html
 from jobtrail.web.binding import Runtime
@@ -578,7 +577,7 @@ async def _change(request: AppRequest, found: Job, params: Params) -> Job:
     """Apply the writable values a POST to the job names, then its PHASE."""
     _run_here(request, found.profile)
     jobs = request.state["engine"].jobs
-    by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
+    by = viewer_of(request).label  # who acts: a caller, or the admin
     record = _record(request, params)
     fields: dict[str, Any] = {}
     if (run_id := params.one("runid")) is not None:
@@ -634,7 +633,7 @@ async def _phase(request: AppRequest, found: Job, action: str, by: str, record: 
 
 
 async def _delete(request: AppRequest, the_list: JobList, found: Job, params: Params) -> Response:
-    by = viewer_of(request).name or ANONYMOUS_LABEL  # who acts: a caller, or the admin
+    by = viewer_of(request).label  # who acts: a caller, or the admin
     await run_in_threadpool(
         lambda: request.state["engine"].jobs.delete(
             found.id, by=by, request=_record(request, params)
