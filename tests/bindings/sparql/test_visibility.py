@@ -3,6 +3,7 @@ public copy for everyone else (jobs/public.py), against a real server."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_TOKEN, JOB_USERS, DocumentServer, job_server
+from tests.conftest import (
+    ADMIN_TOKEN,
+    JOB_USERS,
+    DocumentServer,
+    free_port,
+    job_server,
+    jobtrail_server,
+    oxigraph_binary,
+)
 
 JT = "https://w3id.org/jobtrail/vocab#"
 MARKER = "alice-private-run-4711"
@@ -119,3 +128,51 @@ def test_the_query_page_says_what_is_queried(served: tuple[str, str]) -> None:
     assert page.status_code == 200 and "public copy" in page.text
     whole = httpx.get(f"{base}sparql", headers={"Accept": "text/html", **ADMIN})
     assert whole.status_code == 200 and "public copy" not in whole.text
+
+
+def test_over_a_remote_store_each_server_keeps_its_own_public_copy(
+    tmp_path: Path, documents: DocumentServer
+) -> None:
+    """The same rule over `oxigraph serve`: the policy asks the remote engine, and the public
+    copy is kept in the server's files directory."""
+    binary = oxigraph_binary()
+    if binary is None:
+        pytest.skip("no `oxigraph` server binary (pip install oxigraph)")
+    port = free_port()
+    engine = subprocess.Popen(
+        [binary, "serve", "--location", str(tmp_path / "engine"), "--bind", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/query", params={"query": "ASK {}"}).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "oxigraph serve did not start"
+            time.sleep(0.1)
+        files = tmp_path / "files"
+        env = {
+            "JOBTRAIL_FILES": str(files),
+            "JOBTRAIL_FETCH_ALLOW_PRIVATE": "true",
+            "JOBTRAIL_USERS": ",".join(f"{k}:{v}" for k, v in JOB_USERS.items()),
+            "JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN,
+        }
+        with jobtrail_server(url, env=env) as base:
+            made = httpx.post(
+                f"{base}uws/Fixity",
+                data={"INPUT": documents.put("/remote.txt", b"x\n"), "RUNID": MARKER},
+                auth=ALICE,
+            )
+            assert made.status_code == 303, made.text
+            seen = copied(base)
+            assert MARKER not in seen and '"alice"' not in seen
+            assert MARKER in ask(base, EVERYTHING, headers=ADMIN).text
+            assert (files / "public-copy").is_dir()
+    finally:
+        engine.terminate()
+        engine.wait(timeout=10)
