@@ -39,11 +39,12 @@ _ENCODED_USERINFO = re.compile(
 @lru_cache(maxsize=64)
 def _named(extra: frozenset[str]) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The patterns of secret parameters and JSON members: `SECRET_PARAMETERS` and `extra`
-    (what a profile declares secret)."""
+    (what a profile declares secret). A parameter starts a query, a form, a line, or a JSON
+    string (`"body": "pass=…&url=…"` in a job-change record)."""
     names = SECRET_PARAMETERS | {n.lower() for n in extra}
     alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return (
-        re.compile(rf"(?i)(^|[?&;\s])({alternatives})=([^&;\s\"'<>#]*)"),
+        re.compile(rf"(?i)(^|[?&;\s\"])({alternatives})=([^&;\s\"'<>#]*)"),
         re.compile(rf'(?i)("({alternatives})"\s*:\s*)"((?:[^"\\]|\\.)*)"'),
     )
 

@@ -36,6 +36,8 @@ class JT(DefinedNamespace):
     changeKind: URIRef
     Pass: URIRef
     JobChange: URIRef
+    Scrub: URIRef
+    scrubbed: URIRef
     AsyncEndpoint: URIRef
     BMEssence: URIRef
     Command: URIRef

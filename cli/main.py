@@ -15,7 +15,7 @@ from jobtrail.cli.output import Progress, print_results, stats_table
 from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.sources import from_paths
 from jobtrail.server import settings
-from jobtrail.store import Store, open_store
+from jobtrail.store import MEMORY, Store, open_store
 from jobtrail.store.base import DumpFormat
 from jobtrail.web import conneg
 
@@ -125,6 +125,22 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", cmd_verify, "recompute every message's seal and say what was tampered with"
     )
     p.add_argument("--all", action="store_true", help="list every finding, not only the first")
+
+    p = command(
+        "scrub",
+        cmd_scrub,
+        "take out of the store the secrets earlier releases stored, and re-key their passes",
+        ("store", "base_url", "passes", "key_file", "files"),
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would change, and change nothing"
+    )
+    p.add_argument(
+        "--provenance",
+        action="store_true",
+        help="scrub messages producers posted or a load read too (stored as they came)",
+    )
+    p.add_argument("--silent", action="store_true", help="no progress bar")
 
     p = command("trace", cmd_trace, "every hop of the chain a UUID or reference belongs to")
     p.add_argument("key", help="a UUID (with or without urn:uuid:) or a reference")
@@ -303,16 +319,17 @@ def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    from jobtrail.ingest.seal import verify
+    from jobtrail.ingest.seal import Tally, verify
 
     checked = problems = 0
+    tally = Tally()
 
     def count(position: int) -> None:
         nonlocal checked
         checked = position
 
     with _open(config, reading=True) as store:
-        for finding in verify(store, count):
+        for finding in verify(store, count, tally):
             problems += 1
             print(
                 f"message #{finding.position} {finding.message}: {finding.problem}", file=sys.stderr
@@ -323,7 +340,73 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
     if problems:
         print(f"{problems} finding(s) in {checked:,} messages", file=sys.stderr)
         return EXIT_REJECTED
-    print(f"verified {checked:,} messages: every seal matches, the log is unbroken")
+    scrubbed = ""
+    if tally.scrubbed:
+        records = len(tally.scrubs)
+        scrubbed = (
+            f" ({tally.scrubbed:,} scrubbed by {records:,} scrub record{'s' * (records != 1)})"
+        )
+    print(f"verified {checked:,} messages: every seal matches, the log is unbroken{scrubbed}")
+    return EXIT_OK
+
+
+def cmd_scrub(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    import secrets
+
+    from jobtrail.jobs.accounts import load_key, parse_pairs
+    from jobtrail.jobs.scrub import scrub
+    from jobtrail.jobs.vault import Vault
+    from jobtrail.server.app import key_path
+    from jobtrail.web.state import Config
+    from tqdm import tqdm
+
+    spec = config["store"]
+    if spec != MEMORY and "://" not in spec and not Path(spec).exists():
+        raise InputError(f"there is no store at {spec}", hint="name it with --store")
+    tokens = list(parse_pairs(config["passes"], "passes"))
+    key: bytes | None = None
+    if tokens:  # the server's own key: the one it names passes by (server/app.py key_path)
+        where = key_path(Config.from_settings(config))
+        if where is None or (args.dry_run and not where.exists()):
+            key = secrets.token_bytes(32)  # the names change all the same; none is kept
+            if where is None:
+                print(
+                    f"note: {config['store']} keeps no key: passes are re-keyed under a key "
+                    "of this process",
+                    file=sys.stderr,
+                )
+        else:
+            made = not where.exists()
+            key = load_key(where)
+            if made:
+                print(
+                    f"note: made the server's key, {where}: the server names passes by it; "
+                    "keep it with the store's backups",
+                    file=sys.stderr,
+                )
+    with _open(config) as store:
+        bar = tqdm(
+            unit=" graphs", desc="scrubbing", file=sys.stderr, disable=True if args.silent else None
+        )
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        with bar:
+            report = scrub(
+                store,
+                config["base_url"],
+                passes=tokens,
+                key=key,
+                dry_run=args.dry_run,
+                progress=progress,
+                vault=Vault(Path(config["files"]) / ".vault"),  # where the server looks
+                provenance=args.provenance,
+            )
+    print(report.summary())
+    if args.dry_run:
+        print("dry run: nothing was changed")
     return EXIT_OK
 
 

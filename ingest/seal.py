@@ -15,6 +15,16 @@ blank node as `_:`, literals by value (Oxigraph stores `01`^^xsd:integer as
 sides). The log's head is read from the store when a `Log` is opened; one
 process writes to a store at a time (the embedded store's lock), so the
 positions are dense. Producers' graphs are not sealed.
+
+Scrubs: a store written by an earlier release may hold secrets in sealed records
+(`jobtrail scrub`, jobs/scrub.py, takes them out). A record changed that way no
+longer matches its seal, so the scrub writes a record of its own, a `jt:Scrub`
+message sealed at the head of the log like any other: its bytes (JSON) list each
+record it changed with the record's position, its content digest before and after,
+and the SHA-256 of its original bytes after. `verify` reads every scrub first and
+accepts a record whose triples are the ones a scrub left, when the scrub's "before"
+is what the record was sealed with; anything else is still a finding, and a scrub
+record edited afterwards is a finding itself (its own seal).
 """
 
 from __future__ import annotations
@@ -23,20 +33,28 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 import pyoxigraph as ox
 from jobtrail.base import nt
-from jobtrail.base.terms import JT, XSD
-from jobtrail.ingest.message import original_bytes
+from jobtrail.base.terms import JT, PROV, XSD
+from jobtrail.ingest.message import Incoming, envelope, original_bytes
 from jobtrail.store import ResourceGraph, Store, Triple
 
 _J = str(JT)
 _X = str(XSD)
 POSITION, PREVIOUS, DIGEST = (f"{_J}logPosition", f"{_J}previousDigest", f"{_J}digest")
 SEAL = frozenset({POSITION, PREVIOUS, DIGEST})
+SCRUB, SCRUBBED = f"{_J}Scrub", f"{_J}scrubbed"
+ORIGINAL_TEXT, ORIGINAL_BASE64, SHA256 = (
+    f"{_J}originalText",
+    f"{_J}originalBase64",
+    f"{_J}sha256",
+)
 _SEAL_TERMS = frozenset(f"<{p}>" for p in SEAL)
 _STRING = f"{_X}string"
 _TIMEZONE = re.compile(r"[+-]00:00$")
@@ -153,14 +171,101 @@ class Log:
 
 
 @dataclass(frozen=True)
+class Scrubbed:
+    """One sealed record a scrub changed, as its scrub record lists it."""
+
+    record: str
+    position: int
+    before: str  # the content digest (`stored_digest`) of its triples before the scrub
+    after: str  # … and after
+    sha256: str | None = None  # of its original bytes after, when the scrub changed them
+    redacted: tuple[str, ...] = ()  # the names of what was taken out
+
+    def document(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "record": self.record,
+            "position": self.position,
+            "before": self.before,
+            "after": self.after,
+        }
+        if self.sha256 is not None:
+            out["sha256After"] = self.sha256
+        out["redacted"] = list(self.redacted)
+        return out
+
+    @classmethod
+    def of(cls, value: Any) -> Scrubbed | None:
+        """An entry back from a scrub record's JSON; None for one that does not read."""
+        if not isinstance(value, dict):
+            return None
+        try:
+            sha = value.get("sha256After")
+            return cls(
+                str(value["record"]),
+                int(value["position"]),
+                str(value["before"]),
+                str(value["after"]),
+                str(sha) if sha is not None else None,
+                tuple(str(n) for n in value.get("redacted", [])),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def scrub_record(
+    changed: Sequence[Scrubbed], *, base: str, at: datetime, counts: Mapping[str, Any]
+) -> ResourceGraph:
+    """The `jt:Scrub` message listing the sealed records a scrub changed (not yet sealed):
+    its bytes a JSON document, `counts` (what else the scrub did) beside the list."""
+    stamp = at.isoformat().replace("+00:00", "Z")
+    document = {
+        "scrub": "secrets an earlier release stored, taken out; each record changed is "
+        "listed with its content digest before and after (jobtrail verify reads them)",
+        "at": stamp,
+        **counts,
+        "records": [c.document() for c in changed],
+    }
+    data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    m, triples = envelope(
+        Incoming(data, "jobtrail scrub", "application/json"),
+        base=base,
+        classes=("Scrub",),
+        media_type="application/json",
+        notes=[],
+        stored_at=nt.datetime_lit(at),
+    )
+    s = nt.iri(m)
+    triples += [(s, nt.iri(SCRUBBED), nt.iri(c.record)) for c in changed]
+    triples.append((s, nt.iri(f"{PROV}generatedAtTime"), nt.datetime_lit(at)))
+    return ResourceGraph(m, triples)
+
+
+@dataclass(frozen=True)
 class Finding:
     position: int
     message: str
     problem: str
 
 
-def verify(store: Store, progress: Callable[[int], None] | None = None) -> Iterator[Finding]:
-    """Walk the log in order; yield what no longer matches (stop at the first if you like)."""
+@dataclass
+class Tally:
+    """What `verify` saw besides its findings: records a scrub changed, and the scrubs."""
+
+    scrubbed: int = 0
+    scrubs: set[str] = field(default_factory=set)
+
+
+_Step = tuple[str, int, Scrubbed]  # the scrub record, its position, the entry
+
+
+def verify(
+    store: Store, progress: Callable[[int], None] | None = None, tally: Tally | None = None
+) -> Iterator[Finding]:
+    """Walk the log in order; yield what no longer matches (stop at the first if you like).
+
+    A record whose triples a scrub changed is no finding when a scrub record vouches for
+    exactly what it holds now (`tally`, if given, counts them)."""
+    scrubs = _scrubs(store)
     rows = store.query(
         f"SELECT ?m ?n ?p ?d WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n ; <{PREVIOUS}> ?p ; "
         f"<{DIGEST}> ?d }} }} ORDER BY ?n"
@@ -175,20 +280,81 @@ def verify(store: Store, progress: Callable[[int], None] | None = None) -> Itera
         if row["p"].value != previous:
             yield Finding(n, m, "it does not follow the message before it in the log")
         triples = store.read(m)
-        if chain(row["p"].value, stored_digest(triples)) != row["d"].value:
-            yield Finding(n, m, "its triples are not the ones it was stored with")
-        problem = _original(m, triples)
+        content, sealed = stored_digest(triples), row["d"].value
+        history = [step for step in scrubs.get(m, []) if step[2].position == n and step[1] > n]
+        scrubbed = next((e.sha256 for _, _, e in reversed(history) if e.sha256), None)
+        if chain(row["p"].value, content) != sealed:
+            steps = _vouched(history, row["p"].value, sealed, content)
+            if steps is None:
+                yield Finding(n, m, "its triples are not the ones it was stored with")
+            elif tally is not None:
+                tally.scrubbed += 1
+                tally.scrubs |= {s for s, _, _ in steps}
+        problem = _original(m, triples, scrubbed)
         if problem:
             yield Finding(n, m, problem)
         expected_position, previous = n + 1, row["d"].value
 
 
-def _original(iri: str, triples: list[ox.Triple]) -> str | None:
+def _scrubs(store: Store) -> dict[str, list[_Step]]:
+    """Every record the store's scrub records list, with the scrubs in log order. A scrub
+    record that does not match its own seal vouches for nothing (and is a finding)."""
+    rows = store.query(
+        f"SELECT ?s ?n ?p ?d WHERE {{ GRAPH ?s {{ ?s a <{SCRUB}> ; <{POSITION}> ?n ; "
+        f"<{PREVIOUS}> ?p ; <{DIGEST}> ?d }} }} ORDER BY ?n"
+    )
+    out: dict[str, list[_Step]] = {}
+    for row in rows:  # type: ignore[union-attr]
+        s, n = row["s"].value, int(row["n"].value)
+        triples = store.read(s)
+        if chain(row["p"].value, stored_digest(triples)) != row["d"].value:
+            continue
+        if _original(s, triples) is not None:
+            continue
+        text = next(
+            (
+                t.object.value
+                for t in triples
+                if t.predicate.value == ORIGINAL_TEXT and isinstance(t.object, ox.Literal)
+            ),
+            None,
+        )
+        try:
+            document = json.loads(text or "")
+        except ValueError:
+            continue
+        listed = document.get("records") if isinstance(document, dict) else None
+        for value in listed if isinstance(listed, list) else []:
+            entry = Scrubbed.of(value)
+            if entry is not None:
+                out.setdefault(entry.record, []).append((s, n, entry))
+    return out
+
+
+def _vouched(steps: list[_Step], previous: str, sealed: str, content: str) -> list[_Step] | None:
+    """The scrubs (those listing the record, in log order) that turned what the record was
+    sealed with into what it holds now; None when they do not (then the record was changed
+    some other way)."""
+    if not steps or chain(previous, steps[0][2].before) != sealed:
+        return None
+    for (_, _, a), (_, _, b) in zip(steps, steps[1:], strict=False):
+        if a.after != b.before:
+            return None
+    return steps if steps[-1][2].after == content else None
+
+
+def _original(iri: str, triples: list[ox.Triple], scrubbed: str | None = None) -> str | None:
+    """What is wrong with the record's original bytes (None: nothing): they hash to its
+    `jt:sha256`, which names it; for a record a scrub changed them in, to the SHA-256 the
+    scrub listed (`scrubbed`), its `jt:sha256` still naming it."""
     values = {t.predicate.value: t.object.value for t in triples if t.subject.value == iri}  # type: ignore[union-attr]
-    text, b64 = values.get(f"{_J}originalText"), values.get(f"{_J}originalBase64")
+    text, b64 = values.get(ORIGINAL_TEXT), values.get(ORIGINAL_BASE64)
     if text is None and b64 is None:
         return None
     digest = hashlib.sha256(original_bytes(text, b64)).hexdigest()
-    if digest != values.get(f"{_J}sha256") or not iri.endswith(digest):
-        return "its original bytes do not hash to its SHA-256"
-    return None
+    named = values.get(SHA256)
+    if digest == named and iri.endswith(digest):
+        return None
+    if scrubbed is not None and digest == scrubbed and named and iri.endswith(named):
+        return None
+    return "its original bytes do not hash to its SHA-256"

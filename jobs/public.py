@@ -8,7 +8,10 @@ seal log (`ingest/seal.py`): a thread reads each record in log order from the st
 asks the visibility policy whether an anonymous reader may see it (provenance messages,
 and the change records and hops of anonymous jobs while anonymous jobs are allowed), and
 copies it, with the producers it is attributed to. Records are immutable, so a copy never
-needs changing; it is a moment behind the store while new records arrive.
+needs changing; it is a moment behind the store while new records arrive. The one
+exception is a scrub (`jobtrail scrub`, jobs/scrub.py), which takes secrets out of records
+an earlier release stored: its `jt:Scrub` record comes later in the log, and when the copy
+reaches it, the records it lists that the copy holds are copied again as they are now.
 
 Where it is kept: beside an embedded store (`jobtrail-data.public`), in memory for a store
 in memory, or in the files directory for a remote store (every server process keeps its
@@ -31,13 +34,14 @@ from collections.abc import Iterable
 import pyoxigraph as ox
 from jobtrail.base import nt
 from jobtrail.base.terms import JT, PROV
-from jobtrail.ingest.seal import POSITION, Log
+from jobtrail.ingest.seal import POSITION, SCRUB, SCRUBBED, Log
 from jobtrail.jobs.visibility import ANONYMOUS_VIEWER, Policy
 from jobtrail.store import ResourceGraph, Store
 
 MARKER = "urn:jobtrail:public-copy"
 _COPIED = f"{JT}copiedUpTo"
 _ATTRIBUTED = f"{PROV}wasAttributedTo"
+_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 _AT = f"SELECT ?m ?n WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n }} }}"
 _LATER = (
     f"SELECT ?m ?after WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n FILTER(?n > ?after) }} }} LIMIT 1"
@@ -161,13 +165,14 @@ class PublicCopy:
         return any(True for _ in self.source.query(_LATER, substitutions={"after": after}))  # type: ignore[union-attr]
 
     def _copies(self, iri: str) -> tuple[list[ResourceGraph], list[ResourceGraph]]:
-        """The record's graph, and its producers' graphs not yet copied by this process
-        (replaced, not added: they may be in the copy from before a restart), if an
+        """The record's graph, and the graphs to replace: its producers' not yet copied by
+        this process (they may be in the copy from before a restart), and for a scrub
+        record the records it changed that the copy holds, as they are now; if an
         anonymous reader may see the record."""
         triples = self.source.read(iri)
         if not triples or not self.policy.may_read(ANONYMOUS_VIEWER, iri, triples):
             return [], []
-        producers = []
+        producers = self._scrubbed(iri, triples)
         for t in triples:
             if t.predicate.value == _ATTRIBUTED and isinstance(t.object, ox.NamedNode):
                 producer = t.object.value
@@ -176,6 +181,27 @@ class PublicCopy:
                     if found := self.source.read(producer):
                         producers.append(ResourceGraph(producer, _triples(found)))
         return [ResourceGraph(iri, _triples(triples))], producers
+
+    def _scrubbed(self, iri: str, triples: list[ox.Triple]) -> list[ResourceGraph]:
+        """The records a scrub record lists that the copy holds, read again from the store."""
+        own = ox.NamedNode(iri)
+        if not any(
+            t.subject == own and t.predicate.value == _TYPE and t.object == ox.NamedNode(SCRUB)
+            for t in triples
+        ):
+            return []
+        listed = {
+            t.object.value
+            for t in triples
+            if t.subject == own
+            and t.predicate.value == SCRUBBED
+            and isinstance(t.object, ox.NamedNode)
+        }
+        out = []
+        for record in sorted(self.store.existing(listed)):
+            if found := self.source.read(record):
+                out.append(ResourceGraph(record, _triples(found)))
+        return out
 
     def _write(self, records: list[ResourceGraph], producers: list[ResourceGraph]) -> None:
         """The records, the producers and how far the copy got, in one transaction."""

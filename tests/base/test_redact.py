@@ -35,6 +35,11 @@ from jobtrail.base import redact
         ),
         ("url=https%3A%2F%2Fh%2Fa%3Ab%40c", "url=https%3A%2F%2Fh%2Fa%3Ab%40c", []),
         ("https://ann:REDACTED@h/x", "https://ann:REDACTED@h/x", []),
+        (  # a form body kept as a JSON string (a job-change record's request)
+            '{"body": "pass=TOKEN&url=x"}',
+            '{"body": "pass=REDACTED&url=x"}',
+            ["pass"],
+        ),
     ],
 )
 def test_secrets_in_text_are_replaced_in_place(given: str, expected: str, names: list[str]) -> None:
