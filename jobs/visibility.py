@@ -22,6 +22,8 @@ What belongs to whom (`Policy.owners_of`):
   statement: a message's node is named by the hash of its bytes, which its bytes cannot
   contain.
 - A pass's balance, `{base}passes/{digest}`, belongs to the pass.
+- A scrub record (`jt:Scrub`, `jobtrail scrub`) lists records of every owner: it belongs to
+  the store (`STORE`), which only curators and the admin read.
 - Everything else (messages producers post or `jobtrail load` reads, producers, the
   vocabulary) is provenance: nobody's job.
 
@@ -55,6 +57,8 @@ from jobtrail.base.terms import JT
 from jobtrail.store import Store
 
 _J = str(JT)
+_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_SCRUB = ox.NamedNode(f"{_J}Scrub")
 ANONYMOUS_LABEL = "anonymous"  # `jt:changedBy` of a job made without credentials
 
 
@@ -92,6 +96,9 @@ class Viewer:
 
 
 ANONYMOUS_VIEWER = Viewer()
+STORE = "store:"
+"""The owner of records about the store itself (scrub records): no viewer's label (a user's
+name holds no colon, a pass's label is `pass:…`), so only curators and the admin read them."""
 PROVENANCE: frozenset[str | None] = frozenset()
 """`owners_of` for what is about no job: provenance, readable by every reader."""
 
@@ -99,7 +106,9 @@ _CREATED = f"""SELECT DISTINCT ?by ?job WHERE {{
   GRAPH ?m {{ ?m <{_J}about> ?job ; <{_J}changeKind> "created" ; <{_J}changedBy> ?by }}
 }}"""
 _STATE_OWNER = f"SELECT ?o ?job WHERE {{ GRAPH ?job {{ ?job <{_J}owner> ?o }} }}"
-_ABOUT = f"SELECT ?job ?g WHERE {{ GRAPH ?g {{ ?g <{_J}about> ?job }} }}"
+_ABOUT = f"""SELECT ?job ?g WHERE {{ GRAPH ?g {{
+  {{ ?g <{_J}about> ?job }} UNION {{ ?g a <{_J}Scrub> BIND("{STORE}" AS ?job) }}
+}} }}"""
 _ANY_OWNER = f"ASK {{ GRAPH ?job {{ ?job <{_J}owner> ?o }} }}"
 _ANY_PASS = f"ASK {{ GRAPH ?p {{ ?p a <{_J}Pass> }} }}"
 _ANY_OWNED_HISTORY = f"""ASK {{
@@ -198,17 +207,20 @@ class Policy:
         if iri.startswith(passes_prefix):
             return frozenset({"pass:" + iri[len(passes_prefix) :][:16]})
         if triples is not None:
+            node = ox.NamedNode(iri)
+            mine = [t for t in triples if t.subject == node]
             about = {
                 t.object.value
-                for t in triples
-                if t.predicate.value == f"{_J}about"
-                and t.subject == ox.NamedNode(iri)
-                and isinstance(t.object, ox.NamedNode)
+                for t in mine
+                if t.predicate.value == f"{_J}about" and isinstance(t.object, ox.NamedNode)
             }
+            if any(t.predicate == _TYPE and t.object == _SCRUB for t in mine):
+                about.add(STORE)
         else:
             rows = self.store.query(_ABOUT, substitutions={"g": ox.NamedNode(iri)})
             about = {row["job"].value for row in rows}  # type: ignore[union-attr]
-        return self.owners_of_jobs(about)
+        store = frozenset({STORE}) if STORE in about else frozenset()
+        return store | self.owners_of_jobs(about - {STORE})
 
     def owners_of_jobs(self, jobs: Iterable[str]) -> frozenset[str | None]:
         """The owners of these jobs (IRIs) together: empty for none."""
@@ -255,7 +267,8 @@ class Policy:
         if self.anonymous_jobs:
             allowed.append(nt.lit(ANONYMOUS_LABEL))
         test = f"COALESCE(?_by, {nt.lit(ANONYMOUS_LABEL)}) NOT IN ({', '.join(allowed)})"
-        return f"""FILTER NOT EXISTS {{
+        return f"""FILTER NOT EXISTS {{ GRAPH ?{var} {{ ?{var} a <{_J}Scrub> }} }}
+  FILTER NOT EXISTS {{
     GRAPH ?{var} {{ ?{var} <{_J}about> ?_job }}
     OPTIONAL {{
       {{ GRAPH ?_c {{

@@ -273,6 +273,10 @@ def test_the_public_copy_takes_the_scrubbed_records_again(mem: OxigraphStore) ->
         public.step()
         assert PASSWORD not in dump(copy) and TOKEN not in dump(copy)
         assert one(copy, old.anonymous, f"{JT}digest") == one(mem, old.anonymous, f"{JT}digest")
+        scrubs = mem.query(f"SELECT ?s WHERE {{ GRAPH ?s {{ ?s a <{JT}Scrub> }} }}")
+        for row in scrubs:  # type: ignore[union-attr]
+            assert not copy.exists(row["s"].value)  # it lists private records: curators'
+
 
 
 def test_an_old_store_with_a_record_tampered_before_the_scrub_stays_a_finding(

@@ -13,12 +13,13 @@ from jobtrail.ingest.seal import Log
 from jobtrail.ingest.sources import from_paths
 from jobtrail.jobs.core import Jobs
 from jobtrail.jobs.public import MARKER, PublicCopy
-from jobtrail.jobs.visibility import ANONYMOUS_VIEWER, Policy, Role, Viewer
-from jobtrail.store import Store
+from jobtrail.jobs.visibility import ANONYMOUS_VIEWER, STORE, Policy, Role, Viewer
+from jobtrail.store import ResourceGraph, Store
 from jobtrail.store.oxigraph import OxigraphStore
 
 BASE = "http://s/"
 JT = "https://w3id.org/jobtrail/vocab#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 EXAMPLES = Path(__file__).parents[2] / "examples"
 ANN, BOB = Viewer(Role.USER, "ann"), Viewer(Role.USER, "bob")
 CURATOR, ADMIN = Viewer(Role.CURATOR, "carol"), Viewer(Role.ADMIN, "admin")
@@ -175,3 +176,29 @@ def test_a_gap_in_the_log_is_passed_over_once_later_records_exist(
         assert copy.step() == 0 and not copy.caught_up.is_set()  # waited for, first
         copy.gap_grace = 0
         assert copy.step() == 2 and copy.caught_up.is_set()
+
+
+def test_a_scrub_record_is_for_curators_only(store: Store) -> None:
+    """It lists records of every owner (jobtrail scrub): the store's, not provenance."""
+    iri = f"{BASE}messages/{'ab' * 32}"
+    store.add(
+        [
+            ResourceGraph(
+                iri,
+                [
+                    (f"<{iri}>", f"<{RDF_TYPE}>", f"<{JT}Message>"),
+                    (f"<{iri}>", f"<{RDF_TYPE}>", f"<{JT}Scrub>"),
+                ],
+            )
+        ]
+    )
+    policy = Policy(store, BASE)
+    for triples in (None, store.read(iri)):
+        assert policy.owners_of(iri, triples) == {STORE}
+    assert not policy.may_read(ANONYMOUS_VIEWER, iri) and not policy.may_read(ANN, iri)
+    assert policy.may_read(CURATOR, iri) and policy.may_read(ADMIN, iri)
+    query = "SELECT ?m WHERE {{ GRAPH ?m {{ ?m a <{}Message> }} {} }}"
+    hidden = store.query(query.format(JT, policy.sparql_filter(ANN)))
+    assert list(hidden) == []  # type: ignore[arg-type]
+    shown = store.query(query.format(JT, policy.sparql_filter(CURATOR)))
+    assert [row["m"].value for row in shown] == [iri]  # type: ignore[union-attr]
