@@ -278,7 +278,6 @@ def test_the_public_copy_takes_the_scrubbed_records_again(mem: OxigraphStore) ->
             assert not copy.exists(row["s"].value)  # it lists private records: curators'
 
 
-
 def test_an_old_store_with_a_record_tampered_before_the_scrub_stays_a_finding(
     mem: OxigraphStore,
 ) -> None:
