@@ -23,8 +23,9 @@ For an anonymous caller, a user (ann, Basic auth; she owns half of the jobs) and
       reference), and /trace/{job id} of jobs with binding hops (others' answer 404: every
       hop is left out);
   (d) /sparql point lookups `SELECT ?p ?o WHERE { <message IRI> ?p ?o }`: while the store
-      holds private jobs only curators (and the admin) may query, so the anonymous
-      caller's and ann's are refused when enforced, and counted;
+      holds private jobs, curators (and the admin) query the whole store and everyone else
+      the public copy (jobs/public.py; the enforced server's copy is waited for first, and
+      how long it took to catch up is printed); the baseline answers all from the store;
   (e) the first page of the /messages feed (Atom), whose queries carry the policy's filter
       (`Policy.sparql_filter`) for all but curators: a few requests, no load phase.
 
@@ -157,9 +158,11 @@ def serve_child(args: argparse.Namespace) -> None:
     from jobtrail.server import app as server_app
     from jobtrail.server import settings
 
+    environ: dict[str, str] = {}
     if args.mode == "baseline":
         server_app.Policy = OpenPolicy  # type: ignore[misc]  # what `_engine` builds
-    environ = {
+        environ["JOBTRAIL_PUBLIC_COPY"] = "off"  # everyone queries the whole store
+    environ |= {
         "JOBTRAIL_STORE": args.store,
         "JOBTRAIL_BASE_URL": args.base,
         "JOBTRAIL_USERS": ",".join(f"{u}:{p}" for u, p in USERS.items()),
@@ -216,6 +219,21 @@ def start_server(work: Path, base: str, mode: str, cache_size: int) -> Server:
             time.sleep(0.1)
     process.terminate()
     raise SystemExit(f"the {mode} server did not answer /health within 120 s")
+
+
+def wait_for_copy(server: Server, limit: float = 1800) -> float:
+    """Seconds until an anonymous SPARQL query is answered (not 503): the public copy has
+    caught up with the store (jobs/public.py)."""
+    began = time.monotonic()
+    with httpx.Client(trust_env=False, timeout=30) as client:
+        while True:
+            r = client.get(f"http://127.0.0.1:{server.port}/sparql", params={"query": "ASK {}"})
+            if r.status_code != 503:
+                r.raise_for_status()
+                return time.monotonic() - began
+            if time.monotonic() - began > limit:
+                raise SystemExit(f"the public copy did not catch up within {limit:.0f} s")
+            time.sleep(0.5)
 
 
 def stop_server(server: Server | None) -> None:
@@ -490,7 +508,7 @@ def rows_for(ds: Dataset, k: int, feed_k: int, seed: int, cache: bool) -> list[R
                 out.append(Row("(c) /trace of own jobs", c, own_traces, JSON))
             label = "(c) /trace of others' jobs"
             out.append(Row(label, c, others_traces, JSON, refused=True, hidden=hidden_trace))
-        out.append(Row("(d) /sparql point lookup", c, lookups, SPARQL_JSON, refused=c is not CAT))
+        out.append(Row("(d) /sparql point lookup", c, lookups, SPARQL_JSON))
         out.append(Row("(e) /messages feed, page 1 (Atom)", c, ["/messages"], ATOM, k=feed_k))
     return [r for r in out if r.targets]
 
@@ -692,6 +710,8 @@ def main() -> None:
             for mode in ("baseline", "enforced"):
                 servers[mode] = start_server(work, BASE, mode, cache_size)
                 check(ds, servers[mode])
+            caught_up = wait_for_copy(servers["enforced"])
+            print(f"  the enforced server's public copy caught up in {caught_up:.1f} s", flush=True)
             for row in rows[cache_size]:
                 got = asyncio.run(measure(servers, row, args))
                 for mode, result in got.items():

@@ -102,9 +102,11 @@ name holds no colon, a pass's label is `pass:…`), so only curators and the adm
 PROVENANCE: frozenset[str | None] = frozenset()
 """`owners_of` for what is about no job: provenance, readable by every reader."""
 
-_CREATED = f"""SELECT DISTINCT ?by ?job WHERE {{
-  GRAPH ?m {{ ?m <{_J}about> ?job ; <{_J}changeKind> "created" ; <{_J}changedBy> ?by }}
+_CREATED = f"""SELECT DISTINCT ?by WHERE {{
+  GRAPH ?m {{ ?m <{_J}about> #JOB ; <{_J}changeKind> "created" ; <{_J}changedBy> ?by }}
 }}"""
+"""The job's IRI is written in (`#JOB`), not substituted: Oxigraph plans a substituted one
+from every creation record (55 ms on 10,000 jobs, against 0.1 ms)."""
 _STATE_OWNER = f"SELECT ?o ?job WHERE {{ GRAPH ?job {{ ?job <{_J}owner> ?o }} }}"
 _ABOUT = f"""SELECT ?job ?g WHERE {{ GRAPH ?g {{
   {{ ?g <{_J}about> ?job }} UNION {{ ?g a <{_J}Scrub> BIND("{STORE}" AS ?job) }}
@@ -238,7 +240,8 @@ class Policy:
                 self._owners.move_to_end(job_iri)
                 return found
         node: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] = {"job": ox.NamedNode(job_iri)}
-        labels = {row["by"].value for row in self.store.query(_CREATED, substitutions=node)}  # type: ignore[union-attr]
+        created = _CREATED.replace("#JOB", str(ox.NamedNode(job_iri)))
+        labels = {row["by"].value for row in self.store.query(created)}  # type: ignore[union-attr]
         if not labels:
             labels = {row["o"].value for row in self.store.query(_STATE_OWNER, substitutions=node)}  # type: ignore[union-attr]
             if not labels:  # no record and no owner: an anonymous job, or none at all
@@ -266,20 +269,26 @@ class Policy:
         allowed = [nt.lit(viewer.owner)] if viewer.owner is not None else []
         if self.anonymous_jobs:
             allowed.append(nt.lit(ANONYMOUS_LABEL))
-        test = f"COALESCE(?_by, {nt.lit(ANONYMOUS_LABEL)}) NOT IN ({', '.join(allowed)})"
-        return f"""FILTER NOT EXISTS {{ GRAPH ?{var} {{ ?{var} a <{_J}Scrub> }} }}
-  FILTER NOT EXISTS {{
-    GRAPH ?{var} {{ ?{var} <{_J}about> ?_job }}
-    OPTIONAL {{
+        refused = f"FILTER(?_by NOT IN ({', '.join(allowed)}))" if allowed else ""
+        # MINUS over the jobs refused, found first: Oxigraph plans a FILTER NOT EXISTS of the
+        # same join without the message bound, scanning every creation record per message
+        return f"""MINUS {{ GRAPH ?{var} {{ ?{var} a <{_J}Scrub> }} }}
+  MINUS {{
+    {{ SELECT DISTINCT ?_job WHERE {{
       {{ GRAPH ?_c {{
         ?_c <{_J}about> ?_job ; <{_J}changeKind> "created" ; <{_J}changedBy> ?_by
       }} }}
       UNION {{ GRAPH ?_job {{ ?_job <{_J}owner> ?_by }} }}
-    }}
-    FILTER({test if allowed else "true"})
+      {refused}
+    }} }}
+    GRAPH ?{var} {{ ?{var} <{_J}about> ?_job }}
   }}"""
 
     # --- the whole store ---------------------------------------------------------
+
+    def decided(self, viewer: Viewer) -> bool:
+        """Whether `sees_whole_store` can answer without asking the store (no thread needed)."""
+        return viewer.sees_all or bool(self._private)
 
     def sees_whole_store(self, viewer: Viewer) -> bool:
         """May this viewer query the whole dataset (SPARQL)? Curators and the admin; anyone

@@ -28,6 +28,7 @@ from jobtrail.web import atom, conneg, html, render
 from jobtrail.web.requests import int_param, viewer_of
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -337,7 +338,9 @@ async def messages(request: AppRequest) -> Response:
     number = int_param(request, "page", 1, 1, 10**9)
     store: Store = request.state["engine"].store
     hide = request.state["engine"].visibility.sparql_filter(viewer_of(request))
-    page = read_page(store, config.base_url, number, size, default_size, hide)
+    page = await run_in_threadpool(
+        read_page, store, config.base_url, number, size, default_size, hide
+    )
     if number > page.last:
         raise NotFound(
             f"there is no page {number}: {page.total} messages make {page.last} page(s) of {size}",

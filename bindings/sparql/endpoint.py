@@ -242,7 +242,11 @@ async def dataset(request: AppRequest, what: str = "a SPARQL query") -> Store:
     viewer = viewer_of(request)
     policy = engine.visibility
     policy.check_reader(viewer)
-    if await run_in_threadpool(policy.sees_whole_store, viewer):
+    if policy.decided(viewer):  # no store to ask: not worth a thread
+        whole = policy.sees_whole_store(viewer)
+    else:
+        whole = await run_in_threadpool(policy.sees_whole_store, viewer)
+    if whole:
         return engine.store
     public = engine.public
     if public is None:

@@ -135,6 +135,11 @@ def test_the_feed_filter_is_the_same_rule(store: Store, jobs: Jobs) -> None:
     for viewer in (ANN, ANONYMOUS_VIEWER, BOB):
         for record in records.values():
             assert (record in listed(viewer)) == policy.may_read(viewer, record)
+    policy = Policy(store, BASE, anonymous_jobs=False)  # the same rule where they are off
+    assert listed(ANN) == {records[mine.iri]} and listed(ANONYMOUS_VIEWER) == set()
+    for viewer in (ANN, ANONYMOUS_VIEWER, BOB, CURATOR):
+        for record in records.values():
+            assert (record in listed(viewer)) == policy.may_read(viewer, record)
 
 
 def test_the_public_copy_holds_what_anyone_may_read(store: Store, jobs: Jobs, log: Log) -> None:
