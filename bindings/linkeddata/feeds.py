@@ -68,17 +68,21 @@ _DETAILS = (
     + """SELECT ?m ?type ?producer ?name ?process ?environment ?ref ?method ?uri ?code ?reason
 WHERE {
   VALUES ?m { %s }
-  GRAPH ?m {
-    { ?m a ?type }
-    UNION { ?m prov:wasAttributedTo ?producer }
-    UNION { ?m (jt:reference|jt:parameterSet/jt:reference) ?ref }
-    UNION { ?m http:methodName ?method OPTIONAL { ?m http:requestURI ?uri } }
-    UNION { ?m http:statusCodeValue ?code OPTIONAL { ?m http:reasonPhrase ?reason } }
+  {
+    GRAPH ?m { ?m prov:wasAttributedTo ?producer }
+    OPTIONAL {  # inside the branch that binds ?producer: outside, it matched every producer
+      ?producer jt:producerName ?name
+      OPTIONAL { ?producer jt:process ?process }
+      OPTIONAL { ?producer jt:environment ?environment }
+    }
   }
-  OPTIONAL {
-    ?producer jt:producerName ?name
-    OPTIONAL { ?producer jt:process ?process }
-    OPTIONAL { ?producer jt:environment ?environment }
+  UNION {
+    GRAPH ?m {
+      { ?m a ?type }
+      UNION { ?m (jt:reference|jt:parameterSet/jt:reference) ?ref }
+      UNION { ?m http:methodName ?method OPTIONAL { ?m http:requestURI ?uri } }
+      UNION { ?m http:statusCodeValue ?code OPTIONAL { ?m http:reasonPhrase ?reason } }
+    }
   }
 }"""
 )

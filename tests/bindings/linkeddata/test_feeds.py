@@ -207,3 +207,20 @@ def test_writer_escapes_and_round_trips() -> None:
 def test_writer_single_entry_document() -> None:
     root = ET.fromstring(atom.write(atom.Entry("urn:x:1", "t", "2024-01-01T00:00:00Z")))
     assert root.tag == A + "entry" and root.findtext(A + "id") == "urn:x:1"
+
+
+def test_an_author_only_for_a_message_attributed_to_a_producer(served: str) -> None:
+    """A message that names no producer has no author: the feed's OPTIONAL on the producer
+    once matched every producer for it (issue 20: 'Access / caselaw-retry / INT' on all)."""
+    feed = feedparser.parse(served + "messages?size=1000")
+    query = (
+        "SELECT DISTINCT ?m WHERE { GRAPH ?m { ?m <http://www.w3.org/ns/prov#wasAttributedTo> "
+        "?p } }"
+    )
+    answer = httpx.get(
+        served + "sparql", params={"query": query}, headers={"Accept": "application/json"}
+    )
+    attributed = {row["m"]["value"] for row in answer.json()["results"]["bindings"]}
+    assert attributed and len(attributed) < len(feed.entries)
+    for entry in feed.entries:
+        assert bool(entry.get("author")) == (entry.id in attributed), entry.title
