@@ -379,9 +379,7 @@ class Jobs:
         secret_input: str | None = None
         if input is not None:  # the dataset gets the URL without its password; the vault the URL
             input, secret_input = _stored_input(input)
-        secret = self.secret_parameters(profile)
-        self._keep_secrets(job_id, parameters, secret)
-        parameters = _redacted_parameters(parameters, secret)
+        parameters = self._keep_secrets(job_id, parameters, self.secret_parameters(profile))
         charge, paid_bytes = (
             payer.quote(secret_input or input) if payer is not None else (0.0, None)
         )
@@ -524,11 +522,8 @@ class Jobs:
                 )
             if "parameters" in fields:
                 secret = self.secret_parameters(job.profile)
-                self._keep_secrets(job_id, fields["parameters"], secret)
-                fields = {
-                    **fields,
-                    "parameters": _redacted_parameters(fields["parameters"], secret),
-                }
+                stored = self._keep_secrets(job_id, fields["parameters"], secret)
+                fields = {**fields, "parameters": stored}
             given = fields.get("input")
             if isinstance(given, str):
                 stored_input, secret_input = _stored_input(given)
@@ -544,15 +539,16 @@ class Jobs:
 
     def _keep_secrets(
         self, job_id: str, given: Mapping[str, Any] | None, secret: frozenset[str]
-    ) -> None:
-        """The values redaction takes out of a job's parameters wait in the vault for the
-        worker (`parameters_of`), as an input URL's password does."""
+    ) -> dict[str, Any]:
+        """The parameters as stored (redacted); the values redaction takes out wait in the
+        vault for the worker (`parameters_of`), as an input URL's password does."""
         stored = _redacted_parameters(given, secret)
         taken = {k: v for k, v in (given or {}).items() if stored.get(k) != v}
         if taken:
             self.vault.put(f"{job_id}.parameters", json.dumps(taken))
         else:
             self.vault.drop(f"{job_id}.parameters")
+        return stored
 
     def parameters_of(self, job: Job) -> dict[str, Any]:
         """The job's parameters to run it with: as stored, with their secrets from the vault."""

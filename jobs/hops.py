@@ -40,33 +40,17 @@ def json_body(document: Any) -> bytes:
 def request_bytes(
     method: str, url: str, body: bytes | None = None, headers: Sequence[tuple[str, str]] = ()
 ) -> bytes:
-    """An HTTP/1.1 request as it goes on the wire (origin form, Host header)."""
+    """An HTTP/1.1 request as it goes on the wire (origin form, Host header: a URL's
+    userinfo never goes there). Its secrets are redacted where it is recorded (`Hops.record`)."""
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    head = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
+    head = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc.rpartition('@')[2]}"]
     head += [f"{k}: {v}" for k, v in headers if k.lower() != "host"]
     if body is not None and not any(k.lower() == "content-type" for k, _ in headers):
         head.append("Content-Type: application/json; charset=utf-8")
     if body is not None:
         head.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(head) + "\r\n\r\n").encode("utf-8") + (body or b"")
-
-
-def redacted_request(
-    method: str, url: str, body: bytes | None = None, headers: Sequence[tuple[str, str]] = ()
-) -> bytes:
-    """`request_bytes` with every secret replaced (`base/redact.py`): credentials in headers,
-    a URL's password or secret parameters, secret form or JSON fields; a `Jobtrail-Redacted`
-    header names what was taken out. Every request kept as a hop is written by this."""
-    kept, hidden = redact.headers(headers)
-    url, in_url = redact.text(url)
-    in_body: list[str] = []
-    if body is not None:
-        body, in_body = redact.data(body)
-    names = sorted({*hidden, *in_url, *in_body})
-    if names:
-        kept.append((redact.NOTE_HEADER, ", ".join(names)))
-    return request_bytes(method, url, body, kept)
 
 
 def response_bytes(

@@ -45,7 +45,7 @@ from jobtrail.base.errors import InputError
 from jobtrail.base.terms import DCTERMS
 from jobtrail.jobs import egress
 from jobtrail.jobs.core import Jobs
-from jobtrail.jobs.hops import Hops, redacted_request, response_bytes
+from jobtrail.jobs.hops import Hops, request_bytes, response_bytes
 from jobtrail.store import ResourceGraph
 
 log = logging.getLogger("jobtrail.outbox")
@@ -232,7 +232,7 @@ class Outbox:
         if refusal is not None:  # known before connecting: nothing is sent
             self._settle(replace(call, attempts=n), None, f"not sent: {refusal}", final=True)
             return
-        sent = redacted_request("POST", call.url, call.body, headers)
+        sent = request_bytes("POST", call.url, call.body, headers)
         where = redact.text(call.url)[0]
         self.hops.record(call.job_id, sent, f"sent: {call.purpose} to {where}, attempt {n}")
         status: int | None = None
@@ -324,7 +324,7 @@ class Outbox:
             ("Content-Type", "application/json; charset=utf-8"),
             ("X-Jobtrail-Delivery", f"{call.state}: {call.problem}"),
         ]
-        data = redacted_request("POST", call.url, call.body, headers)
+        data = request_bytes("POST", call.url, call.body, headers)
         what = "gave up" if call.state == "abandoned" else "refused"
         source = redact.text(f"{what}: {call.purpose} to {call.url}: {call.problem}")[0]
         try:

@@ -30,6 +30,8 @@ class Vault:
 
     def put(self, job_id: str, secret: str) -> None:
         with self._lock:
+            if self._entries.get(job_id) == secret:
+                return  # kept already (a record written again): no file written again
             self._entries[job_id] = secret
             path = self._path(job_id)
             if path is not None:

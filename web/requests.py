@@ -23,7 +23,7 @@ from jobtrail.base.errors import (
 )
 from jobtrail.jobs.accounts import ADMIN_SUBMITTER, Caller, Submitter
 from jobtrail.jobs.core import Job
-from jobtrail.jobs.hops import redacted_request
+from jobtrail.jobs.hops import request_bytes
 from jobtrail.jobs.visibility import ANONYMOUS_VIEWER, Role, Viewer
 from jobtrail.web.state import AppRequest
 
@@ -64,15 +64,14 @@ async def read_body(request: AppRequest, limit: int | None = None) -> bytes:
 
 
 def received_bytes(request: AppRequest, body: bytes) -> bytes:
-    """The request as it arrived (an HTTP message), its secrets redacted (`base/redact.py`).
-
-    Credentials (`Authorization`, `?pass=`, a URL's password, secret form or JSON fields)
-    are replaced by `REDACTED` in place, and a `Jobtrail-Redacted` header names what was.
+    """The request as it arrived, as an HTTP message for a hop. `Hops.record` redacts it as it
+    stores it (`redact.message`): credentials (`Authorization`, `?pass=`, a URL's password,
+    secret form or JSON fields) become `REDACTED`, and a `Jobtrail-Redacted` header names them.
     """
     headers = [
         (k, v) for k, v in request.headers.items() if k.lower() not in ("host", "content-length")
     ]
-    return redacted_request(request.method, str(request.url), body, headers)
+    return request_bytes(request.method, str(request.url), body, headers)
 
 
 def int_param(request: AppRequest, name: str, default: int, low: int, high: int) -> int:
