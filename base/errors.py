@@ -11,8 +11,10 @@ HTML or text) and the CLI prints `error.describe()` and exits non-zero.
     │   ├── UnsupportedFormat (415) . no reader for this media type or file
     │   └── RequestTimeout (408) .... the request body did not arrive within the time allowed
     ├── ValidationFailed (422) ...... it parses, but the shapes say it is invalid
-    ├── QueryError (400) ............ a SPARQL query or update that does not parse
-    │   └── QueryTimeout (503) ...... a query ran past the configured time limit
+    ├── QueryError (400) ............ a SPARQL query or update that does not parse, or is refused
+    │   ├── QueryTimeout (503) ...... a query ran past the configured time limit (and was stopped)
+    │   ├── QueryTooLarge (507) ..... its results or its memory went past the configured limit
+    │   └── QueryEngineFailed (500) . the query engine died running it (a bug in the engine)
     ├── Unauthorized (401) .......... a credential is needed and none was given
     ├── PaymentRequired (402) ....... the pass has too little credit left for the job
     ├── Forbidden (403) ............. the credential given does not allow this
@@ -172,6 +174,21 @@ class QueryTimeout(QueryError):
 
     status = 503
     title = "Query time limit reached"
+
+
+class QueryTooLarge(QueryError):
+    """A query's results, or the memory it took, went past the configured limit."""
+
+    status = 507
+    title = "Query too large"
+
+
+class QueryEngineFailed(QueryError):
+    """The query engine stopped while running a query (it panicked or was killed); the
+    server and every other request went on."""
+
+    status = 500
+    title = "Query engine failure"
 
 
 class Unauthorized(JobtrailError):

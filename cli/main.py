@@ -155,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_serve,
         "serve the store over HTTP (linked data, SPARQL, HTML)",
         ("store", "base_url", "host", "port", "workers")
-        + ("query_timeout", "admin_token", "producers", "max_body", "body_timeout")
+        + ("query_timeout", "query_workers", "query_memory", "query_result_limit")
+        + ("sparql_federation", "admin_token", "producers", "max_body", "body_timeout")
         + ("header_timeout", "page_size", "cache_size")
         + settings.JOBS,
     )

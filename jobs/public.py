@@ -74,6 +74,9 @@ class PublicCopy:
         self.gap_grace = gap_grace
         """Seconds a missing log position is waited for before it is passed over."""
         self.done = self._resume()
+        self.copied = self.done
+        """Records looked at and written to the copy: what a query over it sees."""
+        self._copied = threading.Condition()
         self.caught_up = threading.Event()
         self._target = log.position  # what to reach before answering queries
         self._wake = threading.Event()
@@ -104,6 +107,19 @@ class PublicCopy:
     def nudge(self) -> None:
         """Something was sealed: look now rather than at the next poll."""
         self._wake.set()
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Wait until every record sealed up to `position` is copied (or passed over: not
+        for anonymous readers); False if that takes longer than `timeout` seconds."""
+        end = time.monotonic() + timeout
+        with self._copied:
+            while self.copied < position:
+                self._wake.set()
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._copied.wait(min(left, 0.5))
+        return True
 
     def progress(self) -> tuple[int, int]:
         """(records looked at, records sealed when the copy started or since)."""
@@ -210,3 +226,6 @@ class PublicCopy:
         """The records, the producers and how far the copy got, in one transaction."""
         marker = ResourceGraph(MARKER, [(f"<{MARKER}>", f"<{_COPIED}>", nt.integer(self.done))])
         self.store.apply(add=records, replace=[*producers, marker])
+        with self._copied:
+            self.copied = self.done
+            self._copied.notify_all()

@@ -66,6 +66,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8000, "port `jobtrail serve` listens on", int),
     Setting("workers", 1, "server processes (more than one needs a remote store)", int),
     Setting("query_timeout", 30.0, "seconds a SPARQL query may run before 503", float),
+    Setting(
+        "query_workers",
+        4,
+        "processes clients' SPARQL queries run in, apart from the server (0: in the server's "
+        "own threads, with no protection from a query that crashes the engine)",
+        int,
+    ),
+    Setting("query_memory", 1024, "MiB a query process may use before 507 (0: no limit)", int),
+    Setting(
+        "query_result_limit", 128, "MiB a query's results may take before 507 (0: no limit)", int
+    ),
+    Setting(
+        "sparql_federation",
+        None,
+        "SPARQL endpoints a query's SERVICE and an update's LOAD may reach, as URL,… "
+        "(none by default; each still goes through the egress policy)",
+    ),
     Setting("admin_token", None, "token SPARQL updates need (Bearer or Basic password)"),
     Setting(
         "producers",

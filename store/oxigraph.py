@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import shutil
 import tempfile
 import threading
 import uuid
@@ -69,6 +70,9 @@ class OxigraphStore(Store):
     def __init__(self, path: str | os.PathLike[str] | None = None, *, read_only: bool = False):
         self.path = Path(path) if path is not None else None
         self.read_only = read_only
+        self.writes = 0
+        """Writes completed since the store was opened (`snapshot` tells how many it holds)."""
+        self._writes_lock = threading.Lock()
         if self.path is None:
             self.description = "in-memory store"
             self._store = ox.Store()
@@ -116,6 +120,7 @@ class OxigraphStore(Store):
 
     def _commit(self, journal: Path | None) -> None:
         self._store.flush()
+        self._wrote()
         if journal is not None:
             journal.unlink(missing_ok=True)
 
@@ -135,6 +140,7 @@ class OxigraphStore(Store):
             self._store.load(data, format=ox.RdfFormat.N_QUADS)
         except SyntaxError as e:
             raise MalformedInput(str(e)) from e
+        self._wrote()
 
     def bulk_writer(self) -> _StreamingWriter:
         return _StreamingWriter(self)
@@ -149,6 +155,7 @@ class OxigraphStore(Store):
         if not self._store.contains_named_graph(node):
             return False
         self._store.remove_graph(node)
+        self._wrote()
         return True
 
     def existing(self, iris: Iterable[str]) -> set[str]:
@@ -191,6 +198,26 @@ class OxigraphStore(Store):
             self._store.update(sparql)
         except (SyntaxError, RuntimeError) as e:  # RuntimeError: e.g. DROP of a missing graph
             raise QueryError(str(e)) from e
+        self._wrote()
+
+    def _wrote(self) -> None:
+        with self._writes_lock:  # `+=` could lose one of two at once: a snapshot too old
+            self.writes += 1
+
+    def snapshot(self, target: str | os.PathLike[str]) -> int:
+        """A consistent copy of the store at `target` (a directory not yet there), for
+        read-only opening by another process (`ox.Store.read_only`); the number of writes it
+        holds at least (`writes` read before it was taken). On disk, the copy hard-links
+        the engine's immutable files, so it costs milliseconds, not a copy of the data."""
+        if self.path is None:
+            raise StoreError("an in-memory store cannot be copied to disk for reading")
+        held = self.writes
+        try:
+            self._store.backup(str(target))
+        except OSError as e:
+            shutil.rmtree(target, ignore_errors=True)
+            raise StoreError(f"cannot copy the store to {target} for reading: {e}") from e
+        return held
 
     # --- whole store ------------------------------------------------------
 
@@ -212,6 +239,7 @@ class OxigraphStore(Store):
         except SyntaxError as e:
             raise MalformedInput(str(e)) from e
         self._store.flush()
+        self._wrote()
 
     def close(self) -> None:
         if not hasattr(self, "_store"):  # closed already

@@ -39,6 +39,10 @@ class Config:
     store: str
     base_url: str = "http://127.0.0.1:8000/"
     query_timeout: float = 30.0  # seconds a SPARQL query may run
+    query_workers: int = 4  # query processes; 0: clients' queries run in server threads
+    query_memory: int = 1024  # MiB a query process may use; 0: no limit
+    query_result_limit: int = 128  # MiB a query's results may take; 0: no limit
+    sparql_federation: str | None = None  # endpoints SERVICE and LOAD may reach: URL,…
     admin_token: str | None = None  # SPARQL updates need it; None: updates refused
     producers: str | None = None  # POST /messages credentials: TOKEN:Name|Name2,TOKEN2:*
     max_body: int = 10_000_000  # bytes of a request body

@@ -49,9 +49,12 @@ from jobtrail.base.errors import (
     UnsupportedFormat,
 )
 from jobtrail.base.terms import PREFIXES
-from jobtrail.base.xmltext import carried_utf8
+from jobtrail.bindings.sparql import federation
+from jobtrail.bindings.sparql.isolation import Answer, Job, QueryProcesses
+from jobtrail.bindings.sparql.results import results_body
 from jobtrail.queries import load_queries
 from jobtrail.store import Store
+from jobtrail.store.oxigraph import OxigraphStore
 from jobtrail.web import conneg, errors, html, render, resources
 from jobtrail.web.binding import Runtime
 from jobtrail.web.requests import authorise, read_body, viewer_of
@@ -78,12 +81,6 @@ _NAMES = {
     "htm": "html",
 }
 _GRAPH_NAMES = {"json": "jsonld", "xml": "rdfxml"}  # what `format=json` means for a graph
-_RESULTS_FORMAT = {
-    "xml": ox.QueryResultsFormat.XML,
-    "csv": ox.QueryResultsFormat.CSV,
-    "tsv": ox.QueryResultsFormat.TSV,
-}
-_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _POSITION = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
 _FORM = "application/x-www-form-urlencoded"
 T = TypeVar("T")
@@ -224,14 +221,120 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
             hint="pass the SPARQL text as ?query=…, as form field query=, "
             "or POST it as application/sparql-query",
         )
-    config = request.state["engine"].config
+    engine = request.state["engine"]
+    config, arrived = engine.config, engine.log.position
+    await federated(request, op.query)
     store = await dataset(request)
-    work = partial(answer, store, op, request, config.base_url)
-    body, fmt = await within(request, config.query_timeout, work)
+    runner = runtime(request)
+    if runner.isolates(store):
+        job = Job(
+            "store",
+            op.query,
+            default=op.all("default-graph-uri"),
+            named=op.all("named-graph-uri"),
+            union=not op.all("named-graph-uri"),
+            results=_key(op, request, RESULTS, conneg.SPARQL_JSON),
+            graph=_key(op, request, GRAPHS, conneg.TURTLE, _GRAPH_NAMES),
+            cap=ROW_CAP,
+            base=config.base_url,
+        )
+        answer = await isolated(request, store, job, arrived)
+        body, fmt = laid_out(answer, op, request)
+    else:
+        work = partial(answer_here, store, op, request, config.base_url)
+        body, fmt = await within(request, config.query_timeout, work)
     response = resources.respond(request, body, fmt, path="/sparql", formats=())
     del response.headers["link"]
     response.headers["Vary"] = "Accept"
     return response
+
+
+async def federated(request: AppRequest, text: str) -> None:
+    """Refuse a SERVICE or LOAD that reaches an endpoint not allowed (`federation.py`)."""
+    lowered = text.lower()
+    if "service" in lowered or "load" in lowered:
+        config = request.state["engine"].config
+        check = partial(federation.check, text, config.sparql_federation)
+        await run_in_threadpool(check, config.fetch_allow_private)
+
+
+def _key(
+    op: Operation,
+    request: AppRequest,
+    available: tuple[conneg.Format, ...],
+    default: conneg.Format,
+    names: dict[str, str] | None = None,
+) -> str | None:
+    """The key of the format chosen for one kind of result; None where none is acceptable
+    (said only if the query turns out to be of that kind)."""
+    try:
+        return choose(op, request, available, default, names).key
+    except NotAcceptable:
+        return None
+
+
+def runtime(request: AppRequest) -> QueryPool:
+    pool = request.state["runtimes"]["sparql"]
+    assert isinstance(pool, QueryPool)
+    return pool
+
+
+async def isolated(request: AppRequest, store: Store, job: Job, arrived: int) -> Answer:
+    """`job` in a query process, over a snapshot of `store` holding every write
+    acknowledged before the request arrived (`arrived`: the log's position then)."""
+    engine = request.state["engine"]
+    timeout = engine.config.query_timeout
+    public = engine.public
+    assert isinstance(store, OxigraphStore)
+    if public is not None and store is public.store:
+        job.dataset = "public"
+        if not await run_in_threadpool(public.wait_for, arrived, timeout):
+            done, total = public.progress()
+            raise StoreNotReady(
+                f"the public copy of the store is behind: {done:,} of {total:,} records "
+                "looked at, and the records sealed before this request are not all in it",
+                hint="try again in a moment",
+            )
+    processes = runtime(request).processes
+    assert processes is not None
+    try:
+        return await processes.run(store, store.writes, job, timeout, timed_out(timeout))
+    except QueryError as e:
+        if type(e) is QueryError:  # the parser's: point at the place
+            raise with_caret(e, job.query) from e
+        raise
+
+
+def laid_out(answer: Answer, op: Operation, request: AppRequest) -> tuple[bytes, conneg.Format]:
+    """The body and format of a query process's answer; for HTML, the results page."""
+    graph = answer.kind == "triples"
+    if graph:
+        fmt = choose(op, request, GRAPHS, conneg.TURTLE, _GRAPH_NAMES)
+    else:
+        fmt = choose(op, request, RESULTS, conneg.SPARQL_JSON)
+    if fmt is not conneg.HTML:
+        return answer.body, fmt
+    base = request.state["engine"].config.base_url
+    names, rows, boolean = rows_of(answer)
+    formats = GRAPHS if graph else RESULTS
+    return results_page(op, names, rows, base, formats, boolean=boolean), fmt
+
+
+def rows_of(answer: Answer) -> tuple[list[str], list[list[Any]], bool | None]:
+    """The variables and rows (or the boolean) of an answer laid out for HTML (capped SPARQL
+    JSON, or N-Triples for triples)."""
+    if answer.kind == "triples":
+        triples = ox.parse(answer.body, format=ox.RdfFormat.N_TRIPLES)
+        return (
+            ["subject", "predicate", "object"],
+            [[t.subject, t.predicate, t.object] for t in triples],
+            None,
+        )
+    parsed = ox.parse_query_results(answer.body, format=ox.QueryResultsFormat.JSON)
+    if isinstance(parsed, ox.QueryBoolean):
+        return [], [], bool(parsed)
+    names = [v.value for v in parsed.variables]
+    return names, [list(s) for s in parsed], None
 
 
 async def dataset(request: AppRequest, what: str = "a SPARQL query") -> Store:
@@ -271,17 +374,36 @@ def _wants_html(op: Operation, request: AppRequest) -> bool:
 
 
 class QueryPool(Runtime):
-    """The threads queries run in: one pool per server, opened when it starts."""
+    """Where clients' queries run: the query processes (`isolation.py`) for an embedded
+    store on disk, unless `query_workers` is 0; threads in the server otherwise (a store in
+    memory, a remote store: its engine runs the query)."""
 
-    def __init__(self) -> None:
+    def __init__(self, processes: QueryProcesses | None = None) -> None:
         self.pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="sparql")
+        self.processes = processes
+
+    def isolates(self, store: Store) -> bool:
+        return (
+            self.processes is not None
+            and isinstance(store, OxigraphStore)
+            and store.path is not None
+            and not store.read_only
+        )
 
     def stop(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.processes is not None:
+            self.processes.stop()
 
 
 def query_pool(engine: Engine) -> QueryPool:
-    return QueryPool()
+    config = engine.config
+    store = engine.store
+    if config.query_workers <= 0 or not isinstance(store, OxigraphStore) or store.path is None:
+        return QueryPool()
+    return QueryPool(
+        QueryProcesses(config.query_workers, config.query_memory, config.query_result_limit)
+    )
 
 
 async def within(
@@ -325,7 +447,7 @@ def take(
     return taken
 
 
-def answer(
+def answer_here(
     store: Store,
     op: Operation,
     request: AppRequest,
@@ -367,52 +489,6 @@ def answer(
     return results_body(fmt, names=names, solutions=solutions), fmt
 
 
-def results_body(
-    fmt: conneg.Format,
-    *,
-    names: list[str] | None = None,
-    solutions: Iterable[Any] = (),
-    boolean: bool | None = None,
-) -> bytes:
-    """SELECT solutions (taken already) or an ASK answer in a SPARQL results format.
-
-    One writer of our own (JSON); Oxigraph converts it to XML, CSV and TSV.
-    """
-    doc: dict[str, Any]
-    if boolean is not None:
-        doc = {"head": {}, "boolean": boolean}
-    else:
-        vars_ = names or []
-        bindings = [
-            {n: term_json(t) for n, t in zip(vars_, s, strict=True) if t is not None}
-            for s in solutions
-        ]
-        doc = {"head": {"vars": vars_}, "results": {"bindings": bindings}}
-    body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    if fmt.key in _RESULTS_FORMAT:
-        parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON)
-        body = parsed.serialize(format=_RESULTS_FORMAT[fmt.key]) or b""
-        if _RESULTS_FORMAT[fmt.key] == ox.QueryResultsFormat.XML:
-            body = carried_utf8(body)  # a literal's U+0001 is written raw: not XML
-    return body
-
-
-def term_json(t: Any) -> dict[str, Any]:
-    if isinstance(t, ox.NamedNode):
-        return {"type": "uri", "value": t.value}
-    if isinstance(t, ox.BlankNode):
-        return {"type": "bnode", "value": t.value}
-    if isinstance(t, ox.Literal):
-        out = {"type": "literal", "value": t.value}
-        if t.language:
-            out["xml:lang"] = t.language
-        elif t.datatype.value != _XSD_STRING:
-            out["datatype"] = t.datatype.value
-        return out
-    parts = {"subject": t.subject, "predicate": t.predicate, "object": t.object}
-    return {"type": "triple", "value": {k: term_json(v) for k, v in parts.items()}}
-
-
 def with_caret(error: QueryError, text: str) -> QueryError:
     """The parser's message, then the offending line with a caret under the column."""
     found = _POSITION.match(error.message)
@@ -435,6 +511,7 @@ def with_caret(error: QueryError, text: str) -> QueryError:
 
 async def run_update(request: AppRequest, text: str, op: Operation) -> Response:
     authorise(request)
+    await federated(request, text)
     if op.all("using-graph-uri") or op.all("using-named-graph-uri"):
         raise QueryError(
             "using-graph-uri and using-named-graph-uri are not supported here",

@@ -28,6 +28,8 @@ from urllib.parse import quote, urlencode
 import pyoxigraph as ox
 from jobtrail.base.errors import InputError, JobtrailError, NotAcceptable
 from jobtrail.bindings.sparql import endpoint as sparql
+from jobtrail.bindings.sparql.isolation import Job
+from jobtrail.bindings.sparql.results import results_body, term_json
 from jobtrail.queries import NamedQuery, Param, get_query, load_queries
 from jobtrail.store import Store
 from jobtrail.web import conneg, html, resources
@@ -190,7 +192,25 @@ async def _run(
 ) -> bytes | str:
     """The results in `fmt` (bytes), or for HTML the results table (str), under the time limit."""
     config = _config(request)
+    arrived = request.state["engine"].log.position
     store = await sparql.dataset(request, f"the named query {query.name!r}")
+    if sparql.runtime(request).isolates(store):
+        job = Job(
+            "store",
+            query.sparql,
+            substitutions={k: term_json(v) for k, v in bound.items()},
+            results=fmt.key,
+            graph="html" if fmt is conneg.HTML else "turtle",
+            cap=sparql.ROW_CAP,
+            base=config.base_url,
+        )
+        answer = await sparql.isolated(request, store, job, arrived)
+        if fmt is not conneg.HTML:
+            return answer.body
+        names, rows, boolean = sparql.rows_of(answer)
+        if boolean is not None:
+            return f"<p>Answer: <b>{'true' if boolean else 'false'}</b></p>"
+        return results_table(names, rows, config.base_url)
     work = partial(_answer, store, query, dict(bound), fmt, config.base_url, config.query_timeout)
     result: bytes | str = await sparql.within(request, config.query_timeout, work)
     return result
@@ -217,13 +237,13 @@ def _answer(
     if isinstance(result, ox.QueryBoolean):
         if fmt is conneg.HTML:
             return f"<p>Answer: <b>{'true' if bool(result) else 'false'}</b></p>"
-        return sparql.results_body(fmt, boolean=bool(result))
+        return results_body(fmt, boolean=bool(result))
     names = [v.value for v in result.variables]
     cap = sparql.ROW_CAP + 1 if fmt is conneg.HTML else None
     solutions = sparql.take(result, deadline, cancel, timeout, cap)
     if fmt is conneg.HTML:
         return results_table(names, [list(s) for s in solutions], base)
-    return sparql.results_body(fmt, names=names, solutions=solutions)
+    return results_body(fmt, names=names, solutions=solutions)
 
 
 # --- HTML -------------------------------------------------------------------------------
