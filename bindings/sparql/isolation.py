@@ -204,6 +204,7 @@ class QueryProcesses:
         self.started = 0
         """Processes started so far (the first `size`, and every replacement)."""
         self.stopped = False
+        self._all: set[Process] = set()  # idle or busy, until closed
         self._idle: asyncio.Queue[Process] = asyncio.Queue()
         for _ in range(size):
             self._idle.put_nowait(self._start())
@@ -212,7 +213,9 @@ class QueryProcesses:
 
     def _start(self) -> Process:
         self.started += 1
-        return Process(self.memory_mb)
+        process = Process(self.memory_mb)
+        self._all.add(process)
+        return process
 
     def snapshots(self, dataset: str, store: OxigraphStore) -> Snapshots:
         with self._books:
@@ -252,6 +255,7 @@ class QueryProcesses:
             return process
         self._let_go(process)
         process.close()
+        self._all.discard(process)
         return self._start()
 
     def _let_go(self, process: Process) -> None:
@@ -372,8 +376,10 @@ class QueryProcesses:
 
     def stop(self) -> None:
         self.stopped = True
-        while not self._idle.empty():
-            self._idle.get_nowait().close()
+        for process in list(self._all):  # a busy one too: its query dies with the server
+            process.kill()
+            process.close()
+        self._all.clear()
         self.threads.shutdown(wait=False, cancel_futures=True)
         for snapshots in self._snapshots.values():
             snapshots.close()

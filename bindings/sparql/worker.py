@@ -25,9 +25,11 @@ what pyoxigraph does when it aborts (tests/store/engine_sort_panic.py).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
+import signal
 import struct
 import sys
 from typing import IO, Any
@@ -38,6 +40,7 @@ from jobtrail.web import conneg, render
 
 _LENGTH = struct.Struct(">I")
 READY = b'{"ready": true}'
+_PR_SET_PDEATHSIG = 1
 _FORMATS = {f.key: f for f in (*conneg.RESULT_FORMATS, *conneg.RDF_FORMATS, conneg.HTML)}
 
 
@@ -192,7 +195,22 @@ def limit_memory(megabytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
 
 
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when the server that started it dies (a server killed
+    with -9 leaves no query process running on); elsewhere, the end of stdin stops it once
+    its query is done."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
+
+
 def main() -> None:
+    die_with_parent()
     limit_memory(int(os.environ.get("JOBTRAIL_QUERY_MEMORY_MB", "0")))
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
