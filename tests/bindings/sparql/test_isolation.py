@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -157,7 +158,19 @@ def test_the_crashing_query_is_a_500_and_every_other_request_goes_on(server: Ser
                 except httpx.HTTPError as e:
                     failures.append(f"{type(e).__name__}: {e}")
 
+    job = httpx.post(  # a UWS job left PENDING, and a WAIT on it across the crashes
+        f"{base}uws/Fixity",
+        data={"URL": "http://example.org/input.txt", "expected": "0" * 64},
+    )
+    assert job.status_code == 303, job.text
+    waited: dict[str, Any] = {}
+
+    def wait() -> None:
+        answer = httpx.get(job.headers["location"], params={"WAIT": "10"}, timeout=60)
+        waited["status"], waited["body"] = answer.status_code, answer.text
+
     clients = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    clients.append(threading.Thread(target=wait))
     for thread in clients:
         thread.start()
     try:
@@ -168,6 +181,7 @@ def test_the_crashing_query_is_a_500_and_every_other_request_goes_on(server: Ser
         for thread in clients:
             thread.join()
     assert not failures, failures[:5]
+    assert waited["status"] == 200 and "PENDING" in waited["body"], waited
     assert done[0] >= 8
     for answer in crashes:
         assert answer.status_code == 500, answer.text
