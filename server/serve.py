@@ -184,14 +184,14 @@ def _supervise(argv: list[str], health: str, liveness: float, longest: float) ->
         answered = answered or seen
         if stopping.is_set():
             return 0
-        if code >= 0 and not answered:
-            return code  # it never started: a setting, the port, the store held elsewhere
-        now = time.monotonic()
         if code == REOPEN:
             print(
                 "the server process stopped to reopen its store; starting it again", file=sys.stderr
             )
             continue
+        if code >= 0 and not answered:
+            return code  # it never started: a setting, the port, the store held elsewhere
+        now = time.monotonic()
         deaths.append(now)
         while deaths and now - deaths[0] > 60:
             deaths.popleft()

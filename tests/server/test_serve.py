@@ -160,6 +160,7 @@ def test_a_killed_supervisor_takes_its_server_process_with_it(tmp_path: Path) ->
     supervisor = _start(tmp_path / "data", port)
     said = _lines(supervisor)
     replacement: subprocess.Popen[str] | None = None
+    child = 0
     try:
         _until(lambda: _healthy(base), 30, "the server did not start")
         (child,) = _children(supervisor.pid)
@@ -176,6 +177,8 @@ def test_a_killed_supervisor_takes_its_server_process_with_it(tmp_path: Path) ->
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
+        if child and not _gone(child):  # an orphan left by a failure here
+            os.kill(child, signal.SIGKILL)
 
 
 def test_a_server_process_killed_again_and_again_is_started_again_each_time(
