@@ -29,6 +29,7 @@ HTML or text) and the CLI prints `error.describe()` and exits non-zero.
     ├── PayloadTooLarge (413) ....... a request body over the configured limit
     └── StoreError (503) ............ the store cannot do what was asked
         ├── StoreLocked ............. another process holds the embedded store
+        ├── StoreFull (507) ......... the disk holding the store has no room left
         ├── StoreNotReady ........... what is asked for is still being built (Retry-After)
         └── RemoteStoreError (502) .. the remote SPARQL endpoint failed or is unreachable
 
@@ -289,6 +290,13 @@ class StoreLocked(StoreError):
     """Raised when the embedded store directory is held by another process."""
 
     title = "Store in use"
+
+
+class StoreFull(StoreError):
+    """Raised when a write fails because the disk holding the store is full (names the disk)."""
+
+    status = 507
+    title = "Insufficient storage"
 
 
 class StoreNotReady(StoreError):

@@ -15,7 +15,7 @@ from jobtrail.cli.output import Progress, print_results, stats_table
 from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.sources import from_paths
 from jobtrail.server import settings
-from jobtrail.store import MEMORY, Store, open_store
+from jobtrail.store import MEMORY, Store, open_store, space
 from jobtrail.store.base import DumpFormat
 from jobtrail.web import conneg
 
@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_ERROR
+    config: dict[str, Any] = {}
     try:
         config = settings.resolve(args)
         code: int = args.command(args, config)
@@ -42,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `jobtrail stats | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as e:
+        if not space.is_full(e):
+            raise
+        where = getattr(e, "filename", None) or config.get("store")
+        print(f"error: {space.full_error(where, e).describe()}", file=sys.stderr)
+        return EXIT_ERROR
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -243,7 +243,12 @@ class Loader:
         writer, self._writer = self._writer, None
         batch = (self._pending, self._written, self._failed)
         self._pending, self._written, self._failed = [], {}, {}
-        self._settle()
+        try:
+            self._settle()
+        except BaseException:
+            if writer is not None:  # its engine load waits on its pipe until it is closed
+                writer.abort()
+            raise
         done: Future[None] = self._closer.submit(writer.close) if writer else _done()
         self._closing = (done, *batch)
 

@@ -8,7 +8,9 @@ each binding's runtime, then the worker pool.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -16,7 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from jobtrail.base.errors import InputError, JobtrailError
+from jobtrail.base.errors import InputError, JobtrailError, StoreFull
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs, parse_producers
@@ -45,7 +47,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -70,15 +72,24 @@ class App(Starlette):
         return SecurityHeaders(super().build_middleware_stack())
 
 
-def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starlette:
-    """A new application; nothing is opened until the server starts it (lifespan)."""
+def create_app(
+    config: Config,
+    bindings: Sequence[Binding] = BINDINGS,
+    *,
+    reopen: Callable[[str], None] | None = None,
+) -> Starlette:
+    """A new application; nothing is opened until the server starts it (lifespan).
+
+    `reopen(reason)` is called when the store must be opened again (its disk was full and
+    has room again: store/watchdog.py); `jobtrail serve` stops this server and starts another.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[AppState]:
         store = open_store(config.store)
         runtimes: dict[str, Runtime] = {}
         workers: Workers | None = None
-        watchdog = WriteWatchdog(store, config.write_deadline)
+        watchdog = WriteWatchdog(store, config.write_deadline, reopen=reopen)
         engine: Engine | None = None
         try:
             engine = _engine(store, config, bindings)
@@ -117,7 +128,10 @@ def create_app(config: Config, bindings: Sequence[Binding] = BINDINGS) -> Starle
                 await run_in_threadpool(workers.stop)
             for runtime in reversed(list(runtimes.values())):
                 await run_in_threadpool(runtime.stop)
-            store.close()
+            try:
+                store.close()
+            except StoreFull as e:  # closed all the same; every write it acknowledged is kept
+                logging.getLogger("jobtrail").warning("closing the store: %s", e)
 
     app = App(
         routes=routes(bindings),
@@ -358,13 +372,35 @@ async def home(request: AppRequest) -> Response:
 async def health(request: AppRequest) -> Response:
     """`ok` while the server answers and its writes complete; 503 saying why when they do not.
 
-    Reads two numbers the write watchdog keeps (store/watchdog.py), so it stays the
-    stack's ceiling for bench/http.py; `jobtrail serve` polls it to replace a stuck child.
+    JSON: `{"status": "ok"}`, else 503 with `status` `disk-full` (`detail` names the disk and
+    the store's path), `reopening`, `writes-stuck` or `write-failed`. It reads what the write
+    watchdog keeps (store/watchdog.py), so it stays the stack's ceiling for bench/http.py;
+    `?deep=1` makes a real write first. `jobtrail serve` polls it to replace a stuck child.
     """
-    problem = request.state["watchdog"].stuck()
-    if problem is not None:
-        return PlainTextResponse(f"unhealthy: {problem}\n", 503, {"Retry-After": "5"})
-    return PlainTextResponse("ok\n")
+    watchdog = request.state["watchdog"]
+    if request.query_params.get("deep") not in (None, "", "0", "false"):
+        deadline = watchdog.deadline if watchdog.deadline > 0 else 30.0
+        try:
+            await asyncio.wait_for(run_in_threadpool(watchdog.check), deadline)
+        except TimeoutError:
+            return _health(503, "writes-stuck", f"a write has not completed within {deadline:g} s")
+    state, problem = watchdog.state()
+    if state == "ok":
+        return _health(200, state)
+    full = watchdog.full() if state == "disk-full" else None
+    more = {"hint": full.hint, **full.details} if full is not None else {}
+    return _health(503, state, problem, **more)
+
+
+def _health(status: int, state: str, detail: str | None = None, **more: Any) -> Response:
+    body: dict[str, Any] = {"status": state}
+    if detail is not None:
+        body["detail"] = detail
+    body.update((k, v) for k, v in more.items() if v is not None)
+    headers = {"Cache-Control": "no-store"}
+    if status != 200:
+        headers["Retry-After"] = "5"
+    return JSONResponse(body, status, headers)
 
 
 async def openapi(request: AppRequest) -> Response:

@@ -3,14 +3,27 @@
 pyoxigraph is built to abort the whole process on an internal panic, and some
 queries still trigger one (an ORDER BY over terms its sort cannot order, in
 0.5.13). No Python code can catch that, so the server runs in a child process
-and this one starts it again when it dies of a signal. The embedded store's
-lock goes with the dead process and its journal repairs any half-written
-batch when the new one opens it. A child that keeps dying at once is not
-restarted for ever.
+and this one starts it again when it dies, however often: a client that keeps
+sending such a query must not take the server down for good. Each death is
+logged (the signal or exit code, how many in the last minute, the wait before
+the next start), and a child that keeps dying is started after a wait that
+doubles from 1 s up to `restart_backoff` (30 s), back to 1 s once one has lived
+a minute. Only a first child that exits before it ever answered is not started
+again: a setting, a port in use, a store held elsewhere — a restart would not
+help. The embedded store's lock goes with the dead process and its journal
+repairs any half-written batch when the new one opens it.
+
+A child exits by itself with `REOPEN` when its store must be opened again (the
+disk was full and has room again: store/watchdog.py); it is started again at
+once. A child dies with this process too, even of SIGKILL: it asks the kernel
+for SIGTERM when its parent dies (Linux `PR_SET_PDEATHSIG`), and a thread
+notices a new parent process (everywhere) and stops it, then kills it if it
+has not stopped `STOP_GRACE` seconds later.
 
 A child can also hang without dying (a blocked event loop, writes stuck in
 the engine): once it has answered, this process polls its `/health`, and a
-child that fails it (no answer, or 503: writes stuck, see store/watchdog.py)
+child that fails it (no answer, or 503: writes stuck, see store/watchdog.py; a
+full disk is not a hang: it answers, and reopens its store once there is room)
 for `liveness_timeout` seconds is killed (SIGKILL: a hung process may ignore
 SIGTERM) and started again. SIGTERM or SIGINT stops the server: the child gets
 the signal, and SIGKILL if it has not exited `STOP_GRACE` seconds later.
@@ -19,11 +32,14 @@ the signal, and SIGKILL if it has not exited `STOP_GRACE` seconds later.
 from __future__ import annotations
 
 import argparse
+import collections
+import ctypes
 import dataclasses
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -35,7 +51,11 @@ from jobtrail.server.app import Config, create_app
 from jobtrail.store import open_store
 
 CHILD = "JOBTRAIL_SERVE_CHILD"
-QUICK_DEATHS = 5  # in a row, each within a few seconds of starting: give up
+PARENT = "JOBTRAIL_SERVE_PARENT"  # the supervisor's process id, in the child's environment
+REOPEN = 75  # a child's exit code: open the store again (EX_TEMPFAIL)
+BACKOFF = 1.0  # seconds before the first restart; doubled per death, up to restart_backoff
+SETTLED = 60.0  # seconds a child lives before the wait goes back to BACKOFF
+LIVE = ("disk-full", "reopening")  # /health states of a child that is not hung
 STOP_GRACE = 10.0  # seconds a child has to exit after SIGTERM before it is killed
 STARTUP = 120.0  # seconds a new child has to answer /health for the first time
 
@@ -58,13 +78,19 @@ def serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     host = str(config["host"])
     host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
     health = f"http://{f'[{host}]' if ':' in host else host}:{config['port']}/health"
-    return _supervise(args.argv, health, float(config.get("liveness_timeout") or 0))
+    return _supervise(
+        args.argv,
+        health,
+        float(config.get("liveness_timeout") or 0),
+        float(config.get("restart_backoff") or BACKOFF),
+    )
 
 
 def _run(server: Config, config: dict[str, Any]) -> int:
     import uvicorn
     from jobtrail.server.protocol import HeadTimeoutProtocol
 
+    _die_with_parent()
     HeadTimeoutProtocol.timeout = float(config.get("header_timeout") or 0)
     os.environ["JOBTRAIL_HEADER_TIMEOUT"] = str(HeadTimeoutProtocol.timeout)  # worker processes
 
@@ -83,63 +109,116 @@ def _run(server: Config, config: dict[str, Any]) -> int:
             log_level="warning",
             timeout_graceful_shutdown=int(STOP_GRACE / 2),
         )
-    else:
-        uvicorn.run(
-            create_app(server),
+        return 0
+    reopening: list[str] = []
+
+    def reopen(reason: str) -> None:  # from the watchdog's thread, which logged the reason
+        reopening.append(reason)
+        uvicorn_server.should_exit = True
+
+    uvicorn_server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(server, reopen=reopen),
             host=config["host"],
             port=config["port"],
             http=HeadTimeoutProtocol,
             log_level="warning",
             timeout_graceful_shutdown=int(STOP_GRACE / 2),  # a UWS WAIT may block for a minute
         )
-    return 0
+    )
+    uvicorn_server.run()
+    return REOPEN if reopening else 0
 
 
-def _supervise(argv: list[str], health: str, liveness: float) -> int:
+def _die_with_parent() -> None:
+    """Stop this child when the supervisor is gone, even if it was killed with SIGKILL."""
+    parent = int(os.environ.get(PARENT) or 0)
+    if not parent:
+        return
+    asked = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            asked = libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the request above: nothing will come
+        print("the supervisor is gone; not starting", file=sys.stderr)
+        raise SystemExit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        print(
+            f"the supervisor (process {parent}) is gone; the server process stops",
+            file=sys.stderr,
+        )
+        if not asked:  # with PR_SET_PDEATHSIG the kernel has sent SIGTERM already
+            os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(STOP_GRACE)
+        os.kill(os.getpid(), signal.SIGKILL)  # it did not stop: a write stuck, a hung loop
+
+    threading.Thread(target=watch, name="jobtrail-parent-watch", daemon=True).start()
+
+
+def _supervise(argv: list[str], health: str, liveness: float, longest: float) -> int:
     command = [sys.executable, "-m", "jobtrail.cli", *argv]
-    environment = {**os.environ, CHILD: "1"}
+    environment = {**os.environ, CHILD: "1", PARENT: str(os.getpid())}
     child: subprocess.Popen[bytes] | None = None
-    stopping = False
+    stopping = threading.Event()
 
     def forward(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        stopping.set()
         if child is not None and child.poll() is None:
             child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    quick = 0
+    deaths: collections.deque[float] = collections.deque()  # when children died
+    delay = 0.0  # the wait before the next start
+    answered = False  # has any child answered /health?
     while True:
         started = time.monotonic()
         child = subprocess.Popen(command, env=environment)
-        code = _watch(child, health, liveness, lambda: stopping)
-        if stopping or code >= 0:
-            return 0 if stopping else code
-        quick = quick + 1 if time.monotonic() - started < 5 else 0
-        name = signal.Signals(-code).name
-        if quick >= QUICK_DEATHS:
+        code, seen = _watch(child, health, liveness, stopping.is_set)
+        answered = answered or seen
+        if stopping.is_set():
+            return 0
+        if code == REOPEN:
             print(
-                f"the server process died of {name} {quick} times in a row; giving up",
-                file=sys.stderr,
+                "the server process stopped to reopen its store; starting it again", file=sys.stderr
             )
-            return 1
-        print(f"the server process died of {name}; starting it again", file=sys.stderr)
+            continue
+        if code >= 0 and not answered:
+            return code  # it never started: a setting, the port, the store held elsewhere
+        now = time.monotonic()
+        deaths.append(now)
+        while deaths and now - deaths[0] > 60:
+            deaths.popleft()
+        delay = BACKOFF if now - started >= SETTLED else min(max(delay * 2, BACKOFF), longest)
+        how = f"died of {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        print(
+            f"the server process {child.pid} {how} after {now - started:.0f} s "
+            f"({len(deaths)} time{'s' if len(deaths) != 1 else ''} in the last minute); "
+            f"starting it again in {delay:g} s",
+            file=sys.stderr,
+        )
+        if stopping.wait(delay):
+            return 0
 
 
 def _watch(
     child: subprocess.Popen[bytes], health: str, liveness: float, stopping: Callable[[], bool]
-) -> int:
-    """Wait for the child to exit, killing it when it hangs or outlives a stop; its code."""
-    import httpx
-
+) -> tuple[int, bool]:
+    """Wait for the child to exit, killing it when it hangs or outlives a stop; its code,
+    and whether it ever answered /health."""
     poll = min(1.0, liveness / 4) if liveness > 0 else 1.0
     started = last_ok = time.monotonic()
     answered = False
     stop_at: float | None = None
     while True:
         try:
-            return child.wait(timeout=poll)
+            return child.wait(timeout=poll), answered
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
@@ -149,16 +228,14 @@ def _watch(
                 print("the server process did not stop; killing it", file=sys.stderr)
                 child.kill()
             continue
-        if liveness <= 0:
+        if liveness <= 0 and answered:
             continue
-        try:
-            ok = httpx.get(health, timeout=max(poll, 1.0), trust_env=False).status_code == 200
-        except httpx.HTTPError:
-            ok = False
-        if ok:
+        if _alive(health, max(poll, 1.0)):
             if not answered:
                 print(f"the server process {child.pid} answers {health}", file=sys.stderr)
             answered, last_ok = True, now
+            continue
+        if liveness <= 0:
             continue
         waited = now - last_ok
         if (answered and waited > liveness) or (not answered and now - started > STARTUP):
@@ -167,3 +244,17 @@ def _watch(
                 file=sys.stderr,
             )
             child.kill()
+
+
+def _alive(health: str, timeout: float) -> bool:
+    """Whether the child answers /health as a live process does: 200, or 503 for a state a
+    new process would not cure (its disk full; reopening its store)."""
+    import httpx
+
+    try:
+        answer = httpx.get(health, timeout=timeout, trust_env=False)
+        if answer.status_code == 200:
+            return True
+        return answer.status_code == 503 and answer.json().get("status") in LIVE
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False

@@ -196,6 +196,13 @@ SETTINGS: tuple[Setting, ...] = (
         "restarts it (0: off)",
         float,
     ),
+    Setting(
+        "restart_backoff",
+        30.0,
+        "longest wait, in seconds, before `jobtrail serve` starts a server process that keeps "
+        "dying again (the wait doubles from 1 s up to this)",
+        float,
+    ),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 JOBS: tuple[str, ...] = tuple(s.name for s in SETTINGS[SETTINGS.index(BY_NAME["job_workers"]) :])

@@ -15,18 +15,20 @@ stored once its batch is committed, so a crash loses nothing reported.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, TypeVar, cast
 
 import pyoxigraph as ox
 from jobtrail.base.errors import MalformedInput, QueryError, StoreError, StoreLocked
+from jobtrail.store import space
 from jobtrail.store.base import (
     RDF_FORMATS,
     BulkWriter,
@@ -38,6 +40,23 @@ from jobtrail.store.base import (
 
 JOURNAL = "jobtrail.journal"
 _STREAM_CHUNK = 1 << 20
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _writes(method: _Method) -> _Method:
+    """A write: an `OSError` saying the disk is full becomes `StoreFull` naming the store."""
+
+    @functools.wraps(method)
+    def write(self: OxigraphStore | _StreamingWriter, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as e:
+            if not space.is_full(e):
+                raise
+            path = self.path if isinstance(self, OxigraphStore) else self.store.path
+            raise space.full_error(path, e) from e
+
+    return cast(_Method, write)
 
 
 def _nquads(graphs: Sequence[ResourceGraph]) -> str:
@@ -100,6 +119,7 @@ class OxigraphStore(Store):
     def _journals(self) -> list[Path]:
         return sorted(self.path.glob(JOURNAL + "*")) if self.path is not None else []
 
+    @_writes
     def _recover(self, journal: Path | None = None) -> None:
         """Drop the graphs named in a journal (or in every journal left behind)."""
         for path in [journal] if journal is not None else self._journals():
@@ -111,6 +131,7 @@ class OxigraphStore(Store):
                 self._store.flush()
             path.unlink()
 
+    @_writes
     def _begin(self, journal: Path, iris: list[str]) -> None:
         """Add graphs to a journal, durably, before any of their quads are written."""
         with open(journal, "a", encoding="utf-8") as f:
@@ -118,6 +139,7 @@ class OxigraphStore(Store):
             f.flush()
             os.fsync(f.fileno())
 
+    @_writes
     def _commit(self, journal: Path | None) -> None:
         self._store.flush()
         self._wrote()
@@ -126,6 +148,7 @@ class OxigraphStore(Store):
 
     # --- resources -------------------------------------------------------
 
+    @_writes
     def add(self, graphs: Sequence[ResourceGraph], *, bulk: bool = False) -> None:
         if not graphs:
             return
@@ -150,6 +173,7 @@ class OxigraphStore(Store):
         triples = graph.ntriples()
         self._update(f"DROP SILENT GRAPH {g} ;\nINSERT DATA {{ GRAPH {g} {{\n{triples}}} }}")
 
+    @_writes
     def delete(self, iri: str) -> bool:
         node = _graph(iri)
         if not self._store.contains_named_graph(node):
@@ -193,6 +217,7 @@ class OxigraphStore(Store):
     def update(self, sparql: str) -> None:
         self._update(sparql)
 
+    @_writes
     def _update(self, sparql: str) -> None:
         try:
             self._store.update(sparql)
@@ -233,6 +258,7 @@ class OxigraphStore(Store):
     def export(self, output: IO[bytes], format: DumpFormat = "nquads") -> None:
         self._store.dump(output, format=RDF_FORMATS[format])
 
+    @_writes
     def import_(self, input: IO[bytes], format: DumpFormat = "nquads") -> None:
         try:
             self._store.bulk_load(input, format=RDF_FORMATS[format])
@@ -241,12 +267,15 @@ class OxigraphStore(Store):
         self._store.flush()
         self._wrote()
 
+    @_writes
     def close(self) -> None:
         if not hasattr(self, "_store"):  # closed already
             return
-        if self.path is not None and not self.read_only:
-            self._store.flush()
-        del self._store
+        try:
+            if self.path is not None and not self.read_only:
+                self._store.flush()
+        finally:  # released even when the flush fails (a full disk): the WAL holds every write
+            del self._store
 
 
 def _drain(fifo: str) -> None:
@@ -292,6 +321,7 @@ class _StreamingWriter(BulkWriter):
         fifo = os.path.join(self._dir.name, "quads.nq")
         os.mkfifo(fifo)
         self._thread = threading.Thread(target=self._run, args=(fifo,), name="jobtrail-bulk-load")
+        self._thread.daemon = True  # a load left waiting on its pipe must not keep a process alive
         self._thread.start()
         self._pipe = open(fifo, "wb", buffering=_STREAM_CHUNK)  # noqa: SIM115 - closed by close()
         return self._pipe
@@ -316,6 +346,7 @@ class _StreamingWriter(BulkWriter):
         with contextlib.suppress(BrokenPipeError):  # the load failed; close() says why
             pipe.write(data)
 
+    @_writes
     def close(self) -> None:
         if self._thread is None:
             return
@@ -332,7 +363,10 @@ class _StreamingWriter(BulkWriter):
     def abort(self) -> None:
         if self._thread is not None:
             self._finish()
-        self._drop()
+        # a store that refuses the drop too (its disk full) drops them when next opened:
+        # the journal names them; the error that made the caller give up is the one to tell
+        with contextlib.suppress(OSError, StoreError):
+            self._drop()
 
     def _finish(self) -> None:
         assert self._pipe is not None and self._thread is not None and self._dir is not None

@@ -626,3 +626,73 @@ def headless_chromium(profile: Path, *more: str) -> list[str]:
         "--virtual-time-budget=5000",
         *more,
     ]
+
+
+# =============================================================================
+# Disk fixtures (tests/store, tests/cli, tests/server): a real filesystem that fills up
+# =============================================================================
+#
+#   small_disk   a SmallDisk: a 30 MiB filesystem of its own, mounted for the test (tmpfs, else
+#                an ext4 image on a loop device); .fill(leave) writes a filler file until the
+#                disk is full (or `leave` bytes are left), .free() deletes it. Mounting needs
+#                root (CAP_SYS_ADMIN): without it the test is skipped, saying why.
+
+
+class SmallDisk:
+    """A small filesystem mounted at `path`, and a filler file to make it full."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.filler = path / "filler"
+
+    def fill(self, leave: int = 0) -> None:
+        """Write the filler until nothing (or only `leave` bytes) is left on the disk."""
+        with open(self.filler, "ab", buffering=0) as f:
+            chunk = b"\0" * (1 << 16)
+            with contextlib.suppress(OSError):  # ENOSPC: full
+                while True:
+                    f.write(chunk)
+        if leave:
+            os.truncate(self.filler, max(0, self.filler.stat().st_size - leave))
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+
+
+def _mount_small_disk(where: Path, size_mib: int) -> str | None:
+    """Mount a small filesystem at `where`; None, or why it cannot be done here."""
+    if os.geteuid() != 0:
+        return "mounting a small filesystem needs root (CAP_SYS_ADMIN); run the tests as root"
+    tmpfs = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mib}m", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    if tmpfs.returncode == 0:
+        return None
+    image = where.parent / f"{where.name}.ext4"
+    with open(image, "wb") as f:
+        f.truncate(size_mib << 20)
+    loop = subprocess.run(["mkfs.ext4", "-q", "-F", "-m", "0", str(image)], capture_output=True)
+    if loop.returncode == 0:
+        loop = subprocess.run(["mount", "-o", "loop", str(image), str(where)], capture_output=True)
+    if loop.returncode == 0:
+        return None
+    return (
+        f"cannot mount a {size_mib} MiB filesystem: tmpfs: {tmpfs.stderr.strip()}; "
+        f"ext4 on a loop device: {loop.stderr.decode(errors='replace').strip()}"
+    )
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    where = tmp_path / "disk"
+    where.mkdir()
+    why = _mount_small_disk(where, 30)
+    if why is not None:
+        pytest.skip(f"no small filesystem to fill: {why}")
+    try:
+        yield SmallDisk(where)
+    finally:
+        # lazy: a server process the test started may still be letting go of its files
+        subprocess.run(["umount", "-l", str(where)], check=False)

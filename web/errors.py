@@ -6,7 +6,8 @@ document. The app keeps those declarations in `app.state.error_styles`.
 
 The error classes (and the status each stands for) are in jobtrail.base.errors;
 nothing here decides a status. A stack trace is never shown: an unexpected
-exception is logged and answered with a plain 500.
+exception is logged and answered with a plain 500 — but for an `OSError` saying
+the disk is full, answered as `StoreFull` (507) naming the file's disk.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from jobtrail.base.errors import JobtrailError, StoreNotReady
+from jobtrail.store import space
 from jobtrail.web import conneg, html
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -96,5 +98,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:
+    if space.is_full(exc):  # a file beside the store (the vault, job files): 507 all the same
+        where = getattr(exc, "filename", None) or _store_path(request)
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return render(request, space.full_error(where, exc))
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return render(request, JobtrailError("an unexpected error happened; it has been logged"))
+
+
+def _store_path(request: Request[Any]) -> str | None:
+    try:
+        store = request.state["engine"].store
+    except (AttributeError, KeyError, TypeError):
+        return None
+    path = getattr(store, "path", None)
+    return str(path) if path is not None else None

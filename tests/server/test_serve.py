@@ -150,3 +150,61 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
     except OSError:
         return True
+
+
+def _gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists() or _zombie(pid)
+
+
+def test_a_killed_supervisor_takes_its_server_process_with_it(tmp_path: Path) -> None:
+    """An orphan would serve unsupervised and hold the store and the port for good."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    supervisor = _start(tmp_path / "data", port)
+    said = _lines(supervisor)
+    replacement: subprocess.Popen[str] | None = None
+    child = 0
+    try:
+        _until(lambda: _healthy(base), 30, "the server did not start")
+        (child,) = _children(supervisor.pid)
+        os.kill(supervisor.pid, signal.SIGKILL)
+        supervisor.wait(timeout=10)
+        killed = time.monotonic()
+        _until(lambda: _gone(child), 15, f"the server process outlived its supervisor: {said}")
+        assert time.monotonic() - killed < 10
+        command = [sys.executable, "-m", "jobtrail.cli", "serve", "--store", str(tmp_path / "data")]
+        replacement = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.PIPE)
+        _until(lambda: _healthy(base), 30, "a new server could not start on the same store")
+    finally:
+        for process in (supervisor, replacement):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=30)
+        if child and not _gone(child):  # an orphan left by a failure here
+            os.kill(child, signal.SIGKILL)
+
+
+def test_a_server_process_killed_again_and_again_is_started_again_each_time(
+    tmp_path: Path,
+) -> None:
+    """Not given up on: each death logged, the wait doubling from 1 s to restart_backoff."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    supervisor = _start(tmp_path / "data", port, JOBTRAIL_RESTART_BACKOFF="4")
+    said = _lines(supervisor)
+    try:
+        for _ in range(6):  # it gave up after five quick deaths
+            _until(lambda: _healthy(base), 30, f"the server did not (re)start: {said}")
+            (child,) = _children(supervisor.pid)
+            os.kill(child, signal.SIGKILL)
+            _until(lambda c=child: _gone(c), 10, "the server process did not die")
+        _until(lambda: _healthy(base), 30, f"the server did not start again: {said}")
+        assert supervisor.poll() is None
+        deaths = [line for line in said if "died of SIGKILL" in line]
+        assert len(deaths) == 6, said
+        waits = [line.rsplit("starting it again in ", 1)[1].strip() for line in deaths]
+        assert waits == ["1 s", "2 s", "4 s", "4 s", "4 s", "4 s"], deaths
+        assert "(6 times in the last minute)" in deaths[-1], deaths
+    finally:
+        supervisor.terminate()
+        supervisor.wait(timeout=30)
