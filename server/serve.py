@@ -2,9 +2,12 @@
 
 pyoxigraph is built to abort the whole process on an internal panic, and some
 queries still trigger one (an ORDER BY over terms its sort cannot order, in
-0.5.13). No Python code can catch that, so the server runs in a child process
-and this one starts it again when it dies, however often: a client that keeps
-sending such a query must not take the server down for good. Each death is
+0.5.13: tests/store/engine_sort_panic.py). Clients' queries run in query
+processes of their own (bindings/sparql/isolation.py), so theirs never reach
+the server; but nothing in Python can catch an abort, and the server's own
+work uses the same engine. So the server runs in a child process and this one
+starts it again when it dies, however often: nothing a client keeps doing may
+take the server down for good. Each death is
 logged (the signal or exit code, how many in the last minute, the wait before
 the next start), and a child that keeps dying is started after a wait that
 doubles from 1 s up to `restart_backoff` (30 s), back to 1 s once one has lived
@@ -33,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import ctypes
 import dataclasses
 import os
 import signal
@@ -46,6 +48,7 @@ from types import FrameType
 from typing import Any
 
 from jobtrail.base.errors import InputError
+from jobtrail.base.lifetime import signal_on_parent_death
 from jobtrail.server import settings
 from jobtrail.server.app import Config, create_app
 from jobtrail.store import open_store
@@ -135,13 +138,7 @@ def _die_with_parent() -> None:
     parent = int(os.environ.get(PARENT) or 0)
     if not parent:
         return
-    asked = False
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            asked = libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
+    asked = signal_on_parent_death(signal.SIGTERM)
     if os.getppid() != parent:  # it died before the request above: nothing will come
         print("the supervisor is gone; not starting", file=sys.stderr)
         raise SystemExit(1)

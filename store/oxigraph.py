@@ -241,6 +241,8 @@ class OxigraphStore(Store):
             self._store.backup(str(target))
         except OSError as e:
             shutil.rmtree(target, ignore_errors=True)
+            if space.is_full(e):
+                raise space.full_error(Path(target), e) from e
             raise StoreError(f"cannot copy the store to {target} for reading: {e}") from e
         return held
 

@@ -45,6 +45,7 @@ from jobtrail.base.errors import (
     NotAcceptable,
     QueryError,
     QueryTimeout,
+    StoreFull,
     StoreNotReady,
     UnsupportedFormat,
 )
@@ -225,8 +226,8 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
     config, arrived = engine.config, engine.log.position
     await federated(request, op.query)
     store = await dataset(request)
-    runner = runtime(request)
-    if runner.isolates(store):
+    answer: Answer | None = None
+    if runtime(request).isolates(store):
         job = Job(
             "store",
             op.query,
@@ -239,6 +240,7 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
             base=config.base_url,
         )
         answer = await isolated(request, store, job, arrived)
+    if answer is not None:
         body, fmt = laid_out(answer, op, request)
     else:
         work = partial(answer_here, store, op, request, config.base_url)
@@ -279,9 +281,11 @@ def runtime(request: AppRequest) -> QueryPool:
     return pool
 
 
-async def isolated(request: AppRequest, store: Store, job: Job, arrived: int) -> Answer:
+async def isolated(request: AppRequest, store: Store, job: Job, arrived: int) -> Answer | None:
     """`job` in a query process, over a snapshot of `store` holding every write
-    acknowledged before the request arrived (`arrived`: the log's position then)."""
+    acknowledged before the request arrived (`arrived`: the log's position then); None when
+    no snapshot can be taken (a full disk: the caller reads the store in the server, as
+    `/health` says the disk is full and reads go on)."""
     engine = request.state["engine"]
     timeout = engine.config.query_timeout
     public = engine.public
@@ -299,6 +303,8 @@ async def isolated(request: AppRequest, store: Store, job: Job, arrived: int) ->
     assert processes is not None
     try:
         return await processes.run(store, store.writes, job, timeout, timed_out(timeout))
+    except StoreFull:
+        return None
     except QueryError as e:
         if type(e) is QueryError:  # the parser's: point at the place
             raise with_caret(e, job.query) from e

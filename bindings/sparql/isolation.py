@@ -98,7 +98,12 @@ class Process:
 
     def __init__(self, memory_mb: int) -> None:
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
-        env = {**os.environ, "RUST_BACKTRACE": "0", "JOBTRAIL_QUERY_MEMORY_MB": str(memory_mb)}
+        env = {
+            **os.environ,
+            "RUST_BACKTRACE": "0",
+            "JOBTRAIL_QUERY_MEMORY_MB": str(memory_mb),
+            "JOBTRAIL_QUERY_PARENT": str(os.getpid()),
+        }
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "jobtrail.bindings.sparql.worker"],
             stdin=subprocess.PIPE,

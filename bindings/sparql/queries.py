@@ -205,6 +205,9 @@ async def _run(
             base=config.base_url,
         )
         answer = await sparql.isolated(request, store, job, arrived)
+    else:
+        answer = None
+    if answer is not None:
         if fmt is not conneg.HTML:
             return answer.body
         names, rows, boolean = sparql.rows_of(answer)

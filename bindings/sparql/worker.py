@@ -25,7 +25,6 @@ what pyoxigraph does when it aborts (tests/store/engine_sort_panic.py).
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
@@ -35,12 +34,12 @@ import sys
 from typing import IO, Any
 
 import pyoxigraph as ox
+from jobtrail.base.lifetime import signal_on_parent_death
 from jobtrail.bindings.sparql.results import results_body
 from jobtrail.web import conneg, render
 
 _LENGTH = struct.Struct(">I")
 READY = b'{"ready": true}'
-_PR_SET_PDEATHSIG = 1
 _FORMATS = {f.key: f for f in (*conneg.RESULT_FORMATS, *conneg.RDF_FORMATS, conneg.HTML)}
 
 
@@ -199,14 +198,10 @@ def die_with_parent() -> None:
     """Ask Linux to kill this process when the server that started it dies (a server killed
     with -9 leaves no query process running on); elsewhere, the end of stdin stops it once
     its query is done."""
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # it died before the request was made
-        os._exit(1)
+    parent = int(os.environ.get("JOBTRAIL_QUERY_PARENT") or os.getppid())
+    signal_on_parent_death(signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)  # it died before the request was made
 
 
 def main() -> None:
