@@ -9,13 +9,14 @@ run directory of its own and stores the results and the final phase in one trans
 aborted or timed out meanwhile is left as it is and what the worker made is
 thrown away.
 
-The keeper thread enforces time: a job past its execution duration becomes
-ERROR (TimeLimitExceeded) at its deadline — an external program it runs is
-killed then too, a pure-Python extraction finishes in its thread and its
-result is dropped —, a job not ended by its `due` time (MCMA's deadline)
-becomes ERROR too, and a job past its destruction time is deleted with its
-files. Both are kept in heaps in memory, filled from the store when the pool
-starts and from the job core's changes afterwards.
+The keeper thread enforces time: a job past its execution duration is
+ABORTED at its deadline, its error (TimeLimitExceeded) saying why, as UWS 1.1
+§2.1.4 says the service should — an external program it runs is killed then
+too, a pure-Python extraction finishes in its thread and its result is
+dropped —, a job not ended by its `due` time (MCMA's deadline) becomes ERROR,
+and a job past its destruction time is deleted with its files. Both are kept
+in heaps in memory, filled from the store when the pool starts and from the job
+core's changes afterwards.
 
 When the pool starts it takes over what a stopped server left: EXECUTING jobs
 go back to QUEUED (their work is redone from the input) and every QUEUED job
@@ -62,6 +63,14 @@ class PoolConfig:
     policy: FetchPolicy = FetchPolicy()
     results_ttl: float = 7 * 86400.0  # seconds results are kept after the job ends
     creator: str = "jobtrail"  # dcterms:creator of every aggregation
+
+
+def _ending(error: JobFailed | None) -> str:
+    """The phase a run ends in: ABORTED when its execution duration ran out (the work
+    itself noticed it, UWS 1.1 §2.1.4), ERROR when it failed, COMPLETED otherwise."""
+    if error is None:
+        return "COMPLETED"
+    return "ABORTED" if isinstance(error, TimeLimitExceeded) else "ERROR"
 
 
 class Workers:
@@ -187,7 +196,7 @@ class Workers:
             return
         self.jobs.set_phase(
             job_id,
-            "ERROR",
+            "ABORTED",  # UWS 1.1 §2.1.4: aborted, as a client's ABORT would; the error says why
             expect=("EXECUTING",),
             error=TimeLimitExceeded(
                 f"the job ran past its execution duration of {job.execution_duration} s",
@@ -303,7 +312,7 @@ class Workers:
         try:
             self.jobs.set_phase(
                 job.id,
-                "ERROR" if error is not None else "COMPLETED",
+                _ending(error),
                 expect=("EXECUTING",),
                 expect_started=job.started,
                 error=error,

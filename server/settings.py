@@ -161,7 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("price_per_mb", 0.0, "credit each MB of input costs a pass (size from HEAD)", float),
     Setting("uws_lists", None, "UWS job lists as name=Profile,… (default: one per profile)"),
     Setting("uws_max_wait", 60, "longest a UWS WAIT blocks, in seconds (WAIT=-1 gets this)", int),
-    Setting("uws_max_list", 1000, "most jobs a UWS job list shows without LAST", int),
+    Setting("uws_max_list", 1000, "most jobs a UWS list shows; past it: 303 to LAST=", int),
     Setting(
         "mcma_services",
         None,

@@ -199,8 +199,10 @@ async def job(request: AppRequest) -> Response:
     found = await run_in_threadpool(visible_job, request, job_id)
     if chosen is not None:
         return await _resource_map(request, found, chosen, path)
-    if found.phase == "ERROR" and found.error is not None:
-        raise _failure(found)  # rendered as the client accepts errors (problem+json, HTML, text)
+    # failed, or aborted by the service saying why (past its execution duration): the error,
+    # rendered as the client accepts errors (problem+json, HTML, text)
+    if found.phase in ("ERROR", "ABORTED") and found.error is not None:
+        raise _failure(found)
     fmt = conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
     if found.phase == "COMPLETED" and found.results is not None:
         target = f"{found.iri}{fmt.extension}"

@@ -79,7 +79,15 @@ def mcma_status(job: Job) -> str:
             same = token.casefold() == written.casefold()
             if same and status.canonical("mcma", token) == job.phase:
                 return token
+    if _timed_out(job.phase, job.error is not None):
+        return "Failed"
     return MCMA_STATUS.get(job.phase, "Failed")
+
+
+def _timed_out(phase: str, has_error: bool) -> bool:
+    """ABORTED by the service with its reason (the job's time ran out: the job core aborts
+    it, as UWS says): in MCMA and FIMS a job past its timeout has failed, not been canceled."""
+    return phase == "ABORTED" and has_error
 
 
 def spelled(value: str) -> str:
@@ -102,6 +110,8 @@ def fims_status(job: Job) -> str:
                 return written
         except InputError:
             pass
+    if _timed_out(job.phase, job.error is not None):
+        return "FAILED"
     return FIMS_STATUS.get(job.phase, "UNKNOWN")
 
 
@@ -331,6 +341,8 @@ def execution_document(
         state = mcma_status(job)
     elif execution.superseded:
         state = "Canceled"
+    elif _timed_out(execution.phase, execution.error is not None):
+        state = "Failed"
     else:
         state = MCMA_STATUS.get(execution.phase, "Failed")
     out: dict[str, Any] = {

@@ -1,13 +1,14 @@
 """IVOA UWS 1.1 (REST binding) over the job core: `/uws/{list}/…`.
 
     GET  /uws                          the job lists here, each bound to a profile
-    GET  /uws/{list}                   uws:jobs, filtered by PHASE (repeatable), AFTER, LAST
+    GET  /uws/{list}                   uws:jobs, filtered by PHASE (repeatable), AFTER, LAST;
+                                       past `uws_max_list` jobs without LAST: 303 to LAST=
     POST /uws/{list}                   a new job from the parameters → 303 to it
-                                       (PENDING; PHASE=RUN starts it at once)
+                                       (PENDING; PHASE=RUN starts it at once); refused: 403
     GET  /uws/{list}/{id}              uws:job; WAIT=n[&PHASE=p] blocks until the phase changes
-    POST /uws/{list}/{id}              ACTION=DELETE, or any of PHASE, RUNID, EXECUTIONDURATION,
-                                       DESTRUCTION and job parameters → 303 to the job
-    DELETE /uws/{list}/{id}            → 303 to the list
+    POST /uws/{list}/{id}              ACTION=DELETE, or any of PHASE (RUN, ABORT), RUNID,
+                                       EXECUTIONDURATION, DESTRUCTION and job parameters → 303
+    DELETE /uws/{list}/{id}            → 303 to the list; the job is then 404 here
     GET|POST /uws/{list}/{id}/{what}   phase, runid, owner, quote, executionduration,
                                        destruction, creationTime, startTime, endTime,
                                        error, results, parameters
@@ -18,8 +19,8 @@ A UWS job is the job core's job: its IRI stays `/jobs/{id}`, named by every
 document here (`jobInfo`, `Link: rel=canonical`), and it reads the same at
 `/jobs/{id}` and in SPARQL. A list holds the jobs of its profile (a curator and the
 admin see everyone's; a curator changes only their own). The job's input is its `URL`
-parameter. Names of parameters are case-insensitive (UWS 1.1 §2.2.3, as in DALI);
-values are kept as sent.
+parameter. Parameters are read by `params.py`; the documents are written by
+`documents.py`.
 """
 
 from __future__ import annotations
@@ -27,45 +28,57 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 
-from jobtrail.base.errors import Conflict, Forbidden, InputError, NotFound
-from jobtrail.base.xmltext import carried, check_field
+from jobtrail.base.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from jobtrail.bindings.uws.documents import (
+    JobList,
+    base_url,
+    ended_with_error,
+    files_of,
+    job_document,
+    job_url,
+    jobs_document,
+    list_url,
+    parameters_element,
+    parameters_of,
+    respond,
+    results_element,
+    with_files,
+    xml_bytes,
+)
+from jobtrail.bindings.uws.params import (
+    CONTROL,
+    INPUT,
+    XS_INT_MAX,
+    Params,
+    after_shown,
+    count,
+    duration,
+    iso,
+    params_of,
+    when,
+)
 from jobtrail.jobs import results as result_files
-from jobtrail.jobs.core import FINAL, PHASES, Change, Job
+from jobtrail.jobs.core import PHASES, Change, Job
 from jobtrail.jobs.profiles import Profile
 from jobtrail.jobs.waits import Waits
 from jobtrail.web import html
 from jobtrail.web.binding import Runtime
-from jobtrail.web.requests import caller_of, read_body, viewer_of, visible_job
+from jobtrail.web.requests import caller_of, viewer_of, visible_job
 from jobtrail.web.state import AppRequest, Engine, JobKind
-from lxml import etree
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-UWS_NS = "http://www.ivoa.net/xml/UWS/v1.0"
-XLINK_NS = "http://www.w3.org/1999/xlink"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-JT_NS = "https://w3id.org/jobtrail/vocab#"
-NSMAP = {"uws": UWS_NS, "xlink": XLINK_NS, "xsi": XSI_NS}
-XML = "application/xml"
-
 BLOCKING = frozenset({"PENDING", "QUEUED", "EXECUTING"})
 """The phases in which a WAIT blocks (UWS 1.1 §2.2.1.1)."""
 
-ACTIONS = {"RUN": "QUEUED", "ABORT": "ABORTED", "SUSPEND": "SUSPENDED", "ARCHIVE": "ARCHIVED"}
-CONTROL = frozenset({"phase", "action", "runid", "executionduration", "destruction", "pass"})
-INPUT = "url"
-
-
-@dataclass(frozen=True)
-class JobList:
-    name: str
-    profile: str
+ACTIONS = {"RUN": "QUEUED", "ABORT": "ABORTED"}
+"""What a client may ask of a job's phase (UWS 1.1 §2.2.3.5-6). SUSPENDED and ARCHIVED
+are the service's to reach (§2.1.3): PHASE=SUSPEND and PHASE=ARCHIVE are refused."""
 
 
 class Lists(Runtime):
@@ -115,49 +128,6 @@ def job_lists(setting: str | None, profiles: Collection[str]) -> dict[str, JobLi
 # --- requests --------------------------------------------------------------------------
 
 
-class Params:
-    """A request's parameters (query string and form body), names case-insensitive."""
-
-    def __init__(self, pairs: Sequence[tuple[str, str]]):
-        self.pairs = list(pairs)
-
-    def all(self, name: str) -> list[str]:
-        return [v for k, v in self.pairs if k.lower() == name]
-
-    def one(self, name: str) -> str | None:
-        values = self.all(name)
-        if len(values) > 1 and len(set(values)) > 1:
-            raise InputError(f"{name.upper()} is given {len(values)} times with different values")
-        return values[0] if values else None
-
-    def job_parameters(self) -> list[tuple[str, str]]:
-        return [(k, v) for k, v in self.pairs if k.lower() not in CONTROL]
-
-
-async def params_of(request: AppRequest) -> Params:
-    pairs = list(request.query_params.multi_items())
-    if request.method == "POST":
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "multipart/form-data":
-            form = await request.form()
-            pairs += [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
-        else:
-            body = await read_body(request)
-            if body and kind not in ("", "application/x-www-form-urlencoded"):
-                raise InputError(
-                    f"UWS parameters come as a form, not {kind}",
-                    hint="POST application/x-www-form-urlencoded, e.g. PHASE=RUN",
-                )
-            try:
-                pairs += parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-            except UnicodeDecodeError as e:
-                raise InputError(f"the form is not UTF-8 ({e})") from e
-    for name, value in pairs:  # every one may end up in a UWS document: XML 1.0
-        check_field(name.upper() if name.lower() in CONTROL else name, value)
-        check_field("parameter name", name)
-    return Params(pairs)
-
-
 def _list(request: AppRequest) -> JobList:
     lists = lists_of(request).lists
     name = request.path_params["list"]
@@ -171,7 +141,10 @@ def _job(request: AppRequest, change: bool = False) -> tuple[JobList, Job]:
     """The job of the path, if it is in the list and the caller may see it (`change`: may
     change it; a curator reads every job but changes only their own)."""
     job_list = _list(request)
-    job = visible_job(request, request.path_params["id"], change=change)
+    try:
+        job = visible_job(request, request.path_params["id"], change=change)
+    except Gone as e:
+        raise _forgotten(request.path_params["id"], e) from None
     if job.profile != job_list.profile:
         raise NotFound(
             f"job {job.id} is not in the list {job_list.name}",
@@ -180,17 +153,23 @@ def _job(request: AppRequest, change: bool = False) -> tuple[JobList, Job]:
     return job_list, job
 
 
-def _base(request: AppRequest) -> str:
-    base: str = request.state["engine"].config.base_url
-    return base
+def _forgotten(job_id: str, gone: Gone) -> NotFound:
+    """A deleted job is forgotten by the UWS service (UWS 1.1 §2.2.3.3): 404 here; its
+    history stays at its canonical IRI (410 there)."""
+    return NotFound(f"there is no job {job_id} here: it was deleted", hint=gone.hint)
 
 
-def list_url(request: AppRequest, job_list: JobList) -> str:
-    return f"{_base(request)}uws/{job_list.name}"
-
-
-def job_url(request: AppRequest, job_list: JobList, job: Job) -> str:
-    return f"{list_url(request, job_list)}/{job.id}"
+@contextlib.contextmanager
+def _creation() -> Iterator[None]:
+    """A job the service will not create is a 403 (UWS 1.1 §2.2.3.1): a parameter or value
+    it refuses. What is wrong with the request as HTTP (its type, size, time) keeps its
+    status; the message and hint are the same either way."""
+    try:
+        yield
+    except InputError as e:
+        if e.status != 400:
+            raise
+        raise Forbidden(e.message, hint=e.hint, details=e.details) from e
 
 
 def _record(request: AppRequest, params: Params) -> dict[str, Any]:
@@ -217,173 +196,10 @@ def _see(url: str, job: Job | None = None) -> Response:
     return RedirectResponse(url, status_code=303, headers=headers)
 
 
-# --- values ----------------------------------------------------------------------------
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _when(text: str, name: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            f"{name} is an ISO 8601 time, not {text!r}", hint="e.g. 2030-01-01T00:00:00Z"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _seconds(text: str, name: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise InputError(f"{name} is a whole number of seconds, not {text!r}") from None
-    if value < 0:
-        raise InputError(f"{name} is ≥ 0 (0: unlimited), not {value}")
-    if value > XS_INT_MAX:  # UWS writes it as an xs:int
-        raise InputError(
-            f"{name} is at most {XS_INT_MAX:,} seconds (an xs:int), not {value:,}",
-            details={"limit": XS_INT_MAX},
-        )
-    return value
-
-
-XS_INT_MAX = 2**31 - 1
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else str(value)
-
-
-def parameters_of(job: Job) -> list[tuple[str, str]]:
-    shown = [(INPUT.upper(), job.input)] if job.input else []
-    return shown + [(k, _text(v)) for k, v in sorted(job.parameters.items())]
-
-
 def _named(profile: Profile | None, pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
     """Job parameters under the profile's own spelling of each name (case-insensitive)."""
     spelled = {s.name.lower(): s.name for s in (profile.parameters if profile else ())}
     return {spelled.get(k.lower(), k): v for k, v in pairs}
-
-
-# --- documents -------------------------------------------------------------------------
-
-
-def _el(parent: etree._Element, name: str, text: str | None = None, **attrs: str) -> Any:
-    # a job another binding made may hold what XML cannot carry: U+FFFD in its place
-    e = etree.SubElement(parent, f"{{{UWS_NS}}}{name}", {k: carried(v) for k, v in attrs.items()})
-    if text is not None:
-        e.text = carried(text)
-    return e
-
-
-def _nil(parent: etree._Element, name: str, value: str | None) -> None:
-    e = _el(parent, name, value)
-    if value is None:
-        e.set(f"{{{XSI_NS}}}nil", "true")
-
-
-def _xml(root: etree._Element) -> bytes:
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
-
-
-def job_document(request: AppRequest, job_list: JobList, job: Job) -> bytes:
-    root = etree.Element(f"{{{UWS_NS}}}job", nsmap=NSMAP, version="1.1")
-    _el(root, "jobId", job.id)
-    if job.run_id is not None:
-        _el(root, "runId", job.run_id)
-    _nil(root, "ownerId", job.owner)
-    _el(root, "phase", job.phase)
-    _nil(root, "quote", iso(job.quote) if job.quote else None)
-    _el(root, "creationTime", iso(job.created))
-    _nil(root, "startTime", iso(job.started) if job.started else None)
-    _nil(root, "endTime", iso(job.ended) if job.ended else None)
-    _el(root, "executionDuration", str(job.execution_duration))
-    _nil(root, "destruction", iso(job.destruction) if job.destruction else None)
-    root.append(_parameters(job))
-    root.append(_results(request, job_list, job))
-    if job.phase == "ERROR" and job.error is not None:
-        summary = _el(root, "errorSummary", type=_error_type(job), hasDetail="true")
-        _el(summary, "message", job.error.message)
-    info = etree.SubElement(root, f"{{{UWS_NS}}}jobInfo", nsmap={"jt": JT_NS})
-    for name, value in (("canonical", job.iri), ("profile", job.profile), ("list", job_list.name)):
-        etree.SubElement(info, f"{{{JT_NS}}}{name}").text = carried(value)
-    return _xml(root)
-
-
-def _parameters(job: Job) -> etree._Element:
-    root = etree.Element(f"{{{UWS_NS}}}parameters", nsmap=NSMAP)
-    for name, value in parameters_of(job):
-        _el(root, "parameter", value, id=name)
-    return root
-
-
-def _results(request: AppRequest, job_list: JobList, job: Job) -> etree._Element:
-    root = etree.Element(f"{{{UWS_NS}}}results", nsmap=NSMAP)
-    for f in _files(request):
-        attrs = {f"{{{XLINK_NS}}}type": "simple", f"{{{XLINK_NS}}}href": f.iri}
-        if f.size is not None:
-            attrs["size"] = str(f.size)
-        if f.media_type:
-            attrs["mime-type"] = f.media_type
-        _el(root, "result", id=f.name, **attrs)
-    return root
-
-
-def _error_type(job: Job) -> str:
-    """`transient` when trying again may succeed (the input was unavailable, time ran out)."""
-    assert job.error is not None
-    return "transient" if job.error.type in ("InputUnavailable", "TimeLimitExceeded") else "fatal"
-
-
-def jobs_document(request: AppRequest, job_list: JobList, found: Sequence[Job]) -> bytes:
-    root = etree.Element(f"{{{UWS_NS}}}jobs", nsmap=NSMAP, version="1.1")
-    for job in found:
-        ref = _el(
-            root,
-            "jobref",
-            id=job.id,
-            **{
-                f"{{{XLINK_NS}}}type": "simple",
-                f"{{{XLINK_NS}}}href": job_url(request, job_list, job),
-            },
-        )
-        _el(ref, "phase", job.phase)
-        if job.run_id is not None:
-            _el(ref, "runId", job.run_id)
-        _nil(ref, "ownerId", job.owner)
-        _el(ref, "creationTime", iso(job.created))
-    return _xml(root)
-
-
-def _respond(body: bytes, job: Job | None = None, media_type: str = XML) -> Response:
-    headers = {"Link": f'<{job.iri}>; rel="canonical"'} if job is not None else {}
-    return Response(body, media_type=media_type, headers=headers)
-
-
-_FILES = "jobtrail.uws.files"  # the request's scope key for the files read
-
-
-async def _with_files(request: AppRequest, job: Job) -> None:
-    """Read the job's result files into the request, for the documents that list them."""
-    if job.results is None:
-        request.scope[_FILES] = []
-        return
-    store = request.state["engine"].jobs.store
-    # An embedded read takes ~0.1 ms; through the threadpool a woken waiter would queue
-    # behind the writers finishing jobs, which is most of its wake-up latency.
-    if store.in_process:
-        triples = store.read(job.results)
-    else:
-        triples = await run_in_threadpool(store.read, job.results)
-    request.scope[_FILES] = result_files.listed(triples, job.results)
-
-
-def _files(request: AppRequest) -> list[result_files.Listed]:
-    """The result files `_with_files` read for this request (none if it did not)."""
-    files: list[result_files.Listed] = request.scope.get(_FILES, [])
-    return files
 
 
 # --- the lists ----------------------------------------------------------------------------
@@ -393,7 +209,7 @@ async def lists(request: AppRequest) -> Response:
     """The UWS job lists of this server, each bound to a job profile."""
     found = lists_of(request).lists
     kinds = lists_of(request).kinds
-    base = _base(request)
+    base = base_url(request)
     local = request.state["engine"].profiles
     rows = "".join(
         f"<tr><td>{html.link(f'{base}uws/{j.name}', j.name)}</td><td>"
@@ -422,9 +238,10 @@ async def lists(request: AppRequest) -> Response:
 async def job_list(request: AppRequest) -> Response:
     """The list's jobs the caller may see (GET, filtered), or a new job (POST → 303)."""
     the_list = _list(request)
-    params = await params_of(request)
     if request.method == "POST":
-        return await _create(request, the_list, params)
+        with _creation():
+            return await _create(request, the_list, await params_of(request))
+    params = await params_of(request, repeatable=frozenset({"phase"}))
     phases = [p.upper() for p in params.all("phase")]
     unknown = [p for p in phases if p not in PHASES]
     if unknown:
@@ -435,11 +252,12 @@ async def job_list(request: AppRequest) -> Response:
         phases = [p for p in PHASES if p != "ARCHIVED"]
     after = params.one("after")
     last = params.one("last")
-    limit = request.state["engine"].config.uws_max_list
-    if last is not None:
-        limit = _seconds(last, "LAST")
-        if limit == 0:
-            raise InputError("LAST is a number of jobs greater than 0")
+    most: int = request.state["engine"].config.uws_max_list
+    asked = count(last, "LAST (a number of jobs)") if last is not None else None
+    if asked == 0:
+        raise InputError("LAST is a number of jobs greater than 0", hint=f"e.g. LAST={most}")
+    if asked is not None and asked > most:
+        return _see(_with_last(request, the_list, params, most))
     viewer = viewer_of(request)  # a curator and the admin see every job
     found = await run_in_threadpool(
         lambda: request.state["engine"].jobs.list(
@@ -448,11 +266,21 @@ async def job_list(request: AppRequest) -> Response:
             everyone=viewer.sees_all,
             phases=phases,
             profiles=[the_list.profile],
-            after=_when(after, "AFTER") if after is not None else None,
-            limit=limit,
+            # compared at the precision the documents show creation times (milliseconds)
+            after=after_shown(when(after, "AFTER")) if after is not None else None,
+            limit=asked if asked is not None else most + 1,
         )
     )
-    return _respond(jobs_document(request, the_list, found))
+    if len(found) > most:  # all the jobs, as the spec says, are too many: its LAST= instead
+        return _see(_with_last(request, the_list, params, most))
+    return respond(jobs_document(request, the_list, found))
+
+
+def _with_last(request: AppRequest, the_list: JobList, params: Params, most: int) -> str:
+    """The list's URL with the same filters and LAST=`most` (UWS 1.1 §2.2.2.1: a service
+    whose list is too long redirects to one with LAST)."""
+    kept = [(k, v) for k, v in params.pairs if k.lower() != "last"]
+    return f"{list_url(request, the_list)}?{urlencode([*kept, ('LAST', str(most))])}"
 
 
 async def _create(request: AppRequest, the_list: JobList, params: Params) -> Response:
@@ -465,14 +293,22 @@ async def _create(request: AppRequest, the_list: JobList, params: Params) -> Res
     profile = profiles[the_list.profile]
     given = _named(profile, params.job_parameters())
     url = next((given.pop(k) for k in list(given) if k.lower() == INPUT), None)
-    duration = params.one("executionduration")
+    seconds = params.one("executionduration")
     destruction = params.one("destruction")
     run_id = params.one("runid")
     start = (params.one("phase") or "").upper()
     if start not in ("", "RUN"):
         raise InputError(f"a job is created PENDING, or started with PHASE=RUN, not {start}")
+    if params.one("action") is not None:
+        raise InputError("ACTION is for a job (ACTION=DELETE), not for creating one")
     jobs = request.state["engine"].jobs
     now = jobs.clock()
+    execution_duration = (
+        duration(seconds, config.max_execution_duration)
+        if seconds is not None
+        else config.execution_duration
+    )
+    destroy = when(destruction, "DESTRUCTION") if destruction is not None else None
     job = await run_in_threadpool(
         lambda: jobs.create(
             profile=the_list.profile,
@@ -480,12 +316,8 @@ async def _create(request: AppRequest, the_list: JobList, params: Params) -> Res
             owner=caller.name,
             run_id=run_id,
             parameters=given,
-            execution_duration=_seconds(duration, "EXECUTIONDURATION")
-            if duration is not None
-            else config.execution_duration,
-            destruction=_when(destruction, "DESTRUCTION")
-            if destruction is not None
-            else now + timedelta(seconds=config.results_ttl),
+            execution_duration=execution_duration,
+            destruction=destroy or now + timedelta(seconds=config.results_ttl),
             phase="QUEUED" if start == "RUN" else "PENDING",
             request=_record(request, params),
             payer=accounts.payer(caller),
@@ -523,8 +355,8 @@ async def job(request: AppRequest) -> Response:
         return _see(job_url(request, the_list, found), found)
     if wait is not None and future is not None:
         found = await _wait(request, found, wait, params.one("phase"), future)
-    await _with_files(request, found)
-    return _respond(job_document(request, the_list, found), found)
+    await with_files(request, found)
+    return respond(job_document(request, the_list, found), found)
 
 
 async def _wait(
@@ -554,8 +386,11 @@ async def _wait(
         change = await waits.wait(found.id, future, deadline - loop.time())
         if change is None:
             return found
-        if change.job is None:  # deleted meanwhile: answer as a GET now would
-            return await run_in_threadpool(request.state["engine"].jobs.get, found.id)
+        if change.job is None:  # deleted meanwhile: answer as a GET now would (404)
+            try:
+                return await run_in_threadpool(request.state["engine"].jobs.get, found.id)
+            except Gone as e:
+                raise _forgotten(found.id, e) from None
         if change.job.phase != found.phase:
             return change.job
         future = waits.register(found.id)
@@ -568,7 +403,7 @@ def _run_here(request: AppRequest, profile: str) -> None:
     if profile not in request.state["engine"].profiles and kind is not None:
         raise Forbidden(
             f"{profile} jobs are made and moved elsewhere: their phase is not UWS's to set",
-            hint=f"create and change them at {_base(request)}{kind.home}; "
+            hint=f"create and change them at {base_url(request)}{kind.home}; "
             "UWS reads them and can delete them",
         )
 
@@ -579,13 +414,15 @@ async def _change(request: AppRequest, found: Job, params: Params) -> Job:
     jobs = request.state["engine"].jobs
     by = viewer_of(request).label  # who acts: a caller, or the admin
     record = _record(request, params)
+    action = _action(params.one("phase"))  # checked before anything changes
     fields: dict[str, Any] = {}
     if (run_id := params.one("runid")) is not None:
         fields["run_id"] = run_id
-    if (duration := params.one("executionduration")) is not None:
-        fields["execution_duration"] = _seconds(duration, "EXECUTIONDURATION")
+    if (seconds := params.one("executionduration")) is not None:
+        most = request.state["engine"].config.max_execution_duration
+        fields["execution_duration"] = duration(seconds, most)
     if (destruction := params.one("destruction")) is not None:
-        fields["destruction"] = _when(destruction, "DESTRUCTION")
+        fields["destruction"] = when(destruction, "DESTRUCTION")
     given = params.job_parameters()
     if given:
         profiles: Mapping[str, Profile] = request.state["engine"].profiles
@@ -600,36 +437,42 @@ async def _change(request: AppRequest, found: Job, params: Params) -> Job:
             found = await run_in_threadpool(
                 lambda: jobs.update(found.id, by=by, request=record, **fields)
             )
-    if (phase := params.one("phase")) is not None:
-        found = await _phase(request, found, phase.upper(), by, record)
+    if action is not None:
+        found = await _phase(request, found, action, by, record)
     return found
 
 
-async def _phase(request: AppRequest, found: Job, action: str, by: str, record: Any) -> Job:
-    if action not in ACTIONS:
+def _action(phase: str | None) -> str | None:
+    """The PHASE a client sent, if it is one a client may send: RUN or ABORT (UWS 1.1
+    §2.2.3.5-6). The service suspends, resumes and archives jobs itself (§2.1.3)."""
+    if phase is None:
+        return None
+    action = phase.strip().upper()
+    if action in ("SUSPEND", "ARCHIVE"):
         raise InputError(
-            f"PHASE={action} is not something a client can ask",
-            hint="PHASE=RUN, ABORT, SUSPEND or ARCHIVE",
+            f"PHASE={action} is not a client's to send: the service suspends, resumes and "
+            "archives jobs itself (UWS 1.1 §2.1.3)",
+            hint="PHASE=RUN or PHASE=ABORT",
         )
-    target = ACTIONS[action]
+    if action not in ACTIONS:
+        raise InputError(f"PHASE={action} is not something a client can ask", hint="RUN or ABORT")
+    return action
+
+
+async def _phase(request: AppRequest, found: Job, action: str, by: str, record: Any) -> Job:
     if action == "RUN" and found.phase in ("QUEUED", "EXECUTING"):
         return found  # running already: asking again changes nothing
-    if action == "ARCHIVE" and found.phase not in FINAL - {"ARCHIVED"}:
+    if action == "RUN" and found.phase == "SUSPENDED":
         raise Forbidden(
-            f"job {found.id} is {found.phase}: only a finished job can be archived",
-            hint="ABORT it first, or wait until it ends",
+            f"job {found.id} is SUSPENDED: the service resumes it itself (UWS 1.1 §2.1.3)",
+            hint="wait for it (WAIT=…), or PHASE=ABORT to end it",
             details={"phase": found.phase},
         )
     jobs = request.state["engine"].jobs
     with _allowed():
-        changed = await run_in_threadpool(
-            lambda: jobs.set_phase(found.id, target, by=by, request=record)
+        return await run_in_threadpool(
+            lambda: jobs.set_phase(found.id, ACTIONS[action], by=by, request=record)
         )
-    if target == "ARCHIVED":
-        await run_in_threadpool(
-            result_files.remove, request.state["workers"].config.files, found.id
-        )
-    return changed
 
 
 async def _delete(request: AppRequest, the_list: JobList, found: Job, params: Params) -> Response:
@@ -650,7 +493,7 @@ PLAIN: dict[str, Callable[[Job], str]] = {
     "runid": lambda j: j.run_id or "",
     "owner": lambda j: j.owner or "",
     "quote": lambda j: iso(j.quote) if j.quote else "",
-    "executionduration": lambda j: str(j.execution_duration),
+    "executionduration": lambda j: str(min(j.execution_duration, XS_INT_MAX)),
     "destruction": lambda j: iso(j.destruction) if j.destruction else "",
     "creationTime": lambda j: iso(j.created),
     "startTime": lambda j: iso(j.started) if j.started else "",
@@ -679,17 +522,17 @@ async def part(request: AppRequest) -> Response:
         changed = await _change(request, found, _only(params, what))
         return _see(job_url(request, the_list, changed), changed)
     if what in PLAIN:
-        return _respond(PLAIN[what](found).encode(), found, "text/plain; charset=utf-8")
+        return respond(PLAIN[what](found).encode(), found, "text/plain; charset=utf-8")
     if what == "error":
-        if found.phase != "ERROR" or found.error is None:
+        if not ended_with_error(found) or found.error is None:
             raise NotFound(f"job {found.id} is {found.phase}: it has no error")
         detail = found.error.message + (f"\n{found.error.hint}" if found.error.hint else "")
-        return _respond(f"{detail}\n".encode(), found, "text/plain; charset=utf-8")
+        return respond(f"{detail}\n".encode(), found, "text/plain; charset=utf-8")
     if what == "results":
-        await _with_files(request, found)
-        return _respond(_xml(_results(request, the_list, found)), found)
+        await with_files(request, found)
+        return respond(xml_bytes(results_element(request, the_list, found)), found)
     if what == "parameters":
-        return _respond(_xml(_parameters(found)), found)
+        return respond(xml_bytes(parameters_element(found)), found)
     raise NotFound(
         f"a UWS job has no {what!r}",
         hint="phase, runid, owner, quote, executionduration, destruction, creationTime, "
@@ -707,9 +550,9 @@ def _only(params: Params, what: str) -> Params:
 async def result(request: AppRequest) -> Response:
     """A result by its id: 303 to the file at the job's canonical IRI."""
     _, found = await run_in_threadpool(_job, request)
-    await _with_files(request, found)
+    await with_files(request, found)
     name = request.path_params["name"]
-    for f in _files(request):
+    for f in files_of(request):
         if f.name == name:
             return _see(f.iri, found)
     raise NotFound(f"job {found.id} has no result {name!r}", hint=f"see {found.iri}/results")
@@ -721,6 +564,12 @@ async def parameter(request: AppRequest) -> Response:
     params = await params_of(request)
     the_list, found = await run_in_threadpool(_job, request, request.method == "POST")
     if request.method == "POST":
+        if name.lower() in CONTROL:  # PHASE, RUNID …: the job's own values, not parameters
+            raise Forbidden(
+                f"{name.upper()} is not a job parameter: it cannot be set here",
+                hint=f"POST {name.upper()}=… to {job_url(request, the_list, found)}"
+                + (f"/{name.lower()}" if name.lower() in WRITABLE else ""),
+            )
         value = params.one(name.lower()) or params.one("value")
         if value is None:
             raise InputError(f"POST {name}=… (or VALUE=…) to change it")
@@ -728,7 +577,7 @@ async def parameter(request: AppRequest) -> Response:
         return _see(job_url(request, the_list, changed), changed)
     for key, value in parameters_of(found):
         if key.lower() == name.lower():
-            return _respond(value.encode(), found, "text/plain; charset=utf-8")
+            return respond(value.encode(), found, "text/plain; charset=utf-8")
     raise NotFound(f"job {found.id} has no parameter {name!r}", hint=f"see {found.iri}")
 
 
