@@ -30,7 +30,7 @@ import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
-from importlib.resources import files
+from importlib.resources import as_file, files
 from typing import Any
 
 from jobtrail.base.errors import InputError, Location, MalformedInput, NotFound
@@ -66,9 +66,10 @@ def _parser() -> etree.XMLParser:
 
 @functools.cache
 def schema() -> etree.XMLSchema:
-    """The SIF 3.2.1 jobs object's schema (sif-jobs-3.2.1.xsd beside this module)."""
-    data = (files("jobtrail.bindings.sif") / "sif-jobs-3.2.1.xsd").read_bytes()
-    return etree.XMLSchema(etree.fromstring(data, _parser()))
+    """The official SIF Infrastructure 3.2.1 schemas (`xsd/`, vendored with their licence):
+    `Collections.xsd` includes the others and declares every root element read here."""
+    with as_file(files("jobtrail.bindings.sif") / "xsd" / "Collections.xsd") as path:
+        return etree.XMLSchema(etree.parse(str(path), _parser()))
 
 
 def parse(body: bytes, root: str | None, source: str) -> etree._Element:

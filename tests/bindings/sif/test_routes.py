@@ -42,8 +42,10 @@ PAYLOAD = (
 
 @cache
 def schema() -> etree.XMLSchema:
-    """The schema the server validates input with; here it checks what the server sends."""
-    return etree.XMLSchema(etree.parse(str(files("jobtrail.bindings.sif") / "sif-jobs-3.2.1.xsd")))
+    """The official SIF 3.2.1 infrastructure schemas, vendored (bindings/sif/xsd, Apache 2.0,
+    from Access4Learning/sif3-framework-dotnet): every document the server sends is checked."""
+    entry = files("jobtrail.bindings.sif") / "xsd" / "Collections.xsd"
+    return etree.XMLSchema(etree.parse(str(entry)))
 
 
 def job_document(
