@@ -27,6 +27,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -93,14 +94,15 @@ class Environments:
             (s, nt.jt("owner"), nt.lit(owner)),
             (s, nt.iri(f"{DCTERMS}created"), nt.datetime_lit(env.created)),
         ]
-        triples += [(s, nt.jt(f"sif_{k}"), nt.lit(v)) for k, v in fields.items()]
+        triples.append((s, nt.jt("sifConsumer"), nt.json_lit(fields)))
         self.store.replace(ResourceGraph(self.iri(env.id), triples))
         return env
 
     def get(self, env_id: str) -> Environment | None:
         if not re.fullmatch(r"[0-9a-f-]{36}", env_id):
             return None
-        owner, created, fields = None, None, {}
+        owner, created = None, None
+        fields: dict[str, str] = {}
         for t in self.store.read(self.iri(env_id)):
             if isinstance(t.object, ox.Triple):
                 continue
@@ -109,8 +111,8 @@ class Environments:
                 owner = value
             elif p == f"{DCTERMS}created":
                 created = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            elif p.startswith(f"{_J}sif_"):
-                fields[p.removeprefix(f"{_J}sif_")] = value
+            elif p == f"{_J}sifConsumer":
+                fields = {str(k): str(v) for k, v in json.loads(value).items()}
         if owner is None or created is None:
             return None
         return Environment(env_id, owner, created, fields)
