@@ -144,9 +144,11 @@ class Environments:
                 return  # a user's own credentials: checked as everywhere
             env = self.session(name)
             if env is None:
+                if _TOKEN.fullmatch(name) is None:
+                    return  # the admin token as a Basic password, or a bad user: checked as ever
                 raise Forbidden(
-                    "the Basic credentials name neither a user here nor a SIF session",
-                    hint="register first: POST /sif/environments/environment with Basic "
+                    "this SIF session is not known here: it ended, or the token is wrong",
+                    hint="register again: POST /sif/environments/environment with Basic "
                     "base64(user:password); then send base64(sessionToken:password)",
                 )
             self._check(env.owner, secret.encode())
