@@ -97,6 +97,8 @@ class JT(DefinedNamespace):
     SifPhaseState: URIRef
     AccessRight: URIRef
     SifInitialization: URIRef
+    SifEnvironment: URIRef
+    sifConsumer: URIRef
     sifService: URIRef
     stateDescription: URIRef
     sifTimeout: URIRef

@@ -293,7 +293,66 @@ class Jobs:
 
         `after` and `before` bound the creation time, both excluded.
         """
-        filters = []
+        where, substitutions = self._selection(
+            owner, anonymous, everyone, phases, profiles, after, before
+        )
+        bound = "".join(
+            f" ?{name}" for name in substitutions
+        )  # Oxigraph substitutes projected ones
+        rows = self.store.query(
+            f"SELECT ?job{bound} WHERE {{ GRAPH ?job {{ ?job a <{_J}Job> ; <{_J}phase> ?phase ; "
+            f"<{DCTERMS}created> ?created ; <{_J}jobProfile> ?profile "
+            f"OPTIONAL {{ ?job <{_J}owner> ?owner }} }} {where} }} "
+            f"ORDER BY {'?created' if oldest_first else 'DESC(?created)'} "
+            f"LIMIT {int(limit)} OFFSET {int(offset)}",
+            substitutions=substitutions,
+        )
+        found = []
+        for row in rows:  # type: ignore[union-attr]
+            iri = row["job"].value
+            job_id = self.id_of(iri)
+            triples = self.store.read(iri) if job_id else []
+            if job_id and triples:
+                found.append(from_triples(job_id, iri, triples))
+        return found
+
+    def count(
+        self,
+        *,
+        owner: str | None = None,
+        anonymous: bool = True,
+        everyone: bool = False,
+        phases: Sequence[str] = (),
+        profiles: Sequence[str] = (),
+        after: datetime | None = None,
+        before: datetime | None = None,
+    ) -> int:
+        """How many jobs `list` would give without its limit (for paging)."""
+        where, substitutions = self._selection(
+            owner, anonymous, everyone, phases, profiles, after, before
+        )
+        bound = "".join(f" ?{name}" for name in substitutions)
+        rows = self.store.query(
+            f"SELECT ?job{bound} WHERE {{ GRAPH ?job {{ ?job a <{_J}Job> ; <{_J}phase> ?phase ; "
+            f"<{DCTERMS}created> ?created ; <{_J}jobProfile> ?profile "
+            f"OPTIONAL {{ ?job <{_J}owner> ?owner }} }} {where} }}",
+            substitutions=substitutions,
+        )
+        assert isinstance(rows, ox.QuerySolutions)
+        return sum(1 for _ in rows)
+
+    def _selection(
+        self,
+        owner: str | None,
+        anonymous: bool,
+        everyone: bool,
+        phases: Sequence[str],
+        profiles: Sequence[str],
+        after: datetime | None,
+        before: datetime | None,
+    ) -> tuple[str, dict[str, ox.NamedNode | ox.Literal | ox.BlankNode]]:
+        """The FILTER of `list` and `count`, with the values it substitutes."""
+        filters: list[str] = []
         substitutions: dict[str, ox.NamedNode | ox.Literal | ox.BlankNode] = {}
         if not everyone:
             mine = "?owner = ?me" if owner is not None else "false"
@@ -314,26 +373,7 @@ class Jobs:
             substitutions["before"] = ox.Literal(
                 _iso(before), datatype=ox.NamedNode(nt.XSD_DATETIME)
             )
-        where = f"FILTER({' && '.join(filters)})" if filters else ""
-        bound = "".join(
-            f" ?{name}" for name in substitutions
-        )  # Oxigraph substitutes projected ones
-        rows = self.store.query(
-            f"SELECT ?job{bound} WHERE {{ GRAPH ?job {{ ?job a <{_J}Job> ; <{_J}phase> ?phase ; "
-            f"<{DCTERMS}created> ?created ; <{_J}jobProfile> ?profile "
-            f"OPTIONAL {{ ?job <{_J}owner> ?owner }} }} {where} }} "
-            f"ORDER BY {'?created' if oldest_first else 'DESC(?created)'} "
-            f"LIMIT {int(limit)} OFFSET {int(offset)}",
-            substitutions=substitutions,
-        )
-        found = []
-        for row in rows:  # type: ignore[union-attr]
-            iri = row["job"].value
-            job_id = self.id_of(iri)
-            triples = self.store.read(iri) if job_id else []
-            if job_id and triples:
-                found.append(from_triples(job_id, iri, triples))
-        return found
+        return (f"FILTER({' && '.join(filters)})" if filters else ""), substitutions
 
     # --- changing ------------------------------------------------------------
 

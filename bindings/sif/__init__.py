@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from jobtrail.base.errors import JobtrailError
-from jobtrail.bindings.sif import routes
-from jobtrail.bindings.sif.model import NS, Sif, load_services
+from jobtrail.bindings.sif import protocol, routes
+from jobtrail.bindings.sif.documents import error_element, to_bytes
+from jobtrail.bindings.sif.environments import Environments
+from jobtrail.bindings.sif.model import Sif, load_services
 from jobtrail.web import conneg
 from jobtrail.web.binding import Binding, ErrorStyle
 from jobtrail.web.state import Config, Engine, JobKind
-from lxml import etree
 from starlette.requests import Request
 
 ERROR = conneg.Format("sif", "application/xml", None, ("text/xml",))
 
 
 def error_document(request: Request[Any], error: JobtrailError) -> tuple[bytes, dict[str, str]]:
-    """A SIF `error` (code, scope, message, description), as SIF consumers read errors."""
-    root = etree.Element(f"{{{NS}}}error", nsmap={None: NS}, id=str(uuid.uuid4()))
-    parts = [
-        ("code", str(error.status)),
-        ("scope", f"{request.method} {request.url.path}"[:80]),
-        ("message", error.message[:1024]),
-    ]
-    more = [f"at {error.location}"] if error.location else []
-    more += [f"hint: {error.hint}"] if error.hint else []
-    more += [f"{k}: {v}" for k, v in error.details.items()]
-    if more:
-        parts.append(("description", "; ".join(more)))
-    for name, text in parts:
-        etree.SubElement(root, f"{{{NS}}}{name}").text = text
-    body = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
-    return body, {"messageType": "ERROR"}
+    """A SIF `error` (code, scope, message, description), with the SIF response headers."""
+    root = error_element(None, error, f"{request.method} {request.url.path}")
+    return to_bytes(root), protocol.headers(request, "ERROR")
 
 
 def kinds(config: Config) -> list[JobKind]:
@@ -45,7 +32,9 @@ def kinds(config: Config) -> list[JobKind]:
 
 
 def start(engine: Engine) -> Sif:
-    return Sif(engine.jobs, load_services(engine.config.sif_services), engine.hops)
+    environments = Environments(engine.jobs.store, engine.config.base_url, engine.accounts)
+    services = load_services(engine.config.sif_services)
+    return Sif(engine.jobs, services, engine.hops, environments)
 
 
 BINDING = Binding(

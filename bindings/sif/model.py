@@ -34,6 +34,7 @@ import pyoxigraph as ox
 from jobtrail.base import nt
 from jobtrail.base.errors import Conflict, Forbidden, InputError, JobFailed, NotFound
 from jobtrail.base.terms import DCTERMS, JT, XSD
+from jobtrail.bindings.sif.environments import Environments
 from jobtrail.jobs.accounts import Payer
 from jobtrail.jobs.core import TRANSITIONS, Job, Jobs
 from jobtrail.jobs.hops import Hops
@@ -287,9 +288,16 @@ class Outcome:
 class Sif(Runtime):
     """Creates SIF jobs and changes their phases, through the job core."""
 
-    def __init__(self, jobs: Jobs, services: Mapping[str, Service], hops: Hops | None = None):
+    def __init__(
+        self,
+        jobs: Jobs,
+        services: Mapping[str, Service],
+        hops: Hops | None = None,
+        environments: Environments | None = None,
+    ):
         self.jobs = jobs
         self.hops = hops if hops is not None else Hops(jobs)
+        self.environments = environments  # consumers' registrations and sessions
         self.services = dict(services)
         self._locks = [threading.Lock() for _ in range(64)]
 
