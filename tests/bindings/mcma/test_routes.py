@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
