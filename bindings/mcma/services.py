@@ -31,6 +31,12 @@ from jobtrail.web.binding import JobKind
 LOCAL = "jobtrail"
 """The name of the built-in service: the worker pool, running the built-in profiles."""
 
+JOB_TYPES = (
+    "Job", "AIJob", "AmeJob", "CaptureJob", "DistributionJob", "QAJob", "StorageJob",
+    "TransformJob", "WorkflowJob",
+)  # fmt: skip
+"""MCMA's job types: a client creates each at the resource of its @type (all /mcma/jobs)."""
+
 PROCESSOR = "jobtrail job processor"
 """The name of the service that takes today's `Job`s: this server's /mcma/jobs."""
 
@@ -172,7 +178,7 @@ def registry(
     processor = entry(
         PROCESSOR,
         [
-            endpoint("Job", f"{base}mcma/jobs"),
+            *(endpoint(kind, f"{base}mcma/jobs") for kind in JOB_TYPES),
             endpoint("JobProfile", f"{base}mcma/job-profiles"),
             endpoint("Service", f"{base}mcma/services"),
         ],
