@@ -73,6 +73,7 @@ class JT(DefinedNamespace):
     failureEndpoint: URIRef
     assignedService: URIRef
     serviceReport: URIRef
+    jobAssignments: URIRef
     stopCause: URIRef
     stopCommand: URIRef
     priority: URIRef

@@ -470,8 +470,12 @@ class Jobs:
         status_value: str | None = None,
         request: Mapping[str, Any] | None = None,
         also: Sequence[ResourceGraph] = (),
+        rerun: bool = False,
     ) -> Job:
         """Move a job to `phase`; Conflict (409) when the transition table does not allow it.
+
+        `rerun`: a finished job (COMPLETED, ERROR, ABORTED) QUEUED again, as MCMA's restart
+        does: its end, error and results are dropped, and a new execution begins.
 
         `expect`: the phases the caller believes the job is in (a worker that
         picked a QUEUED job); any other current phase is a Conflict too, so a
@@ -494,7 +498,8 @@ class Jobs:
                     f"job {job_id} was restarted since",
                     details={"phase": job.phase},
                 )
-            if phase not in TRANSITIONS[job.phase]:
+            again = rerun and phase == "QUEUED" and job.phase in FINAL - {"ARCHIVED"}
+            if phase not in TRANSITIONS[job.phase] and not again:
                 allowed = ", ".join(sorted(TRANSITIONS[job.phase])) or "none"
                 raise Conflict(
                     f"job {job_id} is {job.phase} and cannot become {phase}",
@@ -515,6 +520,9 @@ class Jobs:
             if error is not None:
                 new = replace(new, error=JobError.of(error))
             drop: list[str] = []
+            if again:
+                new = replace(new, ended=None, error=None, results=None)
+                drop += [job.results] if job.results else []
             add: list[ResourceGraph] = list(also)
             if results is not None:
                 new = replace(new, results=results.iri)

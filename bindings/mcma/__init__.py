@@ -7,7 +7,8 @@ import re
 from collections.abc import Sequence
 
 from jobtrail.bindings.mcma import fims, routes
-from jobtrail.bindings.mcma.processor import Processor, parse_services
+from jobtrail.bindings.mcma.services import parse_services
+from jobtrail.bindings.mcma.today import Today
 from jobtrail.jobs.outbox import OutboxConfig
 from jobtrail.web import conneg, errors
 from jobtrail.web.binding import Binding, ErrorStyle
@@ -19,9 +20,9 @@ def _routes() -> Sequence[BaseRoute]:
     return [*fims.routes(), *routes.routes()]
 
 
-def start(engine: Engine) -> Processor:
+def start(engine: Engine) -> Today:
     config = engine.config
-    return Processor(
+    return Today(
         engine.jobs,
         parse_services(config.mcma_services),
         engine.profiles,
@@ -33,6 +34,7 @@ def start(engine: Engine) -> Processor:
         ),
         hops=engine.hops,
         stop_grace=config.mcma_stop_grace,
+        kinds=engine.kinds,  # other bindings' kinds of job: their profiles are listed
     )
 
 

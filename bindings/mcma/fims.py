@@ -5,7 +5,7 @@
     PUT  /mcma/Job/{id}      the service's or owner's update (also PUT {job})
     POST /mcma/StartJob      {job, asyncEndpoint} → 201; the job QUEUED, then sent on
     POST /mcma/StopJob       {job, stopJobCause} → 200; then the orchestrator is called back
-    GET  /mcma/services      the service registry: who takes which profiles
+    GET  /mcma/services      the service registry, in MCMA's shape: who takes which profiles
 
 The flow's logic is in `processor.py`; this module reads requests, answers them,
 and stores each exchange as hops, in the flow's order: what was received, the
@@ -20,7 +20,8 @@ import uuid
 from typing import Any
 
 from jobtrail.base.errors import Forbidden, InputError, NotFound, Unauthorized
-from jobtrail.bindings.mcma.processor import INTERNAL, INTERNAL_ANSWER, LOCAL, Processor
+from jobtrail.bindings.mcma.processor import INTERNAL, INTERNAL_ANSWER, Processor
+from jobtrail.bindings.mcma.services import LOCAL, registry
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs.core import Job, uuid_iri
 from jobtrail.jobs.visibility import Policy, Role, Viewer
@@ -110,11 +111,11 @@ async def job_document(request: AppRequest, job_id: str) -> Response:
 
 async def _put(request: AppRequest, processor: Processor, job_id: str) -> Response:
     doc, body = await read_document(request)
-    viewer, token = _who(request)
+    viewer, token = who(request)
     policy = request.state["engine"].visibility
 
     def put() -> Job:
-        job, by = _changer(processor, policy, job_id, viewer, token, "change")
+        job, by = changer(processor, policy, job_id, viewer, token, "change")
         received = received_bytes(request, body)
         processor.hops.record(job_id, received, f"received: PUT {request.url.path}")
         updated = processor.put(job_id, doc, by=by)
@@ -133,13 +134,13 @@ def _bearer(request: AppRequest) -> str | None:
     return value[7:].strip() if value.lower().startswith("bearer ") else None
 
 
-def _who(request: AppRequest) -> tuple[Viewer, str | None]:
+def who(request: AppRequest) -> tuple[Viewer, str | None]:
     """Who sends a PUT or StopJob (`viewer_of`: a Bearer token this server does not know,
     a service's, reads as anonymous), and the Bearer token it carries, if any."""
     return viewer_of(request), _bearer(request)
 
 
-def _changer(
+def changer(
     processor: Processor,
     policy: Policy,
     job_id: str,
@@ -246,12 +247,12 @@ async def stop(request: AppRequest) -> Response:
     cause = doc.get("stopJobCause")
     if not isinstance(cause, str) or not cause:
         raise InputError('a StopJob says why: "stopJobCause": "COMPLETED" (or FAILED, CANCELED)')
-    viewer, token = _who(request)
+    viewer, token = who(request)
     policy = request.state["engine"].visibility
 
     def run() -> dict[str, Any]:
         jobs = processor.jobs
-        job, by = _changer(processor, policy, job_id, viewer, token, "stop")
+        job, by = changer(processor, policy, job_id, viewer, token, "stop")
         processor.hops.record(job_id, received_bytes(request, body), "received: POST /mcma/StopJob")
         given = doc.get("id")
         tail = given.rstrip("/").rsplit("/", 1)[-1] if isinstance(given, str) else ""
@@ -279,17 +280,16 @@ async def stop(request: AppRequest) -> Response:
 
 
 async def services(request: AppRequest) -> Response:
+    """The service registry in MCMA's shape: `{"results": [Service …]}` (`services.py`)."""
     processor = processor_of(request)
-    listed = [s.as_json() for s in processor.services.values()]
-    listed.append(
-        {
-            "name": LOCAL,
-            "url": None,
-            "profiles": sorted(processor.local_profiles),
-            "note": "the built-in profiles, run by this server's worker pool",
-        }
+    listed = registry(
+        processor.jobs.base,
+        processor.services.values(),
+        processor.local_profiles,
+        processor.kinds,
+        processor.profile_iri,
     )
-    return json_response({"services": listed})
+    return json_response({"results": listed})
 
 
 async def has_document(request: AppRequest, job_id: str) -> bool:

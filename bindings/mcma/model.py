@@ -22,7 +22,7 @@ from typing import Any
 
 from jobtrail.base import errors, nt
 from jobtrail.base.errors import InputError, JobFailed
-from jobtrail.jobs.core import PRIORITIES, Job
+from jobtrail.jobs.core import FINAL, PRIORITIES, Job
 from jobtrail.jobs.executions import Execution
 from jobtrail.vocab import status
 
@@ -61,6 +61,16 @@ INPUT_FILE = "inputFile"
 """The input parameter every built-in profile needs: the file to work on (a Locator)."""
 
 _PROBLEMS = "https://w3id.org/jobtrail/problems/"
+_MCMA_PROBLEMS = "uri://mcma.ebu.ch/rfc7807/job-processor/"
+
+DEFAULT_TIMEOUT = 60 * 60
+"""Seconds a today's-model job may run when its client gives no timeout (MCMA's 60 minutes)."""
+
+
+class JobStartFailure(JobFailed):
+    """Today's job could not start: its profile or input does not fit (MCMA job-start-failure)."""
+
+    title = "Failed to start job"
 
 
 def phase_of(value: str) -> str:
@@ -115,21 +125,33 @@ def fims_status(job: Job) -> str:
     return FIMS_STATUS.get(job.phase, "UNKNOWN")
 
 
-def problem(job: Job) -> dict[str, Any] | None:
-    """The job's error as RFC 7807 problem details (None when it has none)."""
+def problem(job: Job, *, today: bool = False) -> dict[str, Any] | None:
+    """The job's error as RFC 7807 problem details (None when it has none); `today`: with
+    MCMA's type URIs where it has one (start failure, timeout, deadline)."""
     if job.error is None:
         return None
     kind = getattr(errors, job.error.type, errors.JobFailed)
     title = str(getattr(kind, "title", "Job failed"))
     out = {
-        "type": f"{_PROBLEMS}{job.error.type}",
-        "title": title,
+        "type": (today and mcma_problem_type(job.error.type, job.error.message))
+        or f"{_PROBLEMS}{job.error.type}",
+        "title": "Failed to start job" if job.error.type == "JobStartFailure" else title,
         "detail": job.error.message,
         "instance": job.iri,
     }
     if job.error.hint:
         out["hint"] = job.error.hint
     return out
+
+
+def mcma_problem_type(kind: str, message: str) -> str | None:
+    """MCMA's problem type URI for an error of the job core, if it has one."""
+    if kind == "JobStartFailure":
+        return f"{_MCMA_PROBLEMS}job-start-failure"
+    if kind == "TimeLimitExceeded":  # the core's two limits: its deadline, its duration
+        passed = "deadline" if "deadline" in message else "timeout"
+        return f"{_MCMA_PROBLEMS}job-{passed}-passed"
+    return None
 
 
 # --- job profiles ----------------------------------------------------------------------
@@ -144,6 +166,8 @@ class ProfileSpec:
     optional: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     descriptions: Mapping[str, str] = field(default_factory=dict)
+    types: Mapping[str, str] = field(default_factory=dict)  # parameterType by name
+    home: str | None = None  # a kind of job another binding makes: where (a path)
 
 
 def profile_document(spec: ProfileSpec, iri: str) -> dict[str, Any]:
@@ -152,7 +176,7 @@ def profile_document(spec: ProfileSpec, iri: str) -> dict[str, Any]:
             {
                 "@type": "JobParameter",
                 "parameterName": n,
-                "parameterType": "Locator" if n == INPUT_FILE else "string",
+                "parameterType": spec.types.get(n, "string"),
                 **({"description": spec.descriptions[n]} if n in spec.descriptions else {}),
             }
             for n in names
@@ -165,6 +189,7 @@ def profile_document(spec: ProfileSpec, iri: str) -> dict[str, Any]:
         "inputParameters": params(spec.inputs),
         "optionalInputParameters": params(spec.optional),
         "outputParameters": params(spec.outputs),
+        **({"note": f"jobs of this profile are created at {spec.home}"} if spec.home else {}),
     }
 
 
@@ -176,19 +201,21 @@ class JobRequest:
     """What a client's `Job` document asks for, checked against its profile."""
 
     kind: str  # its @type: Job, AmeJob, QAJob …
-    profile: str
+    profile: str  # a name: one of the profiles, unless `failure` says it is not
     input: str | None
     parameters: dict[str, Any]
     execution_duration: int  # seconds (MCMA timeout is in minutes)
     due: datetime | None
     priority: str | None
     notify: str | None
+    failure: JobStartFailure | None = None  # why it cannot start: the job ends Failed
 
 
 def read_job(
     document: Mapping[str, Any], profiles: Mapping[str, ProfileSpec], now: datetime
 ) -> JobRequest:
-    """Today's `Job` → what to create; InputError naming the first thing wrong."""
+    """Today's `Job` → what to create; InputError (400) naming the first thing malformed.
+    What does not fit its profile is the request's `failure`: the job is made, and fails."""
     kind = document.get("@type") or document.get("type")
     if not isinstance(kind, str) or not kind.endswith("Job"):
         raise InputError("an MCMA job has an @type ending in Job", hint='"@type": "AmeJob"')
@@ -199,40 +226,55 @@ def read_job(
             hint='"jobProfileId": "<a URL of /mcma/job-profiles>"',
         )
     name = profile_id.rstrip("/").rsplit("/", 1)[-1]
-    spec = profiles.get(name)
-    if spec is None:
-        raise InputError(
-            f"no service takes jobs of profile {profile_id!r}",
-            hint="profiles here: " + ", ".join(sorted(profiles)),
-            details={"jobProfileId": profile_id},
-        )
     job_input = document.get("jobInput")
-    if not isinstance(job_input, dict):
-        raise InputError("Job is missing jobInput", hint='"jobInput": {"inputFile": {"url": …}}')
-    for required in spec.inputs:
-        if required not in job_input:
-            raise InputError(
-                f"jobInput misses required input parameter '{required}'",
-                hint=f"profile {name} needs: " + ", ".join(spec.inputs),
-                details={"parameter": required, "jobProfileId": profile_id},
-            )
-    locator = _url(job_input.get(INPUT_FILE))
-    if INPUT_FILE in job_input and locator is None:
-        raise InputError(
-            f"jobInput.{INPUT_FILE} is not a locator",
-            hint='"inputFile": {"@type": "Locator", "url": "https://…"}',
-        )
-    parameters = {k: v for k, v in job_input.items() if k not in (INPUT_FILE, "@type")}
+    failure = _start_failure(profile_id, name, profiles, job_input)
+    url = _url(job_input.get(INPUT_FILE)) if isinstance(job_input, dict) else None
+    parameters = {}
+    if isinstance(job_input, dict):
+        parameters = {k: v for k, v in job_input.items() if k not in (INPUT_FILE, "@type")}
     return JobRequest(
         kind=kind,
         profile=name,
-        input=locator,
+        input=url,
         parameters=parameters,
-        execution_duration=_timeout(document.get("timeout")),
+        execution_duration=_timeout(document.get("timeout")),  # 0: none given
         due=_deadline(document.get("deadline"), now),
         priority=priority(document.get("priority")),
         notify=_url(document.get("notificationEndpoint")),
+        failure=failure,
     )
+
+
+def _start_failure(
+    profile_id: str, name: str, profiles: Mapping[str, ProfileSpec], job_input: Any
+) -> JobStartFailure | None:
+    """Why a job cannot start (MCMA checks this when it starts the job, not when it takes
+    it): an unknown profile, a profile whose jobs are made elsewhere, a missing input."""
+    spec = profiles.get(name)
+    if spec is None:
+        return JobStartFailure(
+            f"no service takes jobs of profile {profile_id!r}",
+            hint="profiles here: " + ", ".join(sorted(profiles)),
+        )
+    if spec.home is not None:
+        return JobStartFailure(
+            f"jobs of profile {name!r} are not run through MCMA",
+            hint=f"create them at {spec.home}",
+        )
+    if not isinstance(job_input, dict):
+        return JobStartFailure("Job is missing jobInput", hint='"jobInput": {"inputFile": …}')
+    for required in spec.inputs:
+        if required not in job_input:
+            return JobStartFailure(
+                f"jobInput misses required input parameter '{required}'",
+                hint=f"profile {name} needs: " + ", ".join(spec.inputs),
+            )
+    if INPUT_FILE in job_input and _url(job_input[INPUT_FILE]) is None:
+        return JobStartFailure(
+            f"jobInput.{INPUT_FILE} is not a locator",
+            hint='"inputFile": {"@type": "Locator", "url": "https://…"}',
+        )
+    return None
 
 
 def priority(value: Any) -> str | None:
@@ -299,6 +341,7 @@ def _deadline(value: Any, now: datetime) -> datetime | None:
 def job_document(
     job: Job,
     *,
+    iri: str,
     profile_iri: str,
     kept: Mapping[str, Any],
     progress: int | None,
@@ -308,15 +351,16 @@ def job_document(
     out: dict[str, Any] = {
         "@context": CONTEXT,
         "@type": kept.get("@type") or kept.get("type") or "Job",
-        "id": job.iri,
+        "id": iri,
+        "canonicalJob": job.iri,  # the same job in jobtrail's own model
     }
     out.update({k: v for k, v in kept.items() if k not in _TODAY_MANAGED})
     out["jobProfileId"] = profile_iri
-    out["jobInput"] = kept.get("jobInput") or _input_of(job)
+    out["jobInput"] = bag(kept.get("jobInput") or _input_of(job))
     out["status"] = mcma_status(job)
     out["progress"] = 100 if job.phase == "COMPLETED" else progress
-    out["jobOutput"] = dict(output)
-    if (error := problem(job)) is not None:
+    out["jobOutput"] = bag(output)
+    if (error := problem(job, today=True)) is not None:
         out["error"] = error
     if job.execution_duration and "timeout" not in out:  # the client's own value, if it gave one
         out["timeout"] = round(job.execution_duration / 60, 3)
@@ -329,17 +373,28 @@ def job_document(
     return {k: v for k, v in out.items() if v is not None}
 
 
+def bag(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A JobParameterBag: the parameters, typed as MCMA types them."""
+    return {"@type": "JobParameterBag", **{k: v for k, v in values.items() if k != "@type"}}
+
+
+def locator(url: str) -> dict[str, str]:
+    return {"@type": "Locator", "url": url}
+
+
 def execution_document(
     job: Job,
     execution: Execution,
     *,
+    iri: str,
     progress: int | None,
     output: Mapping[str, Any],
     assignment: str | None,
 ) -> dict[str, Any]:
+    cut_short = execution.superseded and execution.phase not in FINAL  # by a restart
     if execution.latest:
         state = mcma_status(job)
-    elif execution.superseded:
+    elif cut_short:
         state = "Canceled"
     elif _timed_out(execution.phase, execution.error is not None):
         state = "Failed"
@@ -347,27 +402,28 @@ def execution_document(
         state = MCMA_STATUS.get(execution.phase, "Failed")
     out: dict[str, Any] = {
         "@type": "JobExecution",
-        "id": f"{job.iri}/executions/{execution.number}",
+        "id": f"{iri}/executions/{execution.number}",
         "jobAssignmentId": assignment,
         "status": state,
         "progress": 100 if state == "Completed" else (progress if execution.latest else None),
-        "jobOutput": dict(output) if execution.latest else {},
+        "jobOutput": bag(output if execution.latest else {}),
         "actualStartDate": iso(execution.started) if execution.started else None,
         "actualEndDate": iso(execution.ended) if execution.ended else None,
-        "actualDuration": execution.duration_ms,
+        "actualDuration": execution.duration_ms if execution.ended else None,
         "dateCreated": iso(execution.queued),
         "dateModified": iso(execution.ended or execution.started or execution.queued),
     }
-    if execution.latest and (error := problem(job)) is not None:
+    if execution.latest and (error := problem(job, today=True)) is not None:
         out["error"] = error
     elif execution.error is not None:
+        kind, message = execution.error.get("type", "JobFailed"), execution.error.get("message", "")
         out["error"] = {
-            "type": f"{_PROBLEMS}{execution.error.get('type', 'JobFailed')}",
+            "type": mcma_problem_type(kind, message) or f"{_PROBLEMS}{kind}",
             "title": "Job failed",
             "detail": execution.error.get("message", ""),
             "instance": out["id"],
         }
-    elif execution.superseded:
+    elif cut_short:
         out["error"] = {
             "type": f"{_PROBLEMS}ExecutionSuperseded",
             "title": "A later execution took over",
@@ -389,7 +445,7 @@ def _input_of(job: Job) -> dict[str, Any]:
     """jobInput for a job made through another binding: its input file and parameters."""
     out: dict[str, Any] = {}
     if job.input is not None:
-        out[INPUT_FILE] = {"@type": "Locator", "url": job.input}
+        out[INPUT_FILE] = locator(job.input)
     out.update(job.parameters)
     return out
 
@@ -403,7 +459,12 @@ __all__ = [
     "FIMS_STATUS",
     "INPUT_FILE",
     "MCMA_STATUS",
+    "DEFAULT_TIMEOUT",
     "JobRequest",
+    "JobStartFailure",
+    "bag",
+    "locator",
+    "mcma_problem_type",
     "ProfileSpec",
     "execution_document",
     "fims_status",

@@ -32,74 +32,29 @@ import contextlib
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from jobtrail.base import nt, redact
 from jobtrail.base.errors import Conflict, Gone, InputError, JobFailed, NotFound
 from jobtrail.bindings.mcma import model as model
-from jobtrail.bindings.mcma.model import CONTEXT, INPUT_FILE, ProfileSpec, phase_of
+from jobtrail.bindings.mcma.model import CONTEXT, phase_of
+from jobtrail.bindings.mcma.services import LOCAL, Service, specs
 from jobtrail.jobs import egress
 from jobtrail.jobs.accounts import Payer
 from jobtrail.jobs.core import FINAL, SERVICE, Change, Job, Jobs
-from jobtrail.jobs.executions import executions
 from jobtrail.jobs.hops import Hops, json_body, request_bytes, response_bytes
-from jobtrail.jobs.outbox import Call, Outbox, OutboxConfig, call_id
+from jobtrail.jobs.outbox import Call, Outbox, OutboxConfig
 from jobtrail.jobs.profiles import Profile
 from jobtrail.store import ResourceGraph
-from jobtrail.web.binding import Runtime
+from jobtrail.web.binding import JobKind, Runtime
 
 INTERNAL = "internal: job processor → job repository"
 INTERNAL_ANSWER = "internal: job repository → job processor"
-LOCAL = "jobtrail"
-"""The name of the built-in service: the worker pool, running the built-in profiles."""
 
 _MANAGED = ("@context", "id", "jobStatus", "dateCreated", "dateModified", "startJob", "report")
 _J = "https://w3id.org/jobtrail/vocab#"
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    url: str  # where ProcessJob is POSTed
-    profiles: tuple[str, ...]
-    token: str | None = None  # the bearer token its PUTs and StopJobs carry
-    inputs: tuple[str, ...] = ()  # jobInput keys its jobs must have
-    optional: tuple[str, ...] = ()  # and those they may have
-
-    def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "url": self.url, "profiles": list(self.profiles)}
-
-
-def parse_services(setting: str | None) -> dict[str, Service]:
-    """`mcma_services`: a JSON list of {"name", "url", "profiles", "token"?,
-    "inputParameters"?, "optionalInputParameters"?}."""
-    if not setting:
-        return {}
-    try:
-        items = json.loads(setting)
-        services = [
-            Service(
-                str(i["name"]),
-                str(i["url"]),
-                tuple(str(p) for p in i["profiles"]),
-                str(i["token"]) if i.get("token") else None,
-                tuple(str(p) for p in i.get("inputParameters", ())),
-                tuple(str(p) for p in i.get("optionalInputParameters", ())),
-            )
-            for i in items
-        ]
-    except (ValueError, TypeError, KeyError) as e:
-        raise InputError(
-            f"mcma_services is not a list of services: {e}",
-            hint='[{"name": "ame", "url": "http://h/ProcessJob", "profiles": ["Fixity"]}]',
-        ) from None
-    for s in services:
-        if nt.checked_iri(s.url) is None or s.name == LOCAL:
-            raise InputError(f"service {s.name!r}: needs an absolute URL and a name not {LOCAL!r}")
-    return {s.name: s for s in services}
 
 
 @dataclass
@@ -117,6 +72,7 @@ class Record:
     dialect: str = "fims"  # fims: FIMS 1.3's AmeJob of /mcma/Job; mcma: today's Job
     notify: str | None = None  # today's notificationEndpoint
     progress: int | None = None
+    assignments: dict[str, str] = field(default_factory=dict)  # execution → JobAssignment id
 
 
 class Processor(Runtime):
@@ -129,12 +85,14 @@ class Processor(Runtime):
         *,
         hops: Hops | None = None,
         stop_grace: float = 30.0,
+        kinds: Sequence[JobKind] = (),
     ) -> None:
         self.jobs = jobs
         self.stop_grace = stop_grace
         self.services = dict(services)
         self.local_profiles = frozenset(local_profiles)
-        self.specs = _specs(local_profiles, self.services.values())
+        self.kinds = tuple(kinds)  # kinds of job other bindings make (SIF's services)
+        self.specs = specs(local_profiles, self.services.values(), kinds)
         self.hops = hops if hops is not None else Hops(jobs)
         self.outbox = Outbox(jobs, self.hops, outbox, self._settled)
         self._external: set[str] = set()  # ids of jobs an external service runs
@@ -178,6 +136,10 @@ class Processor(Runtime):
     def profiles(self) -> list[str]:
         return sorted(self.specs)
 
+    def today_iri(self, job_id: str) -> str:
+        """The job's id in today's model: under the jobs endpoint its clients use."""
+        return f"{self.jobs.base}mcma/jobs/{job_id}"
+
     def profile_iri(self, name: str) -> str:
         return f"{self.jobs.base}mcma/job-profiles/{name}"
 
@@ -200,6 +162,7 @@ class Processor(Runtime):
             dialect=values.get("mcmaDialect", "fims"),
             notify=self._endpoint(job_id, "notificationEndpoint", values),
             progress=int(values["progress"]) if "progress" in values else None,
+            assignments=json.loads(values.get("jobAssignments", "{}")),
         )
 
     def _endpoint(self, job_id: str, name: str, values: Mapping[str, str]) -> str | None:
@@ -244,6 +207,7 @@ class Processor(Runtime):
                 job_id, "notificationEndpoint", record.notify
             ),
             "progress": nt.integer(record.progress) if record.progress is not None else None,
+            "jobAssignments": nt.json_lit(record.assignments) if record.assignments else None,
         }
         t += [(s, nt.jt(k), v) for k, v in optional.items() if v is not None]
         return ResourceGraph(self.record_iri(job_id), t)
@@ -274,6 +238,7 @@ class Processor(Runtime):
         kept = record.document if record.dialect == "mcma" else {}
         return model.job_document(
             job,
+            iri=self.today_iri(job.id),
             profile_iri=self.profile_iri(job.profile),
             kept=kept,
             progress=record.progress,
@@ -283,28 +248,7 @@ class Processor(Runtime):
     def _output(self, job: Job, record: Record) -> dict[str, Any]:
         out = dict(record.report) if isinstance(record.report, dict) else {}
         if job.results:
-            out["results"] = job.results
-        return out
-
-    def executions(self, job: Job) -> list[dict[str, Any]]:
-        """One JobExecution per attempt (`/jobs/{id}/executions/{n}`)."""
-        record = self.record(job.id)
-        service = self.services.get(record.service or "")
-        out = []
-        for execution in executions(self.jobs, job):
-            assignment = None
-            if service is not None:
-                purpose = _process_purpose(execution.number)
-                assignment = self.outbox.iri(call_id(job.id, purpose))
-            out.append(
-                model.execution_document(
-                    job,
-                    execution,
-                    progress=record.progress,
-                    output=self._output(job, record),
-                    assignment=assignment,
-                )
-            )
+            out["results"] = model.locator(job.results)
         return out
 
     def command(self, kind: str, command_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -357,33 +301,6 @@ class Processor(Runtime):
             payer=payer,
         )
         return job
-
-    def create_today(
-        self, document: dict[str, Any], *, owner: str | None, by: str, payer: Payer | None = None
-    ) -> Job:
-        """Today's `Job` (POST /mcma/jobs): checked against its profile, created and started."""
-        asked = model.read_job(document, self.specs, self.jobs.clock())
-        kept = {k: v for k, v in document.items() if k not in ("id", "status", "dateCreated")}
-        if asked.notify is not None:
-            self.check_endpoint(asked.notify, "notificationEndpoint")
-        job_id = str(uuid.uuid4())
-        record = Record(document=kept, dialect="mcma", notify=asked.notify)
-        self.jobs.create(
-            profile=asked.profile,
-            input=asked.input,
-            owner=owner,
-            parameters=asked.parameters,
-            execution_duration=asked.execution_duration,
-            request={"mcma": "Job", "by": by},
-            also=[self._graph(job_id, record)],
-            job_id=job_id,
-            status_value="New",
-            priority=asked.priority,
-            due=asked.due,
-            payer=payer,
-        )
-        self.start_job(job_id, None, None, by)
-        return self.jobs.get(job_id)
 
     def start_job(self, job_id: str, success: str | None, failure: str | None, by: str) -> str:
         """StartJob: the job QUEUED, then sent on to its service; the StartJob's IRI."""
@@ -445,7 +362,7 @@ class Processor(Runtime):
         if service is None:
             return  # the worker pool took it when it was queued
         document = {"@context": CONTEXT, "type": "ProcessJob", "job": self.jobs.iri(job_id)}
-        purpose = _process_purpose(attempt)
+        purpose = process_purpose(attempt)
         self.outbox.send(job_id, purpose, service.url, document, configured=True)
 
     def cancel(self, job_id: str, *, by: str) -> Job:
@@ -459,80 +376,6 @@ class Processor(Runtime):
             status_value="CANCELED" if record.dialect == "fims" else "Canceled",
             request={"mcma": "cancel"},
         )
-
-    def restart(self, job_id: str, *, by: str) -> Job:
-        """MCMA restart: a new execution from the input; 409 once finished or past its deadline."""
-        job, record = self._unfinished(
-            job_id, "restart", "create a new job with the same input (this one's history stays)"
-        )
-        if job.due is not None and job.due <= self.jobs.clock():
-            raise Conflict(f"cannot restart job {job_id}: its deadline {model.iso(job.due)} passed")
-        if job.phase == "QUEUED":
-            raise Conflict(
-                f"job {job_id} is queued and has not started: there is nothing to restart",
-                details={"phase": job.phase},
-            )
-        if job.phase in ("PENDING", "HELD"):
-            self.start_job(job_id, record.success, record.failure, by)
-        else:
-            self.jobs.set_phase(
-                job_id,
-                "QUEUED",
-                by=by,
-                expect=(job.phase,),
-                status_value="QUEUED",
-                request={"mcma": "restart"},
-            )
-        restarted = self.jobs.get(job_id)
-        if job_id in self._external:  # its service gets a ProcessJob for the new execution
-            self.dispatch(job_id, len(executions(self.jobs, restarted)))
-        return restarted
-
-    def listing(
-        self,
-        *,
-        owner: str | None,
-        anonymous: bool,
-        everyone: bool,
-        status_value: str | None,
-        after: datetime | None,
-        before: datetime | None,
-        oldest_first: bool,
-        size: int,
-        offset: int,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """A page of jobs in today's model, and the offset of the next page (None: the last).
-
-        `status_value` selects the jobs that show that status: their phase is
-        read from the vocabulary, then each job's own status is compared. The jobs are
-        `owner`'s (and anonymous ones if `anonymous`), or `everyone`'s.
-        """
-        phases: list[str] = []
-        if status_value is not None:
-            wanted = model.spelled(status_value)
-            phases = sorted({model.phase_of(wanted)} | model.phases_showing(wanted))
-        found: list[dict[str, Any]] = []
-        while True:
-            batch = self.jobs.list(
-                owner=owner,
-                anonymous=anonymous,
-                everyone=everyone,
-                phases=phases,
-                after=after,
-                before=before,
-                oldest_first=oldest_first,
-                limit=size + 1,
-                offset=offset,
-            )
-            for job in batch:
-                offset += 1
-                document = self.today(job)
-                if status_value is None or document["status"] == wanted:
-                    found.append(document)
-                    if len(found) > size:
-                        return found[:size], offset - 1
-            if len(batch) <= size:
-                return found, None
 
     def runner(self, job: Job) -> Service | None:
         """The external service that runs the job: the one assigned at StartJob, else the
@@ -732,24 +575,6 @@ def _role(source: str) -> list[tuple[str, str]]:
     return []
 
 
-def _process_purpose(attempt: int) -> str:
+def process_purpose(attempt: int) -> str:
     """The outbox purpose of an execution's ProcessJob: one call per attempt."""
     return "ProcessJob" if attempt <= 1 else f"ProcessJob #{attempt}"
-
-
-def _specs(local: Mapping[str, Profile], services: Iterable[Service]) -> dict[str, ProfileSpec]:
-    """What each profile's jobs must carry: built-in ones from their parameters."""
-    specs = {}
-    for name, profile in local.items():
-        required = tuple(p.name for p in profile.parameters if p.required)
-        specs[name] = ProfileSpec(
-            name,
-            inputs=(INPUT_FILE, *required),
-            optional=tuple(p.name for p in profile.parameters if not p.required),
-            outputs=("results",),
-            descriptions={p.name: p.description for p in profile.parameters},
-        )
-    for service in services:
-        for name in service.profiles:
-            specs[name] = ProfileSpec(name, inputs=service.inputs, optional=service.optional)
-    return specs

@@ -68,7 +68,7 @@ def fims(client: httpx.Client, job: str, headers: dict[str, str]) -> dict[str, A
 def listed(client: httpx.Client, headers: dict[str, str]) -> set[str]:
     answer = client.get("/mcma/jobs", params={"pageSize": 1000}, headers=headers)
     assert answer.status_code == 200, answer.text
-    return {job["id"] for job in answer.json()["results"]}
+    return {job["canonicalJob"] for job in answer.json()["results"]}
 
 
 def test_a_curator_reads_another_users_job_and_cannot_change_it(client: httpx.Client) -> None:
