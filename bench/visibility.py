@@ -205,20 +205,26 @@ def start_server(work: Path, base: str, mode: str, cache_size: int) -> Server:
             stderr=out,
             start_new_session=True,
         )
-    deadline = time.monotonic() + 120
+    return await_health(Server(process, mode, port), log)
+
+
+def await_health(server: Server, log: Path, limit: float = 120) -> Server:
+    """`server` once it answers /health (200); its log's tail if it exits first."""
+    process, mode = server.process, server.mode
+    deadline = time.monotonic() + limit
     with httpx.Client(trust_env=False, timeout=2) as client:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 tail = log.read_text(errors="replace")[-2000:]
                 raise SystemExit(f"the {mode} server exited with {process.returncode}:\n{tail}")
             try:
-                if client.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    return Server(process, mode, port)
+                if client.get(f"http://127.0.0.1:{server.port}/health").status_code == 200:
+                    return server
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
     process.terminate()
-    raise SystemExit(f"the {mode} server did not answer /health within 120 s")
+    raise SystemExit(f"the {mode} server did not answer /health within {limit:.0f} s")
 
 
 def wait_for_copy(server: Server, limit: float = 1800) -> float:
