@@ -14,8 +14,9 @@ write acknowledged before it arrived. Callers arriving together share one new
 snapshot: the first takes it under the lock while the others wait for the lock and
 find it fresh enough.
 
-Lifetime. A snapshot is `held` while a query process has it open; the newest one is
-kept, older ones are removed once nobody holds them, and every folder left over from
+Lifetime. A snapshot is `held` from when it is handed out until the caller releases it
+(a query process holds the one it has open); the newest one is kept, older ones are
+removed once nobody holds them, and every folder left over from
 an earlier run is removed when the snapshots are opened.
 """
 
@@ -56,17 +57,26 @@ class Snapshots:
         self.taken = 0
         """Snapshots taken since opened (for tests and the bench)."""
 
+    def newest(self, needed: int) -> Snapshot | None:
+        """The newest snapshot, held (see `release`), if it holds at least `needed` writes;
+        else None. It never waits."""
+        with self._books:
+            newest = self._newest
+            if newest is None or newest.writes < needed:
+                return None
+            newest.held += 1
+            return newest
+
     def fresh(self, needed: int) -> Snapshot:
-        """A snapshot holding at least `needed` writes (the newest, or a new one)."""
-        newest = self._newest
-        if newest is not None and newest.writes >= needed:
+        """A snapshot holding at least `needed` writes (the newest, or a new one), held: the
+        caller releases it (`release`) once no process reads it."""
+        if (newest := self.newest(needed)) is not None:
             return newest
         with self._lock:
-            newest = self._newest
-            if newest is not None and newest.writes >= needed:
+            if (newest := self.newest(needed)) is not None:
                 return newest  # taken while this caller waited for the lock
             path = self.root / str(next(self._names))
-            snapshot = Snapshot(path, self.store.snapshot(path))
+            snapshot = Snapshot(path, self.store.snapshot(path), held=1)
             with self._books:
                 if self._newest is not None:
                     self._old.append(self._newest)
@@ -75,10 +85,6 @@ class Snapshots:
                 gone = self._unheld()
         self._remove(gone)
         return snapshot
-
-    def hold(self, snapshot: Snapshot) -> None:
-        with self._books:
-            snapshot.held += 1
 
     def release(self, snapshot: Snapshot) -> None:
         with self._books:

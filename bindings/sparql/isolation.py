@@ -5,8 +5,8 @@ of query processes (`worker.py`, setting `query_workers`), each reading a read-o
 snapshot of the store (`store/snapshots.py`). The server's own queries (dereferencing,
 traces, the bindings' documents) are not a client's text and stay in the server.
 
-What the pool enforces, by watching each process from a thread of the server while it
-runs a query:
+What the pool enforces, by watching each process from the server's event loop while it
+runs a query (its answer is read as it comes, with `loop.add_reader`; no thread waits):
 
 - the time limit (`query_timeout`): past it the process is killed — the work stops, no
   CPU goes on burning — and the answer is 503;
@@ -34,7 +34,6 @@ import asyncio
 import json
 import logging
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -42,7 +41,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -61,6 +59,8 @@ log = logging.getLogger("jobtrail.sparql")
 
 POLL = 0.02
 """Seconds between two looks at a running query's process (its size, the deadline)."""
+_PIPE = 1 << 16
+"""Bytes a pipe takes without a reader: a longer request is written from a thread."""
 STARTUP = 60.0
 """Seconds a new query process may take to start."""
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -130,12 +130,16 @@ class Process:
         except (OSError, ValueError, IndexError):
             return 0
 
-    def send(self, job: Job, store: Snapshot, limit: int) -> None:
+    @staticmethod
+    def request(job: Job, store: Snapshot, limit: int) -> bytes:
         request = {**job.__dict__, "store": str(store.path), "limit": limit}
+        return frame(json.dumps(request).encode("utf-8"))
+
+    def send(self, request: bytes) -> None:
         stdin = self.popen.stdin
         assert stdin is not None
         try:
-            stdin.write(frame(json.dumps(request).encode("utf-8")))
+            stdin.write(request)
             stdin.flush()
         except (BrokenPipeError, OSError) as e:
             raise _Died() from e
@@ -170,29 +174,57 @@ class Process:
 
 
 class _Reader:
-    """Reads an answer's frames from a process's stdout without blocking past a look."""
+    """Reads an answer's frames from a process's stdout on the event loop, looking at the
+    process (`look`, which may kill it and raise) every `POLL` seconds while it waits."""
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.fd = stream.fileno()
+        os.set_blocking(self.fd, False)
         self.buffer = bytearray()
 
-    def frame(self, wait: Callable[[], None]) -> bytes:
-        while True:
-            if len(self.buffer) >= _LENGTH.size:
-                (size,) = _LENGTH.unpack_from(self.buffer)
-                end = _LENGTH.size + size
-                if len(self.buffer) >= end:
-                    data = bytes(self.buffer[_LENGTH.size : end])
-                    del self.buffer[:end]
-                    return data
-            ready, _, _ = select.select([self.fd], [], [], POLL)
-            if ready:
-                chunk = os.read(self.fd, 1 << 20)
-                if not chunk:
-                    raise _Died()
-                self.buffer += chunk
-            else:
-                wait()
+    def _taken(self) -> bytes | None:
+        if len(self.buffer) >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(self.buffer)
+            end = _LENGTH.size + size
+            if len(self.buffer) >= end:
+                data = bytes(self.buffer[_LENGTH.size : end])
+                del self.buffer[:end]
+                return data
+        return None
+
+    def _fill(self) -> bool:
+        """Read what is there; False when nothing was (not ready yet)."""
+        try:
+            chunk = os.read(self.fd, 1 << 20)
+        except BlockingIOError:
+            return False
+        except OSError as e:
+            raise _Died() from e
+        if not chunk:
+            raise _Died()
+        self.buffer += chunk
+        return True
+
+    async def frame(self, look: Callable[[], None]) -> bytes:
+        loop = asyncio.get_running_loop()
+        while (data := self._taken()) is None:
+            if self._fill():
+                continue
+            ready: asyncio.Future[None] = loop.create_future()
+
+            def wake(ready: asyncio.Future[None] = ready) -> None:
+                if not ready.done():
+                    ready.set_result(None)
+
+            loop.add_reader(self.fd, wake)
+            try:
+                done, _ = await asyncio.wait({ready}, timeout=POLL)
+            finally:
+                loop.remove_reader(self.fd)
+                ready.cancel()
+            if not done:
+                look()
+        return data
 
 
 class QueryProcesses:
@@ -203,7 +235,6 @@ class QueryProcesses:
         self.memory = memory_mb * 1048576
         self.memory_mb = memory_mb
         self.limit = result_mb * 1048576 if result_mb > 0 else 1 << 62
-        self.threads = ThreadPoolExecutor(size, thread_name_prefix="sparql-process")
         self._snapshots: dict[str, Snapshots] = {}
         self._books = threading.Lock()
         self.started = 0
@@ -240,18 +271,21 @@ class QueryProcesses:
         pool, by the deadline; raises what the process said or what happened to it."""
         if self.stopped:
             raise StoreError("the server is stopping")
-        idle = self._idle
-        process = await idle.get()
-        loop = asyncio.get_running_loop()
+        snapshots = self.snapshots(job.dataset, store)
+        snapshot = snapshots.newest(needed)
+        if snapshot is None:  # a write since the last one: take one (milliseconds), in a thread
+            snapshot = await asyncio.to_thread(snapshots.fresh, needed)
         try:
-            work = self._exchange
-            answer, process = await loop.run_in_executor(
-                self.threads, work, process, store, needed, job, timeout, on_timeout
-            )
+            process = await self._idle.get()
         except BaseException:
-            idle.put_nowait(self._replace(process))
+            snapshots.release(snapshot)
             raise
-        idle.put_nowait(process)
+        try:
+            answer = await self._exchange(process, snapshots, snapshot, job, timeout, on_timeout)
+        except BaseException:
+            self._idle.put_nowait(self._replace(process))
+            raise
+        self._idle.put_nowait(process)
         return answer
 
     def _replace(self, process: Process) -> Process:
@@ -268,23 +302,24 @@ class QueryProcesses:
             self._snapshots[dataset].release(snapshot)
         process.holding.clear()
 
-    def _exchange(
+    async def _exchange(
         self,
         process: Process,
-        store: OxigraphStore,
-        needed: int,
+        snapshots: Snapshots,
+        snapshot: Snapshot,
         job: Job,
         timeout: float,
         on_timeout: Exception,
-    ) -> tuple[Answer, Process]:
-        if not process.ready:
-            self._await_ready(process, job)
-        snapshots = self.snapshots(job.dataset, store)
-        snapshot = snapshots.fresh(needed)
+    ) -> Answer:
         before = process.holding.get(job.dataset)
-        if before is not snapshot:
-            snapshots.hold(snapshot)
-            process.holding[job.dataset] = snapshot
+        if before is snapshot:
+            snapshots.release(snapshot)  # held once for the process already
+        else:
+            process.holding[job.dataset] = snapshot  # this hold is the process's now
+            if before is not None:  # it opens the newer one for this query, never reads it again
+                snapshots.release(before)
+        if not process.ready:
+            await self._await_ready(process, job)
         process.peak = 0
         deadline = time.monotonic() + timeout  # the time it runs: not a wait for a process
 
@@ -318,20 +353,21 @@ class QueryProcesses:
                     )
 
         try:
-            process.send(job, snapshot, self.limit)
-            head = json.loads(process.reader.frame(look))
-            body = process.reader.frame(look) if head["ok"] else b""
+            request = process.request(job, snapshot, self.limit)
+            if len(request) > _PIPE:  # the process reads it as it comes: not on the loop
+                await asyncio.to_thread(process.send, request)
+            else:
+                process.send(request)
+            head = json.loads(await process.reader.frame(look))
+            body = await process.reader.frame(look) if head["ok"] else b""
         except _Died:
             raise self._died(process, job) from None
-        finally:
-            if before is not None and before is not snapshot:
-                snapshots.release(before)  # the process opened the newer one instead
         process.queries += 1
         if not head["ok"]:
             raise _refusal(head)
-        return Answer(head["kind"], head["format"], body), process
+        return Answer(head["kind"], head["format"], body)
 
-    def _await_ready(self, process: Process, job: Job) -> None:
+    async def _await_ready(self, process: Process, job: Job) -> None:
         """Wait for a new process to say it started (its imports take a moment)."""
         until = time.monotonic() + STARTUP
 
@@ -341,13 +377,17 @@ class QueryProcesses:
                 raise StoreError(f"a query process did not start within {STARTUP:g} s")
 
         try:
-            process.reader.frame(look)
+            await process.reader.frame(look)
         except _Died:
             raise self._died(process, job) from None
         process.ready = True
 
     def _died(self, process: Process, job: Job) -> QueryError:
-        code = process.popen.wait()
+        try:
+            code = process.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # its pipe broke, but it lives on: end it
+            process.kill()
+            code = process.popen.returncode
         words = process.last_words()
         try:
             how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
@@ -385,7 +425,6 @@ class QueryProcesses:
             process.kill()
             process.close()
         self._all.clear()
-        self.threads.shutdown(wait=False, cancel_futures=True)
         for snapshots in self._snapshots.values():
             snapshots.close()
 
