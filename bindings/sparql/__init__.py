@@ -1,10 +1,11 @@
-"""SPARQL 1.1: the protocol endpoint, updates for the administrator, and named queries."""
+"""SPARQL 1.1: the protocol endpoint (and its service description), updates for the
+administrator, the Graph Store Protocol, and named queries."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.sparql import endpoint, queries
+from jobtrail.bindings.sparql import endpoint, graphstore, queries
 from jobtrail.web.binding import Binding
 from starlette.routing import BaseRoute, Route
 
@@ -13,6 +14,7 @@ def routes() -> Sequence[BaseRoute]:
     return [
         Route("/sparql", endpoint.sparql, methods=["GET", "HEAD", "POST", "OPTIONS"]),
         Route("/update", endpoint.update, methods=["POST"]),
+        Route("/store", graphstore.graph_store, methods=["GET", "HEAD", "PUT", "POST", "DELETE"]),
         *queries.routes(),
     ]
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -50,15 +49,17 @@ from jobtrail.base.errors import (
     UnsupportedFormat,
 )
 from jobtrail.base.terms import PREFIXES
-from jobtrail.bindings.sparql import federation
+from jobtrail.bindings.sparql import description
 from jobtrail.bindings.sparql.isolation import Answer, Job, QueryProcesses
 from jobtrail.bindings.sparql.results import results_body
+from jobtrail.bindings.sparql.texts import base_prefix, endpoint_iri, with_caret
+from jobtrail.bindings.sparql.updates import federated, run_update
 from jobtrail.queries import load_queries
 from jobtrail.store import Store
 from jobtrail.store.oxigraph import OxigraphStore
 from jobtrail.web import conneg, errors, html, render, resources
 from jobtrail.web.binding import Runtime
-from jobtrail.web.requests import authorise, read_body, viewer_of
+from jobtrail.web.requests import read_body, viewer_of
 from jobtrail.web.state import AppRequest, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -69,6 +70,9 @@ QUERY_THREADS = 8
 CORS = {"Access-Control-Allow-Origin": "*"}
 RESULTS = (*conneg.RESULT_FORMATS, conneg.HTML)
 GRAPHS = (*conneg.RDF_FORMATS, conneg.HTML)
+BOOLEANS = (conneg.SPARQL_JSON, conneg.SPARQL_XML, conneg.HTML)
+"""What an ASK answers in: CSV and TSV define no boolean."""
+NO_BOOLEAN = "an ASK query answers true or false, which the CSV and TSV results formats cannot say"
 _NAMES = {
     "srj": "json",
     "srx": "xml",
@@ -82,7 +86,6 @@ _NAMES = {
     "htm": "html",
 }
 _GRAPH_NAMES = {"json": "jsonld", "xml": "rdfxml"}  # what `format=json` means for a graph
-_POSITION = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
 _FORM = "application/x-www-form-urlencoded"
 T = TypeVar("T")
 
@@ -118,7 +121,7 @@ async def sparql(request: AppRequest) -> Response:
         if op.update is not None:
             if op.query is not None:
                 raise QueryError("give either query or update, not both")
-            return await run_update(request, op.update, op)
+            return await run_update(request, op.update, *_using(op))
         response = await run_query(request, op)
     except JobtrailError as e:  # rendered as usual, but readable by cross-origin clients too
         if op is not None and op.update is not None:
@@ -137,7 +140,11 @@ async def update(request: AppRequest) -> Response:
             hint="POST it as application/sparql-update "
             "or as form field update=; queries go to /sparql",
         )
-    return await run_update(request, op.update, op)
+    return await run_update(request, op.update, *_using(op))
+
+
+def _using(op: Operation) -> tuple[list[str], list[str]]:
+    return op.all("using-graph-uri"), op.all("using-named-graph-uri")
 
 
 def preflight(request: AppRequest) -> Response:
@@ -217,6 +224,10 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
             whole = await run_in_threadpool(engine.visibility.sees_whole_store, viewer_of(request))
             page = query_page(request, whole or engine.public is None)
             return Response(page, media_type=conneg.HTML.content_type())
+        if request.method in ("GET", "HEAD") and not op.all("update"):
+            described = _description(op, request)
+            if described is not None:
+                return described
         raise QueryError(
             "no query given",
             hint="pass the SPARQL text as ?query=…, as form field query=, "
@@ -227,19 +238,21 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
     await federated(request, op.query)
     store = await dataset(request)
     answer: Answer | None = None
+    prefix = base_prefix(config.base_url)
     if runtime(request).isolates(store):
         job = Job(
             "store",
-            op.query,
+            prefix + op.query,
             default=op.all("default-graph-uri"),
             named=op.all("named-graph-uri"),
             union=not op.all("named-graph-uri"),
             results=_key(op, request, RESULTS, conneg.SPARQL_JSON),
+            boolean=_key(op, request, BOOLEANS, conneg.SPARQL_JSON),
             graph=_key(op, request, GRAPHS, conneg.TURTLE, _GRAPH_NAMES),
             cap=ROW_CAP,
             base=config.base_url,
         )
-        answer = await isolated(request, store, job, arrived)
+        answer = await isolated(request, store, job, arrived, len(prefix))
     if answer is not None:
         body, fmt = laid_out(answer, op, request)
     else:
@@ -251,13 +264,16 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
     return response
 
 
-async def federated(request: AppRequest, text: str) -> None:
-    """Refuse a SERVICE or LOAD that reaches an endpoint not allowed (`federation.py`)."""
-    lowered = text.lower()
-    if "service" in lowered or "load" in lowered:
-        config = request.state["engine"].config
-        check = partial(federation.check, text, config.sparql_federation)
-        await run_in_threadpool(check, config.fetch_allow_private)
+def boolean_format(op: Operation, request: AppRequest) -> conneg.Format:
+    """The format of an ASK's answer: SPARQL JSON or XML (or HTML); 406 naming them."""
+    try:
+        return choose(op, request, BOOLEANS, conneg.SPARQL_JSON)
+    except NotAcceptable as e:
+        raise NotAcceptable(
+            f"{NO_BOOLEAN}; {e.message}",
+            hint="ask for application/sparql-results+json or application/sparql-results+xml "
+            "(format=json or format=xml)",
+        ) from e
 
 
 def _key(
@@ -281,11 +297,14 @@ def runtime(request: AppRequest) -> QueryPool:
     return pool
 
 
-async def isolated(request: AppRequest, store: Store, job: Job, arrived: int) -> Answer | None:
+async def isolated(
+    request: AppRequest, store: Store, job: Job, arrived: int, shift: int = 0
+) -> Answer | None:
     """`job` in a query process, over a snapshot of `store` holding every write
     acknowledged before the request arrived (`arrived`: the log's position then); None when
     no snapshot can be taken (a full disk: the caller reads the store in the server, as
-    `/health` says the disk is full and reads go on)."""
+    `/health` says the disk is full and reads go on). `shift`: the length of the `BASE`
+    put in front of the client's text (`texts.based`)."""
     engine = request.state["engine"]
     timeout = engine.config.query_timeout
     public = engine.public
@@ -307,7 +326,7 @@ async def isolated(request: AppRequest, store: Store, job: Job, arrived: int) ->
         return None
     except QueryError as e:
         if type(e) is QueryError:  # the parser's: point at the place
-            raise with_caret(e, job.query) from e
+            raise with_caret(e, job.query[shift:], shift) from e
         raise
 
 
@@ -316,6 +335,8 @@ def laid_out(answer: Answer, op: Operation, request: AppRequest) -> tuple[bytes,
     graph = answer.kind == "triples"
     if graph:
         fmt = choose(op, request, GRAPHS, conneg.TURTLE, _GRAPH_NAMES)
+    elif answer.kind == "boolean":
+        fmt = boolean_format(op, request)
     else:
         fmt = choose(op, request, RESULTS, conneg.SPARQL_JSON)
     if fmt is not conneg.HTML:
@@ -370,6 +391,25 @@ async def dataset(request: AppRequest, what: str = "a SPARQL query") -> Store:
             "store meanwhile",
         )
     return public.store
+
+
+def _description(op: Operation, request: AppRequest) -> Response | None:
+    """The Service Description, in the RDF format asked for; None if none is acceptable (or
+    only as plain `application/json`, which a SPARQL client asks for)."""
+    try:
+        fmt = choose(op, request, conneg.RDF_FORMATS, conneg.TURTLE, _GRAPH_NAMES)
+    except NotAcceptable:
+        return None
+    accept = request.headers.get("accept", "")
+    if fmt is conneg.JSONLD and not op.all("format") and "ld+json" not in accept:
+        return None  # plain application/json: a SPARQL client that forgot its query
+        return None
+    config = request.state["engine"].config
+    body = description.describe(endpoint_iri(config.base_url), config.sparql_federation, fmt)
+    response = resources.respond(request, body, fmt, path="/sparql", formats=())
+    del response.headers["link"]
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 def _wants_html(op: Operation, request: AppRequest) -> bool:
@@ -464,16 +504,17 @@ def answer_here(
     """Run the query and write its results (in a worker thread)."""
     timeout = request.state["engine"].config.query_timeout
     text = op.query or ""
+    prefix = base_prefix(base)
     defaults, named = op.all("default-graph-uri"), op.all("named-graph-uri")
     try:
         result = store.query(
-            text,
+            prefix + text,
             default_graphs=defaults or None,
             named_graphs=named or None,
             default_graph_union=not named,
         )
     except QueryError as e:
-        raise with_caret(e, text) from e
+        raise with_caret(e, text, len(prefix)) from e
     if isinstance(result, ox.QueryTriples):
         fmt = choose(op, request, GRAPHS, conneg.TURTLE, _GRAPH_NAMES)
         cap = ROW_CAP + 1 if fmt is conneg.HTML else None
@@ -482,54 +523,18 @@ def answer_here(
             rows = [[t.subject, t.predicate, t.object] for t in triples]
             return results_page(op, ["subject", "predicate", "object"], rows, base, GRAPHS), fmt
         return render.rdf(triples, fmt, base=base), fmt
-    fmt = choose(op, request, RESULTS, conneg.SPARQL_JSON)
     if isinstance(result, ox.QueryBoolean):
+        fmt = boolean_format(op, request)
         if fmt is conneg.HTML:
             return results_page(op, [], [], base, RESULTS, boolean=bool(result)), fmt
         return results_body(fmt, boolean=bool(result)), fmt
+    fmt = choose(op, request, RESULTS, conneg.SPARQL_JSON)
     names = [v.value for v in result.variables]
     cap = ROW_CAP + 1 if fmt is conneg.HTML else None
     solutions = take(result, deadline, cancel, timeout, cap)
     if fmt is conneg.HTML:
         return results_page(op, names, [list(s) for s in solutions], base, RESULTS), fmt
     return results_body(fmt, names=names, solutions=solutions), fmt
-
-
-def with_caret(error: QueryError, text: str) -> QueryError:
-    """The parser's message, then the offending line with a caret under the column."""
-    found = _POSITION.match(error.message)
-    if not found:
-        return error
-    line_no, column, what = int(found[1]), int(found[2]), found[3]
-    lines = text.split("\n")
-    line = lines[line_no - 1].rstrip("\r") if 0 < line_no <= len(lines) else ""
-    column = max(1, min(column, len(line) + 1))
-    pad = "".join("\t" if c == "\t" else " " for c in line[: column - 1])
-    excerpt = f"{line}\n{pad}^"
-    return QueryError(
-        f"syntax error at line {line_no}, column {column}: {what}\n\n{excerpt}",
-        details={"line": line_no, "column": column, "excerpt": excerpt},
-    )
-
-
-# --- updates -------------------------------------------------------------------
-
-
-async def run_update(request: AppRequest, text: str, op: Operation) -> Response:
-    authorise(request)
-    await federated(request, text)
-    if op.all("using-graph-uri") or op.all("using-named-graph-uri"):
-        raise QueryError(
-            "using-graph-uri and using-named-graph-uri are not supported here",
-            hint="name the graphs in the update itself (USING, WITH, GRAPH)",
-        )
-    try:
-        await run_in_threadpool(request.state["engine"].store.update, text)
-        request.state["renditions"].clear()  # an update may rewrite anything
-        request.state["engine"].visibility.forget()  # … and who owns what
-    except QueryError as e:
-        raise with_caret(e, text) from e
-    return Response(status_code=204)
 
 
 # --- HTML ----------------------------------------------------------------------

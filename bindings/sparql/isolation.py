@@ -77,6 +77,7 @@ class Job:
     union: bool = True
     substitutions: dict[str, dict[str, str]] = field(default_factory=dict)
     results: str | None = "json"  # format key for solutions and booleans; None: refused
+    boolean: str | None = ""  # for an ASK's answer ("": as `results`); None: refused
     graph: str | None = "turtle"  # format key for triples; None: refused
     cap: int = 1000
     base: str = ""

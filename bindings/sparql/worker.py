@@ -8,9 +8,10 @@ is a JSON frame, then for a success a second frame with the body.
 Request: `store` (a snapshot's folder, opened read-only and kept open until a request
 names another snapshot of the same `dataset`), `query`, `default` and `named` (graph
 IRIs), `union` (the default graph is the union of all graphs), `substitutions` (name →
-a term in SPARQL JSON), `results` and `graph` (the format keys for solutions and for
-triples: `json`, `turtle` … or `html`, which answers capped SPARQL JSON or N-Triples for
-the pool's caller to lay out; null: not acceptable), `limit` (most bytes of a body),
+a term in SPARQL JSON), `results`, `boolean` and `graph` (the format keys for solutions,
+for an ASK's answer — "": as `results`, but never CSV or TSV — and for triples: `json`,
+`turtle` … or `html`, which answers capped SPARQL JSON or N-Triples for the pool's caller
+to lay out; null: not acceptable), `limit` (most bytes of a body),
 `cap` (most rows for `html`) and `base`.
 
 A process says `{"ready": true}` once, when it has started. Answer:
@@ -40,6 +41,10 @@ from jobtrail.web import conneg, render
 
 _LENGTH = struct.Struct(">I")
 READY = b'{"ready": true}'
+NO_BOOLEAN = (
+    "an ASK query answers true or false, which the CSV and TSV results formats cannot say; "
+    "ask for application/sparql-results+json or application/sparql-results+xml"
+)
 _FORMATS = {f.key: f for f in (*conneg.RESULT_FORMATS, *conneg.RDF_FORMATS, conneg.HTML)}
 
 
@@ -145,26 +150,29 @@ class Worker:
                 body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
             else:
                 body = render.rdf(triples, _FORMATS[key], base=request["base"])
+        elif isinstance(result, ox.QueryBoolean):
+            kind, key = "boolean", request.get("boolean", "")
+            key = request["results"] if key == "" else key
+            if key is None or key in ("csv", "tsv"):
+                raise Refusal("NotAcceptable", NO_BOOLEAN, {})
+            fmt = conneg.SPARQL_JSON if key == "html" else _FORMATS[key]
+            body = results_body(fmt, boolean=bool(result))
         else:
             key = request["results"]
             if key is None:
                 raise Refusal("NotAcceptable", "", {})
             html = key == "html"
             fmt = conneg.SPARQL_JSON if html else _FORMATS[key]
-            if isinstance(result, ox.QueryBoolean):
-                kind = "boolean"
-                body = results_body(fmt, boolean=bool(result))
-            else:
-                kind = "solutions"
-                names = [v.value for v in result.variables]
-                rows = []
-                for s in result:
-                    row = list(s)
-                    budget.spend(_size(row))
-                    rows.append(row)
-                    if html and len(rows) > request["cap"]:
-                        break
-                body = results_body(fmt, names=names, solutions=rows)
+            kind = "solutions"
+            names = [v.value for v in result.variables]
+            rows = []
+            for s in result:
+                row = list(s)
+                budget.spend(_size(row))
+                rows.append(row)
+                if html and len(rows) > request["cap"]:
+                    break
+            body = results_body(fmt, names=names, solutions=rows)
         if len(body) > budget.limit:
             budget.spend(len(body))
         return {"ok": True, "kind": kind, "format": key}, body

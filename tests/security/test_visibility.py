@@ -575,6 +575,48 @@ def test_sparql_posted_sees_the_public_copy_too(world: World) -> None:
         assert "vis-uws-runid" not in r.text
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_graph_store_reads_what_the_caller_may(world: World, who: str) -> None:
+    """GET /store?graph=: curators and the admin read any graph of the whole store; everyone
+    else the public copy, where ann's job's graph is not (404) and provenance is."""
+    caller = CALLERS[who]
+    job = next(j for j in world.jobs if j.owner == "ann")
+    deadline = time.monotonic() + 30
+    while True:
+        r = world.get(caller, "/store", "application/n-triples", graph=job.iri)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if caller.may_see("*"):
+        assert r.status_code == 200, f"{who}: {r.status_code} {r.text[:300]}"
+        assert job.id in r.text
+    else:
+        assert r.status_code == 404, f"{who}: {r.status_code} {r.text[:300]}"
+        world.check_hidden(caller, r, f"/store?graph={job.iri}")  # the IRI it gave, echoed
+        public = world.get(caller, "/store", "application/n-triples", graph=world.public_input)
+        assert public.status_code == 200, f"{who}: {public.text[:300]}"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_graph_store_is_written_by_the_admin_only(world: World, who: str) -> None:
+    """PUT, POST and DELETE /store need the admin token (Bearer, or a Basic password)."""
+    caller = CALLERS[who]
+    graph = f"urn:x:gsp-row:{who}"
+    body = {"content": b'<urn:x:s> <urn:x:p> "1" .', "params": {**caller.params, "graph": graph}}
+    headers = {**caller.headers, "Content-Type": "application/n-triples"}
+    put = world.client.put("/store", headers=headers, **body)  # type: ignore[arg-type]
+    post = world.client.post("/store", headers=headers, **body)  # type: ignore[arg-type]
+    delete = world.client.delete(
+        "/store", headers=caller.headers, params={**caller.params, "graph": graph}
+    )
+    if who in ("admin", "admin-basic"):
+        statuses = (put.status_code, post.status_code, delete.status_code)
+        assert statuses == (201, 204, 204), put.text[:300]
+    else:
+        for r in (put, post, delete):
+            assert r.status_code in (401, 403), f"{who}: {r.status_code} {r.text[:300]}"
+
+
 def test_no_secret_is_in_the_store(world: World) -> None:
     """Everything the store holds (the admin's CONSTRUCT over every graph): no secret used."""
     query = "CONSTRUCT { ?s ?p ?o } WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
