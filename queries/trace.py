@@ -13,9 +13,13 @@ graph, which gives both its keys for the next round and what the trace
 shows of it; so the cost follows the chain's size, not the store's.
 
 Links are computed, not stored: hop B `prov:wasInformedBy` hop A when B
-carries the UUID that A added. Messages are immutable, so a link written when
-B arrived could not be written into A's graph anyway; computing them at trace
-time makes the order of arrival irrelevant.
+carries the UUID that A added; a hop about a job (`jt:about`: its change
+records, its HTTP exchanges) that no UUID links is informed by the hop about
+the same job just before it. A hop's run starts when the latest hop it was
+informed by was made (or, with none, at its own time) and ends at its own.
+Messages are immutable, so a link written when B arrived could not be written
+into A's graph anyway; computing them at trace time makes the order of
+arrival irrelevant.
 
 The SPARQL is in `internal/trace-*.rq` beside this module.
 """
@@ -69,6 +73,9 @@ class Hop:
     sha256: str | None = None
     informed_by: list[str] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # the jobs it is a hop of (`jt:about`)
+    changed_by: str | None = None  # a job change: who made it (`jt:changedBy`)
+    change: str | None = None  # a job change: created, phase, updated … (`jt:changeKind`)
+    started: str | None = None  # when the run that made it began (see `_link`)
 
     @property
     def carried(self) -> set[str]:
@@ -97,6 +104,10 @@ class Hop:
             "parentExecutionId": self.parent_execution_id,
             "sha256": self.sha256,
             "informedBy": self.informed_by,
+            "started": self.started,
+            "about": self.about,
+            "changedBy": self.changed_by,
+            "change": self.change,
         }
 
 
@@ -219,6 +230,8 @@ _SCALARS = {
     f"{_JT}executionId": "execution_id",
     f"{_JT}parentExecutionId": "parent_execution_id",
     f"{_JT}sha256": "sha256",
+    f"{_JT}changedBy": "changed_by",
+    f"{_JT}changeKind": "change",
 }
 
 
@@ -319,3 +332,14 @@ def _link(hops: list[Hop]) -> None:
             if u != hop.added and found:
                 hop.informed_by = sorted(found)
                 break
+    last_about: dict[str, str] = {}  # a job → its latest hop so far
+    by_iri = {h.iri: h for h in hops}
+    for hop in hops:  # in time order
+        if not hop.informed_by:
+            before = {last_about[j] for j in hop.about if j in last_about}
+            hop.informed_by = sorted(before)
+        for j in hop.about:
+            last_about[j] = hop.iri
+        times = [by_iri[e].time for e in hop.informed_by if by_iri[e].time]
+        earlier = [t for t in times if t and _instant(t) <= _instant(hop.time)]
+        hop.started = max(earlier, key=_instant) if earlier and hop.time else hop.time
