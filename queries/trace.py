@@ -40,6 +40,7 @@ from jobtrail.store import Store
 UUID_RE = re.compile(
     r"^(urn:uuid:)?[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}$"
 )
+_IRI_SAFE = re.compile(r'^[^\s<>"{}|\\^`]+$')
 _PREFIXED = re.compile(r"^[A-Z][A-Z0-9]*-(?=[A-Z])")  # TRE-TDR-2021-GW3: TRE's name before TDR's
 MAX_ROUNDS = 50
 MAX_HOPS = 5000
@@ -141,13 +142,18 @@ def trace(store: Store, key: str, *, keep: Callable[[Hop], bool] | None = None) 
     if not key:
         raise InputError("trace what? give a UUID or a reference", hint="e.g. TDR-2021-GW3")
     uuids: set[str] = set()
+    probe: set[str] = set()  # looked up, but a key of the chain only if a hop carries it
     references: set[str] = set()
     if UUID_RE.match(key):
         uuids.add(key if key.startswith("urn:uuid:") else f"urn:uuid:{key.lower()}")
+    elif _IRI_SAFE.match(key):
+        # a hop's "UUID" that is not one is still stored as `urn:uuid:{it, lowercased}`
+        # (the shapes and TNA's schema warn): it stays a key of its chain
+        probe.add(f"urn:uuid:{key.removeprefix('urn:uuid:').lower()}")
     references.add(key)
     hops: dict[str, Hop] = {}
     left_out: set[str] = set()
-    new_uuids, new_refs = set(uuids), set(references)
+    new_uuids, new_refs = uuids | probe, set(references)
     for _ in range(MAX_ROUNDS):
         found = _round(store, new_uuids, new_refs) - hops.keys() - left_out
         if not found:
