@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key", help="a UUID (with or without urn:uuid:) or a reference")
     p.add_argument(
         "--format",
-        choices=("table", "json", "turtle", "jsonld", "html", "svg"),
+        choices=("table", "json", "turtle", "jsonld", "html", "svg", "provjson"),
         default="table",
     )
 
@@ -443,6 +443,7 @@ def cmd_trace(args: argparse.Namespace, config: dict[str, Any]) -> int:
         "jsonld": conneg.JSONLD,
         "html": conneg.HTML,
         "svg": drawing.SVG,
+        "provjson": drawing.PROVJSON,
     }[args.format]
     iri = f"{config['base_url']}trace/{quote(args.key, safe='')}"
     body = drawing.document(

@@ -176,6 +176,8 @@ class Loader:
             if refused is not None:
                 raise refused
             report = validate(message.all_triples()) if self.validating else Report()
+            if self.validating:  # and what TNA's schemas say of a TRE message
+                report.results += message.warnings
         except JobtrailError as e:
             self._reject(item.source, e, size)
             return

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from jobtrail.base import nt
 from jobtrail.base.terms import XSD
+from jobtrail.shapes.report import Result
 from jobtrail.store import ResourceGraph, Triple
 
 
@@ -40,6 +41,9 @@ class Message:
     shared: list[ResourceGraph] = field(default_factory=list)
     """Resources the message names that live in graphs of their own (its producer),
     created with the first message that names them and never replaced by later ones."""
+    warnings: list[Result] = field(default_factory=list)
+    """What a published schema of its format says is wrong with it (TNA's, for TRE):
+    kept with the message like the shapes' warnings, never a reason to refuse it."""
 
     @property
     def producer_names(self) -> frozenset[str]:

@@ -7,9 +7,10 @@ from typing import Any
 
 from jobtrail.base import nt
 from jobtrail.base.errors import Location, UnsupportedFormat
-from jobtrail.ingest import http, jsonld, rdf, tre
+from jobtrail.ingest import http, jsonld, rdf, tna, tre
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.ingest.message import Incoming, Message, envelope, message_iri
+from jobtrail.shapes.report import Result
 from jobtrail.store import ResourceGraph, Triple
 
 JSON_TYPES = {"application/json", "application/ld+json", "text/json"}
@@ -49,9 +50,12 @@ def read_message(incoming: Incoming, *, base: str, stored_at: str) -> Message:
     m = message_iri(base, incoming.sha256)
     notes: list[str] = []
     shared: list[ResourceGraph] = []
+    warnings: list[Result] = []
     if media_type in JSON_TYPES:
         doc, notes = parse_json(incoming.data, incoming.source)
         kind, content = _json(doc, m, base, incoming.source, notes, shared, standalone=True)
+        if kind in tre.SUPERCLASSES:
+            warnings = tna.schema_warnings(doc, m)
         classes: tuple[str, ...] = (kind,)
     elif media_type == HTTP_TYPE:
         classes, content = _http(incoming, m, base, notes, shared)
@@ -69,7 +73,13 @@ def read_message(incoming: Incoming, *, base: str, stored_at: str) -> Message:
     )
     graph = ResourceGraph(iri, triples + content)
     return Message(
-        iri=iri, kind=classes[-1], graph=graph, notes=notes, source=incoming.source, shared=shared
+        iri=iri,
+        kind=classes[-1],
+        graph=graph,
+        notes=notes,
+        source=incoming.source,
+        shared=shared,
+        warnings=warnings,
     )
 
 

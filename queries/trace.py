@@ -13,9 +13,13 @@ graph, which gives both its keys for the next round and what the trace
 shows of it; so the cost follows the chain's size, not the store's.
 
 Links are computed, not stored: hop B `prov:wasInformedBy` hop A when B
-carries the UUID that A added. Messages are immutable, so a link written when
-B arrived could not be written into A's graph anyway; computing them at trace
-time makes the order of arrival irrelevant.
+carries the UUID that A added; a hop about a job (`jt:about`: its change
+records, its HTTP exchanges) that no UUID links is informed by the hop about
+the same job just before it. A hop's run starts when the latest hop it was
+informed by was made (or, with none, at its own time) and ends at its own.
+Messages are immutable, so a link written when B arrived could not be written
+into A's graph anyway; computing them at trace time makes the order of
+arrival irrelevant.
 
 The SPARQL is in `internal/trace-*.rq` beside this module.
 """
@@ -36,6 +40,7 @@ from jobtrail.store import Store
 UUID_RE = re.compile(
     r"^(urn:uuid:)?[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}$"
 )
+_IRI_SAFE = re.compile(r'^[^\s<>"{}|\\^`]+$')
 _PREFIXED = re.compile(r"^[A-Z][A-Z0-9]*-(?=[A-Z])")  # TRE-TDR-2021-GW3: TRE's name before TDR's
 MAX_ROUNDS = 50
 MAX_HOPS = 5000
@@ -69,6 +74,9 @@ class Hop:
     sha256: str | None = None
     informed_by: list[str] = field(default_factory=list)
     about: list[str] = field(default_factory=list)  # the jobs it is a hop of (`jt:about`)
+    changed_by: str | None = None  # a job change: who made it (`jt:changedBy`)
+    change: str | None = None  # a job change: created, phase, updated … (`jt:changeKind`)
+    started: str | None = None  # when the run that made it began (see `_link`)
 
     @property
     def carried(self) -> set[str]:
@@ -97,6 +105,10 @@ class Hop:
             "parentExecutionId": self.parent_execution_id,
             "sha256": self.sha256,
             "informedBy": self.informed_by,
+            "started": self.started,
+            "about": self.about,
+            "changedBy": self.changed_by,
+            "change": self.change,
         }
 
 
@@ -130,13 +142,18 @@ def trace(store: Store, key: str, *, keep: Callable[[Hop], bool] | None = None) 
     if not key:
         raise InputError("trace what? give a UUID or a reference", hint="e.g. TDR-2021-GW3")
     uuids: set[str] = set()
+    probe: set[str] = set()  # looked up, but a key of the chain only if a hop carries it
     references: set[str] = set()
     if UUID_RE.match(key):
         uuids.add(key if key.startswith("urn:uuid:") else f"urn:uuid:{key.lower()}")
+    elif _IRI_SAFE.match(key):
+        # a hop's "UUID" that is not one is still stored as `urn:uuid:{it, lowercased}`
+        # (the shapes and TNA's schema warn): it stays a key of its chain
+        probe.add(f"urn:uuid:{key.removeprefix('urn:uuid:').lower()}")
     references.add(key)
     hops: dict[str, Hop] = {}
     left_out: set[str] = set()
-    new_uuids, new_refs = set(uuids), set(references)
+    new_uuids, new_refs = uuids | probe, set(references)
     for _ in range(MAX_ROUNDS):
         found = _round(store, new_uuids, new_refs) - hops.keys() - left_out
         if not found:
@@ -219,6 +236,8 @@ _SCALARS = {
     f"{_JT}executionId": "execution_id",
     f"{_JT}parentExecutionId": "parent_execution_id",
     f"{_JT}sha256": "sha256",
+    f"{_JT}changedBy": "changed_by",
+    f"{_JT}changeKind": "change",
 }
 
 
@@ -319,3 +338,14 @@ def _link(hops: list[Hop]) -> None:
             if u != hop.added and found:
                 hop.informed_by = sorted(found)
                 break
+    last_about: dict[str, str] = {}  # a job → its latest hop so far
+    by_iri = {h.iri: h for h in hops}
+    for hop in hops:  # in time order
+        if not hop.informed_by:
+            before = {last_about[j] for j in hop.about if j in last_about}
+            hop.informed_by = sorted(before)
+        for j in hop.about:
+            last_about[j] = hop.iri
+        times = [by_iri[e].time for e in hop.informed_by if by_iri[e].time]
+        earlier = [t for t in times if t and _instant(t) <= _instant(hop.time)]
+        hop.started = max(earlier, key=_instant) if earlier and hop.time else hop.time

@@ -1,10 +1,10 @@
 """Atom (RFC 4287) documents: a feed of entries, written with the standard library.
 
-Small and general on purpose: the message feed (/messages) uses it now, and an
-OAI-ORE resource map serialised as Atom can use it later (ORE's Atom profile is
-a feed with `link`s and `category`s plus a few elements of other namespaces,
-which `extra` carries). Every string is escaped by ElementTree; dates are
-written as RFC 3339 timestamps.
+Small and general on purpose: the message feed (/messages) uses it, and so do the
+OAI-ORE 1.0 resource maps (an ORE 1.0 map in Atom is one entry: `link`s with a
+`length`, `category`s, an `atom:source` naming who made the map, and elements of
+other namespaces, which `extra` carries). Every string is escaped by
+ElementTree; dates are written as RFC 3339 timestamps.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ class Link:
     rel: str = "alternate"
     type: str | None = None
     title: str | None = None
+    length: int | None = None
+    """The size in bytes of what `href` names (RFC 4287 4.2.7.6)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,15 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Source:
+    """An entry's atom:source (RFC 4287 4.2.11): metadata of the document the entry came from."""
+
+    authors: Sequence[Person] = ()
+    generator: str | None = None
+    generator_uri: str | None = None
+
+
+@dataclass(frozen=True)
 class Entry:
     """One atom:entry; `id`, `title` and `updated` are required by RFC 4287."""
 
@@ -62,6 +73,7 @@ class Entry:
     summary: str | None = None
     content: str | None = None
     content_type: str = "text"
+    source: Source | None = None
     extra: Sequence[ET.Element] = ()
 
 
@@ -101,6 +113,16 @@ def _text(parent: ET.Element, name: str, value: str, **attrs: str) -> ET.Element
     return child
 
 
+def _authors(parent: ET.Element, authors: Sequence[Person]) -> None:
+    for person in authors:
+        author = ET.SubElement(parent, _q("author"))
+        _text(author, "name", person.name)
+        if person.uri:
+            _text(author, "uri", person.uri)
+        if person.email:
+            _text(author, "email", person.email)
+
+
 def _common(
     parent: ET.Element,
     *,
@@ -114,19 +136,15 @@ def _common(
     _text(parent, "id", id)
     _text(parent, "title", title, type="text")
     _text(parent, "updated", timestamp(updated))
-    for person in authors:
-        author = ET.SubElement(parent, _q("author"))
-        _text(author, "name", person.name)
-        if person.uri:
-            _text(author, "uri", person.uri)
-        if person.email:
-            _text(author, "email", person.email)
+    _authors(parent, authors)
     for link in links:
         attrs = {"rel": link.rel, "href": link.href}
         if link.type:
             attrs["type"] = link.type
         if link.title:
             attrs["title"] = link.title
+        if link.length is not None:
+            attrs["length"] = str(link.length)
         ET.SubElement(parent, _q("link"), attrs)
     for c in categories:
         attrs = {"term": c.term}
@@ -148,6 +166,12 @@ def entry_element(entry: Entry) -> ET.Element:
         authors=entry.authors,
         categories=entry.categories,
     )
+    if entry.source is not None:
+        source = ET.SubElement(element, _q("source"))
+        _authors(source, entry.source.authors)
+        if entry.source.generator:
+            attrs = {"uri": entry.source.generator_uri} if entry.source.generator_uri else {}
+            _text(source, "generator", entry.source.generator, **attrs)
     if entry.published is not None:
         _text(element, "published", timestamp(entry.published))
     if entry.summary is not None:

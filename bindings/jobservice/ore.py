@@ -3,19 +3,22 @@
 The resource map (ReM) of a completed job is `/jobs/{id}.{ext}`, one per
 format, each `ore:describes` the aggregation `/jobs/{id}/results` (ORE 1.0
 Abstract Data Model: every serialisation is a resource map of its own, and
-the aggregation `ore:isDescribedBy` each of them). In Atom it follows ORE's
-Atom serialisation: the feed is the map, `atom:id` the aggregation, one
-entry per aggregated resource with its `alternate` link and type.
+the aggregation `ore:isDescribedBy` each of them). In Atom it follows ORE
+1.0's Atom serialisation (not the 2008 betas' feed of one entry per file):
+one `atom:entry` is the map, its `ore:describes` link names the aggregation
+and its `ore:aggregates` links the files, with their type, title and length;
+`oreatom:triples` says the rest (checksums, expiry, provenance).
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
 import pyoxigraph as ox
-from jobtrail.base.terms import DCTERMS, ORE, SCHEMA
+from jobtrail.base.terms import DCTERMS, JT, ORE
 from jobtrail.jobs.core import Job
 from jobtrail.web import atom, conneg, html, render
 
@@ -32,6 +35,19 @@ DOCUMENT_FORMATS: tuple[conneg.Format, ...] = (
 
 _ORE_NS = str(ORE)
 ORE_DESCRIBES = f"{_ORE_NS}describes"
+ORE_AGGREGATES = f"{_ORE_NS}aggregates"
+ORE_ATOM = "http://www.openarchives.org/ore/atom/"
+"""The namespace of ORE 1.0's `oreatom:triples` element."""
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+for _prefix, _uri in (
+    ("ore", _ORE_NS),
+    ("oreatom", ORE_ATOM),
+    ("rdf", _RDF),
+    ("dcterms", str(DCTERMS)),
+    ("jt", str(JT)),
+):
+    ET.register_namespace(_prefix, _uri)
 
 
 def _n(iri: str) -> ox.NamedNode:
@@ -133,45 +149,95 @@ def _rem_triples(job: Job, rem: str) -> list[ox.Triple]:
 
 
 def _atom(job: Job, aggregation: Sequence[ox.Triple], rem: str) -> bytes:
+    """The map as ORE 1.0's Atom serialisation: one entry describing the aggregation.
+
+    ORE 1.0 "Resource Map Implementation in Atom" (2008-10-17), section 4.2's mapping:
+    the entry is the resource map (`self`), `ore:describes` names the aggregation,
+    `atom:author` is the aggregation's dcterms:creator and `atom:source/atom:author`
+    the map's, `atom:published`/`atom:updated` are the aggregation's creation and the
+    map's modification, one `ore:aggregates` link per aggregated resource (with its
+    type, title and length), and `oreatom:triples` carries in RDF/XML what the Atom
+    elements cannot say (each file's sha256, its expiry, its provenance).
+    """
     assert job.results is not None
     agg = job.results
     creator = (_values(aggregation, agg, f"{DCTERMS}creator") or ["jobtrail"])[0]
-    entries = []
+    created = next(iter(_values(aggregation, agg, f"{DCTERMS}created")), None)
+    summary = next(iter(_values(aggregation, agg, f"{DCTERMS}description")), None)
+    links = [
+        atom.Link(rem, "self", conneg.ATOM.media_type),
+        atom.Link(agg, ORE_DESCRIBES),
+        # Atom wants an alternate link in an entry without content; ORE 1.0 makes it the
+        # aggregation's splash page: the map in HTML.
+        atom.Link(f"{job.iri}{conneg.HTML.extension}", "alternate", conneg.HTML.media_type),
+        atom.Link(job.iri, "related", title="the job"),
+    ]
     for resource in _values(aggregation, agg, f"{_ORE_NS}aggregates"):
         media = next(iter(_values(aggregation, resource, f"{DCTERMS}format")), None)
-        title = (_values(aggregation, resource, f"{DCTERMS}title") or [resource])[0]
-        created: datetime | str = next(
-            iter(_values(aggregation, resource, f"{DCTERMS}created")), job.modified
-        )
-        expires = _values(aggregation, resource, f"{SCHEMA}expires")
-        entries.append(
-            atom.Entry(
-                id=resource,
-                title=title,
-                updated=created,
-                links=[atom.Link(resource, "alternate", media)],
-                summary=f"expires {expires[0]}" if expires else None,
+        title = next(iter(_values(aggregation, resource, f"{DCTERMS}title")), None)
+        size = next(iter(_values(aggregation, resource, str(JT.byteSize))), None)
+        links.append(
+            atom.Link(
+                resource,
+                ORE_AGGREGATES,
+                media,
+                title,
+                int(size) if size is not None and size.isdigit() else None,
             )
         )
-    feed = atom.Feed(
-        id=agg,
+    entry = atom.Entry(
+        id=rem,
         title=f"Results of job {job.id} ({job.profile})",
         updated=job.modified,
+        published=created,
+        links=links,
         authors=[atom.Person(creator)],
-        links=[
-            atom.Link(rem, "self", "application/atom+xml"),
-            atom.Link(agg, ORE_DESCRIBES),
-            atom.Link(job.iri, "related", title="the job"),
-            *(
-                atom.Link(f"{job.iri}{f.extension}", "alternate", f.media_type)
-                for f in DOCUMENT_FORMATS
-                if f.extension and f is not conneg.ATOM
-            ),
-        ],
         categories=[atom.Category(f"{_ORE_NS}Aggregation", _ORE_NS, "Aggregation")],
-        entries=entries,
+        summary=summary,
+        source=atom.Source(authors=[atom.Person("jobtrail")], generator="jobtrail"),
+        extra=[_triples(aggregation, agg, job)],
     )
-    return atom.write(feed)
+    return atom.write(entry)
+
+
+def _triples(aggregation: Sequence[ox.Triple], agg: str, job: Job) -> ET.Element:
+    """`oreatom:triples`: the facts the Atom elements do not carry, as RDF/XML descriptions."""
+    element = ET.Element(f"{{{ORE_ATOM}}}triples")
+    described: dict[str, ET.Element] = {}
+
+    def about(subject: ox.NamedNode | ox.BlankNode) -> ET.Element:
+        key = str(subject)
+        if key not in described:
+            attr = "about" if isinstance(subject, ox.NamedNode) else "nodeID"
+            value = subject.value
+            described[key] = ET.SubElement(
+                element, f"{{{_RDF}}}Description", {f"{{{_RDF}}}{attr}": value}
+            )
+        return described[key]
+
+    others = [f"{job.iri}{f.extension}" for f in DOCUMENT_FORMATS if f.extension]
+    for other in others:
+        ET.SubElement(about(_n(agg)), f"{{{_ORE_NS}}}isDescribedBy", {f"{{{_RDF}}}resource": other})
+    for t in aggregation:
+        o = t.object
+        if isinstance(t.subject, ox.Triple) or isinstance(o, ox.Triple):
+            continue
+        if t.subject == _n(agg) and t.predicate.value == f"{_ORE_NS}aggregates":
+            continue  # the ore:aggregates links say it
+        cut = max(t.predicate.value.rfind("#"), t.predicate.value.rfind("/")) + 1
+        name = f"{{{t.predicate.value[:cut]}}}{t.predicate.value[cut:]}"
+        if isinstance(o, ox.NamedNode):
+            ET.SubElement(about(t.subject), name, {f"{{{_RDF}}}resource": o.value})
+        elif isinstance(o, ox.BlankNode):
+            ET.SubElement(about(t.subject), name, {f"{{{_RDF}}}nodeID": o.value})
+        else:
+            attrs = {}
+            if o.language:
+                attrs["{http://www.w3.org/XML/1998/namespace}lang"] = o.language
+            elif o.datatype.value != _XSD_STRING:
+                attrs[f"{{{_RDF}}}datatype"] = o.datatype.value
+            ET.SubElement(about(t.subject), name, attrs).text = o.value
+    return element
 
 
 def _html(job: Job, triples: Sequence[ox.Triple], rem: str, base: str) -> bytes:

@@ -33,7 +33,9 @@ def test_examples_load_on_every_backend(store: Store) -> None:
     report = Loader(store, base=BASE).load(from_paths([str(EXAMPLES)]))
     assert report.rejected == []
     assert report.stored == 31  # 6 TRE messages + 25 HTTP messages of the FIMS flow
-    assert report.warned == 4  # the seed's not-quite-UUIDs and its placeholder key
+    # every TRE hop of the seed: its timestamps are strings and it names no event-name, which
+    # TNA's JSON Schema asks for (besides the shapes' not-quite-UUIDs and placeholder key)
+    assert report.warned == 6
     assert ask(store, "ASK { ?m a jt:TREMessage ; jt:addedUUID ?u }")
     # producers live in graphs of their own, one per producer, not one per message
     assert ask(store, "ASK { GRAPH ?g { ?p a jt:Producer } FILTER(?g = ?p) }")
@@ -81,7 +83,7 @@ def test_bad_messages_are_rejected_and_the_good_ones_stored(store: Store) -> Non
 
 
 def test_warnings_are_kept_with_the_message(store: Store) -> None:
-    doc = json.loads(tre(1))
+    doc = json.loads(tre(1))  # TNA's schema finds things too: one message warned all the same
     doc["UUIDs"].append({"TRE-UUID": "0009885d-a1fc-46c0-a6c7-e454545454h4"})
     report = Loader(store, base=BASE).load([Incoming(json.dumps(doc).encode(), "w.json")])
     assert (report.stored, report.warned) == (1, 1)

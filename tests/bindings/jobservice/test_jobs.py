@@ -154,14 +154,13 @@ def test_the_resource_map_in_every_format(client: httpx.Client, completed: str, 
     assert answer.headers["content-type"].startswith(FORMATS[ext])
     aggregation = f"{completed}/results"
     if ext == ".atom":
-        feed = feedparser.parse(answer.content)
-        assert not feed.bozo, feed.get("bozo_exception")
-        assert feed.feed.id == aggregation
-        links = {link["rel"]: link["href"] for link in feed.feed.links}
+        parsed = feedparser.parse(answer.content)  # an entry document: feedparser reads it too
+        assert not parsed.bozo, parsed.get("bozo_exception")
+        (entry,) = parsed.entries
+        links = {link["rel"]: link["href"] for link in entry.links}
         assert links["self"] == f"{completed}.atom"
         assert links[str(ORE.describes)] == aggregation
-        (entry,) = feed.entries
-        assert entry.link.startswith(f"{aggregation}/") and entry.link.endswith(".txt")
+        assert links[str(ORE.aggregates)].startswith(f"{aggregation}/")
     elif ext == ".html":
         assert f'href="{aggregation}/' in answer.text
     else:
@@ -169,6 +168,65 @@ def test_the_resource_map_in_every_format(client: httpx.Client, completed: str, 
         rem = rdflib.URIRef(f"{completed}{ext}")
         assert (rem, ORE.describes, rdflib.URIRef(aggregation)) in graph
         assert len(list(graph.objects(rdflib.URIRef(aggregation), ORE.aggregates))) == 1
+
+
+ATOM_NS = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "oreatom": "http://www.openarchives.org/ore/atom/",
+}
+
+
+def test_the_atom_resource_map_reads_as_ore_1_0(client: httpx.Client, completed: str) -> None:
+    """What an ORE 1.0 client reads, checked from "Resource Map Implementation in Atom" 1.0.
+
+    The map is one atom:entry (not the betas' feed): `self` is the map, the `ore:describes`
+    link the aggregation, the Aggregation category, one `ore:aggregates` link per file with
+    its type and length, the aggregation's creator as atom:author and the map's as
+    atom:source/atom:author; `oreatom:triples` is RDF/XML, here with each file's checksum.
+    """
+    from lxml import etree
+
+    answer = client.get(f"{completed}.atom")
+    assert answer.status_code == 200
+    root = etree.fromstring(answer.content)
+    assert root.tag == "{http://www.w3.org/2005/Atom}entry"
+
+    def one(path: str) -> str:
+        (value,) = root.xpath(path, namespaces=ATOM_NS)
+        return str(value)
+
+    aggregation = f"{completed}/results"
+    assert one("atom:link[@rel='self']/@href") == f"{completed}.atom"
+    assert one("atom:link[@rel='self']/@type") == "application/atom+xml"
+    assert one(f"atom:link[@rel='{ORE.describes}']/@href") == aggregation
+    assert one("atom:id/text()")  # required by Atom, any URI
+    assert one("atom:updated/text()") and one("atom:title/text()")
+    category = root.xpath(f"atom:category[@scheme='{ORE}']", namespaces=ATOM_NS)
+    assert [c.get("term") for c in category] == [str(ORE.Aggregation)]
+    assert one("atom:author/atom:name/text()")  # the aggregation's dcterms:creator
+    # the map's dcterms:creator
+    assert one("atom:source/atom:author/atom:name/text()") == "jobtrail"
+    # Atom: an entry without content has an alternate link (ORE: the splash page)
+    assert one("atom:link[@rel='alternate']/@type") == "text/html"
+    (aggregated,) = root.xpath(f"atom:link[@rel='{ORE.aggregates}']", namespaces=ATOM_NS)
+    href = aggregated.get("href")
+    assert href.startswith(f"{aggregation}/") and href.endswith(".txt")
+    assert aggregated.get("type") == "text/plain"
+    body = client.get(href).content
+    assert int(aggregated.get("length")) == len(body)
+    (triples,) = root.xpath("oreatom:triples", namespaces=ATOM_NS)
+    rdfxml = (
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        + "".join(etree.tostring(d, encoding="unicode") for d in triples)
+        + "</rdf:RDF>"
+    )
+    graph = rdflib.Graph().parse(data=rdfxml, format="xml")
+    assert str(graph.value(rdflib.URIRef(href), JT.sha256)) == hashlib.sha256(body).hexdigest()
+    assert str(graph.value(rdflib.URIRef(href), DCTERMS.format)) == "text/plain"
+    described = set(graph.objects(rdflib.URIRef(aggregation), ORE.isDescribedBy))
+    assert rdflib.URIRef(f"{completed}.rdf") in described
+    # no feed-of-entries: nothing else claims to be an aggregated resource
+    assert not root.xpath("atom:entry", namespaces=ATOM_NS)
 
 
 @pytest.mark.parametrize(

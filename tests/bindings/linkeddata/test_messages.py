@@ -70,10 +70,15 @@ def test_a_message_is_stored_once_and_says_so(
 def test_warnings_are_returned_and_kept(client: httpx.Client) -> None:
     answer = client.post("/messages", content=unique(SEED[2], 1))  # a not-quite-UUID
     assert answer.status_code == 201
-    (warning,) = answer.json()["warnings"]
-    assert "UUID" in warning["message"]
+    warnings = [w["message"] for w in answer.json()["warnings"]]
+    (shape,) = [w for w in warnings if not w.startswith("TNA's")]
+    assert "UUID" in shape
+    # and what TNA's published JSON Schema says of the seed's message, kept beside it
+    schema = [w for w in warnings if w.startswith("TNA's JSON Schema tre-event")]
+    assert any("'event-name' is a required property" in w for w in schema)
+    assert any("is not of type 'integer'" in w for w in schema)  # a string timestamp
     kept = client.get(answer.headers["Location"], headers={"Accept": "text/turtle"}).text
-    assert "validationWarning" in kept
+    assert "validationWarning" in kept and "is not of type 'integer'" in kept
 
 
 @pytest.mark.parametrize(
