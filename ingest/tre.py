@@ -21,9 +21,9 @@ import math
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from jobtrail.base import nt
+from jobtrail.base.segments import segment
 from jobtrail.base.terms import PROV, XSD
 from jobtrail.store import ResourceGraph, Triple
 
@@ -199,20 +199,14 @@ def _timestamp(out: list[Triple], s: str, raw: object) -> None:
 def producer_iri(base: str, name: str, *parts: object) -> str:
     """`{base}producers/{name}/{process}/{environment}` (2022) or `…/{name}/{function}` (2023).
 
+    Each part is one segment by `base/segments.py`'s rule, the one the server resolves with.
+
     Every part has its segment, so producers that differ in which part they lack
     stay apart: a missing part (absent or null) is `-`, a part that is the string
     "-" is `%2D`, and a part that is not a string is `;` and its JSON, percent-encoded
     (a string's segment never holds a bare `;`, so `;42` is not the string "42").
     """
-    return f"{base}producers/" + "/".join([_segment(name), *(_segment(p) for p in parts)])
-
-
-def _segment(part: object) -> str:
-    if part is None:
-        return "-"
-    if isinstance(part, str):
-        return "%2D" if part == "-" else quote(part, safe="")
-    return ";" + quote(json.dumps(part, ensure_ascii=False, separators=(",", ":")), safe="")
+    return f"{base}producers/" + "/".join([segment(name), *(segment(p) for p in parts)])
 
 
 def _producer(

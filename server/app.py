@@ -38,6 +38,7 @@ from jobtrail.web.binding import Binding, JobHandler, Runtime
 from jobtrail.web.middleware import (
     BodyLimit,
     CrossSiteWrites,
+    HttpDetails,
     ReadLogin,
     ReadOnlyCors,
     SecurityHeaders,
@@ -137,6 +138,7 @@ def create_app(
         routes=routes(bindings),
         lifespan=lifespan,
         middleware=[
+            Middleware(HttpDetails),
             Middleware(ReadOnlyCors),
             Middleware(BodyLimit, max_body=config.max_body),
             Middleware(CrossSiteWrites, base_url=config.base_url),

@@ -8,6 +8,7 @@ extension on the path (`/jobs/1.rdf`) is an explicit choice and overrides Accept
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -80,6 +81,10 @@ class MediaRange:
         return self.type in ("*", kind) and self.subtype in ("*", sub)
 
 
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+"""RFC 9110 §12.4.2's qvalue; a q that is not one (`q=abc`, `q=-1`, `q=0.1234`) is ignored."""
+
+
 def parse_accept(header: str) -> list[MediaRange]:
     """The ranges of an Accept header; malformed parts are skipped, as RFC 9110 allows."""
     ranges = []
@@ -94,10 +99,8 @@ def parse_accept(header: str) -> list[MediaRange]:
             name, eq, value = p.partition("=")
             name, value = name.strip().lower(), value.strip().strip('"')
             if name == "q":
-                try:
-                    q = min(max(float(value), 0.0), 1.0)
-                except ValueError:
-                    q = 0.0
+                if _QVALUE.fullmatch(value):  # else ignored, as RFC 9110 §12.4.2 allows
+                    q = float(value)
             elif eq and name != "charset":  # charset says nothing about the format
                 params.append((name, value))
         ranges.append(MediaRange(kind, sub, q, tuple(params)))

@@ -24,6 +24,12 @@ POSTs in `READ_ONLY_POSTS`, which change nothing: a SPARQL query POSTed to
 /sparql (as `application/sparql-query`, or a form with `query=` and no
 `update=`). That list is the one place where a route says a POST is a read.
 
+`HttpDetails` folds repeated `Accept` fields into one (RFC 9110 §5.3: they are one list),
+redirects (301) a GET or HEAD of a path with a trailing slash to the path without it (every
+resource here is named without one), and answers an `OPTIONS` without `Origin` (not a CORS
+preflight) with `204` and `Allow`: the methods of the routes that match the path, unless the
+route answers `OPTIONS` itself.
+
 `ReadOnlyCors` lets any web page read what this server publishes: GET and HEAD
 responses get `Access-Control-Allow-Origin: *` (and expose ETag, Link,
 Location), and a preflight asking for GET or HEAD is answered here. Nothing is
@@ -53,11 +59,81 @@ from jobtrail.jobs.visibility import ANONYMOUS_VIEWER
 from jobtrail.web import errors
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 EXPOSED = "ETag, Link, Location, Content-Location, Vary"
 PREFLIGHT_MAX_AGE = "86400"
+
+
+class HttpDetails:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        accepts = [v for k, v in scope["headers"] if k == b"accept"]
+        if len(accepts) > 1:
+            others = [(k, v) for k, v in scope["headers"] if k != b"accept"]
+            scope = {**scope, "headers": [*others, (b"accept", b", ".join(accepts))]}
+        method, path = scope["method"], scope["path"]
+        if method in READ_METHODS and len(path) > 1 and path.endswith("/"):
+            raw: bytes = scope.get("raw_path") or path.encode()
+            query = scope.get("query_string") or b""
+            target = raw.rstrip(b"/") or b"/"
+            location = target + (b"?" + query if query else b"")
+            await _redirect(send, location)
+            return
+        if method == "OPTIONS" and "origin" not in Headers(scope=scope):
+            await self._options(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _options(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route's own answer to OPTIONS, else 204 with the methods it allows."""
+        replaced = False
+
+        async def send_or_replace(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] in (404, 405):
+                replaced = True
+                allow = ", ".join(_allowed(scope))
+                headers = [(b"allow", allow.encode()), (b"content-length", b"0")]
+                await send({"type": "http.response.start", "status": 204, "headers": headers})
+                await send({"type": "http.response.body", "body": b""})
+            elif not replaced:
+                await send(message)
+
+        await self.app(scope, receive, send_or_replace)
+
+
+def _allowed(scope: Scope) -> list[str]:
+    """The methods the app's routes allow at this path (the catch-all's only if nothing else
+    matches), OPTIONS among them."""
+    routes = getattr(getattr(scope.get("app"), "router", None), "routes", [])
+    matched: list[set[str]] = []
+    for route in routes:
+        match, _ = route.matches({**scope, "method": "GET"})
+        if match is not Match.NONE:
+            methods = getattr(route, "methods", None) or {"GET", "HEAD"}
+            matched.append(set(methods))
+    found = matched[:-1] if len(matched) > 1 and routes and _catch_all(routes[-1]) else matched
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    every = set().union(*found) if found else {"GET", "HEAD"}
+    return [m for m in order if m in every] + sorted(every - {*order, "OPTIONS"}) + ["OPTIONS"]
+
+
+def _catch_all(route: object) -> bool:
+    return getattr(route, "path", None) == "/{path:path}"
+
+
+async def _redirect(send: Send, location: bytes) -> None:
+    headers = [(b"location", location), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 301, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 class ReadOnlyCors:

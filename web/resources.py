@@ -118,6 +118,8 @@ def respond(
     headers = {"ETag": etag, "Link": _links(path, formats)}
     if negotiated:
         headers["Vary"] = "Accept"
+        if fmt.extension:  # RFC 9110 §8.7: where this very representation is
+            headers["Content-Location"] = f"{path}{fmt.extension}"
     if modified is not None:
         headers["Last-Modified"] = format_datetime(modified, usegmt=True)
     if _not_modified(request, etag, modified):

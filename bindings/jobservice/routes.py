@@ -219,6 +219,11 @@ async def job(request: AppRequest) -> Response:
     if found.active:
         response.status_code = 202 if response.status_code == 200 else response.status_code
         response.headers["Retry-After"] = str(request.state["engine"].config.retry_after)
+        # its resource maps are 404 until it completes: no link to them, no Content-Location
+        response.headers["Link"] = f'<{found.iri}>; rel="canonical"'
+        if "content-location" in response.headers:
+            del response.headers["content-location"]
+        return response
     response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
     return response
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 from jobtrail.base.errors import NotFound
+from jobtrail.base.segments import canonical_path
 from jobtrail.ingest.jsonld import context_document, context_index
 from jobtrail.web import conneg, resources
 from jobtrail.web.state import AppRequest
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 
 async def context(request: AppRequest) -> Response:
@@ -24,7 +25,16 @@ async def context(request: AppRequest) -> Response:
 
 
 async def dereference(request: AppRequest) -> Response:
-    """The description of any resource minted under the base URL."""
-    path, chosen = conneg.split_extension(request.url.path)
+    """The description of any resource minted under the base URL.
+
+    The path is read as the client sent it (its raw bytes, never decoded: an encoded `/` stays
+    inside its segment, a space or `<` stays encoded) and spelled by the rule every minted IRI
+    follows (`base/segments.py`); another spelling of it is redirected (301) to that one."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    canonical = canonical_path(raw.split(b"?", 1)[0])
+    if canonical.encode() != raw.split(b"?", 1)[0]:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(canonical + query, 301)
+    path, chosen = conneg.split_extension(canonical)
     iri = request.state["engine"].config.base_url + path.lstrip("/")
     return resources.describe(request, request.state["engine"].store, iri, path=path, chosen=chosen)

@@ -92,6 +92,22 @@ def completed(jobs_served: str, documents: DocumentServer) -> str:
     return created.text
 
 
+def test_a_running_job_links_to_nothing_that_is_404(
+    client: httpx.Client, documents: DocumentServer
+) -> None:
+    """The 202 names no resource map (they are 404 until the job completes): every link it
+    gives, and its Content-Location, answer."""
+    slow = documents.put("/links.doc", word97(["Links while running."]))
+    job = client.post("/jobs", content=f"{slow}?delay=2").text
+    running = client.get(job, headers={"Accept": "text/turtle"})
+    assert running.status_code == 202, running.text
+    links = [v.split(">")[0].lstrip(" <") for v in running.headers["Link"].split(",")]
+    for target in [*links, running.headers.get("Content-Location")]:
+        if target is not None:
+            assert client.get(target).status_code != 404, (target, running.headers)
+    wait_done(client, job)
+
+
 def test_the_seed_exchange(client: httpx.Client, documents: DocumentServer) -> None:
     """POST → 201 → 202 → 303 → the document, with the seed's Accept: text/rdf+n3."""
     slow = documents.put(
