@@ -103,8 +103,10 @@ class Made:
         return self.iri.rsplit("/", 1)[1]
 
     def tokens(self) -> set[str]:
-        """What may show of it only to whom may see it: markers, id, its graphs' names."""
-        return {*self.markers, self.id, *(g.rsplit("/", 1)[1] for g in self.graphs)}
+        """What may show of it only to whom may see it: markers, id, its graphs' names (not
+        the names every job's side graphs share: `{job}/mcma` names no one's job)."""
+        names = {g.rsplit("/", 1)[1] for g in self.graphs} - {"mcma", "sif", "results"}
+        return {*self.markers, self.id, *names}
 
 
 @dataclass
@@ -195,7 +197,9 @@ def make_jobs(c: httpx.Client, base: str, docs: DocumentServer, public: str) -> 
         "jobInput": {"inputFile": {"@type": "Locator", "url": secret_url(docs, "vis-mcma-in")}},
         "notificationEndpoint": {"httpEndpoint": f"{docs.url}/vis-mcma-notify"},
     }
-    iri = created(c.post("/mcma/jobs", json=job, headers=ann), 201)
+    answer = c.post("/mcma/jobs", json=job, headers=ann)
+    created(answer, 201)  # at /mcma/jobs/{id}; the job's own IRI is its canonical one
+    iri = answer.json()["canonicalJob"]
     made.append(Made("ann", "mcma", iri, "Fixity", ("vis-mcma-in", "vis-mcma-notify")))
     # the FIMS flow: a Job, then StartJob with callback endpoints (outbox calls)
     iri = fims_job(c, docs, "vis-fims")

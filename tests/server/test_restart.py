@@ -46,7 +46,7 @@ def _fixity(base: str, url: str) -> dict[str, Any]:
 def _finished_mcma_job(base: str, url: str) -> str:
     created = httpx.post(f"{base}mcma/jobs", json=_fixity(base, url), timeout=10)
     assert created.status_code == 201, created.text
-    job: str = created.json()["id"]
+    job: str = created.json()["canonicalJob"]  # its own IRI (the MCMA one is /mcma/jobs/{id})
 
     def done() -> bool:
         answer = httpx.get(job, headers={"Accept": "application/json"}, timeout=10)
