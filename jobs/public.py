@@ -75,7 +75,7 @@ class PublicCopy:
         """Seconds a missing log position is waited for before it is passed over."""
         self.done = self._resume()
         self.caught_up = threading.Event()
-        self._target = log.position  # what to reach before answering queries
+        self._target = log.committed.position  # what to reach before answering queries
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -107,7 +107,7 @@ class PublicCopy:
 
     def progress(self) -> tuple[int, int]:
         """(records looked at, records sealed when the copy started or since)."""
-        return self.done, max(self._target, self.log.position)
+        return self.done, max(self._target, self.log.committed.position)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -120,7 +120,7 @@ class PublicCopy:
 
     def step(self) -> int:
         """Copy what was sealed since the last step; the number of records looked at."""
-        head = self.log.position
+        head = self.log.committed.position
         looked = 0
         records: list[ResourceGraph] = []
         producers: list[ResourceGraph] = []
