@@ -177,7 +177,8 @@ class Loader:
                 if self._writer is not None:
                     self._writer.abort()
                 if self._closing is not None:
-                    self._closing[0].cancel()
+                    self._abandon(self._closing)
+                self.log.rewind(self.log.committed)  # nothing sealed since was kept
                 raise
         self.report.seconds = time.perf_counter() - start
         return self.report
@@ -331,6 +332,17 @@ class Loader:
             if self.keep_iris and event.iri:
                 self.report.stored_iris.append(event.iri)
             self.listener(event)
+
+    def _abandon(self, closing: _Closing) -> None:
+        """The load stops: the batch being committed is cancelled if it has not started,
+        else waited for, and its records are the log's committed head if it committed."""
+        done, *_, end = closing
+        if done.cancel():
+            return
+        with contextlib.suppress(BaseException):
+            done.result()
+            if not self.transactional:
+                self.log.commit(end)
 
     @property
     def _pending_count(self) -> int:

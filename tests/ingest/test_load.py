@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,34 @@ def test_no_validate_stores_what_validation_would_reject(store: Store, validatin
         [Incoming(tre(1, UUIDs=[]), "x.json")]
     )
     assert report.stored == (0 if validating else 1)
+
+
+def test_a_load_that_stops_keeps_no_record_after_one_it_did_not_keep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chunk the engine refuses is written again one graph at a time into the same batch,
+    never committed ahead of the batch's earlier chunks: a load stopped before its batch
+    closes keeps none of them, and the log the store holds verifies (issue 18)."""
+    from jobtrail.ingest import load
+    from jobtrail.ingest.seal import verify
+    from jobtrail.store.oxigraph import OxigraphStore
+
+    monkeypatch.setattr(load, "CHUNK", 2)
+    lone = '"\ud800"'  # a lone surrogate: no UTF-8 for it, the writer refuses the chunk
+    bad = ResourceGraph(f"{BASE}messages/bad", [("<http://a>", "<http://b>", lone)])
+
+    def items() -> Iterator[Incoming | Message]:
+        yield from (Incoming(tre(n), f"m{n}.json") for n in range(2))  # the first chunk
+        yield Incoming(tre(2), "m2.json")
+        yield Message(iri=bad.iri, kind="graph", graph=bad, source="bad.nq")  # refused
+        yield Incoming(tre(3), "m3.json")
+        raise KeyboardInterrupt  # stopped before the batch closes
+
+    with OxigraphStore(None) as store:
+        loader = Loader(store, base=BASE, validating=False, batch_size=100)
+        with pytest.raises(KeyboardInterrupt):
+            loader.load(items())
+        assert list(verify(store)) == []
+        assert loader.log.position == 0
+        report = Loader(store, base=BASE).load([Incoming(tre(n), f"m{n}.json") for n in range(4)])
+        assert report.stored == 4 and list(verify(store)) == []
