@@ -310,12 +310,13 @@ class Loader:
             # batch is kept): store it again one graph at a time, each its own
             # transaction sealed again from the batch's start, and reject only what
             # the engine refuses. The batch being written was sealed after it: give it
-            # up and store it the same way.
-            self.log.rewind(start)
-            failed.update(self._one_by_one(list(written.values())))
+            # up first (no transaction runs beside an engine bulk load: they deadlock),
+            # and store it the same way.
             if self._writer is not None:
                 self._writer.abort()
                 self._writer = None
+            self.log.rewind(start)
+            failed.update(self._one_by_one(list(written.values())))
             later, self._written = list(self._written.values()), {}
             self._failed.update(self._one_by_one(later))
             end = self._start = self.log.mark()
