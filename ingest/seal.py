@@ -39,6 +39,11 @@ and the SHA-256 of its original bytes after. `verify` reads every scrub first an
 accepts a record whose triples are the ones a scrub left, when the scrub's "before"
 is what the record was sealed with; anything else is still a finding, and a scrub
 record edited afterwards is a finding itself (its own seal).
+
+Hops sealed by earlier releases: their hop writer listed the hop's `jt:about` and
+`jt:carriesUUID` again when the reader had found them already, and the digest counted
+the triple twice. `verify` accepts a hop whose digest is that of its stored triples
+with one such triple of its own node counted twice: the same set of triples.
 """
 
 from __future__ import annotations
@@ -376,7 +381,9 @@ def verify(
         if chain(row["p"].value, content) != sealed:
             steps = _vouched(history, row["p"].value, sealed, content)
             if steps is None:
-                yield Finding(n, m, "its triples are not the ones it was stored with")
+                listed = (chain(row["p"].value, d) == sealed for d in _listed_twice(m, triples))
+                if not any(listed):
+                    yield Finding(n, m, "its triples are not the ones it was stored with")
             elif tally is not None:
                 tally.scrubbed += 1
                 tally.scrubs |= {s for s, _, _ in steps}
@@ -384,6 +391,25 @@ def verify(
         if problem:
             yield Finding(n, m, problem)
         expected_position, previous = n + 1, row["d"].value
+
+
+_TWICE = (f"<{_J}about>", f"<{_J}carriesUUID>")
+
+
+def _listed_twice(iri: str, triples: list[ox.Triple]) -> Iterator[str]:
+    """The digests a hop was sealed with by releases whose hop writer listed its own
+    `jt:about` and `jt:carriesUUID` triple again when the reader had found it already,
+    and digested the list (issue 18): the stored triples with one such line of the
+    record's own node counted twice, or one of each. The same set of triples either way."""
+    keys = {(_from_term(t.subject), _from_term(t.predicate), _from_term(t.object)) for t in triples}
+    lines = [_line(k) for k in keys if k[1] not in _SEAL_TERMS]
+    own = f"<{iri}>"
+    about, carries = ([x for x in lines if x.startswith(f"{own} {p} ")] for p in _TWICE)
+    for a in [None, *about]:
+        for c in [None, *carries]:
+            extra = [x for x in (a, c) if x is not None]
+            if extra:
+                yield digest_of_lines(lines + extra)
 
 
 def _scrubs(store: Store) -> dict[str, list[_Step]]:

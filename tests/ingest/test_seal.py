@@ -207,3 +207,25 @@ def test_concurrent_writers_commit_in_log_order() -> None:
             t.join()
         assert positions(store) == list(range(1, 161))
         assert list(verify(store)) == []
+
+
+def test_a_hop_an_earlier_release_sealed_with_its_about_twice_verifies() -> None:
+    """Earlier hop writers listed `jt:about` again and digested the list: the same set of
+    triples, so no finding; any other change to such a hop still is one."""
+    from jobtrail.ingest.seal import DIGEST, POSITION, PREVIOUS, chain, digest_of_lines
+
+    about = f"<{JT}about>"
+    triples = [(M, about, "<http://s/jobs/1>"), (M, "<http://p/n>", '"1"')]
+    lines = [f"{s} {p} {o}" for s, p, o in [*triples, triples[0]]]
+    sealed = chain("", digest_of_lines(lines))
+    seal = [
+        (M, f"<{POSITION}>", '"1"^^<http://www.w3.org/2001/XMLSchema#integer>'),
+        (M, f"<{PREVIOUS}>", '""'),
+        (M, f"<{DIGEST}>", f'"{sealed}"'),
+    ]
+    with OxigraphStore(None) as store:
+        store.add([ResourceGraph("http://s/m", [*triples, *seal])])
+        assert list(verify(store)) == []
+        tamper(store, "http://s/m", "http://p/n", "2")
+        (finding,) = list(verify(store))
+        assert "not the ones it was stored with" in finding.problem
