@@ -101,10 +101,16 @@ class Event:
 
 Listener = Callable[[Event], None]
 _Closing = tuple[
-    "Future[None]", list[Event], dict[str, ResourceGraph], dict[str, JobtrailError], Head, Head
+    "Future[None]",
+    list[Event],
+    dict[str, ResourceGraph],
+    dict[str, JobtrailError],
+    Head,
+    Head,
+    BulkWriter | None,
 ]
-"""A batch being committed: its write, its messages, its graphs, what was refused, and the
-log's head before and after it."""
+"""A batch being committed: its write, its messages, its graphs, what was refused, the
+log's head before and after it, and its writer."""
 
 
 class Loader:
@@ -291,17 +297,16 @@ class Loader:
         self._settle()
         writer, self._writer = self._writer, None
         head = self.log.mark()
-        batch = (self._pending, self._written, self._failed, self._start, head)
-        self._pending, self._written, self._failed = [], {}, {}
-        self._start = head
+        self._start, start = head, self._start
         done: Future[None] = self._closer.submit(writer.close) if writer else _done()
-        self._closing = (done, *batch)
+        self._closing = (done, self._pending, self._written, self._failed, start, head, writer)
+        self._pending, self._written, self._failed = [], {}, {}
 
     def _settle(self) -> None:
         """Wait for the batch being committed, then report its messages."""
         if self._closing is None:
             return
-        done, pending, written, failed, start, end = self._closing
+        done, pending, written, failed, start, end, closed = self._closing
         self._closing = None
         try:
             done.result()
@@ -315,6 +320,8 @@ class Loader:
             if self._writer is not None:
                 self._writer.abort()
                 self._writer = None
+            if closed is not None:
+                closed.abort()  # what the refused batch wrote goes, now that no load runs
             self.log.rewind(start)
             failed.update(self._one_by_one(list(written.values())))
             later, self._written = list(self._written.values()), {}
@@ -337,13 +344,19 @@ class Loader:
     def _abandon(self, closing: _Closing) -> None:
         """The load stops: the batch being committed is cancelled if it has not started,
         else waited for, and its records are the log's committed head if it committed."""
-        done, *_, end = closing
+        done, *_, end, writer = closing
         if done.cancel():
+            if writer is not None:
+                writer.abort()
             return
-        with contextlib.suppress(BaseException):
+        try:
             done.result()
-            if not self.transactional:
-                self.log.commit(end)
+        except BaseException:  # noqa: BLE001 - refused: nothing of it is kept
+            if writer is not None:
+                writer.abort()
+            return
+        if not self.transactional:
+            self.log.commit(end)
 
     @property
     def _pending_count(self) -> int:
