@@ -9,10 +9,20 @@ A large load (`jobtrail load`) goes through the store's bulk path. A small
 one inside the server (`POST /messages`) is `transactional`: each chunk is
 one ordinary transaction (`Store.add`), like a job change, so it never runs
 an engine bulk load or a flush beside the server's other writes.
+
+Sealing (`ingest/seal.py`): a transactional load looks for what is stored
+already, seals and writes each chunk in one critical section of the log
+(`Log.sealing`), beside the server's other writers. A bulk load holds the log
+for the whole load: its batches commit in the order they were sealed, the one
+being committed and the one being written are the head of the log, and a batch
+the engine refuses is stored again one record at a time, sealed again from the
+last committed record, after the next batch is given up and stored the same
+way — so what the store holds is always a gap-free log, whatever is killed when.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +33,7 @@ from jobtrail.base.errors import InputError, JobtrailError, ValidationFailed
 from jobtrail.base.terms import SH
 from jobtrail.ingest.message import Incoming, Message
 from jobtrail.ingest.read import read_message
-from jobtrail.ingest.seal import Log
+from jobtrail.ingest.seal import Head, Log, unsealed
 from jobtrail.ingest.sources import Item, Unreadable
 from jobtrail.shapes import Report, Result, validate
 from jobtrail.store import ResourceGraph, Store, Triple
@@ -90,8 +100,17 @@ class Event:
 
 
 Listener = Callable[[Event], None]
-_Closing = tuple["Future[None]", list[Event], dict[str, ResourceGraph], dict[str, JobtrailError]]
-"""A batch being committed: its write, its messages, its graphs, and what was refused."""
+_Closing = tuple[
+    "Future[None]",
+    list[Event],
+    dict[str, ResourceGraph],
+    dict[str, JobtrailError],
+    Head,
+    Head,
+    BulkWriter | None,
+]
+"""A batch being committed: its write, its messages, its graphs, what was refused, the
+log's head before and after it, and its writer."""
 
 
 class Loader:
@@ -129,6 +148,8 @@ class Loader:
         self._failed: dict[str, JobtrailError] = {}
         self._writer: BulkWriter | None = None
         self._closing: _Closing | None = None
+        self._fresh: set[str] = set()  # the graphs this load seals (not dumps', not shared)
+        self._start = self.log.mark()  # the head before the batch being written
         self._stored_at = nt.now()
 
     def load(self, items: Iterable[Item]) -> LoadReport:
@@ -140,8 +161,14 @@ class Loader:
         the next batch is read, and its messages are reported once that is done.
         """
         start = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobtrail-commit") as closer:
+        # a bulk load is the log's one writer from start to end (see the module docstring)
+        held = contextlib.nullcontext() if self.transactional else self.log.held()
+        with (
+            held,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobtrail-commit") as closer,
+        ):
             self._closer = closer
+            self._start = self.log.mark()
             try:
                 for item in items:
                     self._take(item)
@@ -156,7 +183,8 @@ class Loader:
                 if self._writer is not None:
                     self._writer.abort()
                 if self._closing is not None:
-                    self._closing[0].cancel()
+                    self._abandon(self._closing)
+                self.log.rewind(self.log.committed)  # nothing sealed since was kept
                 raise
         self.report.seconds = time.perf_counter() - start
         return self.report
@@ -208,65 +236,108 @@ class Loader:
             self._shared.setdefault(graph.iri, graph)
 
     def _write_chunk(self) -> None:
-        """Hand the messages read so far to the batch's bulk writer."""
+        """Hand the messages read so far to the batch's writer, sealed."""
         if not self._chunk:
             return
         chunk, self._chunk = self._chunk, {}
         shared, self._shared = self._shared, {}
-        # graphs handed over but not committed yet are not seen by `existing`
-        unsettled = self._written.keys() | (self._closing[2].keys() if self._closing else set())
-        names = chunk.keys() | shared.keys()
-        already = self.store.existing(names - unsettled) | (names & unsettled)
-        graphs = []
-        for iri, (m, event) in chunk.items():
-            if iri not in already:
-                if not event.restored:  # a graph from a dump keeps the seal it was dumped with
-                    self.log.seal(m.graph)
-                graphs.append(m.graph)
-        graphs += [g for iri, g in shared.items() if iri not in already]
-        for iri, (_, event) in chunk.items():
-            if iri in already:
-                self._duplicate(event)
-            else:
-                self._pending.append(event)
         if self._writer is None:
             self._writer = (
                 TransactionWriter(self.store) if self.transactional else self.store.bulk_writer()
             )
-        try:
-            self._writer.write(graphs)
-        except (InputError, ValueError, UnicodeError):
-            self._isolate(graphs)
-            return
+        # "stored before?", the seal and the write go together (a bulk load holds the log)
+        with self.log.held():
+            # graphs handed over but not committed yet are not seen by `existing`
+            unsettled = self._written.keys() | (self._closing[2].keys() if self._closing else set())
+            names = chunk.keys() | shared.keys()
+            already = self.store.existing(names - unsettled) | (names & unsettled)
+            graphs, fresh = [], []
+            for iri, (m, event) in chunk.items():
+                if iri in already:
+                    self._duplicate(event)
+                    continue
+                self._pending.append(event)
+                graphs.append(m.graph)
+                if not event.restored:  # a graph from a dump keeps the seal it was dumped with
+                    fresh.append(m.graph)
+            graphs += [g for iri, g in shared.items() if iri not in already]
+            self._fresh.update(g.iri for g in fresh)
+            try:
+                self._sealed(graphs, fresh)
+            except (InputError, ValueError, UnicodeError):
+                self._isolate(graphs)
+                return
         self._written.update((g.iri, g) for g in graphs)
+
+    def _sealed(
+        self,
+        graphs: list[ResourceGraph],
+        fresh: list[ResourceGraph],
+        write: Callable[[list[ResourceGraph]], None] | None = None,
+    ) -> None:
+        """Seal `fresh` (of `graphs`) at the log's head and write `graphs` (`write`, else
+        the batch's writer): in one critical section when transactional; into the batch
+        otherwise, committed when it closes. Raises what the writer raises, nothing
+        written and the head as it was."""
+        assert self._writer is not None or write is not None
+        write = write or self._writer.write  # type: ignore[union-attr]
+        if self.transactional:
+            with self.log.sealing(fresh):
+                write(graphs)
+            return
+        before = self.log.mark()
+        for graph in fresh:
+            self.log.seal(graph)
+        try:
+            write(graphs)
+        except BaseException:
+            self.log.rewind(before)
+            raise
 
     def _close_batch(self) -> None:
         """Close the batch's write on the committing thread, once the one before is done."""
-        writer, self._writer = self._writer, None
-        batch = (self._pending, self._written, self._failed)
-        self._pending, self._written, self._failed = [], {}, {}
         try:
             self._settle()
         except BaseException:
-            if writer is not None:  # its engine load waits on its pipe until it is closed
-                writer.abort()
+            if self._writer is not None:  # its engine load waits on its pipe until it is closed
+                self._writer.abort()
+                self._writer = None
             raise
+        writer, self._writer = self._writer, None
+        head = self.log.mark()
+        self._start, start = head, self._start
         done: Future[None] = self._closer.submit(writer.close) if writer else _done()
-        self._closing = (done, *batch)
+        self._closing = (done, self._pending, self._written, self._failed, start, head, writer)
+        self._pending, self._written, self._failed = [], {}, {}
 
     def _settle(self) -> None:
         """Wait for the batch being committed, then report its messages."""
         if self._closing is None:
             return
-        done, pending, written, failed = self._closing
+        done, pending, written, failed, start, end, closed = self._closing
         self._closing = None
         try:
             done.result()
         except (InputError, ValueError, UnicodeError):
             # The engine refused something the readers let through (none of the
             # batch is kept): store it again one graph at a time, each its own
-            # transaction, and reject only what the engine refuses.
+            # transaction sealed again from the batch's start, and reject only what
+            # the engine refuses. The batch being written was sealed after it: give it
+            # up first (no transaction runs beside an engine bulk load: they deadlock),
+            # and store it the same way.
+            if self._writer is not None:
+                self._writer.abort()
+                self._writer = None
+            if closed is not None:
+                closed.abort()  # what the refused batch wrote goes, now that no load runs
+            self.log.rewind(start)
             failed.update(self._one_by_one(list(written.values())))
+            later, self._written = list(self._written.values()), {}
+            self._failed.update(self._one_by_one(later))
+            end = self._start = self.log.mark()
+        if not self.transactional:  # a transactional write committed under the log itself
+            self.log.commit(end)
+        self._fresh.difference_update(written)
         for event in pending:
             if event.iri in failed:
                 self._reject(event.source, failed[event.iri], event.size)
@@ -278,20 +349,53 @@ class Loader:
                 self.report.stored_iris.append(event.iri)
             self.listener(event)
 
+    def _abandon(self, closing: _Closing) -> None:
+        """The load stops: the batch being committed is cancelled if it has not started,
+        else waited for, and its records are the log's committed head if it committed."""
+        done, *_, end, writer = closing
+        if done.cancel():
+            if writer is not None:
+                writer.abort()
+            return
+        try:
+            done.result()
+        except BaseException:  # noqa: BLE001 - refused: nothing of it is kept
+            if writer is not None:
+                writer.abort()
+            return
+        if not self.transactional:
+            self.log.commit(end)
+
     @property
     def _pending_count(self) -> int:
         return len(self._pending) + len(self._chunk)
 
     def _isolate(self, graphs: list[ResourceGraph]) -> None:
-        """The engine refused something the readers let through: store the graphs one
-        at a time (each its own transaction) and reject only those it refuses."""
-        self._failed.update(self._one_by_one(graphs))
+        """The engine refused something the readers let through: write the graphs one at
+        a time (transactional: each its own transaction; bulk: each into the batch), each
+        sealed again at the head, and reject only those it refuses."""
+        assert self._writer is not None
+        failed = self._one_by_one(graphs, self._writer.write)
+        self._failed.update(failed)
+        self._written.update((g.iri, g) for g in graphs if g.iri not in failed)
 
-    def _one_by_one(self, graphs: list[ResourceGraph]) -> dict[str, JobtrailError]:
+    def _one_by_one(
+        self,
+        graphs: list[ResourceGraph],
+        write: Callable[[list[ResourceGraph]], None] | None = None,
+    ) -> dict[str, JobtrailError]:
+        """Write each graph on its own (`write`, else a transaction of its own), sealing
+        it again at the head; what the engine refused, by IRI."""
         failed: dict[str, JobtrailError] = {}
         for graph in graphs:
+            fresh = [unsealed(graph)] if graph.iri in self._fresh else []
             try:
-                self.store.add([graph])
+                with self.log.held():
+                    if write is None:
+                        with self.log.sealing(fresh):
+                            self.store.add([graph])
+                    else:
+                        self._sealed([graph], fresh, write)
             except (InputError, ValueError, UnicodeError) as e:
                 failed[graph.iri] = InputError(f"the store refused this message: {e}")
         return failed

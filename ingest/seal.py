@@ -9,12 +9,26 @@ log in order and recomputes all of it from what the store holds now; the
 first message whose triples, original bytes or link to the one before no
 longer match is named — an edited triple, a removed or inserted message.
 
-The canonical form is one line per triple, sorted: IRIs as they are, every
-blank node as `_:`, literals by value (Oxigraph stores `01`^^xsd:integer as
-`1` and `+00:00` as `Z`, so typed values are normalised the same way on both
-sides). The log's head is read from the store when a `Log` is opened; one
-process writes to a store at a time (the embedded store's lock), so the
-positions are dense. Producers' graphs are not sealed.
+The canonical form is one line per triple of the record's triples taken as a
+set (RDF 1.1 Concepts §3: a graph is a set of triples; a triple listed twice is
+stored once, so it is digested once: a writer that lists one twice still seals
+what the store holds), sorted: IRIs as they are, every blank node as `_:`,
+literals by value (Oxigraph stores `01`^^xsd:integer as `1` and `+00:00` as
+`Z`, so typed values are normalised the same way on both sides). Producers'
+graphs are not sealed.
+
+Sealing order: the log held by the store is always a gap-free chain of what
+committed. The head is read from the store when a `Log` is opened (one process
+writes to a store at a time: the embedded store's lock), and every writer seals
+and writes in one critical section, `Log.sealing`: positions are handed out and
+the transaction that stores the records commits under the log's lock, and a
+write that fails gives its positions back. Records therefore commit in log
+order, one writer at a time, and a crash can only lose the records of the one
+write that had not committed, which are the head of the log: nothing after them
+was sealed. A bulk load (`ingest/load.py`) holds the log for the whole load:
+its batches commit in order, a crash drops the uncommitted ones (the store's
+journal), which are again the head, and the next `Log` opened continues from
+what committed.
 
 Scrubs: a store written by an earlier release may hold secrets in sealed records
 (`jobtrail scrub`, jobs/scrub.py, takes them out). A record changed that way no
@@ -25,10 +39,16 @@ and the SHA-256 of its original bytes after. `verify` reads every scrub first an
 accepts a record whose triples are the ones a scrub left, when the scrub's "before"
 is what the record was sealed with; anything else is still a finding, and a scrub
 record edited afterwards is a finding itself (its own seal).
+
+Hops sealed by earlier releases: their hop writer listed the hop's `jt:about` and
+`jt:carriesUUID` again when the reader had found them already, and the digest counted
+the triple twice. `verify` accepts a hop whose digest is that of its stored triples
+with one such triple of its own node counted twice: the same set of triples.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -98,11 +118,10 @@ def _literal(value: str, datatype: str | None, language: str | None) -> str:
 
 
 def _from_text(term: str) -> str:
+    """A term's canonical form; a blank node keeps its label (`_key` drops it)."""
     kind, value, extra = nt.parse_term(term)
-    if kind == "iri":
+    if kind in ("iri", "bnode"):
         return term
-    if kind == "bnode":
-        return "_:"
     if extra is not None and extra.startswith("@"):
         return _literal(value, None, extra[1:])
     return _literal(value, extra, None)
@@ -112,29 +131,39 @@ def _from_term(term: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> st
     if isinstance(term, ox.NamedNode):
         return f"<{term.value}>"
     if isinstance(term, ox.BlankNode):
-        return "_:"
+        return str(term)
     if isinstance(term, ox.Literal):
         return _literal(term.value, term.datatype.value, term.language)
     return str(term)
+
+
+def _line(key: tuple[str, str, str]) -> str:
+    """The digested line of a triple: its canonical terms, every blank node as `_:`."""
+    return " ".join("_:" if t.startswith("_:") else t for t in key)
 
 
 def digest_of_lines(lines: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(lines)).encode("utf-8")).hexdigest()
 
 
+def _digest(keys: Iterable[tuple[str, str, str]]) -> str:
+    """The digest of a record's triples as a set: each triple once, however often it is
+    listed (two blank nodes stay two triples: the set is taken before labels go)."""
+    return digest_of_lines(_line(k) for k in set(keys))
+
+
 def content_digest(triples: Iterable[Triple]) -> str:
-    """The digest of a graph about to be stored (N-Triples term strings), seal excluded."""
-    return digest_of_lines(
-        f"{_from_text(s)} {_from_text(p)} {_from_text(o)}"
-        for s, p, o in triples
-        if p not in _SEAL_TERMS
+    """The digest of a graph about to be stored (N-Triples term strings), seal excluded:
+    the digest of what the store will hold, so a triple listed twice counts once."""
+    return _digest(
+        (_from_text(s), _from_text(p), _from_text(o)) for s, p, o in triples if p not in _SEAL_TERMS
     )
 
 
 def stored_digest(triples: Iterable[ox.Triple]) -> str:
     """The same digest of a graph as the store returns it."""
-    return digest_of_lines(
-        f"{_from_term(t.subject)} {_from_term(t.predicate)} {_from_term(t.object)}"
+    return _digest(
+        (_from_term(t.subject), _from_term(t.predicate), _from_term(t.object))
         for t in triples
         if t.predicate.value not in SEAL
     )
@@ -144,30 +173,96 @@ def chain(previous: str, content: str) -> str:
     return hashlib.sha256(f"{previous}:{content}".encode("ascii")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Head:
+    """A point of the log: the last position sealed and its digest (0 and "": empty)."""
+
+    position: int = 0
+    digest: str = ""
+
+
 class Log:
-    """The store-wide log's head; `seal` appends a message to it (thread-safe)."""
+    """The store-wide log's head; records are sealed onto it and written in one critical
+    section (`sealing`), so that the store always holds a gap-free chain of what committed.
+
+    `position` and `previous` are the head as sealed; `committed` is the head the store
+    holds (they differ only while a write is under way)."""
 
     def __init__(self, store: Store):
-        self._lock = threading.Lock()
-        self.position, self.previous = 0, ""
+        self._lock = threading.RLock()
+        head = Head()
         rows = store.query(
             f"SELECT ?n ?d WHERE {{ ?m <{POSITION}> ?n ; <{DIGEST}> ?d }} ORDER BY DESC(?n) LIMIT 1"
         )
         for row in rows:  # type: ignore[union-attr]
-            self.position, self.previous = int(row["n"].value), row["d"].value
+            head = Head(int(row["n"].value), row["d"].value)
+        self._head = self.committed = head
+
+    @property
+    def position(self) -> int:
+        return self._head.position
+
+    @property
+    def previous(self) -> str:
+        return self._head.digest
+
+    @contextlib.contextmanager
+    def sealing(self, records: Sequence[ResourceGraph]) -> Iterator[None]:
+        """Seal `records` at the head, in order, and hold the log while the block writes
+        them in one transaction: the next writer seals after they committed. A block that
+        raises gives their positions back (nothing of the write was kept)."""
+        with self._lock:
+            start = self._head
+            for record in records:
+                self.seal(record)
+            try:
+                yield
+            except BaseException:
+                self._head = start
+                raise
+            self.committed = self._head
+
+    def held(self) -> contextlib.AbstractContextManager[bool]:
+        """The log's lock (re-entrant): a writer that decides what to write from what is
+        stored ("stored before?") holds it from the look to the write; a bulk load holds
+        it for the whole load, sealing with `seal` and settling with `commit`/`rewind`."""
+        return self._lock
 
     def seal(self, graph: ResourceGraph) -> None:
-        s = nt.iri(graph.iri)
-        content = content_digest(graph.triples)
+        """Append one record at the head (the caller holds the log: `sealing`, `held`).
+        Its triples are made a set first, so the record stores exactly what it seals."""
         with self._lock:
-            self.position += 1
-            sealed = chain(self.previous, content)
+            graph.triples[:] = dict.fromkeys(graph.triples)
+            s = nt.iri(graph.iri)
+            position = self._head.position + 1
+            sealed = chain(self._head.digest, content_digest(graph.triples))
             graph.triples += [
-                (s, nt.iri(POSITION), nt.integer(self.position)),
-                (s, nt.iri(PREVIOUS), nt.lit(self.previous)),
+                (s, nt.iri(POSITION), nt.integer(position)),
+                (s, nt.iri(PREVIOUS), nt.lit(self._head.digest)),
                 (s, nt.iri(DIGEST), nt.lit(sealed)),
             ]
-            self.previous = sealed
+            self._head = Head(position, sealed)
+
+    def mark(self) -> Head:
+        """The head as sealed now, to `commit` or `rewind` to later (a bulk load)."""
+        return self._head
+
+    def commit(self, head: Head) -> None:
+        """What was sealed up to `head` is committed (a bulk load's batch)."""
+        with self._lock:
+            self.committed = head
+
+    def rewind(self, head: Head) -> None:
+        """Forget what was sealed after `head`: it was not stored and will not be."""
+        with self._lock:
+            self._head = head
+
+
+def unsealed(graph: ResourceGraph) -> ResourceGraph:
+    """The record without its seal, to seal it again at another position."""
+    s = nt.iri(graph.iri)
+    graph.triples[:] = [t for t in graph.triples if not (t[0] == s and t[1] in _SEAL_TERMS)]
+    return graph
 
 
 @dataclass(frozen=True)
@@ -286,7 +381,9 @@ def verify(
         if chain(row["p"].value, content) != sealed:
             steps = _vouched(history, row["p"].value, sealed, content)
             if steps is None:
-                yield Finding(n, m, "its triples are not the ones it was stored with")
+                listed = (chain(row["p"].value, d) == sealed for d in _listed_twice(m, triples))
+                if not any(listed):
+                    yield Finding(n, m, "its triples are not the ones it was stored with")
             elif tally is not None:
                 tally.scrubbed += 1
                 tally.scrubs |= {s for s, _, _ in steps}
@@ -294,6 +391,25 @@ def verify(
         if problem:
             yield Finding(n, m, problem)
         expected_position, previous = n + 1, row["d"].value
+
+
+_TWICE = (f"<{_J}about>", f"<{_J}carriesUUID>")
+
+
+def _listed_twice(iri: str, triples: list[ox.Triple]) -> Iterator[str]:
+    """The digests a hop was sealed with by releases whose hop writer listed its own
+    `jt:about` and `jt:carriesUUID` triple again when the reader had found it already,
+    and digested the list (issue 18): the stored triples with one such line of the
+    record's own node counted twice, or one of each. The same set of triples either way."""
+    keys = {(_from_term(t.subject), _from_term(t.predicate), _from_term(t.object)) for t in triples}
+    lines = [_line(k) for k in keys if k[1] not in _SEAL_TERMS]
+    own = f"<{iri}>"
+    about, carries = ([x for x in lines if x.startswith(f"{own} {p} ")] for p in _TWICE)
+    for a in [None, *about]:
+        for c in [None, *carries]:
+            extra = [x for x in (a, c) if x is not None]
+            if extra:
+                yield digest_of_lines(lines + extra)
 
 
 def _scrubs(store: Store) -> dict[str, list[_Step]]:

@@ -5,8 +5,10 @@ jobs through `Jobs` and nothing else. A job is a named graph (its IRI), holding
 its current state; each change writes a new immutable `jt:JobChange` message
 (its JSON bytes kept verbatim, like every other message) and replaces the
 state graph in the same transaction (`Store.apply`), so the history and the
-state never disagree. Phases are UWS 1.1's; a change that the transition
-table does not allow is a 409 naming the current phase.
+state never disagree. The change record is sealed into the log (`ingest/seal.py`)
+in the critical section that commits that transaction (`Log.sealing`), so the
+log's positions follow the order changes commit in. Phases are UWS 1.1's; a
+change that the transition table does not allow is a 409 naming the current phase.
 
 Changes to one job are serialised by a lock in this process. Several server
 processes on one remote store do not share those locks: there the last
@@ -623,7 +625,8 @@ class Jobs:
             drop += [f"{job.iri}/{part}" for part in sorted(self.parts)]
             gone = replace(job, modified=self.clock(), sequence=job.sequence + 1)
             message = self._message(gone, kind, job.phase, by, request)
-            self.store.apply(add=[message], delete=drop)
+            with self.log.sealing([message]):
+                self.store.apply(add=[message], delete=drop)
             self.vault.drop(job_id)
             self.vault.drop(f"{job_id}.parameters")
         self._tell(Change(kind, None, job_id, job.phase, by))
@@ -647,7 +650,8 @@ class Jobs:
     ) -> None:
         message = self._message(job, kind, previous, by, request)
         state = ResourceGraph(job.iri, to_triples(job, self.profile_iri(job.profile)))
-        self.store.apply(add=[message], replace=[state, *also], delete=drop)
+        with self.log.sealing([message]):  # sealed and committed in one critical section
+            self.store.apply(add=[message], replace=[state, *also], delete=drop)
 
     def _message(
         self,
@@ -703,9 +707,7 @@ class Jobs:
             triples.append((s, nt.jt("fromPhase"), nt.iri(phase_iri(previous))))
         if record["to"] is not None:
             triples.append((s, nt.jt("toPhase"), nt.iri(phase_iri(job.phase))))
-        graph = ResourceGraph(m, triples)
-        self.log.seal(graph)
-        return graph
+        return ResourceGraph(m, triples)  # sealed where it is written (`Log.sealing`)
 
     def _tell(self, change: Change) -> None:
         for listener in list(self._listeners):

@@ -3,7 +3,9 @@
 The MCMA flow is a conversation between services; an auditor replays it from
 the store. Every request jobtrail receives or sends about a job, and every
 answer, is kept as a `message/http` message (read by the same reader as a
-loaded one, so its JSON-LD body is in the graph too), sealed into the log, and
+loaded one, so its JSON-LD body is in the graph too), sealed into the log in
+the critical section that stores it (`Log.sealing`: its triples as a set, so the
+`jt:about` the reader may have found already is sealed once, as it is stored), and
 tied to the job: `jt:about` its IRI and `jt:carriesUUID` its id, which is what
 `/trace/{job id}` follows. Each hop is stamped with a strictly increasing
 `prov:generatedAtTime` (microseconds), so the trace shows them in the order
@@ -100,9 +102,11 @@ class Hops:
             graph.triples.append((s, nt.jt("carriesUUID"), job_uuid))
         store = self.jobs.store
         names = {message.iri} | {g.iri for g in message.shared}
-        existing = store.existing(names)
-        if message.iri in existing:
-            return message.iri
-        self.jobs.log.seal(graph)
-        store.add([graph, *(g for g in message.shared if g.iri not in existing)])
+        log = self.jobs.log
+        with log.held():  # "stored before?", the seal and the write go together
+            existing = store.existing(names)
+            if message.iri in existing:
+                return message.iri
+            with log.sealing([graph]):
+                store.add([graph, *(g for g in message.shared if g.iri not in existing)])
         return message.iri

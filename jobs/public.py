@@ -78,7 +78,7 @@ class PublicCopy:
         """Records looked at and written to the copy: what a query over it sees."""
         self._copied = threading.Condition()
         self.caught_up = threading.Event()
-        self._target = log.position  # what to reach before answering queries
+        self._target = log.committed.position  # what to reach before answering queries
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -123,7 +123,7 @@ class PublicCopy:
 
     def progress(self) -> tuple[int, int]:
         """(records looked at, records sealed when the copy started or since)."""
-        return self.done, max(self._target, self.log.position)
+        return self.done, max(self._target, self.log.committed.position)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -136,7 +136,7 @@ class PublicCopy:
 
     def step(self) -> int:
         """Copy what was sealed since the last step; the number of records looked at."""
-        head = self.log.position
+        head = self.log.committed.position
         looked = 0
         records: list[ResourceGraph] = []
         producers: list[ResourceGraph] = []

@@ -451,9 +451,6 @@ class Scrubber:
                     "passesRekeyed": rekeyed,
                 },
             )
-            if not self.dry_run:
-                assert self.log is not None
-                self.log.seal(record)
             add.append(record)
             self.report.records.append(record.iri)
         replace = [c.graph for c in batch if c.graph is not None]
@@ -461,7 +458,9 @@ class Scrubber:
             c.iri for c in batch if c.graph is None or c.graph.iri != c.iri
         ]  # dropped or renamed
         if not self.dry_run:
-            self.store.apply(add=add, replace=replace, delete=delete)
+            assert self.log is not None
+            with self.log.sealing(add):  # sealed and committed in one critical section
+                self.store.apply(add=add, replace=replace, delete=delete)
         for c in batch:
             self.report.changed += 1
             self.report.sealed += c.entry is not None

@@ -51,7 +51,8 @@ class BulkWriter:
     default stores each `write` at once with `Store.add(bulk=True)` and raises
     there if the store refuses it (nothing of that write is kept); the embedded
     backend streams every write into one engine bulk load and raises from
-    `close` (nothing of any write is kept).
+    `close`; `abort` then removes what was written (nothing of any write is
+    kept; the journal drops it at the next open if the process dies first).
     """
 
     def __init__(self, store: Store):

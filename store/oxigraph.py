@@ -154,8 +154,12 @@ class OxigraphStore(Store):
             return
         if bulk:
             writer = self.bulk_writer()
-            writer.write(graphs)
-            writer.close()
+            try:
+                writer.write(graphs)
+                writer.close()
+            except BaseException:
+                writer.abort()
+                raise
             return
         data = _nquads(graphs)
         try:
@@ -354,7 +358,9 @@ class _StreamingWriter(BulkWriter):
             return
         self._finish()
         if self._error is not None:
-            self._drop()
+            # what was written stays until `abort` (or the journal at the next open): a
+            # transaction dropping it now would wait for another writer's engine bulk load
+            # running beside this one, whose caller may be waiting for this close
             error, self._error = self._error, None
             if isinstance(error, SyntaxError):
                 raise MalformedInput(str(error)) from error

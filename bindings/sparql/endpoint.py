@@ -234,7 +234,7 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
             "or POST it as application/sparql-query",
         )
     engine = request.state["engine"]
-    config, arrived = engine.config, engine.log.position
+    config, arrived = engine.config, engine.log.committed.position
     await federated(request, op.query)
     store = await dataset(request)
     answer: Answer | None = None

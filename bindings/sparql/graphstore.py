@@ -81,7 +81,7 @@ def holds(store: Store, graph: str) -> bool:
 
 async def read(request: AppRequest, graph: str | None) -> Response:
     engine = request.state["engine"]
-    config, arrived = engine.config, engine.log.position
+    config, arrived = engine.config, engine.log.committed.position
     op = endpoint.Operation(list(request.query_params.multi_items()))
     fmt = endpoint.choose(op, request, conneg.RDF_FORMATS, conneg.TURTLE, {"json": "jsonld"})
     store = await endpoint.dataset(request, "reading a graph")

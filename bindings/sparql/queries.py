@@ -192,7 +192,7 @@ async def _run(
 ) -> bytes | str:
     """The results in `fmt` (bytes), or for HTML the results table (str), under the time limit."""
     config = _config(request)
-    arrived = request.state["engine"].log.position
+    arrived = request.state["engine"].log.committed.position
     store = await sparql.dataset(request, f"the named query {query.name!r}")
     if sparql.runtime(request).isolates(store):
         job = Job(

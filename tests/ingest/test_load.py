@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from jobtrail.ingest.sources import from_paths
 from jobtrail.store import ResourceGraph, Store
 
 BASE = "http://127.0.0.1:8000/"
+JT = "https://w3id.org/jobtrail/vocab#"
 EXAMPLES = Path(__file__).parents[2] / "examples"
 TRE_SEED = EXAMPLES / "tre-enhanced-messages" / "01-tdr-export.json"
 
@@ -126,3 +128,59 @@ def test_no_validate_stores_what_validation_would_reject(store: Store, validatin
         [Incoming(tre(1, UUIDs=[]), "x.json")]
     )
     assert report.stored == (0 if validating else 1)
+
+
+def test_a_load_that_stops_keeps_no_record_after_one_it_did_not_keep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A chunk the engine refuses is written again one graph at a time into the same batch,
+    never committed ahead of the batch's earlier chunks: a load stopped before its batch
+    closes keeps none of them, and the log the store holds verifies (issue 18)."""
+    from jobtrail.ingest import load
+    from jobtrail.ingest.seal import verify
+    from jobtrail.store.oxigraph import OxigraphStore
+
+    monkeypatch.setattr(load, "CHUNK", 2)
+    lone = '"\ud800"'  # a lone surrogate: no UTF-8 for it, the writer refuses the chunk
+    bad = ResourceGraph(f"{BASE}messages/bad", [("<http://a>", "<http://b>", lone)])
+
+    def items() -> Iterator[Incoming | Message]:
+        yield from (Incoming(tre(n), f"m{n}.json") for n in range(2))  # the first chunk
+        yield Incoming(tre(2), "m2.json")
+        yield Message(iri=bad.iri, kind="graph", graph=bad, source="bad.nq")  # refused
+        yield Incoming(tre(3), "m3.json")
+        raise KeyboardInterrupt  # stopped before the batch closes
+
+    with OxigraphStore(None) as store:
+        loader = Loader(store, base=BASE, validating=False, batch_size=100)
+        with pytest.raises(KeyboardInterrupt):
+            loader.load(items())
+        assert list(verify(store)) == []
+        assert loader.log.position == 0
+        report = Loader(store, base=BASE).load([Incoming(tre(n), f"m{n}.json") for n in range(4)])
+        assert report.stored == 4 and list(verify(store)) == []
+
+
+def test_a_batch_the_engine_refuses_is_sealed_again_with_the_batch_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine refuses a batch when it closes, while the next one is being written
+    (sealed after it): that one is given up, both are stored again one record at a time,
+    sealed again in order, and the log verifies with no position lost (issue 18)."""
+    from jobtrail.ingest import load
+    from jobtrail.ingest.seal import verify
+    from jobtrail.store.oxigraph import OxigraphStore
+
+    monkeypatch.setattr(load, "CHUNK", 2)
+    bad = ResourceGraph(f"{BASE}messages/bad", [("<http://a>", "<http://b>", '"unterminated')])
+    items: list[Incoming | Message] = [
+        Incoming(tre(1), "m1.json"),
+        Message(iri=bad.iri, kind="graph", graph=bad, source="bad.nq"),
+        *(Incoming(tre(n), f"m{n}.json") for n in range(2, 8)),
+    ]
+    with OxigraphStore(None) as store:
+        report = Loader(store, base=BASE, validating=False, batch_size=2).load(items)
+        assert report.stored == 7 and [r.source for r in report.rejected] == ["bad.nq"]
+        rows = store.query(f"SELECT ?n {{ ?m <{JT}logPosition> ?n }} ORDER BY ?n")
+        assert [int(r["n"].value) for r in rows] == list(range(1, 8))  # type: ignore[union-attr]
+        assert list(verify(store)) == []

@@ -123,3 +123,109 @@ def test_jobtrail_verify_on_the_command_line(tmp_path: Path) -> None:
         [*jobtrail, "verify", "--store", str(data)], capture_output=True, text=True
     )
     assert bad.returncode == 1 and victim in bad.stderr and "#7" in bad.stderr
+
+
+# --- a record's triples are sealed as a set, as the store holds them ------------------------
+
+M = "<http://s/m>"
+P = "<http://p/about>"
+
+
+def test_a_triple_listed_twice_is_digested_once() -> None:
+    once = [(M, P, "<http://s/jobs/1>"), (M, "<http://p/n>", '"1"')]
+    twice = [*once, (M, P, "<http://s/jobs/1>")]
+    assert content_digest(twice) == content_digest(once)
+
+
+def test_two_values_the_store_holds_as_one_are_digested_once() -> None:
+    """`01` and `1` are one xsd:integer: the store holds one triple, the digest one line."""
+    integer = "<http://www.w3.org/2001/XMLSchema#integer>"
+    with OxigraphStore(None) as store:
+        triples = [(M, "<http://p/n>", f'"01"^^{integer}'), (M, "<http://p/n>", f'"1"^^{integer}')]
+        store.add([ResourceGraph("http://s/m", triples)])
+        assert stored_digest(store.read("http://s/m")) == content_digest(triples)
+
+
+def test_two_blank_nodes_stay_two_triples() -> None:
+    """The set is taken before blank nodes lose their labels: `_:a p x` and `_:b p x` are
+    two triples of the store, and two lines of the digest."""
+    two = [("_:a", "<http://p/v>", '"x"'), ("_:b", "<http://p/v>", '"x"')]
+    assert content_digest(two) != content_digest(two[:1])
+    with OxigraphStore(None) as store:
+        store.add([ResourceGraph("http://s/m", two)])
+        assert stored_digest(store.read("http://s/m")) == content_digest(two)
+
+
+def test_a_record_listing_a_triple_twice_verifies() -> None:
+    """Every writer seals through the log: a record with a duplicate is sealed as stored."""
+    with OxigraphStore(None) as store:
+        log = Log(store)
+        triples = [(M, P, "<http://s/jobs/1>"), (M, P, "<http://s/jobs/1>")]
+        record = ResourceGraph("http://s/m", triples)
+        with log.sealing([record]):
+            store.add([record])
+        assert len(record.triples) == 1 + 3  # one triple, and the seal
+        assert list(verify(store)) == []
+
+
+# --- sealing order: positions follow commits ---------------------------------------------
+
+
+def test_a_write_that_fails_gives_its_position_back() -> None:
+    with OxigraphStore(None) as store:
+        log = Log(store)
+        first = ResourceGraph("http://s/1", [("<http://s/1>", P, '"a"')])
+        with log.sealing([first]):
+            store.add([first])
+        lost = ResourceGraph("http://s/2", [("<http://s/2>", P, '"b"')])
+        with pytest.raises(RuntimeError), log.sealing([lost]):
+            raise RuntimeError("the transaction failed")
+        assert log.position == log.committed.position == 1
+        second = ResourceGraph("http://s/3", [("<http://s/3>", P, '"c"')])
+        with log.sealing([second]):
+            store.add([second])
+        assert positions(store) == [1, 2] and list(verify(store)) == []
+
+
+def test_concurrent_writers_commit_in_log_order() -> None:
+    """Each seal and its write are one critical section: many threads writing at once
+    leave a gap-free chain, each record following the one committed before it."""
+    import threading
+
+    with OxigraphStore(None) as store:
+        jobs = Jobs(store, BASE, log=Log(store))
+
+        def work(k: int) -> None:
+            for _ in range(10):
+                job = jobs.create(profile="Fixity", input=f"http://h/{k}")
+                jobs.set_phase(job.id, "QUEUED")
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert positions(store) == list(range(1, 161))
+        assert list(verify(store)) == []
+
+
+def test_a_hop_an_earlier_release_sealed_with_its_about_twice_verifies() -> None:
+    """Earlier hop writers listed `jt:about` again and digested the list: the same set of
+    triples, so no finding; any other change to such a hop still is one."""
+    from jobtrail.ingest.seal import DIGEST, POSITION, PREVIOUS, chain, digest_of_lines
+
+    about = f"<{JT}about>"
+    triples = [(M, about, "<http://s/jobs/1>"), (M, "<http://p/n>", '"1"')]
+    lines = [f"{s} {p} {o}" for s, p, o in [*triples, triples[0]]]
+    sealed = chain("", digest_of_lines(lines))
+    seal = [
+        (M, f"<{POSITION}>", '"1"^^<http://www.w3.org/2001/XMLSchema#integer>'),
+        (M, f"<{PREVIOUS}>", '""'),
+        (M, f"<{DIGEST}>", f'"{sealed}"'),
+    ]
+    with OxigraphStore(None) as store:
+        store.add([ResourceGraph("http://s/m", [*triples, *seal])])
+        assert list(verify(store)) == []
+        tamper(store, "http://s/m", "http://p/n", "2")
+        (finding,) = list(verify(store))
+        assert "not the ones it was stored with" in finding.problem
