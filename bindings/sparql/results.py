@@ -59,6 +59,8 @@ def term_json(t: Any) -> dict[str, Any]:
         out = {"type": "literal", "value": t.value}
         if t.language:
             out["xml:lang"] = t.language
+            if t.direction is not None:  # SPARQL 1.2 results: the base direction
+                out["its:dir"] = str(t.direction.value)
         elif t.datatype.value != _XSD_STRING:
             out["datatype"] = t.datatype.value
         return out
