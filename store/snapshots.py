@@ -54,8 +54,6 @@ class Snapshots:
         self._names = itertools.count(1)
         self._newest: Snapshot | None = None
         self._old: list[Snapshot] = []
-        self.taken = 0
-        """Snapshots taken since opened (for tests and the bench)."""
 
     def newest(self, needed: int) -> Snapshot | None:
         """The newest snapshot, held (see `release`), if it holds at least `needed` writes;
@@ -81,7 +79,6 @@ class Snapshots:
                 if self._newest is not None:
                     self._old.append(self._newest)
                 self._newest = snapshot
-                self.taken += 1
                 gone = self._unheld()
         self._remove(gone)
         return snapshot

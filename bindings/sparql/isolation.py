@@ -117,7 +117,6 @@ class Process:
         self.reader = _Reader(self.popen.stdout)  # type: ignore[arg-type]
         self.ready = False  # it said so (its imports take a moment)
         self.peak = 0  # largest resident size seen, in bytes
-        self.queries = 0
 
     @property
     def pid(self) -> int:
@@ -238,8 +237,6 @@ class QueryProcesses:
         self.limit = result_mb * 1048576 if result_mb > 0 else 1 << 62
         self._snapshots: dict[str, Snapshots] = {}
         self._books = threading.Lock()
-        self.started = 0
-        """Processes started so far (the first `size`, and every replacement)."""
         self.stopped = False
         self._all: set[Process] = set()  # idle or busy, until closed
         self._idle: asyncio.Queue[Process] = asyncio.Queue()
@@ -249,7 +246,6 @@ class QueryProcesses:
     # --- processes ---------------------------------------------------------------
 
     def _start(self) -> Process:
-        self.started += 1
         process = Process(self.memory_mb)
         self._all.add(process)
         return process
@@ -363,7 +359,6 @@ class QueryProcesses:
             body = await process.reader.frame(look) if head["ok"] else b""
         except _Died:
             raise self._died(process, job) from None
-        process.queries += 1
         if not head["ok"]:
             raise _refusal(head)
         return Answer(head["kind"], head["format"], body)
