@@ -426,6 +426,7 @@ async def openapi_page(request: AppRequest) -> Response:
     """This description, to read and try: Swagger UI (vendored, web/static/swagger-ui/)."""
     head = (
         '<link rel="stylesheet" href="/static/swagger-ui/5.36.0/swagger-ui.css">'
+        '<link rel="stylesheet" href="/static/swagger-ui/jobtrail-swagger.css">'
         '<script src="/static/swagger-ui/5.36.0/swagger-ui-bundle.js" defer></script>'
         '<script src="/static/swagger-ui/jobtrail-swagger.js" defer></script>'
     )
