@@ -23,10 +23,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from jobtrail.web import conneg, errors
 from starlette.routing import BaseRoute, Mount, Route
+
+
+class ErrorStyle(Protocol):
+    """What `describe` reads of a binding's `ErrorStyle` (web/binding.py)."""
+
+    @property
+    def paths(self) -> re.Pattern[str]: ...
+
+    @property
+    def formats(self) -> tuple[conneg.Format, ...]: ...
+
 
 __all__ = [
     "ADMIN",
@@ -39,6 +50,8 @@ __all__ = [
     "Param",
     "Reply",
     "describe",
+    "ref",
+    "template",
     "undeclared",
 ]
 
@@ -225,7 +238,7 @@ def _content(media: Iterable[Media], schema: Mapping[str, Any] | None) -> dict[s
     return out
 
 
-def _error_media(path: str, styles: Sequence[Any]) -> tuple[str, ...] | None:
+def _error_media(path: str, styles: Sequence[ErrorStyle]) -> tuple[str, ...] | None:
     """The error formats at a path whose binding has its own (`ErrorStyle`), else None."""
     for style in styles:
         if style.paths.match(path):
@@ -245,10 +258,6 @@ def _error(status: int, media: tuple[str, ...] | None) -> dict[str, Any]:
     return {"description": TITLES.get(status, "Error"), "content": content}
 
 
-def _header(name: str) -> dict[str, Any]:
-    return {"schema": {"type": "string"}}
-
-
 def _operation(
     method: str,
     path: str,
@@ -256,7 +265,7 @@ def _operation(
     endpoint_doc: str,
     *,
     tag: str,
-    styles: Sequence[Any],
+    styles: Sequence[ErrorStyle],
 ) -> dict[str, Any]:
     summary = op.summary or (endpoint_doc.strip().splitlines() or [""])[0].strip()
     out: dict[str, Any] = {
@@ -293,7 +302,7 @@ def _operation(
         if reply.media and not head:
             answer["content"] = _content(reply.media, reply.schema)
         if reply.headers:
-            answer["headers"] = {h: _header(h) for h in reply.headers}
+            answer["headers"] = {h: {"schema": {"type": "string"}} for h in reply.headers}
         responses[str(reply.status)] = answer
     statuses = set(op.errors)
     if op.body is not None and not head:
@@ -354,7 +363,7 @@ def describe(
     apis: Mapping[str, Api],
     *,
     base_url: str,
-    styles: Sequence[Any] = (),
+    styles: Sequence[ErrorStyle] = (),
     version: str = "0.1.0",
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document of these routes, declared by `apis` (by binding name: the
