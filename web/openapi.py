@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from jobtrail.web import conneg, errors
+from jobtrail.web import conneg
 from starlette.routing import BaseRoute, Mount, Route
 
 
@@ -193,6 +193,11 @@ TITLES: dict[int, str] = {
     507: "Insufficient storage: the disk is full, or a query's results or memory too large",
 }
 
+ERROR_MEDIA = ("application/problem+json", "text/html", "text/plain")
+"""The formats web/errors.py writes every error in (its FORMATS; a test keeps them equal: this
+module is below `web/binding.py`, which errors.py reads its styles from)."""
+PROBLEM_MEDIA = ERROR_MEDIA[0]
+
 _CONVERTER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}")
 _JSON = re.compile(r"json")
 _FORM = "application/x-www-form-urlencoded"
@@ -243,7 +248,7 @@ def _error_media(path: str, styles: Sequence[ErrorStyle]) -> tuple[str, ...] | N
     for style in styles:
         if style.paths.match(path):
             kinds = [f.media_type for f in style.formats]
-            kinds += [f.media_type for f in errors.FORMATS if f.media_type not in kinds]
+            kinds += [kind for kind in ERROR_MEDIA if kind not in kinds]
             return tuple(kinds)
     return None
 
@@ -253,7 +258,7 @@ def _error(status: int, media: tuple[str, ...] | None) -> dict[str, Any]:
         return {"$ref": f"#/components/responses/Problem{status}"}
     content: dict[str, Any] = {}
     for kind in media:
-        problem = kind == errors.PROBLEM.media_type
+        problem = kind == PROBLEM_MEDIA
         content[kind] = {"schema": {"$ref": "#/components/schemas/Problem"}} if problem else {}
     return {"description": TITLES.get(status, "Error"), "content": content}
 
@@ -397,8 +402,7 @@ def describe(
         "components": {
             "schemas": {"Problem": PROBLEM_SCHEMA, **schemas},
             "responses": {
-                f"Problem{status}": _error(status, tuple(f.media_type for f in errors.FORMATS))
-                for status in sorted(TITLES)
+                f"Problem{status}": _error(status, ERROR_MEDIA) for status in sorted(TITLES)
             },
             "securitySchemes": {**SECURITY_SCHEMES, **schemes},
         },

@@ -439,3 +439,9 @@ def test_the_init_script_contacts_nothing_outside() -> None:
     script = (SWAGGER / "jobtrail-swagger.js").read_text(encoding="utf-8")
     assert "validatorUrl: null" in script and "queryConfigEnabled: false" in script
     assert not re.findall(r"https?://", script)
+
+
+def test_the_error_formats_described_are_those_the_renderer_writes() -> None:
+    from jobtrail.web import errors, openapi
+
+    assert tuple(f.media_type for f in errors.FORMATS) == openapi.ERROR_MEDIA
