@@ -10,6 +10,7 @@ screenshot goes to $JOBTRAIL_SCREENSHOTS when set).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import re
@@ -27,6 +28,7 @@ from jobtrail.server.app import create_app
 from jobtrail.web.openapi import describe, template, undeclared
 from jobtrail.web.state import Config
 from openapi_spec_validator import OpenAPIV31SpecValidator
+from starlette.applications import Starlette
 from starlette.routing import Match, Mount, Route
 
 from tests.conftest import (
@@ -193,9 +195,14 @@ def test_the_description_is_read_only_and_public(client: httpx.Client) -> None:
 # --- real answers match the description ---------------------------------------------------
 
 
+@functools.cache
+def _app() -> Starlette:
+    return create_app(Config(store="memory:"))
+
+
 def _operation(spec: dict[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]]:
     """The described operation that answers `method path`, found the way the app routes."""
-    app = create_app(Config(store="memory:"))
+    app = _app()
     scope = {"type": "http", "method": method, "path": path, "root_path": "", "headers": []}
     for route in app.routes:
         match, _ = route.matches(scope)
