@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.linkeddata import dereference, documents, feeds, trace
+from jobtrail.bindings.linkeddata import api, dereference, documents, feeds, trace
 from jobtrail.web.binding import Binding
 from starlette.routing import BaseRoute, Route
 
@@ -20,6 +20,7 @@ def routes() -> Sequence[BaseRoute]:
 
 BINDING = Binding(
     name="linkeddata",
+    api=api.API,
     routes=routes,
     fallback=Route("/{path:path}", dereference.dereference, methods=["GET", "HEAD"]),
     links=(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.sparql import endpoint, graphstore, queries
+from jobtrail.bindings.sparql import api, endpoint, graphstore, queries
 from jobtrail.web.binding import Binding
 from starlette.routing import BaseRoute, Route
 
@@ -21,6 +21,7 @@ def routes() -> Sequence[BaseRoute]:
 
 BINDING = Binding(
     name="sparql",
+    api=api.API,
     routes=routes,
     start=endpoint.query_pool,
     static="jobtrail.bindings.sparql",

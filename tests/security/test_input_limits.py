@@ -636,3 +636,17 @@ def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
         headers=headers,
     )
     well_formed(client.get("/sif/jobs/Transfers", headers={"Accept": "application/xml"}), "xml")
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/openapi"])
+def test_the_api_description_takes_no_input(client: httpx.Client, path: str) -> None:
+    """Its query, a strange Accept and a body change nothing; writes are 405, never a 500."""
+    plain = client.get(path)
+    odd = client.get(path, params={"x": "<script>", "url": "https://evil.example/spec.json"},
+                     headers={"Accept": "image/png;q=abc, */*;q=0.1"})  # fmt: skip
+    assert plain.status_code == odd.status_code == 200
+    assert odd.content == plain.content
+    assert b"evil.example" not in odd.content
+    for method in ("POST", "PUT", "DELETE"):
+        answer = client.request(method, path, content=b"x" * 1000)
+        assert answer.status_code == 405, f"{method} {path}: {answer.status_code}"

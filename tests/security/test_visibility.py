@@ -621,6 +621,19 @@ def test_the_graph_store_is_written_by_the_admin_only(world: World, who: str) ->
             assert r.status_code in (401, 403), f"{who}: {r.status_code} {r.text[:300]}"
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_api_description_is_the_same_for_everyone(world: World, who: str) -> None:
+    """/openapi.json and /openapi describe routes, never data: one answer for every caller,
+    holding no job, no record and no secret."""
+    caller = CALLERS[who]
+    for path in ("/openapi.json", "/openapi"):
+        mine = world.get(caller, path)
+        anyone = world.get(CALLERS["anonymous"], path)
+        assert mine.status_code == 200, f"{who} GET {path}: {mine.status_code}"
+        assert mine.content == anyone.content, f"{who} GET {path} differs from anonymous"
+        world.check_hidden(CALLERS["anonymous"], mine, path)
+
+
 def test_no_secret_is_in_the_store(world: World) -> None:
     """Everything the store holds (the admin's CONSTRUCT over every graph): no secret used."""
     query = "CONSTRUCT { ?s ?p ?o } WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
