@@ -81,6 +81,7 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/"): Row(Rule.ANYONE, "/"),
     ("GET", "/health"): Row(Rule.ANYONE, "/health"),
     ("GET", "/openapi.json"): Row(Rule.ANYONE, "/openapi.json"),
+    ("GET", "/openapi"): Row(Rule.ANYONE, "/openapi"),
     # SPARQL: anyone queries; anonymous and users query the public copy
     ("GET", "/sparql"): Row(Rule.VISIBLE, "/sparql", {"params": {"query": "ASK {}"}}, SPARQL),
     ("POST", "/sparql"): Row(
