@@ -80,8 +80,8 @@ def serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     base = _base(args, config)  # fails here, with the usual message, if the store is held
     if base.rstrip("/") != address.rstrip("/"):
         print(
-            f"note: it answers at {address}, and its pages link to {base}: open them there "
-            f"(a proxy), or serve with --port and --host matching {base}",
+            f"note: it answers at {address}, and the links between its pages are the store's "
+            f"IRIs, under {base}: serve it there (--host, --port), or put a proxy there",
             file=sys.stderr,
         )
     os.environ[BASE] = base  # for the server process
@@ -100,15 +100,15 @@ def _base(args: argparse.Namespace, config: dict[str, Any]) -> str:
     wanted = config["base_url"] if given else f"http://{config['host']}:{config['port']}/"
     with open_store(config["store"]) as store:
         base = origin.settle(store, wanted, given=given, name=str(config["store"]))
-        if base != wanted:
+        if origin.recorded(store) is not None:
             why = "the base URL its IRIs were minted under, recorded in it"
         elif given:
             why = "the base URL given"
         else:
-            why = "where it answers (no --base-url given)"
+            why = "where it answers, as no --base-url was given and the store records none"
         if config["store"] != MEMORY:
             origin.keep(store, base)
-    print(f"jobtrail serving the store {config['store']} under {base} ({why})", file=sys.stderr)
+    print(f"jobtrail serving the store {config['store']} under {base}: {why}", file=sys.stderr)
     return base
 
 
