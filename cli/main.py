@@ -505,6 +505,7 @@ def cmd_trace(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
     with stores.open_existing(config) as store:
         chain = trace(store, args.key)
+        base = stores.minting_base(store, args, config)  # the store's, for the trace's IRI
     if args.format == "table":
         for i, hop in enumerate(chain.hops, 1):
             who = " / ".join(p for p in (hop.producer, hop.process, hop.environment) if p)
@@ -526,9 +527,9 @@ def cmd_trace(args: argparse.Namespace, config: dict[str, Any]) -> int:
         "svg": drawing.SVG,
         "provjson": drawing.PROVJSON,
     }[args.format]
-    iri = f"{config['base_url']}trace/{quote(args.key, safe='')}"
+    iri = f"{base}trace/{quote(args.key, safe='')}"
     body = drawing.document(
-        chain, fmt, iri=iri, path=f"/trace/{quote(args.key, safe='')}", base=config["base_url"]
+        chain, fmt, iri=iri, path=f"/trace/{quote(args.key, safe='')}", base=base
     )
     sys.stdout.write(body.decode("utf-8"))
     return EXIT_OK

@@ -240,3 +240,13 @@ def test_the_store_keeps_the_base_it_was_minted_under(
     a = sorted((tmp_path / "dump.nq").read_text().splitlines())
     b = sorted((tmp_path / "copy.nq").read_text().splitlines())
     assert a == b
+
+
+def test_trace_names_itself_under_the_stores_base(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(tmp_path / "data")
+    base = "http://example.org/jt/"
+    assert main(["load", str(EXAMPLES), "--store", data, "--base-url", base, "--silent"]) == 0
+    assert main(["trace", "TDR-2021-GW3", "--store", data, "--format", "turtle"]) == 0
+    assert f"<{base}trace/TDR-2021-GW3>" in capsys.readouterr().out
