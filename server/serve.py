@@ -39,6 +39,7 @@ import collections
 import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +47,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 from jobtrail.base.errors import InputError
 from jobtrail.base.lifetime import signal_on_parent_death
@@ -242,7 +244,7 @@ def _watch(
     stop_at: float | None = None
     while True:
         try:  # quickly until it first answers: "ready" is said as soon as it is
-            return child.wait(timeout=poll if answered else 0.1), answered
+            return child.wait(timeout=poll if answered else 0.2), answered
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
@@ -254,7 +256,7 @@ def _watch(
             continue
         if liveness <= 0 and answered:
             continue
-        if _alive(health, max(poll, 1.0)):
+        if (answered or _listening(health)) and _alive(health, max(poll, 1.0)):
             if not answered:
                 print(f"the server process {child.pid} answers {health}", file=sys.stderr)
                 if ready:
@@ -270,6 +272,17 @@ def _watch(
                 file=sys.stderr,
             )
             child.kill()
+
+
+def _listening(health: str) -> bool:
+    """Whether something accepts connections at the URL's host and port (a cheap look before
+    a request, while a new child starts)."""
+    where = urlsplit(health)
+    try:
+        with socket.create_connection((where.hostname or "127.0.0.1", where.port or 80), 0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _alive(health: str, timeout: float) -> bool:
