@@ -125,7 +125,7 @@ async def form_route(request: AppRequest) -> Response:
     given = request.query_params.getlist("query")
     if len(given) > 1:
         raise InputError(f"query is given {len(given)} times; give it once")
-    unknown = sorted(set(request.query_params) - {"query"})
+    unknown = sorted(set(request.query_params) - {"query", "pass"})  # pass: a credential
     if unknown:
         raise InputError(
             f"the plain form takes no parameter {unknown[0]!r}",
