@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from html import escape
+from urllib.parse import urlencode
 
 from jobtrail.base.errors import NotAcceptable
 from jobtrail.bindings.uws.documents import (
@@ -71,6 +72,8 @@ def _button(action: str, name: str, value: str, label: str) -> str:
 def job_page(request: AppRequest, job_list: JobList, job: Job) -> str:
     """One job as a page: its phase first, then its values, parameters, results, error."""
     here = job_url(request, job_list, job)
+    credential = request.query_params.get("pass")  # a pass holder's, kept for the buttons
+    act = f"{here}?{urlencode({'pass': credential})}" if credential else here
     rows = [
         ("phase", _phase(job.phase)),
         ("job's page", html.link(job.iri)),
@@ -107,10 +110,10 @@ def job_page(request: AppRequest, job_list: JobList, job: Job) -> str:
         )
     actions = []
     if job.phase == "PENDING":
-        actions.append(_button(here, "PHASE", "RUN", "Run"))
+        actions.append(_button(act, "PHASE", "RUN", "Run"))
     if job.phase in ACTIVE:
-        actions.append(_button(here, "PHASE", "ABORT", "Abort"))
-    actions.append(_button(here, "ACTION", "DELETE", "Delete"))
+        actions.append(_button(act, "PHASE", "ABORT", "Abort"))
+    actions.append(_button(act, "ACTION", "DELETE", "Delete"))
     body = (
         f"<p>{html.link(list_url(request, job_list), f'UWS list {job_list.name}')}</p>"
         f"<h1>UWS job {escape(job.id)}</h1>"

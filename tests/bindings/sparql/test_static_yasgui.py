@@ -432,3 +432,21 @@ def test_a_named_query_page_links_to_its_tab(served: str) -> None:
         headers={"Accept": "text/html"},
     )
     assert 'href="/sparql#named=hops-of-reference&amp;reference=TDR-2021-GW3"' in page.text
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium)"
+)
+def test_a_named_query_tab_says_what_is_wrong_with_a_value(served: str, tmp_path: Path) -> None:
+    target = "sparql#named=messages-carrying-uuid&uuid=not-a-uuid"
+    dom = _dom(served, target, tmp_path / "profile", "yasgui-named-query-error.png")
+    page = lxml.html.fromstring(dom)
+    form = page.xpath("//form[@class='jt-named'][@data-query='messages-carrying-uuid']")[0]
+    assert "HTTP 400" in form.xpath("string(.//p[contains(@class,'jt-ran')])")
+    alert = form.xpath(".//div[contains(@class,'jt-error')]")[0]
+    assert alert.get("hidden") is None
+    said = alert.text_content()
+    assert "'uuid'" in said and "must be uuid" in said and "not-a-uuid" in said, said
+    # Yasr's own error view links to the named query's page, not to a text query
+    tries = page.xpath("//a[@class='yasr_tryQuery']/@href")
+    assert tries == [f"{served}queries/messages-carrying-uuid?uuid=not-a-uuid"], tries

@@ -150,6 +150,9 @@
       yasqe.jobtrailNamed = true;
       yasqe.setOption("readOnly", true);
       yasqe.query = () => runNamed(tab);
+      // Yasr's "try query in a new browser window" (after an error): the named query's page
+      const yasr = tab.getYasr();
+      if (yasr) yasr.config.getPlainQueryLinkToEndpoint = () => runUrl(q, valuesOf(tab));
     }
     if (tab.getEndpoint() !== namedUrl(q)) tab.setEndpoint(namedUrl(q));
     const kept = new Map(valuesOf(tab));
@@ -180,14 +183,19 @@
     tab.controlBarEl.after(form);
   }
 
+  // The named query's URL with the values given (what Run fetches; in a browser, its page).
+  function runUrl(q, values) {
+    const given = new URLSearchParams(values.filter(([, v]) => v.trim() !== ""));
+    return namedUrl(q) + (given.toString() ? "?" + given : "");
+  }
+
   async function runNamed(tab) {
     const q = namedOf(tab);
     const form = formOf(tab);
     if (!q || !form || !form.reportValidity()) return;
     const values = formValues(form);
     keepValues(tab, values);
-    const given = new URLSearchParams(values.filter(([, v]) => v.trim() !== ""));
-    const url = namedUrl(q) + (given.toString() ? "?" + given : "");
+    const url = runUrl(q, values);
     const box = form.querySelector(".jt-error");
     const started = performance.now();
     let status = 0, text = "", type = "";
