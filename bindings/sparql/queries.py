@@ -78,9 +78,15 @@ def _signature(p: Param) -> str:
     return f"<code>{escape(p.name)}</code> <span class=muted>({escape(p.type)}, {need})</span>"
 
 
+def _in_editor(name: str) -> str:
+    """The query editor's link to the named query's tab (`editor.py`)."""
+    return "/sparql#named=" + quote(name, safe="")
+
+
 def list_page(queries: list[NamedQuery]) -> str:
     rows = "".join(
-        f"<tr><td>{html.link(f'/queries/{quote(q.name)}', q.name)}</td>"
+        f"<tr><td>{html.link(f'/queries/{quote(q.name)}', q.name)}<br>"
+        f"<small>{html.link(_in_editor(q.name), 'in the editor')}</small></td>"
         f"<td>{escape(q.description)}</td>"
         f"<td>{'<br>'.join(_signature(p) + ' — ' + escape(p.doc) for p in q.params)}</td></tr>"
         for q in queries
