@@ -91,6 +91,12 @@ ROWS: dict[tuple[str, str], Row] = {
         f"{VIS}::test_sparql_posted_sees_the_public_copy_too",
     ),
     ("OPTIONS", "/sparql"): Row(Rule.ANYONE, "/sparql"),
+    ("GET", "/sparql/form"): Row(
+        Rule.VISIBLE,
+        "/sparql/form",
+        {"params": {"query": "ASK {}"}},
+        f"{VIS}::test_the_sparql_pages_say_which_store_the_caller_queries",
+    ),
     ("POST", "/update"): Row(
         Rule.ADMIN,
         "/update",
