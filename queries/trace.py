@@ -151,7 +151,9 @@ def trace(store: Store, key: str, *, keep: Callable[[Hop], bool] | None = None) 
     elif _IRI_SAFE.match(key):
         # a hop's "UUID" that is not one is still stored as `urn:uuid:{it, lowercased}`
         # (the shapes and TNA's schema warn): it stays a key of its chain
-        probe.add(f"urn:uuid:{key.removeprefix('urn:uuid:').lower()}")
+        as_uuid = f"urn:uuid:{key.removeprefix('urn:uuid:').lower()}"
+        if nt.checked_iri(as_uuid) is not None:  # not `%`, a control character …
+            probe.add(as_uuid)
     references.add(key)
     hops: dict[str, Hop] = {}
     left_out: set[str] = set()
