@@ -71,6 +71,10 @@ def prov_triples(chain: Trace, iri: str, base: str = "") -> list[ox.Triple]:
     return provenance.triples(provenance.of(chain, iri, base))
 
 
+DRAWN_INLINE = 500
+"""The longest chain the HTML page draws itself (a longer one: its SVG alone)."""
+
+
 def _search_form(key: str = "") -> str:
     return (
         '<form class=trace-search method=get action="/trace" role=search>'
@@ -129,7 +133,11 @@ def as_html(chain: Trace, path: str) -> str:
     head, nav = html.alternates(path, FORMATS)
     uuids = ", ".join(_uuid_link(u) for u in sorted(chain.uuids))
     references = ", ".join(html.link(trace_path(r), r) for r in sorted(chain.references))
-    graph = tracegraph.as_svg(chain, href=lambda n, _: f"#hop-{n}")
+    graph = (
+        tracegraph.as_svg(chain, href=lambda n, _: f"#hop-{n}")
+        if len(chain.hops) <= DRAWN_INLINE
+        else f"<p>{len(chain.hops):,} hops are too many to draw in the page.</p>"
+    )
     body = (
         f"<h1>Trace of {escape(chain.key)}</h1>{nav}{_search_form()}"
         f"<p>{len(chain.hops)} hops by {len({tracegraph.label(h) for h in chain.hops})} "

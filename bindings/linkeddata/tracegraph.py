@@ -179,7 +179,8 @@ def _arrow(
 ) -> str:
     """Out of the source box along its row, along a gutter, into the target box along its row."""
     (row_a, lane_a), (row_b, lane_b) = source, target
-    y_a, y_b = TOP + row_a * ROW + BOX_H // 2, TOP + row_b * ROW + BOX_H // 2
+    # out of a box low on its side, into one high: an arrow leaving never runs on one arriving
+    y_a, y_b = TOP + row_a * ROW + BOX_H * 2 // 3, TOP + row_b * ROW + BOX_H // 3
     if lane_b > lane_a:  # rightwards: the gutter just left of the target's lane
         gutter, x_a, x_b = lane_b - 1, column(lane_a) + box_w, column(lane_b)
     else:  # leftwards, or the same lane: the gutter just right of the target's lane
