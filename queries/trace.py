@@ -205,29 +205,36 @@ def checked_key(key: str) -> str:
 
 @dataclass
 class Recent:
-    """A key a trace can start from: when a message stating it was last stored, and how many
-    messages state it."""
+    """A key a trace can start from, and when the newest message stating it was stored."""
 
     key: str
     stored: str | None
-    messages: int
+
+
+RECENT_MESSAGES = 400
+"""How many of the newest messages `recent` reads its keys from (a bounded read, whatever
+the store's size: ~0.1 s on 20,000 messages)."""
 
 
 def recent(store: Store, hide: str = "", limit: int = 10) -> list[Recent]:
-    """The keys of the stored messages (a reference, else an execution id, else the UUID a
-    message added), newest first; `hide`: the reader's filter on `?m` (`Policy.sparql_filter`)."""
-    query = _sparql("recent").replace("#HIDE", hide).replace("#LIMIT", str(int(limit)))
-    found = []
+    """The keys the newest stored messages state (a reference, else an execution id, else the
+    UUID the message added), newest first, one each; `hide`: the reader's filter on `?m`
+    (`Policy.sparql_filter`)."""
+    query = _sparql("recent").replace("#HIDE", hide).replace("#LIMIT", str(RECENT_MESSAGES))
+    messages: dict[str, tuple[str, dict[str, set[str]]]] = {}
     for row in store.query(query):  # type: ignore[union-attr]
-        stored, messages = row["stored"], row["messages"]
-        found.append(
-            Recent(
-                row["key"].value,
-                stored.value if stored is not None else None,
-                int(messages.value) if messages is not None else 0,
-            )
-        )
-    return found
+        _, found = messages.setdefault(row["m"].value, (row["stored"].value, {}))
+        for name in ("ref", "execution", "added"):
+            if (term := row[name]) is not None:
+                found.setdefault(name, set()).add(term.value)
+    keys: dict[str, Recent] = {}
+    for stored, found in sorted(messages.values(), key=lambda v: _instant(v[0]), reverse=True):
+        for name in ("ref", "execution", "added"):
+            for key in sorted(found.get(name, ())):
+                keys.setdefault(key, Recent(key, stored))
+            if name in found:
+                break
+    return list(keys.values())[:limit]
 
 
 def close_keys(store: Store, key: str, hide: str = "", n: int = 5) -> list[str]:

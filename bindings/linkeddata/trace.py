@@ -271,14 +271,11 @@ def _start_of(hop: Hop) -> str | None:
 
 def _index_page(found: list[Recent]) -> str:
     rows = "".join(
-        f"<tr><td>{html.link(trace_path(r.key), r.key)}</td>"
-        f"<td>{r.messages}</td><td>{escape(r.stored or '—')}</td></tr>"
+        f"<tr><td>{html.link(trace_path(r.key), r.key)}</td><td>{escape(r.stored or '—')}</td></tr>"
         for r in found
     )
     recent_part = (
-        "<table class=recent><tr><th>trace</th><th>messages stating it</th>"
-        "<th>last stored</th></tr>"
-        f"{rows}</table>"
+        f"<table class=recent><tr><th>trace</th><th>last stored</th></tr>{rows}</table>"
         if rows
         else "<p class=muted>No message you may see states a key yet.</p>"
     )
@@ -333,7 +330,6 @@ async def trace_index(request: AppRequest) -> Response:
                     {
                         "key": r.key,
                         "trace": trace_path(r.key),
-                        "messages": r.messages,
                         "stored": r.stored,
                     }
                     for r in found

@@ -504,7 +504,6 @@ def test_the_trace_search_finds_only_what_the_caller_may_see(world: World, who: 
     recent = world.get(caller, "/trace.json")
     world.check_hidden(caller, recent, "/trace.json")
     keys = [k["key"] for k in recent.json()["recent"]]
-    assert "TDR-2021-GW3" in keys or len(keys) == 12  # the loaded provenance shows to all
     if "*" in caller.sees:  # positive control: the creation of some job is among the newest
         assert any(k.startswith("urn:uuid:") for k in keys), keys
 
