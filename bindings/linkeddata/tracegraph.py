@@ -47,8 +47,14 @@ KINDS = (PLAIN, RETRIED, FAILED, CHANGE)
 
 
 def label(hop: Hop) -> str:
-    """The lane a hop belongs to: its producer, process and environment."""
-    return " / ".join(p for p in (hop.producer, hop.process, hop.environment) if p) or "unknown"
+    """The lane a hop belongs to: its producer, process and environment; this service for a
+    job's change records and the exchanges it had about a job."""
+    named = " / ".join(p for p in (hop.producer, hop.process, hop.environment) if p)
+    if named:
+        return named
+    if hop.change:
+        return "jobtrail: job changes"
+    return "jobtrail: exchanges about jobs" if hop.about else "unknown producer"
 
 
 def kind(hop: Hop) -> Kind:
