@@ -24,6 +24,7 @@ from jobtrail.web.openapi import (
     Reply,
     ok,
     ref,
+    see_other,
 )
 
 _TNA_ID = "https://nationalarchives.gov.uk/da-transform/tre/schemas/"
@@ -101,6 +102,21 @@ API = Api(
             params=(Param("name", "`jobtrail` and the others the server uses", where="path"),),
             replies=(ok("the context", ("application/ld+json",)),),
             errors=(404,),
+        ),
+        ("GET", "/trace"): Operation(
+            description="The search box and the keys the newest messages the caller may see "
+            "state; `?key=` answers 303 to that key's trace (a message IRI: to its row).",
+            params=(Param("key", "a UUID, urn:uuid:…, reference, job id or message IRI"),),
+            replies=(ok("the recent keys", trace.INDEX_FORMATS), see_other("the key's trace")),
+            errors=(400, 404, 406),
+            security=ANYONE,
+        ),
+        ("GET", "/trace.{ext}"): Operation(
+            "The recent keys in the format of an extension (`.json`, `.html`)",
+            params=(_EXT,),
+            replies=(ok("the recent keys", trace.INDEX_FORMATS),),
+            errors=(404,),
+            security=ANYONE,
         ),
         ("GET", "/trace/{key:path}"): Operation(
             description="Every hop of the chain a UUID, reference or job id belongs to, in "

@@ -238,6 +238,8 @@ ROWS: dict[tuple[str, str], Row] = {
     ),
     # linked data
     ("GET", "/contexts/{name}"): Row(Rule.ANYONE, "/contexts/fims"),
+    ("GET", "/trace"): Row(Rule.VISIBLE, "/trace", {}, LISTED),
+    ("GET", "/trace.{ext}"): Row(Rule.VISIBLE, "/trace.json", {}, LISTED),
     ("GET", "/trace/{key:path}"): Row(Rule.VISIBLE, "/trace/TDR-2021-GW3", {}, TRACE),
     ("GET", "/vocab"): Row(Rule.ANYONE, "/vocab"),
     ("GET", "/vocab.{ext}"): Row(Rule.ANYONE, "/vocab.ttl"),
