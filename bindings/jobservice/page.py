@@ -12,7 +12,7 @@ A deleted job's page is its history.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -79,7 +79,13 @@ class View:
     refresh: int | None  # seconds: it runs, the page reloads itself
     profile_iri: str
     now: datetime
-    credential: str = ""  # `?pass=…` when the caller came with one: the forms carry it
+    credential: str = ""  # `pass=…` when the caller came with one: links here and forms carry it
+
+    def here(self, url: str) -> str:
+        """A URL of this server, with the caller's `?pass=` when they came with one."""
+        if not self.credential:
+            return url
+        return f"{url}{'&' if '?' in url else '?'}{self.credential}"
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -189,7 +195,7 @@ def page(view: View) -> str:
         + _about(view)
         + _error(job)
         + _results(view)
-        + _history(view.history)
+        + _history(view.history, view.here)
         + _elsewhere(view)
     )
     return html.page(f"Job {job.id}", f"<div class=job-page>{body}</div>", head=head)
@@ -221,7 +227,7 @@ def _actions(view: View) -> str:
     if not view.may_change:
         return ""
     job = view.job
-    target = f"{job.iri}{view.credential}"
+    target = view.here(job.iri)
     forms = ""
     if job.active:
         forms += _form(target, "abort", "Abort", "stop it: it ends ABORTED")
@@ -242,7 +248,7 @@ def _form(target: str, action: str, label: str, note: str) -> str:
 def _about(view: View) -> str:
     job = view.job
     rows: list[tuple[str, str]] = [
-        ("profile", html.link(view.profile_iri, job.profile)),
+        ("profile", html.link(view.here(view.profile_iri), job.profile)),
         ("input", html.link(job.input) if job.input else "<span class=muted>none</span>"),
     ]
     if job.parameters:
@@ -302,7 +308,7 @@ def _results(view: View) -> str:
             return "<h2>Results</h2><p class=muted>This job made no result files here.</p>"
         return ""
     rows = "".join(
-        f"<tr><td>{html.link(f.iri, f.name)}{_title(f)}</td>"
+        f"<tr><td>{html.link(view.here(f.iri), f.name)}{_title(f)}</td>"
         f"<td>{escape(f.media_type or '?')}</td>"
         f"<td class=size>{escape(_size(f.size))}</td>"
         f"<td><code class=digest>{escape(f.sha256 or '')}</code></td></tr>"
@@ -320,7 +326,7 @@ def _results(view: View) -> str:
         if rows
         else "<p class=muted>No result files.</p>"
     )
-    described = html.link(f"{job.iri}.html", "the resource map (OAI-ORE)")
+    described = html.link(view.here(f"{job.iri}.html"), "the resource map (OAI-ORE)")
     return f"<h2>Results</h2>{summary}{table}{expires}<p>As linked data: {described}.</p>"
 
 
@@ -328,7 +334,7 @@ def _title(f: ResultFile) -> str:
     return f"<br><span class=muted>{escape(f.title)}</span>" if f.title != f.name else ""
 
 
-def _history(records: Sequence[Record]) -> str:
+def _history(records: Sequence[Record], here: Callable[[str], str] = str) -> str:
     if not records:
         return ""
     rows = ""
@@ -344,7 +350,7 @@ def _history(records: Sequence[Record]) -> str:
             what += f"<pre>{escape(r.error)}</pre>"
         rows += (
             f"<tr><td>{_time(r.at)}</td><td>{what}</td><td>{escape(r.by)}</td>"
-            f"<td>{html.link(r.iri, f'#{r.sequence}')}</td></tr>"
+            f"<td>{html.link(here(r.iri), f'#{r.sequence}')}</td></tr>"
         )
     return (
         "<h2>History</h2><table class=job-history><tr><th>when</th><th>what</th><th>by</th>"
@@ -353,7 +359,7 @@ def _history(records: Sequence[Record]) -> str:
 
 
 def _elsewhere(view: View) -> str:
-    return _links("Elsewhere", view.views)
+    return _links("Elsewhere", [(label, view.here(url)) for label, url in view.views])
 
 
 def _links(title: str, views: Sequence[tuple[str, str]]) -> str:

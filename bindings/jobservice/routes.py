@@ -289,7 +289,7 @@ async def _page(request: AppRequest, job_id: str, path: str) -> Response:
         refresh=max(retry_after, 1) if found.active else None,
         profile_iri=jobs.profile_iri(found.profile),
         now=jobs.clock(),
-        credential=f"?{urlencode({'pass': credential})}" if credential else "",
+        credential=urlencode({"pass": credential}) if credential else "",
     )
     body = page.page(view).encode()
     response = respond(request, body, conneg.HTML, path=path, formats=FORMATS)

@@ -425,3 +425,29 @@ def test_a_failed_job_page_in_chromium(failed: str, tmp_path: Path) -> None:
     assert "ERROR" in tree.xpath("string(//*[contains(@class, 'job-status')])")
     error = tree.xpath("string(//section[contains(@class, 'job-error')]/pre)")
     assert "gone.txt" in error and len(error) > 200
+
+
+def test_a_pass_holder_s_page_carries_the_pass_in_its_links_and_forms(
+    client: httpx.Client, server: str, documents: DocumentServer
+) -> None:
+    url = documents.put("/page-pass.txt", b"paid\n", "text/plain")
+    mine = {"pass": "rich-pass"}
+    job = client.post("/jobs", params={"profile": "Fixity", **mine}, content=url).text
+    wait_ended(client, job)
+    shown = client.get(job, params=mine, headers={"Accept": BROWSER})
+    assert shown.status_code == 200, shown.text
+    assert client.get(job, headers={"Accept": BROWSER}).status_code == 401  # without it
+    tree = dom(shown)
+    (target,) = tree.xpath("//form[input[@value='delete']]/@action")
+    assert target == f"{job}?pass=rich-pass"
+    for href in tree.xpath("//ul[contains(@class, 'job-views')]//a/@href"):
+        assert href.endswith("pass=rich-pass"), href
+    for href in tree.xpath("//table[contains(@class, 'job-results')]//a/@href"):
+        assert client.get(href).status_code == 200, href
+    done = client.post(
+        target,
+        content="action=delete",
+        headers={"Content-Type": "application/x-www-form-urlencoded", **same_origin(server)},
+    )
+    assert done.status_code == 303 and done.headers["Location"] == target
+    assert client.get(target, headers={"Accept": BROWSER}).status_code == 410
