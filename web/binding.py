@@ -12,6 +12,7 @@ SPARQL). Its `__init__.py` exports one `Binding`:
 - `static`: a package whose `static/` folder is served under /static;
 - `links`: what the home page says about it;
 - `fallback`: a route tried after all others (one binding has it: dereferencing);
+- `api`: its routes' OpenAPI declarations (`web/openapi.py`);
 - `job_views`: where it shows a job (UWS's `/uws/{list}/{id}` …), for the job page's links.
 
 `server/app.py` holds the one list of bindings. Adding a binding is one package and one
@@ -30,6 +31,7 @@ from typing import Any
 
 from jobtrail.base.errors import JobtrailError
 from jobtrail.web import conneg
+from jobtrail.web.openapi import Api
 from jobtrail.web.state import Config, Engine, JobHandler, JobKind, JobViews, Runtime
 from starlette.requests import Request
 from starlette.routing import BaseRoute
@@ -66,6 +68,8 @@ class Binding:
     job_methods: dict[str, JobHandler] = field(default_factory=dict)
     """Handlers this binding adds to the job's own IRI, `/jobs/{id}`, by method: tried in
     turn before the job service answers (GET: another representation; PUT: an update)."""
+    api: Api = field(default_factory=Api)
+    """Its routes' OpenAPI declarations (web/openapi.py), usually from its `api.py`."""
     job_views: JobViews | None = None
     """Where this binding shows a job: (label, URL) pairs for the job page (`/jobs/{id}` in
     HTML) to link to, e.g. UWS's `/uws/{list}/{id}`; the page never calls another binding."""

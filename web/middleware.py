@@ -278,7 +278,7 @@ async def _answer(
 
 # --- who may read at all -----------------------------------------------------------
 
-OPEN_PATHS = frozenset({"/", "/health", "/favicon.ico"})
+OPEN_PATHS = frozenset({"/", "/health", "/favicon.ico", "/openapi", "/openapi.json"})
 OPEN_PREFIXES = ("/static/", "/vocab", "/shapes", "/contexts/")
 
 

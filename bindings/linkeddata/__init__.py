@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.linkeddata import dereference, documents, feeds, trace
+from jobtrail.bindings.linkeddata import api, dereference, documents, feeds, trace
 from jobtrail.jobs.core import Job
 from jobtrail.web.binding import Binding
 from jobtrail.web.state import AppRequest
@@ -27,6 +27,7 @@ def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
 
 BINDING = Binding(
     name="linkeddata",
+    api=api.API,
     routes=routes,
     job_views=job_views,
     fallback=Route("/{path:path}", dereference.dereference, methods=["GET", "HEAD"]),

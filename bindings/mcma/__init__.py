@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from jobtrail.bindings.mcma import fims, routes
+from jobtrail.bindings.mcma import api, fims, routes
 from jobtrail.bindings.mcma.services import parse_services
 from jobtrail.bindings.mcma.today import Today
 from jobtrail.jobs.core import Job
@@ -47,6 +47,7 @@ def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
 
 BINDING = Binding(
     name="mcma",
+    api=api.API,
     routes=_routes,
     side_graphs=("mcma",),  # the client's document, callback endpoints, service assigned
     start=start,

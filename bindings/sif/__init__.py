@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobtrail.base.errors import JobtrailError
-from jobtrail.bindings.sif import protocol, routes
+from jobtrail.bindings.sif import api, protocol, routes
 from jobtrail.bindings.sif.documents import error_element, to_bytes
 from jobtrail.bindings.sif.environments import Environments
 from jobtrail.bindings.sif.exchange import sif_of
@@ -51,6 +51,7 @@ def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
 
 BINDING = Binding(
     name="sif",
+    api=api.API,
     routes=routes.routes,
     side_graphs=("sif",),  # the phases, their states and rights
     start=start,

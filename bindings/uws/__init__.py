@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.uws import routes
+from jobtrail.bindings.uws import api, routes
 from jobtrail.jobs.core import Job
 from jobtrail.web.binding import Binding
 from jobtrail.web.state import AppRequest
@@ -23,6 +23,7 @@ def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
 
 BINDING = Binding(
     name="uws",
+    api=api.API,
     routes=routes.routes,
     start=routes.start,
     job_views=job_views,

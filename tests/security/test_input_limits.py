@@ -7,6 +7,7 @@ For every refused input: a 4xx, a message naming the limit or the field, and not
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import io
 import json
@@ -636,6 +637,47 @@ def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
         headers=headers,
     )
     well_formed(client.get("/sif/jobs/Transfers", headers={"Accept": "application/xml"}), "xml")
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/openapi"])
+def test_the_api_description_takes_no_input(client: httpx.Client, path: str) -> None:
+    """Its query, a strange Accept and a body change nothing; writes are 405, never a 500."""
+    plain = client.get(path)
+    odd = client.get(path, params={"x": "<script>", "url": "https://evil.example/spec.json"},
+                     headers={"Accept": "image/png;q=abc, */*;q=0.1"})  # fmt: skip
+    assert plain.status_code == odd.status_code == 200
+    assert odd.content == plain.content
+    assert b"evil.example" not in odd.content
+    for method in ("POST", "PUT", "DELETE"):
+        answer = client.request(method, path, content=b"x" * 1000)
+        assert answer.status_code == 405, f"{method} {path}: {answer.status_code}"
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"query": ["a", "b"]}, "query is given 2 times"),
+        ({"format": ["csv"]}, "'format'"),
+        ({"query": ["x"], "<script>": ["1"]}, "'<script>'"),
+    ],
+)
+def test_the_plain_sparql_form_refuses_other_input_naming_it(
+    client: httpx.Client, params: dict[str, list[str]], named: str
+) -> None:
+    r = client.get("/sparql/form", params=params, headers={"Accept": "text/html"})
+    assert r.status_code == 400, r.text[:500]
+    assert named in html.unescape(r.text)
+    assert "<script>" not in r.text  # named, escaped
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/html;q=abc", "text/html;q=2", "*/*;q=0", "text/*", "a/b, text/html;q=0.1"]
+)
+def test_uws_answers_any_accept_without_a_500(client: httpx.Client, accept: str) -> None:
+    r = client.get("/uws/Fixity", headers={"Accept": accept})
+    assert r.status_code == 200, r.text[:500]
+    kind = r.headers["content-type"]
+    assert kind.startswith(("application/xml", "text/html")), kind
 
 
 @pytest.mark.parametrize(

@@ -365,6 +365,7 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "job-sif-graph": _per_job("{job}/sif", "text/turtle", "sif"),
     "job-as-mcma-json": _per_job("{job}", "application/json", "mcma", "fims"),
     "uws-job": _per_job("/uws/{list}/{id}"),
+    "uws-job-html": _per_job("/uws/{list}/{id}", "text/html"),  # the page for a browser
     "uws-parameters": _per_job("/uws/{list}/{id}/parameters"),
     "uws-runid": _per_job("/uws/{list}/{id}/runid"),
     "mcma-job": _per_job("/mcma/jobs/{id}"),
@@ -425,6 +426,7 @@ LISTS: dict[str, Listing] = {
     "jobs-html": Listing("/jobs", "text/html", _all),
     "uws-fixity": Listing("/uws/fixity", None, lambda j: j.profile == "Fixity"),
     "uws-transfer": Listing("/uws/transfer", None, lambda j: j.profile == "Transfer"),
+    "uws-fixity-html": Listing("/uws/fixity", "text/html", lambda j: j.profile == "Fixity"),
     "mcma-jobs": Listing("/mcma/jobs", None, _all),
     "sif-jobs": Listing("/sif/jobs/Transfers", None, lambda j: j.profile == "Transfer"),
     "messages-atom": Listing("/messages", "application/atom+xml", _all, paged=True),
@@ -561,6 +563,19 @@ def test_sparql_and_named_queries_see_only_what_the_caller_may(world: World, who
         assert found.json()["results"]["bindings"], "the copy holds the loaded provenance"
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_sparql_pages_say_which_store_the_caller_queries(world: World, who: str) -> None:
+    """/sparql (YASGUI) and /sparql/form hold no data; each says whether the caller's
+    queries run over the whole store or the public copy, as /sparql decides it."""
+    caller = CALLERS[who]
+    whole = "*" in caller.sees
+    for url in ("/sparql", "/sparql/form"):
+        r = world.get(caller, url, "text/html")
+        assert r.status_code == 200, f"{who} GET {url}: {r.status_code} {r.text[:300]}"
+        assert ("public copy" in r.text) is not whole, f"{who} GET {url}"
+        world.check_hidden(caller, r, url)
+
+
 def test_sparql_posted_sees_the_public_copy_too(world: World) -> None:
     for who in ("anonymous", "ann", "bob", "pass", "producer"):
         caller = CALLERS[who]
@@ -619,6 +634,19 @@ def test_the_graph_store_is_written_by_the_admin_only(world: World, who: str) ->
     else:
         for r in (put, post, delete):
             assert r.status_code in (401, 403), f"{who}: {r.status_code} {r.text[:300]}"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_api_description_is_the_same_for_everyone(world: World, who: str) -> None:
+    """/openapi.json and /openapi describe routes, never data: one answer for every caller,
+    holding no job, no record and no secret."""
+    caller = CALLERS[who]
+    for path in ("/openapi.json", "/openapi"):
+        mine = world.get(caller, path)
+        anyone = world.get(CALLERS["anonymous"], path)
+        assert mine.status_code == 200, f"{who} GET {path}: {mine.status_code}"
+        assert mine.content == anyone.content, f"{who} GET {path} differs from anonymous"
+        world.check_hidden(CALLERS["anonymous"], mine, path)
 
 
 def test_no_secret_is_in_the_store(world: World) -> None:
@@ -767,5 +795,9 @@ def test_with_read_login_anonymous_reads_nothing_but_the_definitions(tmp_path: P
             mine = c.get(path, params=params, headers=ANN.headers)
             if mine.status_code != 200:
                 wrong.append(f"ann GET {path}: {mine.status_code} {mine.text[:200]}")
-        wrong += [f"anonymous GET {p}" for p in ("/", "/health", "/vocab") if c.get(p).is_error]
+        wrong += [
+            f"anonymous GET {p}"
+            for p in ("/", "/health", "/vocab", "/openapi", "/openapi.json")
+            if c.get(p).is_error
+        ]
         assert not wrong, "\n".join(wrong)
