@@ -33,7 +33,7 @@ BINDING = Binding(
     fallback=Route("/{path:path}", dereference.dereference, methods=["GET", "HEAD"]),
     links=(
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
-        ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
+        ("/trace", "trace the chain of hops of a package (any UUID, reference or message)"),
         ("/vocab", "the jobtrail vocabulary"),
         ("/shapes", "the SHACL shapes"),
     ),

@@ -120,6 +120,14 @@ API = Api(
             errors=(400, 401, 403, 404),
             security=ADMIN,
         ),
+        ("GET", "/sparql/form"): Operation(
+            description="The query form without JavaScript: a textarea and a format, sent to "
+            "/sparql by GET (POST for long queries); `query` fills it in.",
+            params=(Param("query", "a query to fill the form with"),),
+            replies=(ok("the form", (conneg.HTML,)),),
+            errors=(400,),
+            security=ANYONE,
+        ),
         ("GET", "/queries"): Operation(
             replies=(ok("the named queries", queries.LIST_FORMATS),),
             errors=(*READ_ERRORS,),

@@ -432,6 +432,9 @@ LISTS: dict[str, Listing] = {
     "messages-atom": Listing("/messages", "application/atom+xml", _all, paged=True),
     "messages.ttl": Listing("/messages.ttl", None, _all, paged=True),
     "messages.html": Listing("/messages.html", None, _all, paged=True),
+    # the recent keys on the trace landing page: checked for what shows, none required
+    "trace-recent-html": Listing("/trace", "text/html", lambda _: False),
+    "trace-recent-json": Listing("/trace.json", None, lambda _: False),
 }
 FEEDS = {n for n, listing in LISTS.items() if listing.paged}
 
@@ -485,6 +488,26 @@ def test_a_trace_leaves_out_hops_the_caller_may_not_see(world: World, who: str) 
             hopped += [read.url for t in records if t in r.text][:1]
     if caller.sees:  # positive control: a job's records and hops show in its owner's trace
         assert hopped, f"{who} traces none of the jobs they may see"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_trace_search_finds_only_what_the_caller_may_see(world: World, who: str) -> None:
+    """`/trace?key=` goes to a job's trace for whom may see it; to anyone else it is not
+    there (404), and neither the not-found page nor the recent keys show any of it."""
+    caller = CALLERS[who]
+    for job in world.jobs:
+        url = f"/trace?key={job.id}"
+        r = world.get(caller, "/trace", "text/html", key=job.id)
+        world.check_hidden(caller, r, url)
+        wanted = 303 if caller.may_see(job.owner) else 404
+        assert r.status_code == wanted, f"{who} GET {url}: {r.status_code} {r.text[:300]}"
+        if wanted == 303:
+            assert r.headers["location"] == f"/trace/{job.id}"
+    recent = world.get(caller, "/trace.json")
+    world.check_hidden(caller, recent, "/trace.json")
+    keys = [k["key"] for k in recent.json()["recent"]]
+    if "*" in caller.sees:  # positive control: the creation of some job is among the newest
+        assert any(k.startswith("urn:uuid:") for k in keys), keys
 
 
 def _public_pages(w: World) -> list[str]:
