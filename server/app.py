@@ -118,6 +118,7 @@ def create_app(
                 ),
                 runtimes=runtimes,
                 job_methods=_job_methods(bindings),
+                job_views=[(b.name, b.job_views) for b in bindings if b.job_views is not None],
                 watchdog=watchdog,
                 ingest=threading.Lock(),
             )

@@ -12,7 +12,8 @@ SPARQL). Its `__init__.py` exports one `Binding`:
 - `static`: a package whose `static/` folder is served under /static;
 - `links`: what the home page says about it;
 - `fallback`: a route tried after all others (one binding has it: dereferencing);
-- `api`: its routes' OpenAPI declarations (`web/openapi.py`).
+- `api`: its routes' OpenAPI declarations (`web/openapi.py`);
+- `job_views`: where it shows a job (UWS's `/uws/{list}/{id}` …), for the job page's links.
 
 `server/app.py` holds the one list of bindings. Adding a binding is one package and one
 line in that list. A binding imports the floor (`jobtrail.web`) and the engine
@@ -31,11 +32,11 @@ from typing import Any
 from jobtrail.base.errors import JobtrailError
 from jobtrail.web import conneg
 from jobtrail.web.openapi import Api
-from jobtrail.web.state import Config, Engine, JobHandler, JobKind, Runtime
+from jobtrail.web.state import Config, Engine, JobHandler, JobKind, JobViews, Runtime
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
-__all__ = ["Binding", "ErrorStyle", "JobHandler", "JobKind", "Runtime"]
+__all__ = ["Binding", "ErrorStyle", "JobHandler", "JobKind", "JobViews", "Runtime"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,6 @@ class Binding:
     turn before the job service answers (GET: another representation; PUT: an update)."""
     api: Api = field(default_factory=Api)
     """Its routes' OpenAPI declarations (web/openapi.py), usually from its `api.py`."""
+    job_views: JobViews | None = None
+    """Where this binding shows a job: (label, URL) pairs for the job page (`/jobs/{id}` in
+    HTML) to link to, e.g. UWS's `/uws/{list}/{id}`; the page never calls another binding."""

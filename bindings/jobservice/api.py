@@ -69,10 +69,17 @@ API = Api(
             "`/jobs/{id}.{ext}` (the OAI-ORE resource map, `ext` chosen by `Accept`) once "
             "COMPLETED; 424 when its input could not be fetched, 422 when the work failed or "
             "ran past its execution duration; 410 once deleted. An MCMA client asking for "
-            "`application/json` gets the job in today's MCMA model.",
+            "`application/json` gets the job in today's MCMA model. A browser (asking for HTML) "
+            "gets the job page instead, 200 in every phase (reloading every `Retry-After` "
+            "seconds while it runs), 410 with its history once deleted.",
             params=(_JOB,),
             replies=(
-                ok("the job's resource map (`{id}.{ext}`), or a job without results", FORMATS),
+                ok(
+                    "the job's resource map (`{id}.{ext}`), a job without results, or (HTML) "
+                    "the job page",
+                    FORMATS,
+                    headers=("Retry-After",),
+                ),
                 Reply(202, "still running: its description", FORMATS, headers=("Retry-After",)),
                 see_other("complete: its resource map"),
                 Reply(304, "not modified"),
@@ -86,6 +93,23 @@ API = Api(
             body=Body(("application/json", conneg.JSONLD)),
             replies=(ok("the job as updated", ("application/json",)),),
             errors=(400, 401, 403, 404, 405, 409, 410),
+            security=("", "user", "pass", "adminToken"),
+        ),
+        ("POST", "/jobs/{id}"): Operation(
+            "The job page's buttons: abort the job (while it runs) or delete it",
+            description="A form with `action=abort` or `action=delete`; its owner's and the "
+            "admin's. A browser's form only from this server's own pages. 303 back to the job.",
+            params=(_JOB, Param("pass", "a pass: its job")),
+            body=Body(
+                ("application/x-www-form-urlencoded",),
+                schema={
+                    "type": "object",
+                    "required": ["action"],
+                    "properties": {"action": {"type": "string", "enum": ["abort", "delete"]}},
+                },
+            ),
+            replies=(see_other("done: the job page"),),
+            errors=(400, 401, 403, 404, 409, 410, 413, 415),
             security=("", "user", "pass", "adminToken"),
         ),
         ("DELETE", "/jobs/{id}"): Operation(

@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from jobtrail.bindings.mcma import api, fims, routes
 from jobtrail.bindings.mcma.services import parse_services
 from jobtrail.bindings.mcma.today import Today
+from jobtrail.jobs.core import Job
 from jobtrail.jobs.outbox import OutboxConfig
 from jobtrail.web import conneg, errors
 from jobtrail.web.binding import Binding, ErrorStyle
-from jobtrail.web.state import Engine
+from jobtrail.web.state import AppRequest, Engine
 from starlette.routing import BaseRoute
 
 
@@ -38,6 +39,12 @@ def start(engine: Engine) -> Today:
     )
 
 
+def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
+    """Every job reads in today's MCMA model, with its executions."""
+    at = f"{request.state['engine'].config.base_url}mcma/jobs/{job.id}"
+    return [("MCMA", at), ("MCMA executions", f"{at}/executions")]
+
+
 BINDING = Binding(
     name="mcma",
     api=api.API,
@@ -51,4 +58,5 @@ BINDING = Binding(
         ),
     ),
     job_methods={"GET": fims.on_job, "HEAD": fims.on_job, "PUT": fims.on_job},
+    job_views=job_views,
 )

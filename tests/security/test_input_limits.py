@@ -750,3 +750,52 @@ def test_uws_answers_any_accept_without_a_500(client: httpx.Client, accept: str)
     assert r.status_code == 200, r.text[:500]
     kind = r.headers["content-type"]
     assert kind.startswith(("application/xml", "text/html")), kind
+
+
+@pytest.mark.parametrize(
+    "content_type, body, status, words",
+    [
+        ("application/x-www-form-urlencoded", b"action=explode", 400, "action='explode'"),
+        ("application/x-www-form-urlencoded", b"", 400, "no action given"),
+        ("application/x-www-form-urlencoded", b"action=%FF%FE", 400, "is not something"),
+        ("application/x-www-form-urlencoded", b"action=\xff\xfe", 400, "not UTF-8"),
+        ("application/x-www-form-urlencoded", b"action=" + b"a" * 20_000, 413, "over the limit"),
+        ("application/json", b'{"action": "abort"}', 415, "is a form"),
+        ("multipart/form-data; boundary=x", b"--x--", 415, "is a form"),
+    ],
+)
+def test_a_job_page_form_that_asks_nothing_known_is_a_4xx(
+    job_client: httpx.Client,
+    documents: DocumentServer,
+    content_type: str,
+    body: bytes,
+    status: int,
+    words: str,
+) -> None:
+    """POST /jobs/{id} (the job page's abort and delete buttons): bad input names the problem,
+    and the job is as it was."""
+    alice = {"Authorization": "Basic " + base64.b64encode(b"alice:wonderland").decode()}
+    url = documents.put("/limits/form.txt", b"form\n", "text/plain")
+    job = job_client.post(
+        "/jobs?profile=Fixity", content=url, headers={**alice, "Content-Type": "text/plain"}
+    )
+    assert job.status_code == 201, job.text
+    before = wait_done(job_client, job.text, headers={"Accept": "text/turtle", **alice})
+    r = job_client.post(
+        job.text,
+        content=body,
+        headers={"Content-Type": content_type, "Accept": "text/plain", **alice},
+    )
+    assert r.status_code == status, r.text[:2000]
+    assert words.lower() in r.text.lower(), r.text[:2000]
+    after = job_client.get(job.text, headers={"Accept": "text/turtle", **alice})
+    assert after.status_code == before.status_code == 303  # completed, and still there
+
+
+def test_a_job_page_form_for_no_job_is_404(job_client: httpx.Client) -> None:
+    r = job_client.post(
+        "/jobs/no-such-job",
+        content="action=delete",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+    )
+    assert r.status_code == 404, r.text

@@ -119,6 +119,9 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/jobs/{id}"): Row(Rule.OWNER, "/jobs/{job}", {}, JOB_READ),
     ("PUT", "/jobs/{id}"): Row(Rule.OWNER, "/jobs/{job}", {"json": {}}, JOB_CHANGE),
     ("DELETE", "/jobs/{id}"): Row(Rule.OWNER, "/jobs/{job}", {}, JOB_CHANGE),
+    ("POST", "/jobs/{id}"): Row(  # the job page's buttons
+        Rule.OWNER, "/jobs/{job}", {"data": {"action": "abort"}}, JOB_CHANGE
+    ),
     ("GET", "/jobs/{id}/results"): Row(Rule.OWNER, "/jobs/{job}/results", {}, JOB_READ),
     ("GET", "/jobs/{id}/results/{name}"): Row(
         Rule.OWNER, "/jobs/{job}/results/fixity.json", {}, JOB_READ

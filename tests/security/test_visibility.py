@@ -721,6 +721,8 @@ class Change:
 
 CHANGES = {
     "jobs-delete": Change("uws", "DELETE", "{job}"),
+    "jobs-page-abort": Change("uws", "POST", "{job}", data={"action": "abort"}),  # its forms
+    "jobs-page-delete": Change("uws", "POST", "{job}", data={"action": "delete"}),
     "uws-runid": Change("uws", "POST", "/uws/fixity/{id}", data={"RUNID": "x"}),
     "uws-parameter": Change("uws", "POST", "/uws/fixity/{id}/parameters", data={"x": "y"}),
     "uws-abort": Change("uws", "POST", "/uws/fixity/{id}/phase", data={"PHASE": "ABORT"}),
@@ -775,6 +777,10 @@ def test_a_deleted_job_stays_its_owners(world: World) -> None:
     status = {who: world.get(CALLERS[who], iri, "text/turtle").status_code for who in CALLERS}
     wanted = {who: 410 if c.may_see("ann") else 403 for who, c in CALLERS.items()}
     assert status == {**wanted, "anonymous": 401}
+    page = {who: world.get(CALLERS[who], iri, "text/html") for who in CALLERS}
+    assert {who: r.status_code for who, r in page.items()} == {**wanted, "anonymous": 401}
+    for who, r in page.items():  # the job page of a deleted job: its history, to whom may see
+        assert ("job-history" in r.text) == (r.status_code == 410), (who, r.text[:300])
 
 
 # --- read_login: every read needs credentials -----------------------------------------------
