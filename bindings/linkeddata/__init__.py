@@ -1,16 +1,20 @@
-"""Linked data: every stored resource dereferences; the message feed; traces; vocabulary."""
+"""Linked data: the home page; every stored resource dereferences; the message feed; traces;
+the indexes (producers, references, UUIDs) and search; vocabulary."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.linkeddata import dereference, documents, feeds, trace
+from jobtrail.bindings.linkeddata import dereference, documents, feeds, home, indexes, trace
 from jobtrail.web.binding import Binding
 from starlette.routing import BaseRoute, Route
 
 
 def routes() -> Sequence[BaseRoute]:
     return [
+        Route("/", home.home, methods=["GET", "HEAD"]),
+        Route("/index.{ext}", home.home, methods=["GET", "HEAD"]),
+        *indexes.routes(),
         Route("/contexts/{name}", dereference.context, methods=["GET", "HEAD"]),
         *trace.routes(),
         *documents.routes(),
@@ -25,6 +29,10 @@ BINDING = Binding(
     links=(
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
         ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
+        ("/producers", "every producer, with its messages (HTML, JSON)"),
+        ("/references", "every consignment or batch reference, linking to its trace"),
+        ("/uuids", "every UUID the messages carry, linking to its trace"),
+        ("/search?q=TDR", "search references, UUIDs and producers"),
         ("/vocab", "the jobtrail vocabulary"),
         ("/shapes", "the SHACL shapes"),
     ),
