@@ -430,8 +430,15 @@ LISTS: dict[str, Listing] = {
     "messages-atom": Listing("/messages", "application/atom+xml", _all, paged=True),
     "messages.ttl": Listing("/messages.ttl", None, _all, paged=True),
     "messages.html": Listing("/messages.html", None, _all, paged=True),
+    # the browsing indexes (issue 21): a job's id is a UUID its hops carry
+    "uuids": Listing("/uuids", None, _all, paged=True),
+    "uuids.html": Listing("/uuids.html", None, _all, paged=True),
+    "producers": Listing("/producers", None, lambda j: False, paged=True),
+    "references.html": Listing("/references.html", None, lambda j: False, paged=True),
+    "home": Listing("/", "text/html", lambda j: False),
+    "home.json": Listing("/index.json", None, lambda j: False),
 }
-FEEDS = {n for n, listing in LISTS.items() if listing.paged}
+FEEDS = {n for n, listing in LISTS.items() if listing.paged and n.startswith("messages")}
 
 
 def read_all(world: World, who: Who, listing: Listing) -> str:
@@ -463,6 +470,23 @@ def test_lists_and_feeds_hold_only_what_the_caller_may_see(
             wanted = [g.rsplit("/", 1)[1] for g in job.graphs] if path in FEEDS else [job.id]
             found = [t for t in wanted if t in text]
             assert found, f"{who} does not find {job.binding} job {job.id} in {listing.url}"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_search_finds_only_what_the_caller_may_see(world: World, who: str) -> None:
+    """/search?q= (issue 21): a job's id (a UUID its hops carry) is found by whom may see the
+    job, and by nobody else, typed in part or whole (whole: 303 to its trace, or nothing)."""
+    caller = CALLERS[who]
+    for job in world.jobs:
+        for q, accept in ((job.id[:13], "application/json"), (job.id, "text/html")):
+            r = world.get(caller, "/search", accept, q=q)
+            world.check_hidden(caller, r, f"/search?q={q}")
+            if caller.may_see(job.owner):
+                found = r.status_code == 303 or job.id in r.text
+                assert found, f"{who} does not find {job.binding} job {job.id}: {r.text[:300]}"
+            else:
+                assert r.status_code == 200, f"{who} /search?q={q}: {r.status_code}"
+                assert f"urn:uuid:{job.id}" not in r.text
 
 
 def _traces(w: World) -> list[Read]:
