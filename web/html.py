@@ -27,7 +27,11 @@ def page(title: str, body: str, *, head: str = "") -> str:
         '<header class=site><a href="/"><b>jobtrail</b></a>'
         '<a href="/jobs">jobs</a><a href="/messages">messages</a>'
         '<a href="/sparql">SPARQL</a><a href="/queries">queries</a>'
-        '<a href="/vocab">vocabulary</a><a href="/shapes">shapes</a></header>'
+        '<a href="/vocab">vocabulary</a><a href="/shapes">shapes</a><a href="/producers.html">'
+        'producers</a><a href="/references.html">references</a>'
+        '<form class=site-search method=get action="/search" role=search>'
+        '<input type=search name=q maxlength=200 placeholder="search" '
+        'aria-label="search references, UUIDs and producers"></form></header>'
         f"<main>{body}</main></body></html>"
     )
 
