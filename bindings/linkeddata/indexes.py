@@ -403,6 +403,9 @@ def search_html(
     q: str, found: dict[str, list[dict[str, str]]], names: dict[str, str], base: str
 ) -> str:
     head, nav = html.alternates("/search", FORMATS)
+    if q:  # the same search in the other formats
+        asked = escape("?" + urlencode({"q": q}))
+        head, nav = (x.replace('.json"', f'.json{asked}"') for x in (head, nav))
     sections = []
     for kind, title in KINDS:
         rows = found[kind]
@@ -418,7 +421,8 @@ def search_html(
                 shown = html.iri(value, base=base)
             else:
                 shown = html.link(trace_href(value), value)
-            items.append(f"<li>{shown} <span class=muted>({n} messages)</span></li>")
+            many = "message" if n == "1" else "messages"
+            items.append(f"<li>{shown} <span class=muted>({n} {many})</span></li>")
         note = f"<p class=muted>Only the first {MAX_RESULTS} are listed.</p>" if more else ""
         sections.append(
             f"<h2>{escape(title)} ({min(len(rows), MAX_RESULTS)}{'+' if more else ''})</h2>"
@@ -430,15 +434,9 @@ def search_html(
         result = f"<p>Nothing you may see holds “{escape(q)}”.</p>"
     else:
         result = "".join(sections)
-    body = f"<h1>Search</h1>{search_form(q)}{result}"
+    body = f"<h1>Search</h1>{nav}{search_form(q)}{result}"
     title = f"Search: {q}" if q else "Search"
-    return html.page(
-        title,
-        body,
-        head=head.replace(
-            'href="/search.json"', f'href="/search.json?{escape(urlencode({"q": q}))}"'
-        ),
-    )
+    return html.page(title, body, head=head)
 
 
 def search_json(
