@@ -138,7 +138,9 @@ def labels(
     """A label for each of `iris` that has one and the viewer may see (one query)."""
     out: dict[str, str] = {}
     asked: list[str] = []
-    for iri in dict.fromkeys(iris):
+    wanted = list(dict.fromkeys(iris))
+    parts = [i.partition("#")[0] for i in wanted if "#" in i]  # `…/messages/x#run`: x's label
+    for iri in dict.fromkeys(wanted + parts):
         if (found := vocab_label(iri)) is not None:
             out[iri] = found
         elif len(asked) < MAX_IRIS:
@@ -167,6 +169,10 @@ def labels(
     for iri, described in facts.items():
         if (text := _label(iri, described, base)) is not None:
             out[iri] = text
+    for iri in wanted:
+        whole, mark, fragment = iri.partition("#")
+        if mark and iri not in out and whole in out:
+            out[iri] = f"{out[whole]} #{fragment}"
     return out
 
 

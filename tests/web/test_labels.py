@@ -69,6 +69,15 @@ def test_messages_producers_jobs_and_terms_are_named(store: Store) -> None:
     assert found[JOB] == "Fixity job 0f5c0b6e (COMPLETED)"
     assert found[RECORD].startswith("Job change (created) · 2026-01-02 03:04:05")
     assert found[f"{JT}Job"] == "Job"
+    assert named_too(store, ANN, f"{JOB}#parameter-1") == f"{found[JOB]} #parameter-1"
+
+
+def named_too(store: Store, viewer: Viewer, iri: str) -> str | None:
+    return labels(store, Policy(store, BASE), viewer, BASE, [iri]).get(iri)
+
+
+def test_a_fragment_of_a_hidden_job_is_not_named(store: Store) -> None:
+    assert named_too(store, BOB, f"{JOB}#parameter-1") is None
 
 
 @pytest.mark.parametrize("viewer", [ANONYMOUS_VIEWER, BOB])
