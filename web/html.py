@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
+from urllib.parse import quote
 
 import pyoxigraph as ox
 from jobtrail.base.terms import shorten
@@ -123,7 +124,7 @@ def iri(value: str, *, label: str | None = None, base: str = "", href: str | Non
     follow is text with the same attributes."""
     text = label if label else short_iri(value, base)
     if href is None and value.startswith("urn:uuid:"):
-        href = "/trace/" + value
+        href = "/trace/" + quote(value, safe=":")
     hover = value if not label else f"{value}\n{short_iri(value, base)}"
     attrs = {"title": hover, "data-iri": value, "class": "iri"}
     target = href if href is not None else value
