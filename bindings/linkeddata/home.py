@@ -51,6 +51,7 @@ class Summary:
     jobs: dict[str, int] = field(default_factory=dict)  # phase IRI → count
     latest: list[Hop] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    queries: bool = False  # may the visitor run the named queries (the whole store)?
 
     @property
     def total_jobs(self) -> int:
@@ -93,6 +94,7 @@ def summary(store: Store, policy: Policy, viewer: Viewer, base: str) -> Summary:
         out.latest.append(Hop(row["m"], row.get("stored"), row.get("generated"), row.get("agent")))
     iris = [h.iri for h in out.latest] + [h.agent for h in out.latest if h.agent]
     out.labels = labels(store, policy, viewer, base, iris)
+    out.queries = policy.sees_whole_store(viewer)
     return out
 
 
@@ -104,7 +106,7 @@ def _count(label: str, n: int, href: str | None = None) -> str:
 def page(s: Summary, links: list[tuple[str, str]], base: str, store: str | None) -> str:
     counts = [
         _count("messages", s.messages, "/messages.html"),
-        _count("with warnings", s.warnings, "/queries/warnings"),
+        _count("with warnings", s.warnings, "/queries/warnings" if s.queries else None),
         _count("producers", s.producers, "/producers.html"),
         _count("jobs", s.total_jobs, "/jobs"),
     ]

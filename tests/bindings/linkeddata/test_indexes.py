@@ -138,6 +138,9 @@ def test_anonymous_counts_fewer_jobs_than_the_admin(served: Served, private_job:
     # her job's change records are among the latest messages: for the admin, not anonymous
     assert "Job change (" in served.client.get("/", headers=ADMIN).text
     assert "Job change (" not in served.client.get("/").text
+    # the named queries see the whole store: linked for the admin only, once it holds hers
+    assert 'href="/queries/warnings"' in served.client.get("/", headers=ADMIN).text
+    assert 'href="/queries/warnings"' not in served.client.get("/").text
 
 
 # --- labels on resource pages ----------------------------------------------------------------
