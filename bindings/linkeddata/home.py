@@ -5,8 +5,9 @@ messages are those the visitor may see: the visibility filter of `/messages` ove
 messages (`Policy.sparql_filter`) and the policy's job filter over the jobs
 (`Policy.job_filter`), so an anonymous visitor counts only public things. The search box
 is a GET form to `/search`. No filesystem path shows; the administrator sees which store
-this is. HTML for people; JSON (`Accept: application/json`, or `/index.json`) says the same
-counts.
+this is. HTML for people; JSON (`Accept: application/json`, or `/index.json`) says the
+same counts. Where every read needs a login (`read_login`), an anonymous visitor sees no
+count and no message: only the way in and what the server offers (`/index.json`: 401).
 
 The SPARQL is in `queries/internal/browse-{counts,jobs,latest}.rq`.
 """
@@ -150,6 +151,17 @@ def page(s: Summary, links: list[tuple[str, str]], base: str, store: str | None)
     return html.page("jobtrail", body)
 
 
+def login_page(links: list[tuple[str, str]]) -> str:
+    """The home page where every read needs a login (`read_login`): no count, no message."""
+    items = "".join(f"<li>{html.link(href)} — {escape(text)}</li>" for href, text in links)
+    body = (
+        "<h1>jobtrail</h1><p>A linked-data job repository and provenance store. Reading here "
+        "needs a login: HTTP Basic credentials, <code>?pass=</code> or a Bearer token.</p>"
+        f"<h2>Everything this server offers</h2><ul>{items}</ul>"
+    )
+    return html.page("jobtrail", body)
+
+
 async def home(request: AppRequest) -> Response:
     """The home page: what this server holds (as the visitor may see it) and where to go."""
     _, chosen = split(request, "/", "/index")
@@ -157,12 +169,13 @@ async def home(request: AppRequest) -> Response:
     engine = request.state["engine"]
     viewer = viewer_of(request)
     base = engine.config.base_url
+    links = [*request.app.state.links, ("/openapi.json", "OpenAPI description of every route")]
+    if viewer.role is Role.ANONYMOUS and engine.visibility.read_login:
+        if fmt is not conneg.HTML:  # the counts are a read like any other
+            engine.visibility.check_reader(viewer)
+        return respond(request, login_page(links).encode(), fmt, path="/index", formats=FORMATS)
     s = await run_in_threadpool(summary, engine.store, engine.visibility, viewer, base)
     if fmt is conneg.HTML:
-        links = [
-            *request.app.state.links,
-            ("/openapi.json", "OpenAPI description of every route"),
-        ]
         store = engine.store.description if viewer.role is Role.ADMIN else None
         body = page(s, links, base, store).encode()
     else:

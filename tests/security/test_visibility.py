@@ -786,4 +786,11 @@ def test_with_read_login_anonymous_reads_nothing_but_the_definitions(tmp_path: P
             if mine.status_code != 200:
                 wrong.append(f"ann GET {path}: {mine.status_code} {mine.text[:200]}")
         wrong += [f"anonymous GET {p}" for p in ("/", "/health", "/vocab") if c.get(p).is_error]
+        home = c.get("/").text  # the way in, no count and no message (issue 21)
+        if "/messages/" in home or "<dl class=counts>" in home or "needs a login" not in home:
+            wrong.append(f"anonymous GET /: {home[:300]}")
+        if c.get("/index.json").status_code != 401:
+            wrong.append("anonymous GET /index.json: not 401")
+        if "<dl class=counts>" not in c.get("/", headers=ANN.headers).text:
+            wrong.append("ann GET /: no counts")
         assert not wrong, "\n".join(wrong)
