@@ -4,7 +4,8 @@ Each lists what the messages a reader may see hold (the visibility filter of `/m
 `Policy.sparql_filter`), with how many messages, and when the first and the last were
 made; each entry links to its page: a producer's description, a reference's or a UUID's
 trace (`/trace/{key}`) and the messages stating a reference (`/messages?reference=`).
-HTML for people, JSON (`.json`, or `Accept: application/json`, the default) for programs.
+HTML for people, JSON (`.json`, or `Accept: application/json`, the default) for programs,
+and `/producers` in every RDF format (each a `prov:hadMember` of the index).
 Paged like `/messages`: `?page=N` (from 1) and `?size=S` (default 50, at most 1000); a
 page past the last is 404, and the HTTP Link header names the first, last, previous and
 next pages.
@@ -34,7 +35,7 @@ from jobtrail.base import nt
 from jobtrail.base.errors import InputError, NotFound
 from jobtrail.queries.trace import UUID_RE
 from jobtrail.store import Store
-from jobtrail.web import conneg, html
+from jobtrail.web import conneg, html, render
 from jobtrail.web.labels import moment
 from jobtrail.web.requests import int_param, viewer_of
 from jobtrail.web.resources import respond
@@ -132,6 +133,11 @@ class Index:
     columns: tuple[str, ...]
     cells: Callable[[dict[str, str], str], list[str]]  # a row's HTML cells (and base)
     item: Callable[[dict[str, str], str], dict[str, Any]]  # a row as JSON (and base)
+    triples: Callable[[dict[str, str]], list[ox.Triple]] | None = None  # a row as RDF
+
+    @property
+    def formats(self) -> tuple[conneg.Format, ...]:
+        return FORMATS + (conneg.RDF_FORMATS if self.triples is not None else ())
 
 
 def _when(row: dict[str, str], key: str) -> str:
@@ -169,6 +175,34 @@ def _producer_item(row: dict[str, str], base: str) -> dict[str, Any]:
         "first": row.get("first"),
         "last": row.get("last"),
     }
+
+
+_JT = "https://w3id.org/jobtrail/vocab#"
+_PROV = "http://www.w3.org/ns/prov#"
+_DCTERMS = "http://purl.org/dc/terms/"
+_RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+def _producer_triples(row: dict[str, str]) -> list[ox.Triple]:
+    """A producer as its own description says it, with its label and what this index counts."""
+    agent = ox.NamedNode(row["agent"])
+    out = [
+        ox.Triple(agent, _RDF_TYPE, ox.NamedNode(f"{_JT}Producer")),
+        ox.Triple(
+            agent,
+            ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label"),
+            ox.Literal(_producer_label(row)),
+        ),
+    ]
+    for key, p in (
+        ("name", "producerName"),
+        ("process", "process"),
+        ("environment", "environment"),
+    ):
+        if key in row:
+            out.append(ox.Triple(agent, ox.NamedNode(f"{_JT}{p}"), ox.Literal(row[key])))
+    return out
 
 
 def _reference_cells(row: dict[str, str], base: str) -> list[str]:
@@ -225,6 +259,7 @@ INDEXES: dict[str, Index] = {
         ("producer", "messages", "first seen", "last seen"),
         _producer_cells,
         _producer_item,
+        _producer_triples,
     ),
     "references": Index(
         "references",
@@ -259,7 +294,7 @@ def search_form(q: str = "") -> str:
 
 
 def index_html(index: Index, page: Page, base: str) -> str:
-    head, nav = html.alternates(page.path, FORMATS)
+    head, nav = html.alternates(page.path, index.formats)
     numeric = {"messages", "added"}
     header = "".join(
         f"<th class={'n' if c in numeric else 'when' if 'seen' in c else 'key'}>{escape(c)}</th>"
@@ -298,19 +333,38 @@ def index_json(index: Index, page: Page, base: str) -> bytes:
     return json.dumps(doc, indent=2, ensure_ascii=False).encode()
 
 
-def split(request: AppRequest, *expected: str) -> tuple[str, conneg.Format | None]:
+def index_triples(index: Index, page: Page, base: str) -> list[ox.Triple]:
+    """The page's entries as RDF, each a member of the index (a `prov:Collection`)."""
+    assert index.triples is not None
+    whole = ox.NamedNode(base + index.name)
+    out = [
+        ox.Triple(whole, _RDF_TYPE, ox.NamedNode(f"{_PROV}Collection")),
+        ox.Triple(whole, ox.NamedNode(f"{_DCTERMS}title"), ox.Literal(f"jobtrail: {index.title}")),
+    ]
+    for row in page.rows:
+        triples = index.triples(row)
+        if triples:
+            out.append(ox.Triple(whole, ox.NamedNode(f"{_PROV}hadMember"), triples[0].subject))
+            out += triples
+    return out
+
+
+def split(
+    request: AppRequest, *expected: str, formats: tuple[conneg.Format, ...] = FORMATS
+) -> tuple[str, conneg.Format | None]:
     """The path without its extension (one of `expected`), and the format its extension
-    chooses (`.json`, `.html`); 404 for any other path or extension."""
+    chooses (`.json`, `.html` …); 404 for any other path or extension."""
     path, chosen = request.url.path, None
-    for f in FORMATS:
+    for f in formats:
         if f.extension and path.endswith(f.extension):
             path, chosen = path[: -len(f.extension)], f
+            break
     if path not in expected:
         expected_ = expected[-1]
         raise NotFound(
             f"no document at {request.url.path}",
             hint=f"{expected_} is offered as "
-            + ", ".join(f"{expected_}{f.extension}" for f in FORMATS if f.extension),
+            + ", ".join(f"{expected_}{f.extension}" for f in formats if f.extension),
         )
     return path, chosen
 
@@ -326,10 +380,11 @@ def route(name: str) -> Callable[[AppRequest], Any]:
     index = INDEXES[name]
 
     async def answer(request: AppRequest) -> Response:
-        path, chosen = split(request, f"/{name}")
+        formats = index.formats
+        path, chosen = split(request, f"/{name}", formats=formats)
         size = int_param(request, "size", DEFAULT_SIZE, 1, MAX_SIZE)
         number = int_param(request, "page", 1, 1, MAX_PAGE)
-        fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, JSON)
+        fmt = chosen or conneg.negotiate(request.headers.get("accept"), formats, JSON)
         engine = request.state["engine"]
         hide = engine.visibility.sparql_filter(viewer_of(request))
         page = await run_in_threadpool(read_page, engine.store, name, hide, path, number, size)
@@ -341,10 +396,12 @@ def route(name: str) -> Callable[[AppRequest], Any]:
         base = engine.config.base_url
         if fmt is conneg.HTML:
             body = index_html(index, page, base).encode()
-        else:
+        elif fmt is JSON or index.triples is None:
             body = index_json(index, page, base)
+        else:
+            body = render.rdf(index_triples(index, page, base), fmt, base=base)
         response = respond(
-            request, body, fmt, path=path, formats=FORMATS, negotiated=chosen is None
+            request, body, fmt, path=path, formats=formats, negotiated=chosen is None
         )
         return _paging(response, page, chosen)
 

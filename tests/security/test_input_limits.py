@@ -670,6 +670,8 @@ def test_a_search_it_cannot_take_is_400(
     refused(client, 400, words, "GET", "/search", params={"q": q}, headers={"Accept": accept})
 
 
-@pytest.mark.parametrize("path", ["/producers.ttl", "/search.xml", "/uuids.csv", "/index.atom"])
+@pytest.mark.parametrize(
+    "path", ["/producers.atom", "/references.ttl", "/search.xml", "/uuids.csv", "/index.atom"]
+)
 def test_an_index_in_a_format_it_has_not_is_404(client: httpx.Client, path: str) -> None:
     refused(client, 404, "offered as", "GET", path)

@@ -211,6 +211,23 @@ def test_producers_are_listed_with_their_message_counts(served: Served) -> None:
     assert len(tree.xpath("//table[@class='index']//tr[td]")) == len(wanted)
 
 
+def test_producers_are_offered_as_rdf_too(served: Served) -> None:
+    import rdflib
+
+    listed = served.client.get("/producers").json()["producers"]
+    turtle = served.client.get("/producers.ttl")
+    assert turtle.headers["content-type"].startswith("text/turtle")
+    graph = rdflib.Graph().parse(data=turtle.text, format="turtle")
+    index = rdflib.URIRef(f"{served.base}producers")
+    members = set(graph.objects(index, rdflib.URIRef("http://www.w3.org/ns/prov#hadMember")))
+    assert members == {rdflib.URIRef(p["producer"]) for p in listed}
+    label = graph.value(rdflib.URIRef(listed[0]["producer"]), rdflib.RDFS.label)
+    assert str(label) == listed[0]["label"]
+    negotiated = served.client.get("/producers", headers={"Accept": "application/ld+json"})
+    assert negotiated.headers["content-type"].startswith("application/ld+json")
+    assert served.client.get("/producers", headers=JSON).json()["producers"] == listed
+
+
 def test_references_link_to_their_trace_and_messages(served: Served) -> None:
     listed = {r["reference"]: r for r in served.client.get("/references").json()["references"]}
     assert listed[REFERENCE]["messages"] >= 1
