@@ -30,9 +30,10 @@ from jobtrail.jobs.vault import Vault
 from jobtrail.jobs.visibility import ANONYMOUS_LABEL, Policy
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
+from jobtrail.server import api
 from jobtrail.store import Store, open_store
 from jobtrail.store.watchdog import WriteWatchdog
-from jobtrail.web import errors
+from jobtrail.web import errors, html
 from jobtrail.web.binding import Binding, JobHandler, Runtime
 from jobtrail.web.middleware import (
     BodyLimit,
@@ -42,12 +43,13 @@ from jobtrail.web.middleware import (
     ReadOnlyCors,
     SecurityHeaders,
 )
+from jobtrail.web.openapi import describe
 from jobtrail.web.state import AppRequest, AppState, Config, Engine, Renditions
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -151,6 +153,7 @@ def create_app(
     )
     app.state.error_styles = [style for b in bindings for style in b.errors]
     app.state.links = [link for b in bindings for link in b.links]
+    app.state.apis = {b.name: b.api for b in bindings}
     return app
 
 
@@ -330,7 +333,8 @@ def routes(bindings: Sequence[Binding] = BINDINGS) -> list[BaseRoute]:
     """
     own: list[BaseRoute] = [
         Route("/health", health, methods=["GET", "HEAD"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET", "HEAD"]),
+        Route("/openapi", openapi_page, methods=["GET", "HEAD"]),
     ]
     for b in bindings:
         own += b.routes()
@@ -389,27 +393,28 @@ def _health(status: int, state: str, detail: str | None = None, **more: Any) -> 
 
 
 async def openapi(request: AppRequest) -> Response:
-    """This description, generated from the routes at request time."""
-    paths: dict[str, Any] = {}
-    for route in request.app.routes:
-        if isinstance(route, Route):
-            doc = (route.endpoint.__doc__ or "").strip().splitlines()
-            summary = doc[0] if doc else route.name
-            methods = sorted(m.lower() for m in (route.methods or ()) if m != "HEAD")
-            paths.setdefault(route.path, {}).update(
-                {
-                    m: {"summary": summary, "responses": {"200": {"description": "OK"}}}
-                    for m in methods
-                }
-            )
-        elif isinstance(route, Mount):
-            paths[route.path + "/{path}"] = {
-                "get": {"summary": "static files", "responses": {"200": {"description": "OK"}}}
-            }
-    spec = {
-        "openapi": "3.1.0",
-        "info": {"title": "jobtrail", "version": "0.1.0"},
-        "servers": [{"url": request.state["engine"].config.base_url}],
-        "paths": paths,
-    }
-    return JSONResponse(spec)
+    """This OpenAPI 3.1 description, generated from the routes and their declarations."""
+    app = request.app
+    found = describe(
+        app.routes,
+        {"server": api.API, **app.state.apis},
+        base_url=request.state["engine"].config.base_url,
+        styles=app.state.error_styles,
+    )
+    return JSONResponse(found, headers={"Cache-Control": "no-cache"})
+
+
+async def openapi_page(request: AppRequest) -> Response:
+    """This description, to read and try: Swagger UI (vendored, web/static/swagger-ui/)."""
+    head = (
+        '<link rel="stylesheet" href="/static/swagger-ui/5.36.0/swagger-ui.css">'
+        '<link rel="stylesheet" href="/static/swagger-ui/jobtrail-swagger.css">'
+        '<script src="/static/swagger-ui/5.36.0/swagger-ui-bundle.js" defer></script>'
+        '<script src="/static/swagger-ui/jobtrail-swagger.js" defer></script>'
+    )
+    body = (
+        '<div id="swagger-ui" data-url="/openapi.json"><p>The API description is '
+        f"{html.link('/openapi.json', 'at /openapi.json')}; this page reads it with "
+        "Swagger UI, which needs JavaScript.</p></div>"
+    )
+    return HTMLResponse(html.page("jobtrail API", body, head=head))

@@ -15,6 +15,7 @@ import pyoxigraph as ox
 from jobtrail.base.terms import shorten
 from jobtrail.base.xmltext import carried
 from jobtrail.web import conneg
+from jobtrail.web.vocabpaths import local_href
 
 
 def page(title: str, body: str, *, head: str = "") -> str:
@@ -119,12 +120,15 @@ def short_iri(iri: str, base: str = "") -> str:
 
 
 def iri(value: str, *, label: str | None = None, base: str = "", href: str | None = None) -> str:
-    """An IRI as HTML: its label (or shortened form) linking to `href` (default: itself),
-    the full IRI in `title` and `data-iri`; a UUID links to its trace; an IRI not safe to
-    follow is text with the same attributes."""
+    """An IRI as HTML: its label (or shortened form) linking to `href` (default: itself, or
+    where this server describes it: a vocabulary term), the full IRI in `title` and
+    `data-iri`; a UUID links to its trace; an IRI not safe to follow is text with the same
+    attributes."""
     text = label if label else short_iri(value, base)
     if href is None and value.startswith("urn:uuid:"):
         href = "/trace/" + quote(value, safe=":")
+    elif href is None:  # our own vocabulary's terms: described here
+        href = local_href(value)
     hover = value if not label else f"{value}\n{short_iri(value, base)}"
     attrs = {"title": hover, "data-iri": value, "class": "iri"}
     target = href if href is not None else value

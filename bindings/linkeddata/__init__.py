@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.linkeddata import dereference, documents, feeds, home, indexes, trace
+from jobtrail.bindings.linkeddata import api, dereference, documents, feeds, home, indexes, trace
 from jobtrail.web.binding import Binding
 from starlette.routing import BaseRoute, Route
 
@@ -24,12 +24,13 @@ def routes() -> Sequence[BaseRoute]:
 
 BINDING = Binding(
     name="linkeddata",
+    api=api.API,
     routes=routes,
     fallback=Route("/{path:path}", dereference.dereference, methods=["GET", "HEAD"]),
     links=(
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
-        ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
-        ("/producers", "every producer, with its messages (HTML, JSON)"),
+        ("/trace", "trace the chain of hops of a package (any UUID, reference or message)"),
+        ("/producers", "every producer, with its messages (HTML, JSON, RDF)"),
         ("/references", "every consignment or batch reference, linking to its trace"),
         ("/uuids", "every UUID the messages carry, linking to its trace"),
         ("/search?q=TDR", "search references, UUIDs and producers"),

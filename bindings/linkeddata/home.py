@@ -169,7 +169,11 @@ async def home(request: AppRequest) -> Response:
     engine = request.state["engine"]
     viewer = viewer_of(request)
     base = engine.config.base_url
-    links = [*request.app.state.links, ("/openapi.json", "OpenAPI description of every route")]
+    links = [
+        *request.app.state.links,
+        ("/openapi", "the API: every route, its parameters and answers (Swagger UI)"),
+        ("/openapi.json", "OpenAPI description of every route"),
+    ]
     if viewer.role is Role.ANONYMOUS and engine.visibility.read_login:
         if fmt is not conneg.HTML:  # the counts are a read like any other
             engine.visibility.check_reader(viewer)

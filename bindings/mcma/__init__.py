@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from jobtrail.bindings.mcma import fims, routes
+from jobtrail.bindings.mcma import api, fims, routes
 from jobtrail.bindings.mcma.services import parse_services
 from jobtrail.bindings.mcma.today import Today
 from jobtrail.jobs.outbox import OutboxConfig
@@ -40,6 +40,7 @@ def start(engine: Engine) -> Today:
 
 BINDING = Binding(
     name="mcma",
+    api=api.API,
     routes=_routes,
     side_graphs=("mcma",),  # the client's document, callback endpoints, service assigned
     start=start,

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from jobtrail.base.errors import JobtrailError
-from jobtrail.bindings.sif import protocol, routes
+from jobtrail.bindings.sif import api, protocol, routes
 from jobtrail.bindings.sif.documents import error_element, to_bytes
 from jobtrail.bindings.sif.environments import Environments
 from jobtrail.bindings.sif.model import Sif, load_services
@@ -39,6 +39,7 @@ def start(engine: Engine) -> Sif:
 
 BINDING = Binding(
     name="sif",
+    api=api.API,
     routes=routes.routes,
     side_graphs=("sif",),  # the phases, their states and rights
     start=start,

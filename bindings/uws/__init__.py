@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from jobtrail.bindings.uws import routes
+from jobtrail.bindings.uws import api, routes
 from jobtrail.web.binding import Binding
 
 BINDING = Binding(
     name="uws",
+    api=api.API,
     routes=routes.routes,
     start=routes.start,
     links=(("/uws", "IVOA UWS 1.1 job lists, one per profile (for pyvo and other UWS clients)"),),

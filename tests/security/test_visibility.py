@@ -365,6 +365,7 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "job-sif-graph": _per_job("{job}/sif", "text/turtle", "sif"),
     "job-as-mcma-json": _per_job("{job}", "application/json", "mcma", "fims"),
     "uws-job": _per_job("/uws/{list}/{id}"),
+    "uws-job-html": _per_job("/uws/{list}/{id}", "text/html"),  # the page for a browser
     "uws-parameters": _per_job("/uws/{list}/{id}/parameters"),
     "uws-runid": _per_job("/uws/{list}/{id}/runid"),
     "mcma-job": _per_job("/mcma/jobs/{id}"),
@@ -425,6 +426,7 @@ LISTS: dict[str, Listing] = {
     "jobs-html": Listing("/jobs", "text/html", _all),
     "uws-fixity": Listing("/uws/fixity", None, lambda j: j.profile == "Fixity"),
     "uws-transfer": Listing("/uws/transfer", None, lambda j: j.profile == "Transfer"),
+    "uws-fixity-html": Listing("/uws/fixity", "text/html", lambda j: j.profile == "Fixity"),
     "mcma-jobs": Listing("/mcma/jobs", None, _all),
     "sif-jobs": Listing("/sif/jobs/Transfers", None, lambda j: j.profile == "Transfer"),
     "messages-atom": Listing("/messages", "application/atom+xml", _all, paged=True),
@@ -437,6 +439,9 @@ LISTS: dict[str, Listing] = {
     "references.html": Listing("/references.html", None, lambda j: False, paged=True),
     "home": Listing("/", "text/html", lambda j: False),
     "home.json": Listing("/index.json", None, lambda j: False),
+    # the recent keys on the trace landing page: checked for what shows, none required
+    "trace-recent-html": Listing("/trace", "text/html", lambda _: False),
+    "trace-recent-json": Listing("/trace.json", None, lambda _: False),
 }
 FEEDS = {n for n, listing in LISTS.items() if listing.paged and n.startswith("messages")}
 
@@ -507,6 +512,26 @@ def test_a_trace_leaves_out_hops_the_caller_may_not_see(world: World, who: str) 
             hopped += [read.url for t in records if t in r.text][:1]
     if caller.sees:  # positive control: a job's records and hops show in its owner's trace
         assert hopped, f"{who} traces none of the jobs they may see"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_trace_search_finds_only_what_the_caller_may_see(world: World, who: str) -> None:
+    """`/trace?key=` goes to a job's trace for whom may see it; to anyone else it is not
+    there (404), and neither the not-found page nor the recent keys show any of it."""
+    caller = CALLERS[who]
+    for job in world.jobs:
+        url = f"/trace?key={job.id}"
+        r = world.get(caller, "/trace", "text/html", key=job.id)
+        world.check_hidden(caller, r, url)
+        wanted = 303 if caller.may_see(job.owner) else 404
+        assert r.status_code == wanted, f"{who} GET {url}: {r.status_code} {r.text[:300]}"
+        if wanted == 303:
+            assert r.headers["location"] == f"/trace/{job.id}"
+    recent = world.get(caller, "/trace.json")
+    world.check_hidden(caller, recent, "/trace.json")
+    keys = [k["key"] for k in recent.json()["recent"]]
+    if "*" in caller.sees:  # positive control: the creation of some job is among the newest
+        assert any(k.startswith("urn:uuid:") for k in keys), keys
 
 
 def _public_pages(w: World) -> list[str]:
@@ -585,6 +610,19 @@ def test_sparql_and_named_queries_see_only_what_the_caller_may(world: World, who
         assert found.json()["results"]["bindings"], "the copy holds the loaded provenance"
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_sparql_pages_say_which_store_the_caller_queries(world: World, who: str) -> None:
+    """/sparql (YASGUI) and /sparql/form hold no data; each says whether the caller's
+    queries run over the whole store or the public copy, as /sparql decides it."""
+    caller = CALLERS[who]
+    whole = "*" in caller.sees
+    for url in ("/sparql", "/sparql/form"):
+        r = world.get(caller, url, "text/html")
+        assert r.status_code == 200, f"{who} GET {url}: {r.status_code} {r.text[:300]}"
+        assert ("public copy" in r.text) is not whole, f"{who} GET {url}"
+        world.check_hidden(caller, r, url)
+
+
 def test_sparql_posted_sees_the_public_copy_too(world: World) -> None:
     for who in ("anonymous", "ann", "bob", "pass", "producer"):
         caller = CALLERS[who]
@@ -643,6 +681,19 @@ def test_the_graph_store_is_written_by_the_admin_only(world: World, who: str) ->
     else:
         for r in (put, post, delete):
             assert r.status_code in (401, 403), f"{who}: {r.status_code} {r.text[:300]}"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_api_description_is_the_same_for_everyone(world: World, who: str) -> None:
+    """/openapi.json and /openapi describe routes, never data: one answer for every caller,
+    holding no job, no record and no secret."""
+    caller = CALLERS[who]
+    for path in ("/openapi.json", "/openapi"):
+        mine = world.get(caller, path)
+        anyone = world.get(CALLERS["anonymous"], path)
+        assert mine.status_code == 200, f"{who} GET {path}: {mine.status_code}"
+        assert mine.content == anyone.content, f"{who} GET {path} differs from anonymous"
+        world.check_hidden(CALLERS["anonymous"], mine, path)
 
 
 def test_no_secret_is_in_the_store(world: World) -> None:
@@ -785,7 +836,11 @@ def test_with_read_login_anonymous_reads_nothing_but_the_definitions(tmp_path: P
             mine = c.get(path, params=params, headers=ANN.headers)
             if mine.status_code != 200:
                 wrong.append(f"ann GET {path}: {mine.status_code} {mine.text[:200]}")
-        wrong += [f"anonymous GET {p}" for p in ("/", "/health", "/vocab") if c.get(p).is_error]
+        wrong += [
+            f"anonymous GET {p}"
+            for p in ("/", "/health", "/vocab", "/openapi", "/openapi.json")
+            if c.get(p).is_error
+        ]
         home = c.get("/").text  # the way in, no count and no message (issue 21)
         if "/messages/" in home or "<dl class=counts>" in home or "needs a login" not in home:
             wrong.append(f"anonymous GET /: {home[:300]}")
