@@ -284,6 +284,29 @@ class Policy:
     GRAPH ?{var} {{ ?{var} <{_J}about> ?_job }}
   }}"""
 
+    def job_filter(self, viewer: Viewer, var: str = "job") -> str:
+        """A SPARQL filter keeping only the jobs `?{var}` (their IRIs) this viewer may see:
+        the rule of `job_owners` and `may_see`, for queries that count or list jobs (the
+        home page). Empty for one who sees everything."""
+        if viewer.sees_all:
+            return ""
+        allowed = [nt.lit(viewer.owner)] if viewer.owner is not None else []
+        if self.anonymous_jobs:
+            allowed.append(nt.lit(ANONYMOUS_LABEL))
+        if not allowed:
+            return "FILTER(false)"
+        labelled = f"""{{ GRAPH ?_c {{
+        ?_c <{_J}about> ?{var} ; <{_J}changeKind> "created" ; <{_J}changedBy> ?_by
+      }} }}
+      UNION {{ GRAPH ?{var} {{ ?{var} <{_J}owner> ?_by }} }}"""
+        found = f"""MINUS {{ SELECT DISTINCT ?{var} WHERE {{
+      {labelled}
+      FILTER(?_by NOT IN ({", ".join(allowed)}))
+    }} }}"""
+        if not self.anonymous_jobs:  # a job with no record and no owner is anonymous
+            found += f"\n  FILTER EXISTS {{ {labelled} }}"
+        return found
+
     # --- the whole store ---------------------------------------------------------
 
     def decided(self, viewer: Viewer) -> bool:

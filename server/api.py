@@ -1,5 +1,6 @@
-"""OpenAPI declarations of the server's own routes (web/openapi.py): the home page, `/health`,
-this description and its reader, and the static files."""
+"""OpenAPI declarations of the server's own routes (web/openapi.py): `/health`, this
+description and its reader, and the static files (the home page is the linked-data
+binding's)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from jobtrail.web.openapi import Api, Operation, Param, Reply, ok
 
 API = Api(
     {
-        ("GET", "/"): Operation(replies=(ok("the home page", (conneg.HTML,)),)),
         ("GET", "/health"): Operation(
             description='`{"status": "ok"}`; else 503 with `status` `disk-full`, '
             "`reopening`, `writes-stuck` or `write-failed` and `Retry-After`.",

@@ -14,7 +14,6 @@ import logging
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -327,13 +326,13 @@ def from_environment() -> Starlette:
 
 
 def routes(bindings: Sequence[Binding] = BINDINGS) -> list[BaseRoute]:
-    """The server's own routes, every binding's, static files, then the fallback.
+    """The server's own routes (the home page is the linked-data binding's), every binding's,
+    static files, then the fallback.
 
     No two routes may answer the same path and method, so their order never decides
     which one answers; only the fallback (dereferencing any path) comes last.
     """
     own: list[BaseRoute] = [
-        Route("/", home, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET", "HEAD"]),
         Route("/openapi.json", openapi, methods=["GET", "HEAD"]),
         Route("/openapi", openapi_page, methods=["GET", "HEAD"]),
@@ -358,23 +357,6 @@ def _check_disjoint(found: Sequence[BaseRoute]) -> None:
             if key in seen:
                 raise ValueError(f"{method} {route.path} is declared twice ({seen[key]})")
             seen[key] = route.name
-
-
-async def home(request: AppRequest) -> Response:
-    """The home page: what this server holds and where to go."""
-    store = request.state["engine"].store
-    links = [
-        *request.app.state.links,
-        ("/openapi", "the API: every route, its parameters and answers (Swagger UI)"),
-        ("/openapi.json", "OpenAPI description of every route"),
-    ]
-    items = "".join(f"<li>{html.link(href)} — {escape(text)}</li>" for href, text in links)
-    base = escape(request.state["engine"].config.base_url)
-    body = (
-        "<h1>jobtrail</h1><p>A linked-data job repository and provenance store, "
-        f"serving the {escape(store.description)} under <code>{base}</code>.</p><ul>{items}</ul>"
-    )
-    return HTMLResponse(html.page("jobtrail", body))
 
 
 async def health(request: AppRequest) -> Response:

@@ -413,8 +413,12 @@ def jobtrail_server(
         env["JOBTRAIL_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="jobtrail-key-")) / "key")
     process = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
     try:
-        wait_for(
-            process, base, "jobtrail serve", lambda: process.stderr.read() if process.stderr else ""
+        wait_for(  # 60 s: on a loaded machine (other test runs) a start can take 20 s
+            process,
+            base,
+            "jobtrail serve",
+            lambda: process.stderr.read() if process.stderr else "",
+            seconds=60,
         )
         yield base
     finally:

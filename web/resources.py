@@ -20,6 +20,7 @@ from jobtrail.base.errors import NotFound
 from jobtrail.base.terms import DCTERMS, JT
 from jobtrail.store import Store
 from jobtrail.web import conneg, html, render
+from jobtrail.web.labels import labels
 from jobtrail.web.requests import viewer_of
 from jobtrail.web.state import AppRequest, Rendition, Renditions
 from starlette.responses import Response
@@ -78,7 +79,8 @@ def _render(
     formats: tuple[conneg.Format, ...],
 ) -> Rendition:
     """The graph in `fmt`, once the visibility policy lets the caller see it (401/403 else);
-    an HTML page's incoming links only from graphs the caller may read."""
+    an HTML page's incoming links only from graphs the caller may read, and its IRIs by
+    their labels (`web/labels.py`: one query, within what the caller may read)."""
     base: str = request.state["engine"].config.base_url
     triples = store.read(iri)
     if not triples:
@@ -98,7 +100,8 @@ def _render(
                 readable[g] = policy.may_read(viewer, g)
             if readable[g] and (row["s"], row["p"]) not in incoming:
                 incoming.append((row["s"], row["p"]))
-        body = html.resource(iri, path, triples, incoming, base, formats).encode()
+        names = labels(store, policy, viewer, base, html.iris_of(triples, incoming))
+        body = html.resource(iri, path, triples, incoming, base, formats, labels=names).encode()
     else:
         body = render.rdf(triples, fmt, graph=iri, base=base)
     return Rendition(body, _modified(triples, iri), owners)

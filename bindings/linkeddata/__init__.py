@@ -1,10 +1,19 @@
-"""Linked data: every stored resource dereferences; the message feed; traces; vocabulary."""
+"""Linked data: the home page; every stored resource dereferences; the message feed; traces;
+the indexes (producers, references, UUIDs) and search; vocabulary."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.linkeddata import api, dereference, documents, feeds, trace
+from jobtrail.bindings.linkeddata import (
+    api,
+    dereference,
+    documents,
+    feeds,
+    home,
+    indexes,
+    trace,
+)
 from jobtrail.jobs.core import Job
 from jobtrail.web.binding import Binding
 from jobtrail.web.state import AppRequest
@@ -13,6 +22,9 @@ from starlette.routing import BaseRoute, Route
 
 def routes() -> Sequence[BaseRoute]:
     return [
+        Route("/", home.home, methods=["GET", "HEAD"]),
+        Route("/index.{ext}", home.home, methods=["GET", "HEAD"]),
+        *indexes.routes(),
         Route("/contexts/{name}", dereference.context, methods=["GET", "HEAD"]),
         *trace.routes(),
         *documents.routes(),
@@ -34,6 +46,10 @@ BINDING = Binding(
     links=(
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
         ("/trace", "trace the chain of hops of a package (any UUID, reference or message)"),
+        ("/producers", "every producer, with its messages (HTML, JSON, RDF)"),
+        ("/references", "every consignment or batch reference, linking to its trace"),
+        ("/uuids", "every UUID the messages carry, linking to its trace"),
+        ("/search?q=TDR", "search references, UUIDs and producers"),
         ("/vocab", "the jobtrail vocabulary"),
         ("/shapes", "the SHACL shapes"),
     ),

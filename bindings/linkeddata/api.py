@@ -1,5 +1,6 @@
-"""OpenAPI declarations of the linked-data routes (web/openapi.py): dereferencing, the message
-feed and `POST /messages`, traces, the vocabulary, the shapes and the JSON-LD contexts."""
+"""OpenAPI declarations of the linked-data routes (web/openapi.py): the home page,
+dereferencing, the message feed and `POST /messages`, traces, the vocabulary, the shapes, the
+JSON-LD contexts, the indexes (producers, references, UUIDs) and search."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from jobtrail.bindings.linkeddata import documents, feeds, trace
+from jobtrail.bindings.linkeddata import documents, feeds, indexes, trace
 from jobtrail.web import conneg
 from jobtrail.web.openapi import (
     ANYONE,
@@ -80,8 +81,70 @@ _EXT = Param(
     where="path",
 )
 
+_INDEX_EXT = Param("ext", "`json` or `html` (`/producers`: an RDF extension too)", where="path")
+
+
+def _index(name: str, what: str) -> dict[tuple[str, str], Operation]:
+    formats = indexes.INDEXES[name].formats
+    paged = "Paged (`page`, `size`; a page past the last is 404, `Link` names the others); "
+    seen = "what the caller may see (jobs/visibility.py)."
+    return {
+        ("GET", f"/{name}"): Operation(
+            description=paged + seen,
+            params=(PAGE, SIZE),
+            replies=(ok(what, formats, headers=("Link", "ETag")), NOT_MODIFIED),
+            errors=(*READ_ERRORS, 400, 404),
+            security=ANYONE,
+        ),
+        ("GET", f"/{name}.{{ext}}"): Operation(
+            f"The {name} in the format of an extension",
+            params=(_INDEX_EXT, PAGE, SIZE),
+            replies=(ok(what, formats, headers=("Link", "ETag")),),
+            errors=(400, 401, 403, 404),
+            security=ANYONE,
+        ),
+    }
+
+
+_BROWSE: dict[tuple[str, str], Operation] = {
+    ("GET", "/"): Operation(
+        description="Counts (messages, with warnings, producers, jobs by phase) and the latest "
+        "messages, as the caller may see them; a search box. With `read_login` on, an "
+        "anonymous caller gets the way in only.",
+        replies=(ok("the home page", indexes.FORMATS),),
+        errors=(401, 406),
+        security=ANYONE,
+    ),
+    ("GET", "/index.{ext}"): Operation(
+        "The home page's counts in the format of an extension (`.json`, `.html`)",
+        params=(_INDEX_EXT,),
+        replies=(ok("the counts and the latest messages", indexes.FORMATS),),
+        errors=(401, 403, 404),
+        security=ANYONE,
+    ),
+    **_index("producers", "every producer, its label, messages, first and last seen"),
+    **_index("references", "every reference stated, its messages, trace, first and last seen"),
+    **_index("uuids", "every UUID carried, its messages, trace, first and last seen"),
+    ("GET", "/search"): Operation(
+        description="References, UUIDs and producers holding `q` (case-insensitive), by kind; "
+        "a reference or UUID typed exactly is 303 to its trace.",
+        params=(Param("q", f"the text, at most {indexes.MAX_Q} characters"),),
+        replies=(ok("the matches", indexes.FORMATS), see_other("the trace of an exact key")),
+        errors=(*READ_ERRORS, 400, 404),
+        security=ANYONE,
+    ),
+    ("GET", "/search.{ext}"): Operation(
+        "The matches in the format of an extension (`.json`, `.html`)",
+        params=(_INDEX_EXT, Param("q", f"the text, at most {indexes.MAX_Q} characters")),
+        replies=(ok("the matches", indexes.FORMATS), see_other("the trace of an exact key")),
+        errors=(400, 401, 403, 404),
+        security=ANYONE,
+    ),
+}
+
 API = Api(
     {
+        **_BROWSE,
         ("GET", "/{path:path}"): Operation(
             "The description of any resource minted under the base URL",
             "Messages (`/messages/{sha256}`), producers (`/producers/…`), jobs' graphs, "

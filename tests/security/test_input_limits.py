@@ -711,6 +711,45 @@ def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
     well_formed(client.get("/sif/jobs/Transfers", headers={"Accept": "application/xml"}), "xml")
 
 
+# --- 6. The browsing indexes and search (issue 21) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params, named",
+    [
+        ({"page": "0"}, "page"),
+        ({"page": "1e3"}, "page"),
+        ({"page": "9" * 40}, "page"),
+        ({"size": "-5"}, "size"),
+        ({"size": "100000"}, "size"),
+        ({"size": "\x00"}, "size"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/producers", "/references.html", "/uuids.json"])
+def test_bad_paging_of_an_index_is_400_naming_it(
+    client: httpx.Client, path: str, params: dict[str, str], named: str
+) -> None:
+    refused(client, 400, named, "GET", path, params=params)
+
+
+@pytest.mark.parametrize(
+    "q, words",
+    [("x" * 201, "characters long"), ("é" * 1000, "characters long"), ("a\x00b", "control")],
+)
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_a_search_it_cannot_take_is_400(
+    client: httpx.Client, q: str, words: str, accept: str
+) -> None:
+    refused(client, 400, words, "GET", "/search", params={"q": q}, headers={"Accept": accept})
+
+
+@pytest.mark.parametrize(
+    "path", ["/producers.atom", "/references.ttl", "/search.xml", "/uuids.csv", "/index.atom"]
+)
+def test_an_index_in_a_format_it_has_not_is_404(client: httpx.Client, path: str) -> None:
+    refused(client, 404, "offered as", "GET", path)
+
+
 @pytest.mark.parametrize("path", ["/openapi.json", "/openapi"])
 def test_the_api_description_takes_no_input(client: httpx.Client, path: str) -> None:
     """Its query, a strange Accept and a body change nothing; writes are 405, never a 500."""

@@ -71,6 +71,7 @@ GSP_READ = f"{VIS}::test_the_graph_store_reads_what_the_caller_may"
 GSP_WRITE = f"{VIS}::test_the_graph_store_is_written_by_the_admin_only"
 TRACE = f"{VIS}::test_a_trace_leaves_out_hops_the_caller_may_not_see"
 INCOMING = f"{VIS}::test_the_incoming_links_of_public_pages"
+SEARCH = f"{VIS}::test_search_finds_only_what_the_caller_may_see"
 PRODUCERS = "test_producers.py::test_no_credential_is_401_naming_what_to_send"
 
 TURTLE = {"content": b"<urn:a> <urn:b> <urn:c> .", "headers": {"Content-Type": "text/turtle"}}
@@ -78,7 +79,8 @@ PHASE_ABORT = {"data": {"PHASE": "ABORT"}}
 SIF_PHASE = "/sif/jobs/Transfers/{sif}/package"
 
 ROWS: dict[tuple[str, str], Row] = {
-    ("GET", "/"): Row(Rule.ANYONE, "/"),
+    ("GET", "/"): Row(Rule.VISIBLE, "/", {}, LISTED),
+    ("GET", "/index.{ext}"): Row(Rule.VISIBLE, "/index.json", {}, LISTED),
     ("GET", "/health"): Row(Rule.ANYONE, "/health"),
     ("GET", "/openapi.json"): Row(Rule.ANYONE, "/openapi.json"),
     ("GET", "/openapi"): Row(Rule.ANYONE, "/openapi"),
@@ -252,6 +254,15 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/messages"): Row(Rule.VISIBLE, "/messages", {}, LISTED),
     ("GET", "/messages.{ext}"): Row(Rule.VISIBLE, "/messages.ttl", {}, LISTED),
     ("POST", "/messages"): Row(Rule.PRODUCER, "/messages", TURTLE, PRODUCERS),
+    # browsing (issue 21): the indexes and search hold only what the caller may see
+    ("GET", "/producers"): Row(Rule.VISIBLE, "/producers", {}, LISTED),
+    ("GET", "/producers.{ext}"): Row(Rule.VISIBLE, "/producers.ttl", {}, LISTED),
+    ("GET", "/references"): Row(Rule.VISIBLE, "/references", {}, LISTED),
+    ("GET", "/references.{ext}"): Row(Rule.VISIBLE, "/references.html", {}, LISTED),
+    ("GET", "/uuids"): Row(Rule.VISIBLE, "/uuids", {}, LISTED),
+    ("GET", "/uuids.{ext}"): Row(Rule.VISIBLE, "/uuids.html", {}, LISTED),
+    ("GET", "/search"): Row(Rule.VISIBLE, "/search", {"params": {"q": "tdr"}}, SEARCH),
+    ("GET", "/search.{ext}"): Row(Rule.VISIBLE, "/search.html", {"params": {"q": "gw3"}}, SEARCH),
     ("GET", "/static"): Row(Rule.ANYONE, "/static/jobtrail.css"),
     ("GET", "/{path:path}"): Row(Rule.VISIBLE, "/messages/{job}", {}, INCOMING),
 }

@@ -432,11 +432,18 @@ LISTS: dict[str, Listing] = {
     "messages-atom": Listing("/messages", "application/atom+xml", _all, paged=True),
     "messages.ttl": Listing("/messages.ttl", None, _all, paged=True),
     "messages.html": Listing("/messages.html", None, _all, paged=True),
+    # the browsing indexes (issue 21): a job's id is a UUID its hops carry
+    "uuids": Listing("/uuids", None, _all, paged=True),
+    "uuids.html": Listing("/uuids.html", None, _all, paged=True),
+    "producers": Listing("/producers", None, lambda j: False, paged=True),
+    "references.html": Listing("/references.html", None, lambda j: False, paged=True),
+    "home": Listing("/", "text/html", lambda j: False),
+    "home.json": Listing("/index.json", None, lambda j: False),
     # the recent keys on the trace landing page: checked for what shows, none required
     "trace-recent-html": Listing("/trace", "text/html", lambda _: False),
     "trace-recent-json": Listing("/trace.json", None, lambda _: False),
 }
-FEEDS = {n for n, listing in LISTS.items() if listing.paged}
+FEEDS = {n for n, listing in LISTS.items() if listing.paged and n.startswith("messages")}
 
 
 def read_all(world: World, who: Who, listing: Listing) -> str:
@@ -468,6 +475,23 @@ def test_lists_and_feeds_hold_only_what_the_caller_may_see(
             wanted = [g.rsplit("/", 1)[1] for g in job.graphs] if path in FEEDS else [job.id]
             found = [t for t in wanted if t in text]
             assert found, f"{who} does not find {job.binding} job {job.id} in {listing.url}"
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_search_finds_only_what_the_caller_may_see(world: World, who: str) -> None:
+    """/search?q= (issue 21): a job's id (a UUID its hops carry) is found by whom may see the
+    job, and by nobody else, typed in part or whole (whole: 303 to its trace, or nothing)."""
+    caller = CALLERS[who]
+    for job in world.jobs:
+        for q, accept in ((job.id[:13], "application/json"), (job.id, "text/html")):
+            r = world.get(caller, "/search", accept, q=q)
+            world.check_hidden(caller, r, f"/search?q={q}")
+            if caller.may_see(job.owner):
+                found = r.status_code == 303 or job.id in r.text
+                assert found, f"{who} does not find {job.binding} job {job.id}: {r.text[:300]}"
+            else:
+                assert r.status_code == 200, f"{who} /search?q={q}: {r.status_code}"
+                assert f"urn:uuid:{job.id}" not in r.text
 
 
 def _traces(w: World) -> list[Read]:
@@ -823,4 +847,11 @@ def test_with_read_login_anonymous_reads_nothing_but_the_definitions(tmp_path: P
             for p in ("/", "/health", "/vocab", "/openapi", "/openapi.json")
             if c.get(p).is_error
         ]
+        home = c.get("/").text  # the way in, no count and no message (issue 21)
+        if "/messages/" in home or "<dl class=counts>" in home or "needs a login" not in home:
+            wrong.append(f"anonymous GET /: {home[:300]}")
+        if c.get("/index.json").status_code != 401:
+            wrong.append("anonymous GET /index.json: not 401")
+        if "<dl class=counts>" not in c.get("/", headers=ANN.headers).text:
+            wrong.append("ann GET /: no counts")
         assert not wrong, "\n".join(wrong)
