@@ -15,13 +15,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from jobtrail.base.errors import NotFound
 from jobtrail.base.terms import DCTERMS, JT, PROV, RDF
 from jobtrail.bindings.linkeddata.documents import LABEL, _by_subject, _value
+from jobtrail.bindings.linkeddata.facets import flags, read_facets
+from jobtrail.bindings.linkeddata.feed_html import to_html
+from jobtrail.bindings.linkeddata.filters import Filters, fill, read, sparql
 from jobtrail.bindings.linkeddata.messages import post
 from jobtrail.store import Store
 from jobtrail.web import atom, conneg, html, render
@@ -38,55 +40,6 @@ FORMATS: tuple[conneg.Format, ...] = (conneg.ATOM, *conneg.RDF_FORMATS, conneg.H
 IANA = "http://www.iana.org/assignments/relation/"
 SUBCLASS = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 
-_PREFIXES = """PREFIX jt: <https://w3id.org/jobtrail/vocab#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX http: <http://www.w3.org/2011/http#>
-"""
-
-_SUMMARY = (
-    _PREFIXES
-    + """SELECT (COUNT(DISTINCT ?m) AS ?n) (MAX(?stored) AS ?newest) WHERE {
-  GRAPH ?m { ?m a jt:Message OPTIONAL { ?m jt:storedAt ?stored } }
-  #HIDE
-}"""
-)
-
-_PAGE = (
-    _PREFIXES
-    + """SELECT ?m (MAX(?s) AS ?stored) (MAX(?g) AS ?generated) WHERE {
-  GRAPH ?m {
-    ?m a jt:Message
-    OPTIONAL { ?m jt:storedAt ?s }
-    OPTIONAL { ?m prov:generatedAtTime ?g }
-  }
-  #HIDE
-} GROUP BY ?m ORDER BY DESC(?stored) DESC(?generated) ?m LIMIT %d OFFSET %d"""
-)
-
-_DETAILS = (
-    _PREFIXES
-    + """SELECT ?m ?type ?producer ?name ?process ?environment ?ref ?method ?uri ?code ?reason
-WHERE {
-  VALUES ?m { %s }
-  {
-    GRAPH ?m { ?m prov:wasAttributedTo ?producer }
-    OPTIONAL {  # inside the branch that binds ?producer: outside, it matched every producer
-      ?producer jt:producerName ?name
-      OPTIONAL { ?producer jt:process ?process }
-      OPTIONAL { ?producer jt:environment ?environment }
-    }
-  }
-  UNION {
-    GRAPH ?m {
-      { ?m a ?type }
-      UNION { ?m (jt:reference|jt:parameterSet/jt:reference) ?ref }
-      UNION { ?m http:methodName ?method OPTIONAL { ?m http:requestURI ?uri } }
-      UNION { ?m http:statusCodeValue ?code OPTIONAL { ?m http:reasonPhrase ?reason } }
-    }
-  }
-}"""
-)
-
 
 @dataclass
 class Item:
@@ -101,14 +54,21 @@ class Item:
     references: list[str] = field(default_factory=list)
     request_line: str | None = None
     status_line: str | None = None
+    warned: bool = False  # stored with validation warnings
+
+    @property
+    def specific(self) -> list[str]:
+        """Its most specific jobtrail classes (`jt:TRE2022Message`, not `jt:TREMessage`)."""
+        jt = [t for t in self.types if t.startswith(str(JT))]
+        supers = {str(o.value) for t in jt for o in _objects_of(t)}
+        return [t for t in jt if t not in supers] or jt
 
     @property
     def kind(self) -> str:
         """Labels of its most specific jobtrail classes (`TRE message (2022 structure)`)."""
-        jt = [t for t in self.types if t.startswith(str(JT))]
-        supers = {str(o.value) for t in jt for o in _objects_of(t)}
-        specific = [t for t in jt if t not in supers] or jt
-        labels = sorted(_value(ox.NamedNode(t), LABEL) or t.rpartition("#")[2] for t in specific)
+        labels = sorted(
+            _value(ox.NamedNode(t), LABEL) or t.rpartition("#")[2] for t in self.specific
+        )
         return ", ".join(labels) or "Message"
 
     @property
@@ -147,22 +107,41 @@ class Page:
     items: list[Item]
     default_size: int
 
+    filters: Filters = field(default_factory=Filters)
+    warnings: int = 0  # of the `total` messages, how many were stored with warnings
+    errors: int = 0  # and how many report an error
+
     @property
     def feed_iri(self) -> str:
-        return self.base + "messages"
+        """The feed's IRI: the same for every page (RFC 5005); a filtered feed is another."""
+        return self.base + "messages" + self.filters.query(sort=None, order=None)
 
     @property
     def last(self) -> int:
         return max(1, -(-self.total // self.size))
 
-    def url(self, number: int, extension: str = "") -> str:
-        params: dict[str, int] = {}
+    def url(self, number: int, extension: str = "", **changes: str | None) -> str:
+        """A page of this feed, its filters and order kept (or changed: `changes`)."""
+        params: dict[str, str] = self.filters.params(**changes)
         if number != 1:
-            params["page"] = number
+            params["page"] = str(number)
         if self.size != self.default_size:
-            params["size"] = self.size
+            params["size"] = str(self.size)
         query = "?" + urlencode(params) if params else ""
-        return f"{self.feed_iri}{extension}{query}"
+        return f"{self.base}messages{extension}{query}"
+
+    @property
+    def title(self) -> str:
+        described = self.filters.describe()
+        return "jobtrail: stored messages" + (f" ({described})" if described else "")
+
+    @property
+    def order(self) -> str:
+        """The order in words: `newest first`, `by producer (asc)`."""
+        sort, order = self.filters.sort, self.filters.order
+        if sort == "time":
+            return "newest first" if order == "desc" else "oldest first"
+        return f"by {sort}, " + ("A to Z" if order == "asc" else "Z to A")
 
     def paging(self) -> list[tuple[str, int]]:
         rels = [("first", 1), ("last", self.last)]
@@ -185,21 +164,37 @@ def _text(row: ox.QuerySolution, name: str) -> str | None:
 
 
 def read_page(
-    store: Store, base: str, number: int, size: int, default_size: int, hide: str = ""
+    store: Store,
+    base: str,
+    number: int,
+    size: int,
+    default_size: int,
+    hide: str = "",
+    filters: Filters | None = None,
 ) -> Page:
     """One page of the feed; `hide`: a filter on `?m` leaving out what the reader may not
-    see (`Policy.sparql_filter`)."""
-    summary = next(iter(_solutions(store, _SUMMARY.replace("#HIDE", hide))))
+    see (`Policy.sparql_filter`); `filters`: the messages kept and their order."""
+    filters = filters or Filters()
+    summary = next(iter(_solutions(store, fill(sparql("summary"), filters, hide))))
     total = int(_text(summary, "n") or 0)
     newest = _text(summary, "newest")
+    page_query = fill(
+        sparql("page"),
+        filters,
+        hide,
+        KEYS=filters.keys(),
+        ORDER=filters.order_by(),
+        LIMIT=str(size),
+        OFFSET=str((number - 1) * size),
+    )
     items = [
         Item(str(_text(row, "m")), _text(row, "stored"), _text(row, "generated"))
-        for row in _solutions(store, (_PAGE % (size, (number - 1) * size)).replace("#HIDE", hide))
+        for row in _solutions(store, page_query)
     ]
     by_iri = {i.iri: i for i in items}
     if items:
-        values = " ".join(f"<{i.iri}>" for i in items)
-        for row in _solutions(store, _DETAILS % values):
+        values = " ".join(f"<{i.iri}>" for i in items)  # IRIs the store answered: valid
+        for row in _solutions(store, sparql("details").replace("#VALUES", values)):
             item = by_iri[str(_text(row, "m"))]
             if (t := _text(row, "type")) and t not in item.types:
                 item.types.append(t)
@@ -214,7 +209,10 @@ def read_page(
                 item.request_line = f"{m} {_text(row, 'uri') or ''}".strip()
             if c := _text(row, "code"):
                 item.status_line = f"{c} {_text(row, 'reason') or ''}".strip()
-    return Page(base, number, size, total, newest, items, default_size)
+            if _text(row, "warning"):
+                item.warned = True
+    warned, erring = (int(_text(summary, k) or 0) for k in ("warnings", "errors"))
+    return Page(base, number, size, total, newest, items, default_size, filters, warned, erring)
 
 
 # ------------------------------------------------------------------ representations
@@ -250,8 +248,8 @@ def to_atom(page: Page) -> bytes:
     ]
     feed = atom.Feed(
         id=page.feed_iri,
-        title="jobtrail: stored messages",
-        subtitle=f"{page.total} messages, newest first; page {page.number} of {page.last}",
+        title=page.title,
+        subtitle=f"{page.total} messages, {page.order}; page {page.number} of {page.last}",
         updated=page.newest or datetime.now(UTC),
         links=links,
         authors=[atom.Person("jobtrail", page.base)],
@@ -266,7 +264,7 @@ def to_triples(page: Page) -> list[ox.Triple]:
     rdf_type = ox.NamedNode(str(RDF.type))
     triples = [
         ox.Triple(feed, rdf_type, ox.NamedNode(str(PROV.Collection))),
-        ox.Triple(feed, ox.NamedNode(str(DCTERMS.title)), ox.Literal("jobtrail: stored messages")),
+        ox.Triple(feed, ox.NamedNode(str(DCTERMS.title)), ox.Literal(page.title)),
         ox.Triple(here, ox.NamedNode(str(DCTERMS.isPartOf)), feed),
     ]
     for rel, n in page.paging():
@@ -300,29 +298,6 @@ def to_triples(page: Page) -> list[ox.Triple]:
     return triples
 
 
-def to_html(page: Page, path: str) -> str:
-    head, nav = html.alternates(path, FORMATS)
-    rows = "".join(
-        f"<tr><td>{escape(item.updated)}</td>"
-        f"<td>{html.link(item.iri, item.title)}</td>"
-        f"<td>{escape(item.producer_name or '')}</td></tr>"
-        for item in page.items
-    )
-    pager = " ".join(
-        html.link(page.url(n, ".html"), rel, attrs={"rel": rel}) for rel, n in page.paging()
-    )
-    body = (
-        f"<h1>Stored messages</h1>{nav}"
-        f"<p>{page.total} messages, newest first. Page {page.number} of {page.last}. "
-        f"Subscribe: {html.link(page.url(1, '.atom'), 'Atom feed')}.</p>"
-        f"<table><tr><th>stored</th><th>message</th><th>producer</th></tr>{rows}</table>"
-        f"<nav class=pager>{pager}</nav>"
-    )
-    atom_href = escape(page.url(1, ".atom"))
-    feed_link = f'<link rel=alternate type="{conneg.ATOM.media_type}" href="{atom_href}">'
-    return html.page("messages", body, head=head + feed_link)
-
-
 # ------------------------------------------------------------------ the route
 
 
@@ -340,10 +315,11 @@ async def messages(request: AppRequest) -> Response:
     default_size = int(getattr(config, "page_size", DEFAULT_SIZE))
     size = int_param(request, "size", default_size, 1, MAX_SIZE)
     number = int_param(request, "page", 1, 1, 10**9)
+    filters = read(request.query_params, [k for k, _ in request.query_params.multi_items()])
     store: Store = request.state["engine"].store
     hide = request.state["engine"].visibility.sparql_filter(viewer_of(request))
     page = await run_in_threadpool(
-        read_page, store, config.base_url, number, size, default_size, hide
+        read_page, store, config.base_url, number, size, default_size, hide, filters
     )
     if number > page.last:
         raise NotFound(
@@ -353,7 +329,9 @@ async def messages(request: AppRequest) -> Response:
     if fmt is conneg.ATOM:
         body = to_atom(page)
     elif fmt is conneg.HTML:
-        body = to_html(page, path).encode("utf-8")
+        facets = await run_in_threadpool(read_facets, store, filters, hide)
+        facets += flags(page.total, page.warnings, page.errors)
+        body = to_html(page, facets, path, FORMATS).encode("utf-8")
     else:
         body = render.rdf(to_triples(page), fmt, base=config.base_url)
     response = respond(
