@@ -155,15 +155,28 @@ def _row(page: Page, item: Item) -> str:
         warned = ' <span class=flag title="stored with validation warnings">⚠</span>'
 
     return (
-        f"<tr><td>{escape(item.updated)}</td>"
+        f'<tr><td><time datetime="{escape(item.updated)}" title="{escape(item.updated)}">'
+        f"{escape(item.updated[:19].replace('T', ' '))}</time></td>"
         f"<td>{html.link(item.iri, item.title)}{warned}</td>"
         f"<td>{kind_links or escape(item.kind)}</td>"
         f"<td>{producer}</td></tr>"
     )
 
 
-def to_html(page: Page, facets: list[Facet], path: str, formats: tuple[conneg.Format, ...]) -> str:
-    head, nav = html.alternates(path, formats)
+def alternates(page: Page, formats: tuple[conneg.Format, ...]) -> tuple[str, str]:
+    """`<link rel=alternate>` tags and the visible list: this page in every other format,
+    its filters and order kept."""
+    links, visible = [], []
+    for f in formats:
+        if f.extension and f is not conneg.HTML:
+            href = page.url(page.number, f.extension)
+            links.append(f'<link rel=alternate type="{f.media_type}" href="{escape(href)}">')
+            visible.append(html.link(href, f.label, attrs={"type": f.media_type}))
+    return "".join(links), "<nav class=formats>Also as: " + " ".join(visible) + "</nav>"
+
+
+def to_html(page: Page, facets: list[Facet], formats: tuple[conneg.Format, ...]) -> str:
+    head, nav = alternates(page, formats)
     headers = "".join(_header(page, key, label) for key, label in _COLUMNS)
     rows = "".join(_row(page, item) for item in page.items)
     if not page.items:
@@ -172,25 +185,19 @@ def to_html(page: Page, facets: list[Facet], path: str, formats: tuple[conneg.Fo
         html.link(page.url(n, ".html"), rel, attrs={"rel": rel}) for rel, n in page.paging()
     )
     what = "messages" if page.total != 1 else "message"
-    order = {
-        ("time", "desc"): "newest first",
-        ("time", "asc"): "oldest first",
-    }.get((page.filters.sort, page.filters.order), f"by {page.filters.sort} ({page.filters.order})")
     sidebar = "".join(facet(page, f) for f in facets)
     body = (
         f"<h1>Stored messages</h1>{nav}{form(page)}{active(page)}"
         "<div class=facets-layout>"
         f"<aside class=facets>{sidebar}</aside>"
         "<section class=results>"
-        f"<p>{page.total:,} {what}, {order}. Page {page.number} of {page.last}. "
+        f"<p>{page.total:,} {what}, {page.order}. Page {page.number} of {page.last}. "
         f"Subscribe: {html.link(page.url(1, '.atom'), 'Atom feed')}.</p>"
         f"<table class=messages><tr>{headers}</tr>{rows}</table>"
         f"<nav class=pager>{pager}</nav>"
         "</section></div>"
     )
-    atom_href = escape(page.url(1, ".atom"))
-    feed_link = f'<link rel=alternate type="{conneg.ATOM.media_type}" href="{atom_href}">'
-    return html.page("messages", body, head=head + feed_link)
+    return html.page("messages", body, head=head)
 
 
 __all__ = ["to_html"]

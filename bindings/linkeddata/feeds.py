@@ -331,7 +331,7 @@ async def messages(request: AppRequest) -> Response:
     elif fmt is conneg.HTML:
         facets = await run_in_threadpool(read_facets, store, filters, hide)
         facets += flags(page.total, page.warnings, page.errors)
-        body = to_html(page, facets, path, FORMATS).encode("utf-8")
+        body = to_html(page, facets, FORMATS).encode("utf-8")
     else:
         body = render.rdf(to_triples(page), fmt, base=config.base_url)
     response = respond(
