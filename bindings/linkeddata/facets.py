@@ -1,6 +1,6 @@
 """The facets of the `/messages` page: how many of the messages the current filters keep fall
 under each producer, kind, storage day (or month, or year) and flag (stored with warnings,
-reporting an error). One GROUP BY query per facet (the flags come with the page's own count),
+reporting an error). One query per facet (a GROUP BY, or a count for a flag),
 each with the same visibility filter as the list, so no count tells a reader of messages they
 may not see.
 """
@@ -92,8 +92,16 @@ def times(store: Store, filters: Filters, hide: str) -> Facet:
     return _capped("since", title, values)
 
 
-def flags(total: int, warnings: int, errors: int) -> list[Facet]:
-    """The flags, from the page's own count: the messages with and without each."""
+def _count(store: Store, name: str, filters: Filters, hide: str) -> int:
+    rows = _rows(store, fill(sparql(f"facet-{name}"), filters, hide))
+    return int(_text(rows[0], "n") or 0) if rows else 0
+
+
+def flags(store: Store, filters: Filters, hide: str, total: int) -> list[Facet]:
+    """The messages with and without warnings, and reporting an error or not (`total`: how
+    many the filters keep)."""
+    warnings = _count(store, "warnings", filters, hide)
+    errors = _count(store, "errors", filters, hide)
     return [
         Facet(
             "warnings",
@@ -108,12 +116,13 @@ def flags(total: int, warnings: int, errors: int) -> list[Facet]:
     ]
 
 
-def read_facets(store: Store, filters: Filters, hide: str) -> list[Facet]:
-    """The producer, kind and time facets of the messages these filters keep."""
+def read_facets(store: Store, filters: Filters, hide: str, total: int) -> list[Facet]:
+    """Every facet of the messages these filters keep (`total` of them): one query each."""
     return [
         producers(store, filters, hide),
         kinds_of(store, filters, hide),
         times(store, filters, hide),
+        *flags(store, filters, hide, total),
     ]
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from jobtrail.base.errors import NotFound
 from jobtrail.base.terms import DCTERMS, JT, PROV, RDF
 from jobtrail.bindings.linkeddata.documents import LABEL, _by_subject, _value
-from jobtrail.bindings.linkeddata.facets import flags, read_facets
+from jobtrail.bindings.linkeddata.facets import read_facets
 from jobtrail.bindings.linkeddata.feed_html import to_html
 from jobtrail.bindings.linkeddata.filters import Filters, fill, read, sparql
 from jobtrail.bindings.linkeddata.messages import post
@@ -108,8 +109,6 @@ class Page:
     default_size: int
 
     filters: Filters = field(default_factory=Filters)
-    warnings: int = 0  # of the `total` messages, how many were stored with warnings
-    errors: int = 0  # and how many report an error
 
     @property
     def feed_iri(self) -> str:
@@ -150,6 +149,13 @@ class Page:
         if self.number < self.last:
             rels.append(("next", self.number + 1))
         return rels
+
+
+@cache
+def _details() -> list[str]:
+    """The queries of `feed-details.rq`: its prefixes before each."""
+    prefixes, *queries = sparql("details").split("\n# ---\n")
+    return [prefixes + "\n" + q for q in queries]
 
 
 def _solutions(store: Store, sparql: str) -> ox.QuerySolutions:
@@ -194,7 +200,12 @@ def read_page(
     by_iri = {i.iri: i for i in items}
     if items:
         values = " ".join(f"<{i.iri}>" for i in items)  # IRIs the store answered: valid
-        for row in _solutions(store, sparql("details").replace("#VALUES", values)):
+        rows = (
+            row
+            for query in _details()
+            for row in _solutions(store, query.replace("#VALUES", values))
+        )
+        for row in rows:
             item = by_iri[str(_text(row, "m"))]
             if (t := _text(row, "type")) and t not in item.types:
                 item.types.append(t)
@@ -211,8 +222,7 @@ def read_page(
                 item.status_line = f"{c} {_text(row, 'reason') or ''}".strip()
             if _text(row, "warning"):
                 item.warned = True
-    warned, erring = (int(_text(summary, k) or 0) for k in ("warnings", "errors"))
-    return Page(base, number, size, total, newest, items, default_size, filters, warned, erring)
+    return Page(base, number, size, total, newest, items, default_size, filters)
 
 
 # ------------------------------------------------------------------ representations
@@ -310,12 +320,13 @@ async def messages(request: AppRequest) -> Response:
             hint="the message list is offered as "
             + ", ".join(f"/messages{f.extension}" for f in FORMATS if f.extension),
         )
-    fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
+    # bad parameters first: a 400 naming them, whatever the format asked for
+    filters = read(request.query_params, [k for k, _ in request.query_params.multi_items()])
     config = request.state["engine"].config
     default_size = int(getattr(config, "page_size", DEFAULT_SIZE))
     size = int_param(request, "size", default_size, 1, MAX_SIZE)
     number = int_param(request, "page", 1, 1, 10**9)
-    filters = read(request.query_params, [k for k, _ in request.query_params.multi_items()])
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
     store: Store = request.state["engine"].store
     hide = request.state["engine"].visibility.sparql_filter(viewer_of(request))
     page = await run_in_threadpool(
@@ -329,8 +340,7 @@ async def messages(request: AppRequest) -> Response:
     if fmt is conneg.ATOM:
         body = to_atom(page)
     elif fmt is conneg.HTML:
-        facets = await run_in_threadpool(read_facets, store, filters, hide)
-        facets += flags(page.total, page.warnings, page.errors)
+        facets = await run_in_threadpool(read_facets, store, filters, hide, page.total)
         body = to_html(page, facets, FORMATS).encode("utf-8")
     else:
         body = render.rdf(to_triples(page), fmt, base=config.base_url)

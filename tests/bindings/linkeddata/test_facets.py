@@ -171,6 +171,15 @@ def facets(html: str) -> dict[str, list[tuple[str, int, str | None]]]:
     return out
 
 
+SETS = {
+    "Producer": {"producer"},
+    "Kind": {"kind"},
+    "Validation warnings": {"warnings"},
+    "Errors reported": {"errors"},
+}
+"""The filters each facet's links set (the time facet's: since and until)."""
+
+
 def total(html: str) -> int:
     text = lxml.html.fromstring(html).xpath("string(//section[@class='results']/p)")
     return int(text.split()[0].replace(",", ""))
@@ -190,8 +199,10 @@ def test_every_facet_count_is_the_number_of_rows_its_link_lists(server: str, sta
             if link is None:  # a chosen value (or one of none)
                 continue
             params = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
-            for k, v in before.items():  # a facet's link keeps the filters there were
-                assert params[k] == v[0], (title, label, link)
+            own = SETS.get(title, {"since", "until"})
+            for k, v in before.items():  # a facet's link keeps the other filters there were
+                if k not in own:
+                    assert params[k] == v[0], (title, label, link)
             assert len(ids(server, **params)) == count, (title, label, link)
             checked += 1
     assert checked >= 5
@@ -242,7 +253,7 @@ def test_sorting_by_time_producer_and_kind(server: str) -> None:
     backwards = [e.get("author") for e in entries(server, sort="producer", order="desc")]
     assert [a for a in backwards if a] == sorted(named, reverse=True)
     kinds = [e.title.split(" — ")[0].split(", ")[0] for e in entries(server, sort="kind")]
-    assert kinds == sorted(kinds) and len(set(kinds)) >= 3
+    assert kinds == sorted(kinds) and len(set(kinds)) >= 2
     assert ids(server, sort="kind") == select(server, "")
 
 
