@@ -653,7 +653,7 @@ def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
         ({"since": "2022-08-04T25:00:00Z"}, "since is not a date"),
         ({"since": "0000-01-01"}, "since is not a date"),
         ({"until": "99999"}, "until must be a date"),
-        ({"warnings": "\n"}, "warnings must be 1 or 0"),
+        ({"warnings": "1\n0"}, "warnings must be 1 or 0"),
         ({"sort": "?m"}, "sort must be one of"),
         ({"filter": "x"}, "takes no parameter 'filter'"),
     ],
