@@ -10,6 +10,7 @@ Prints the median of R requests per row.
 
     python bench/facets.py               # N = 20,000, R = 5
     python bench/facets.py -n 5000 -r 3
+    python bench/facets.py --store DIR --base-url URL   # a store it loaded before (a copy)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -62,27 +64,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=20_000, help="messages (default 20,000)")
     parser.add_argument("-r", type=int, default=5, help="requests per row (default 5)")
+    parser.add_argument("--store", type=Path, help="a store this bench loaded before: a copy")
+    parser.add_argument("--base-url", help="the base URL that store was loaded with")
     args = parser.parse_args()
     ingest = _bench_module("ingest")
     with tempfile.TemporaryDirectory(prefix="jobtrail-facets-") as tmp:
         work = Path(tmp)
         jsonl, store = work / "hops.jsonl", work / "store"
-        ingest.write_jsonl(jsonl, args.n)
         port = free_port()
         base = f"http://127.0.0.1:{port}/"
         jobtrail = [sys.executable, "-m", "jobtrail.cli"]
-        load = [*jobtrail, "load", str(jsonl), "--store", str(store), "--base-url", base]
-        started = time.perf_counter()
-        subprocess.run([*load, "--silent"], check=True)
-        print(f"loaded {args.n:,} messages in {time.perf_counter() - started:.1f} s")
+        if args.store:
+            shutil.copytree(args.store, store)
+            base = args.base_url or base
+        else:
+            ingest.write_jsonl(jsonl, args.n)
+            load = [*jobtrail, "load", str(jsonl), "--store", str(store), "--base-url", base]
+            started = time.perf_counter()
+            subprocess.run([*load, "--silent"], check=True)
+            print(f"loaded {args.n:,} messages in {time.perf_counter() - started:.1f} s")
         env = {**os.environ, "JOBTRAIL_ADMIN_TOKEN": ADMIN}
         serve = [*jobtrail, "serve", "--store", str(store), "--port", str(port)]
+        serve += ["--base-url", base]
         server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    get(base + "health", {})
+                    get(f"http://127.0.0.1:{port}/health", {})
                     break
                 except httpx.HTTPError:
                     assert time.monotonic() < deadline, "the server did not start"
@@ -106,10 +115,9 @@ def main() -> None:
             for label, path in rows:
                 times = []
                 for headers in ({"Authorization": f"Bearer {ADMIN}"}, {}):
-                    get(base + path, headers)  # warm-up
-                    times.append(
-                        statistics.median(get(base + path, headers) for _ in range(args.r))
-                    )
+                    url = f"http://127.0.0.1:{port}/{path}"
+                    get(url, headers)  # warm-up
+                    times.append(statistics.median(get(url, headers) for _ in range(args.r)))
                 print(f"| {label} | {times[0]:.2f} | {times[1]:.2f} |", flush=True)
         finally:
             server.terminate()

@@ -54,7 +54,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def select(base: str, where: str) -> set[str]:
     """The messages ?m a SPARQL pattern finds (the ground truth of a filter)."""
     query = f"SELECT DISTINCT ?m WHERE {{ GRAPH ?m {{ ?m a <{JT}Message> }} {where} }}"
-    r = httpx.get(base + "sparql", params={"query": query}, headers={"Accept": "application/json"})
+    r = httpx.get(
+        base + "sparql", params={"query": query}, headers={"Accept": "application/json"}, timeout=60
+    )
     assert r.status_code == 200, r.text
     return {row["m"]["value"] for row in r.json()["results"]["bindings"]}
 
@@ -65,7 +67,7 @@ def entries(base: str, **params: str) -> list[feedparser.FeedParserDict]:
     found: list[feedparser.FeedParserDict] = []
     first = True
     while url:
-        r = httpx.get(url, params={**params, "size": "7"} if first else None)
+        r = httpx.get(url, params={**params, "size": "7"} if first else None, timeout=60)
         assert r.status_code == 200, r.text
         feed = feedparser.parse(r.content)
         assert not feed.bozo, feed.get("bozo_exception")
@@ -187,7 +189,7 @@ def total(html: str) -> int:
 
 @pytest.mark.parametrize("start", ["", "producer=TRE", "warnings=0&kind=HTTPMessage"])
 def test_every_facet_count_is_the_number_of_rows_its_link_lists(server: str, start: str) -> None:
-    page = httpx.get(f"{server}messages.html?{start}")
+    page = httpx.get(f"{server}messages.html?{start}", timeout=60)
     assert page.status_code == 200, page.text
     found = facets(page.text)
     assert set(found) >= {"Producer", "Kind", "Validation warnings", "Errors reported"}
@@ -215,7 +217,9 @@ def test_every_facet_count_is_the_number_of_rows_its_link_lists(server: str, sta
 
 
 def test_active_filters_can_be_removed(server: str) -> None:
-    page = httpx.get(f"{server}messages.html", params={"producer": "TRE", "warnings": "1"})
+    page = httpx.get(
+        f"{server}messages.html", params={"producer": "TRE", "warnings": "1"}, timeout=60
+    )
     doc = lxml.html.fromstring(page.text)
     chips = doc.xpath("//p[@class='active-filters']/span[@class='chip']")
     assert len(chips) == 2
@@ -231,11 +235,15 @@ def test_active_filters_can_be_removed(server: str) -> None:
 
 
 def test_the_formats_and_the_pager_keep_the_filters(server: str) -> None:
-    page = httpx.get(f"{server}messages.html", params={"kind": "HTTPMessage", "size": "5"})
+    page = httpx.get(
+        f"{server}messages.html", params={"kind": "HTTPMessage", "size": "5"}, timeout=60
+    )
     doc = lxml.html.fromstring(page.text)
     for href in doc.xpath("//nav[@class='formats']/a/@href | //nav[@class='pager']/a/@href"):
         assert "kind=HTTPMessage" in href and "size=5" in href, href
-    r = httpx.get(f"{server}messages", params={"kind": "HTTPMessage", "size": "5", "page": "2"})
+    r = httpx.get(
+        f"{server}messages", params={"kind": "HTTPMessage", "size": "5", "page": "2"}, timeout=60
+    )
     assert 'kind=HTTPMessage&page=3&size=5>; rel="next"' in r.headers["link"]
 
 
@@ -258,7 +266,7 @@ def test_sorting_by_time_producer_and_kind(server: str) -> None:
 
 
 def test_sortable_headers(server: str) -> None:
-    doc = lxml.html.fromstring(httpx.get(f"{server}messages.html?sort=producer").text)
+    doc = lxml.html.fromstring(httpx.get(f"{server}messages.html?sort=producer", timeout=60).text)
     sorted_by = doc.xpath("//th[@aria-sort]")
     assert len(sorted_by) == 1 and sorted_by[0].get("aria-sort") == "ascending"
     assert "order=desc" in sorted_by[0].xpath("./a/@href")[0]
@@ -270,13 +278,13 @@ def test_sortable_headers(server: str) -> None:
 
 
 def test_atom_and_rdf_with_filters(server: str) -> None:
-    r = httpx.get(f"{server}messages", params={"producer": "TRE", "size": "2"})
+    r = httpx.get(f"{server}messages", params={"producer": "TRE", "size": "2"}, timeout=60)
     feed = feedparser.parse(r.content)
     assert not feed.bozo and len(feed.entries) == 2
     assert feed.feed.id == f"{server}messages?producer=TRE"  # a filtered feed is another feed
     assert "producer TRE" in feed.feed.title
     kept = ids(server, producer="TRE")
-    r = httpx.get(f"{server}messages.ttl", params={"producer": "TRE", "size": "100"})
+    r = httpx.get(f"{server}messages.ttl", params={"producer": "TRE", "size": "100"}, timeout=60)
     graph = rdflib.Graph().parse(data=r.text, format="turtle")
     feed_iri = rdflib.URIRef(f"{server}messages?producer=TRE")
     members = {str(o) for o in graph.objects(feed_iri, rdflib.URIRef(PROV + "hadMember"))}
@@ -308,7 +316,9 @@ def test_atom_and_rdf_with_filters(server: str) -> None:
 )
 @pytest.mark.parametrize("ext", ["", ".html", ".ttl"])
 def test_bad_filters_are_400_naming_them(server: str, query: str, words: str, ext: str) -> None:
-    r = httpx.get(f"{server}messages{ext}?{query}", headers={"Accept": "application/problem+json"})
+    r = httpx.get(
+        f"{server}messages{ext}?{query}", headers={"Accept": "application/problem+json"}, timeout=60
+    )
     assert r.status_code == 400, r.text[:500]
     assert words in r.text
 
