@@ -69,6 +69,12 @@ class Kind:
     label: str  # what people read: TRE message (2022 structure)
 
 
+_LABELS = {"Request": "HTTP request", "Response": "HTTP response"}
+"""Labels of the HTTP classes (not in our vocabulary)."""
+_PREFIXED = re.compile(r"(?i)(jt|http):(?!//)\S*")
+"""A prefixed name of ours (`jt:TREMessage`, `http:Request`), not an IRI."""
+
+
 @cache
 def kinds() -> dict[str, Kind]:
     """The message classes by IRI: jt:Message's subclasses (the vocabulary's) and the HTTP
@@ -79,8 +85,7 @@ def kinds() -> dict[str, Kind]:
     out = {}
     for iri in sorted(found):
         name = iri.rpartition("#")[2]
-        label = _value(ox.NamedNode(iri), LABEL) or {"Request": "HTTP request"}.get(name, "")
-        out[iri] = Kind(iri, name, label or {"Response": "HTTP response"}.get(name, name))
+        out[iri] = Kind(iri, name, _value(ox.NamedNode(iri), LABEL) or _LABELS.get(name, name))
     return out
 
 
@@ -145,7 +150,7 @@ def _kind(value: str) -> str:
     for k in known.values():
         if lowered in (k.name.lower(), shorten(k.iri).lower(), k.iri.lower()):
             return k.iri
-    if ":" in value and nt.checked_iri(value) and not value.lower().startswith(("jt:", "http:")):
+    if ":" in value and nt.checked_iri(value) and not _PREFIXED.fullmatch(value):
         return value  # a class the vocabulary does not list: kept as given
     names = ", ".join(sorted(k.name for k in known.values()))
     raise InputError(

@@ -350,3 +350,10 @@ def test_the_faceted_page_in_headless_chromium(server: str, tmp_path: Path) -> N
         assert result.returncode == 0, result.stderr[-2000:]
         assert png.stat().st_size > 10_000
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_kind_by_name_prefixed_name_or_iri(server: str) -> None:
+    tre = ids(server, kind="TREMessage")
+    assert tre == ids(server, kind="jt:TREMessage") == ids(server, kind=JT + "TREMessage")
+    assert ids(server, kind="Request") == ids(server, kind="http:Request")
+    assert ids(server, kind="http://www.w3.org/ns/prov#Entity") == set()  # a class: none here
