@@ -8,14 +8,11 @@ kind headers sort it) and the pager. Every link keeps the other filters and the 
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
 
 from jobtrail.bindings.linkeddata.facets import Facet, Value
+from jobtrail.bindings.linkeddata.feed_page import Item, Page
 from jobtrail.bindings.linkeddata.filters import FILTERS, kinds
 from jobtrail.web import conneg, html
-
-if TYPE_CHECKING:
-    from jobtrail.bindings.linkeddata.feeds import Item, Page
 
 LABELS = {
     "producer": "producer",
