@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote
 
-from jobtrail.base.errors import InputError, JobtrailError, StoreLocked
+from jobtrail.base.errors import InputError, JobtrailError, QueryError
+from jobtrail.cli import stores
 from jobtrail.cli.output import Progress, print_results, stats_table
 from jobtrail.ingest.load import Event, Loader
+from jobtrail.ingest.message import Message
 from jobtrail.ingest.sources import from_paths
 from jobtrail.server import settings
-from jobtrail.store import MEMORY, Store, open_store, space
+from jobtrail.store import open_store, origin, space
 from jobtrail.store.base import DumpFormat
 from jobtrail.web import conneg
 
@@ -51,13 +56,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, which says which command was meant when one is mistyped."""
+
+    def error(self, message: str) -> NoReturn:
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            choices = re.findall(r"'([^']*)'", wrong[2])
+            close = difflib.get_close_matches(wrong[1], choices, n=1)
+            message = f"no command {wrong[1]!r}" + (
+                f" — did you mean `{close[0]}`?" if close else ""
+            )
+            message += " (commands: " + ", ".join(choices) + ")"
+        super().error(message)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("jobtrail")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a checkout, not installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="jobtrail",
         description="A linked-data job repository and provenance store.",
         epilog="Start with `jobtrail load examples/` and `jobtrail stats`.",
     )
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"jobtrail {_version()}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
 
     def command(
         name: str,
@@ -170,40 +198,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open(config: dict[str, Any], *, reading: bool = False) -> Store:
-    try:
-        return open_store(config["store"])
-    except StoreLocked:
-        if not reading:
-            raise
-        print(
-            f"note: {config['store']} is in use by another process; reading a snapshot of it",
-            file=sys.stderr,
-        )
-        return open_store(config["store"], read_only=True)
-
-
 def cmd_load(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    items = from_paths(args.paths, args.media_type)
-    with _open(config) as store:
+    for p in args.paths:
+        if p != "-" and not Path(p).exists():
+            raise InputError(
+                f"no such file or directory: {p}",
+                hint="give files, directories (read recursively) or - for standard input",
+            )
+    # a dump's record of its base is the store's own business (store/origin.py), not a graph
+    items = (
+        i
+        for i in from_paths(args.paths, args.media_type)
+        if not (isinstance(i, Message) and i.iri == origin.GRAPH)
+    )
+    warned: list[str] = []
+
+    def listen(event: Event) -> None:
+        if event.outcome == "stored" and event.warnings and not event.restored:
+            warned.append(event.source)
+        _report_event(event, progress, args.verbose)
+
+    with open_store(config["store"]) as store:
+        base = stores.minting_base(store, args, config)
         progress = Progress(silent=args.silent, total_bytes=_total_bytes(args.paths))
         loader = Loader(
             store,
-            base=config["base_url"],
+            base=base,
             validating=not args.no_validate,
             batch_size=config["batch_size"],
-            listener=lambda e: _report_event(e, progress, args.verbose),
+            listener=listen,
         )
         with progress:
             report = loader.load(items)
+        if report.stored:
+            origin.keep(store, base)
     if not args.silent:
         print(report.summary() + f" into the {store.description}", file=sys.stderr)
+        if warned:
+            print(
+                f"with warnings: {_some(warned)}; `jobtrail query warnings` lists them",
+                file=sys.stderr,
+            )
         if report.rejected:
             print(
                 f"{len(report.rejected)} rejected (listed above); nothing of them was stored",
                 file=sys.stderr,
             )
     return EXIT_REJECTED if report.rejected else EXIT_OK
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    """The first few names, then how many more."""
+    if len(names) <= shown + 1:
+        return ", ".join(names)
+    return ", ".join(names[:shown]) + f" and {len(names) - shown} more"
 
 
 def _total_bytes(paths: list[str]) -> int | None:
@@ -259,7 +307,7 @@ def cmd_validate(args: argparse.Namespace, config: dict[str, Any]) -> int:
                 msg.source if isinstance(item, Incoming) else msg.iri, check(msg.all_triples())
             )
     else:
-        with _open(config, reading=True) as store:
+        with stores.open_existing(config) as store:
             for graph in store.graphs():
                 triples = [
                     (str(t.subject), str(t.predicate), str(t.object)) for t in store.read(graph)
@@ -278,7 +326,7 @@ def _print_report(name: str, report: Any) -> int:
 
 def cmd_export(args: argparse.Namespace, config: dict[str, Any]) -> int:
     fmt: DumpFormat = args.format or ("trig" if args.output.endswith(".trig") else "nquads")
-    with _open(config, reading=True) as store:
+    with stores.open_existing(config) as store:
         if args.output == "-":
             store.export(sys.stdout.buffer, fmt)
         else:
@@ -290,6 +338,7 @@ def cmd_export(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from jobtrail.queries import load_queries
+    from jobtrail.queries.syntax import with_caret, with_prefixes
 
     named = load_queries()
     if args.list:
@@ -314,16 +363,46 @@ def cmd_query(args: argparse.Namespace, config: dict[str, Any]) -> int:
             raw[key.strip()] = value
         substitutions = dict(query.bind(raw))
         text = query.sparql
-    elif args.param:
+    elif args.query.startswith("@"):
+        text = _query_file(args.query[1:])
+    elif not re.search(r"[\s{]", args.query):  # one word: a name, not SPARQL
+        close = difflib.get_close_matches(args.query, named, n=1)
+        raise InputError(
+            f"no named query `{args.query}`" + (f" — did you mean `{close[0]}`?" if close else ""),
+            hint="`jobtrail query --list` lists the named queries; SPARQL text is a query such "
+            "as 'SELECT * { ?s ?p ?o } LIMIT 5', and @FILE reads one from a file",
+        )
+    else:
+        text = args.query
+    if args.param and substitutions is None:
         raise InputError(
             "--param works only with a named query",
             hint="named queries: " + ", ".join(named) + " (jobtrail query --list)",
         )
-    else:
-        text = Path(args.query[1:]).read_text("utf-8") if args.query.startswith("@") else args.query
-    with _open(config, reading=True) as store:
-        print_results(store.query(text, substitutions=substitutions), args.format, sys.stdout)
+    shift = 0
+    if substitutions is None:  # typed by a person: the project's prefixes are declared
+        text, shift = with_prefixes(text)
+    with stores.open_existing(config) as store:
+        try:
+            result = store.query(text, substitutions=substitutions)
+        except QueryError as e:
+            if type(e) is QueryError:  # the parser's: point at the place
+                raise with_caret(e, text[shift:], shift) from e
+            raise
+        print_results(result, args.format, sys.stdout)
     return EXIT_OK
+
+
+def _query_file(name: str) -> str:
+    try:
+        return Path(name).read_text("utf-8")
+    except OSError as e:
+        raise InputError(
+            f"cannot read the query file {name}: {e.strerror or e}",
+            hint="@FILE names a file of SPARQL, e.g. @audit.rq",
+        ) from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"the query file {name} is not UTF-8 text ({e.reason})") from e
 
 
 def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
@@ -336,7 +415,7 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
         nonlocal checked
         checked = position
 
-    with _open(config, reading=True) as store:
+    with stores.open_existing(config) as store:
         for finding in verify(store, count, tally):
             problems += 1
             print(
@@ -354,6 +433,9 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
         scrubbed = (
             f" ({tally.scrubbed:,} scrubbed by {records:,} scrub record{'s' * (records != 1)})"
         )
+    if not checked:
+        print("the store holds no sealed records: there was nothing to verify")
+        return EXIT_OK
     print(f"verified {checked:,} messages: every seal matches, the log is unbroken{scrubbed}")
     return EXIT_OK
 
@@ -368,9 +450,8 @@ def cmd_scrub(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from jobtrail.web.state import Config
     from tqdm import tqdm
 
-    spec = config["store"]
-    if spec != MEMORY and "://" not in spec and not Path(spec).exists():
-        raise InputError(f"there is no store at {spec}", hint="name it with --store")
+    if not stores.exists(str(config["store"])):
+        raise stores.missing(str(config["store"]))
     tokens = list(parse_pairs(config["passes"], "passes"))
     key: bytes | None = None
     if tokens:  # the server's own key: the one it names passes by (server/app.py key_path)
@@ -392,7 +473,7 @@ def cmd_scrub(args: argparse.Namespace, config: dict[str, Any]) -> int:
                     "keep it with the store's backups",
                     file=sys.stderr,
                 )
-    with _open(config) as store:
+    with stores.open_existing(config, reading=False) as store:
         bar = tqdm(
             unit=" graphs", desc="scrubbing", file=sys.stderr, disable=True if args.silent else None
         )
@@ -422,8 +503,9 @@ def cmd_trace(args: argparse.Namespace, config: dict[str, Any]) -> int:
     from jobtrail.bindings.linkeddata import trace as drawing
     from jobtrail.queries.trace import trace
 
-    with _open(config, reading=True) as store:
+    with stores.open_existing(config) as store:
         chain = trace(store, args.key)
+        base = stores.minting_base(store, args, config)  # the store's, for the trace's IRI
     if args.format == "table":
         for i, hop in enumerate(chain.hops, 1):
             who = " / ".join(p for p in (hop.producer, hop.process, hop.environment) if p)
@@ -445,9 +527,9 @@ def cmd_trace(args: argparse.Namespace, config: dict[str, Any]) -> int:
         "svg": drawing.SVG,
         "provjson": drawing.PROVJSON,
     }[args.format]
-    iri = f"{config['base_url']}trace/{quote(args.key, safe='')}"
+    iri = f"{base}trace/{quote(args.key, safe='')}"
     body = drawing.document(
-        chain, fmt, iri=iri, path=f"/trace/{quote(args.key, safe='')}", base=config["base_url"]
+        chain, fmt, iri=iri, path=f"/trace/{quote(args.key, safe='')}", base=base
     )
     sys.stdout.write(body.decode("utf-8"))
     return EXIT_OK
@@ -460,6 +542,6 @@ def cmd_serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    with _open(config, reading=True) as store:
+    with stores.open_existing(config) as store:
         stats_table(store, sys.stdout)
     return EXIT_OK

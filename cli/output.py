@@ -6,6 +6,7 @@ import sys
 from typing import IO, Any, TextIO
 
 import pyoxigraph as ox
+from jobtrail.base.errors import InputError
 from jobtrail.base.terms import PREFIXES, shorten
 from jobtrail.ingest.load import Event
 from jobtrail.store import QueryResult, Store
@@ -68,6 +69,25 @@ def _text(data: bytes | None) -> str:
 
 
 def print_results(result: QueryResult, fmt: str, out: TextIO) -> None:
+    """The result in `fmt`; InputError for a format the result's kind has not (a table's rows
+    have no Turtle, a graph has no CSV)."""
+    graph = not isinstance(result, ox.QueryBoolean | ox.QuerySolutions)
+    if not graph and fmt in _GRAPH_FORMATS:
+        kind = (
+            "ASK gives true or false"
+            if isinstance(result, ox.QueryBoolean)
+            else ("SELECT gives a table")
+        )
+        raise InputError(
+            f"--format {fmt} is for the graph a CONSTRUCT or DESCRIBE gives; {kind}",
+            hint="use --format table, csv, tsv, json or xml",
+        )
+    if graph and fmt in _RESULT_FORMATS:
+        raise InputError(
+            f"--format {fmt} is for the table a SELECT gives (or an ASK's answer); "
+            "a CONSTRUCT or DESCRIBE gives a graph",
+            hint="use --format turtle or ntriples",
+        )
     if isinstance(result, ox.QueryBoolean):
         if fmt in _RESULT_FORMATS:
             out.write(_text(result.serialize(format=_RESULT_FORMATS[fmt])))
@@ -146,3 +166,9 @@ def stats_table(store: Store, out: TextIO | IO[str]) -> None:
     out.write(f"{'graphs':<20}{sum(1 for _ in store.graphs()):>12,}\n")
     for key in order:
         out.write(f"{key:<20}{counts.get(key, 0):>12,}\n")
+    kinds = sum(counts.get(k, 0) for k in order[1:5])
+    if kinds > counts.get("messages", 0):
+        out.write(
+            "(the kinds overlap: a message may be of several, as an HTTP message with a JSON-LD "
+            "body is)\n"
+        )

@@ -31,6 +31,7 @@ from jobtrail.jobs.vault import Vault
 from jobtrail.jobs.visibility import ANONYMOUS_LABEL, Policy
 from jobtrail.jobs.waits import Waits
 from jobtrail.jobs.workers import PoolConfig, Workers
+from jobtrail.server import api
 from jobtrail.store import Store, open_store
 from jobtrail.store.watchdog import WriteWatchdog
 from jobtrail.web import errors, html
@@ -43,6 +44,7 @@ from jobtrail.web.middleware import (
     ReadOnlyCors,
     SecurityHeaders,
 )
+from jobtrail.web.openapi import describe
 from jobtrail.web.state import AppRequest, AppState, Config, Engine, Renditions
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -116,6 +118,7 @@ def create_app(
                 ),
                 runtimes=runtimes,
                 job_methods=_job_methods(bindings),
+                job_views=[(b.name, b.job_views) for b in bindings if b.job_views is not None],
                 watchdog=watchdog,
                 ingest=threading.Lock(),
             )
@@ -152,6 +155,7 @@ def create_app(
     )
     app.state.error_styles = [style for b in bindings for style in b.errors]
     app.state.links = [link for b in bindings for link in b.links]
+    app.state.apis = {b.name: b.api for b in bindings}
     return app
 
 
@@ -331,7 +335,8 @@ def routes(bindings: Sequence[Binding] = BINDINGS) -> list[BaseRoute]:
     own: list[BaseRoute] = [
         Route("/", home, methods=["GET", "HEAD"]),
         Route("/health", health, methods=["GET", "HEAD"]),
-        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET", "HEAD"]),
+        Route("/openapi", openapi_page, methods=["GET", "HEAD"]),
     ]
     for b in bindings:
         own += b.routes()
@@ -360,6 +365,7 @@ async def home(request: AppRequest) -> Response:
     store = request.state["engine"].store
     links = [
         *request.app.state.links,
+        ("/openapi", "the API: every route, its parameters and answers (Swagger UI)"),
         ("/openapi.json", "OpenAPI description of every route"),
     ]
     items = "".join(f"<li>{html.link(href)} — {escape(text)}</li>" for href, text in links)
@@ -406,27 +412,28 @@ def _health(status: int, state: str, detail: str | None = None, **more: Any) -> 
 
 
 async def openapi(request: AppRequest) -> Response:
-    """This description, generated from the routes at request time."""
-    paths: dict[str, Any] = {}
-    for route in request.app.routes:
-        if isinstance(route, Route):
-            doc = (route.endpoint.__doc__ or "").strip().splitlines()
-            summary = doc[0] if doc else route.name
-            methods = sorted(m.lower() for m in (route.methods or ()) if m != "HEAD")
-            paths.setdefault(route.path, {}).update(
-                {
-                    m: {"summary": summary, "responses": {"200": {"description": "OK"}}}
-                    for m in methods
-                }
-            )
-        elif isinstance(route, Mount):
-            paths[route.path + "/{path}"] = {
-                "get": {"summary": "static files", "responses": {"200": {"description": "OK"}}}
-            }
-    spec = {
-        "openapi": "3.1.0",
-        "info": {"title": "jobtrail", "version": "0.1.0"},
-        "servers": [{"url": request.state["engine"].config.base_url}],
-        "paths": paths,
-    }
-    return JSONResponse(spec)
+    """This OpenAPI 3.1 description, generated from the routes and their declarations."""
+    app = request.app
+    found = describe(
+        app.routes,
+        {"server": api.API, **app.state.apis},
+        base_url=request.state["engine"].config.base_url,
+        styles=app.state.error_styles,
+    )
+    return JSONResponse(found, headers={"Cache-Control": "no-cache"})
+
+
+async def openapi_page(request: AppRequest) -> Response:
+    """This description, to read and try: Swagger UI (vendored, web/static/swagger-ui/)."""
+    head = (
+        '<link rel="stylesheet" href="/static/swagger-ui/5.36.0/swagger-ui.css">'
+        '<link rel="stylesheet" href="/static/swagger-ui/jobtrail-swagger.css">'
+        '<script src="/static/swagger-ui/5.36.0/swagger-ui-bundle.js" defer></script>'
+        '<script src="/static/swagger-ui/jobtrail-swagger.js" defer></script>'
+    )
+    body = (
+        '<div id="swagger-ui" data-url="/openapi.json"><p>The API description is '
+        f"{html.link('/openapi.json', 'at /openapi.json')}; this page reads it with "
+        "Swagger UI, which needs JavaScript.</p></div>"
+    )
+    return HTMLResponse(html.page("jobtrail API", body, head=head))

@@ -39,6 +39,7 @@ import collections
 import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -46,14 +47,16 @@ import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
 from jobtrail.base.errors import InputError
 from jobtrail.base.lifetime import signal_on_parent_death
 from jobtrail.server import settings
 from jobtrail.server.app import Config, create_app
-from jobtrail.store import open_store
+from jobtrail.store import MEMORY, open_store, origin
 
 CHILD = "JOBTRAIL_SERVE_CHILD"
+BASE = "JOBTRAIL_SERVE_BASE"  # the base URL the supervisor settled on, for the server process
 PARENT = "JOBTRAIL_SERVE_PARENT"  # the supervisor's process id, in the child's environment
 REOPEN = 75  # a child's exit code: open the store again (EX_TEMPFAIL)
 BACKOFF = 1.0  # seconds before the first restart; doubled per death, up to restart_backoff
@@ -64,29 +67,51 @@ STARTUP = 120.0  # seconds a new child has to answer /health for the first time
 
 
 def serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
-    base = config["base_url"]
-    if args.base_url is None and "JOBTRAIL_BASE_URL" not in os.environ:
-        base = f"http://{config['host']}:{config['port']}/"  # where this server answers
     remote = str(config["store"]).startswith(("http://", "https://"))
     if config["workers"] > 1 and not remote:
         raise InputError(
             "several workers cannot share an embedded store (one process holds it)",
             hint="use --workers 1, or a remote store: --store http://host:7878",
         )
-    server = Config.from_settings({**config, "base_url": base})
-    if os.environ.get(CHILD) == "1":
-        return _run(server, config)
-    open_store(config["store"]).close()  # fail here, with the usual message, if it is held
-    print(f"jobtrail serving the store {config['store']} at {base}", file=sys.stderr)
+    if os.environ.get(CHILD) == "1":  # the supervisor settled the base URL
+        base = os.environ.get(BASE) or config["base_url"]
+        return _run(Config.from_settings({**config, "base_url": base}), config)
     host = str(config["host"])
     host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    health = f"http://{f'[{host}]' if ':' in host else host}:{config['port']}/health"
+    address = f"http://{f'[{host}]' if ':' in host else host}:{config['port']}/"
+    base = _base(args, config)  # fails here, with the usual message, if the store is held
+    if base.rstrip("/") != address.rstrip("/"):
+        print(
+            f"note: it answers at {address}, and the links between its pages are the store's "
+            f"IRIs, under {base}: serve it there (--host, --port), or put a proxy there",
+            file=sys.stderr,
+        )
+    os.environ[BASE] = base  # for the server process
     return _supervise(
         args.argv,
-        health,
+        address + "health",
         float(config.get("liveness_timeout") or 0),
         float(config.get("restart_backoff") or BACKOFF),
+        f"jobtrail ready: open {address} in a browser (stop it with Ctrl-C)",
     )
+
+
+def _base(args: argparse.Namespace, config: dict[str, Any]) -> str:
+    """The base URL to serve under, recorded in the store if it records none; said on stderr."""
+    given = settings.given(args, "base_url")
+    wanted = config["base_url"] if given else f"http://{config['host']}:{config['port']}/"
+    with open_store(config["store"]) as store:
+        base = origin.settle(store, wanted, given=given, name=str(config["store"]))
+        if origin.recorded(store) is not None:
+            why = "the base URL its IRIs were minted under, recorded in it"
+        elif given:
+            why = "the base URL given"
+        else:
+            why = "where it answers, as no --base-url was given and the store records none"
+        if config["store"] != MEMORY:
+            origin.keep(store, base)
+    print(f"jobtrail serving the store {config['store']} under {base}: {why}", file=sys.stderr)
+    return base
 
 
 def _run(server: Config, config: dict[str, Any]) -> int:
@@ -158,7 +183,7 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="jobtrail-parent-watch", daemon=True).start()
 
 
-def _supervise(argv: list[str], health: str, liveness: float, longest: float) -> int:
+def _supervise(argv: list[str], health: str, liveness: float, longest: float, ready: str) -> int:
     command = [sys.executable, "-m", "jobtrail.cli", *argv]
     environment = {**os.environ, CHILD: "1", PARENT: str(os.getpid())}
     child: subprocess.Popen[bytes] | None = None
@@ -177,7 +202,7 @@ def _supervise(argv: list[str], health: str, liveness: float, longest: float) ->
     while True:
         started = time.monotonic()
         child = subprocess.Popen(command, env=environment)
-        code, seen = _watch(child, health, liveness, stopping.is_set)
+        code, seen = _watch(child, health, liveness, stopping.is_set, "" if answered else ready)
         answered = answered or seen
         if stopping.is_set():
             return 0
@@ -205,17 +230,21 @@ def _supervise(argv: list[str], health: str, liveness: float, longest: float) ->
 
 
 def _watch(
-    child: subprocess.Popen[bytes], health: str, liveness: float, stopping: Callable[[], bool]
+    child: subprocess.Popen[bytes],
+    health: str,
+    liveness: float,
+    stopping: Callable[[], bool],
+    ready: str = "",
 ) -> tuple[int, bool]:
     """Wait for the child to exit, killing it when it hangs or outlives a stop; its code,
-    and whether it ever answered /health."""
+    and whether it ever answered /health. `ready` is said once it first answers."""
     poll = min(1.0, liveness / 4) if liveness > 0 else 1.0
     started = last_ok = time.monotonic()
     answered = False
     stop_at: float | None = None
     while True:
-        try:
-            return child.wait(timeout=poll), answered
+        try:  # quickly until it first answers: "ready" is said as soon as it is
+            return child.wait(timeout=poll if answered else 0.2), answered
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
@@ -227,9 +256,11 @@ def _watch(
             continue
         if liveness <= 0 and answered:
             continue
-        if _alive(health, max(poll, 1.0)):
+        if (answered or _listening(health)) and _alive(health, max(poll, 1.0)):
             if not answered:
                 print(f"the server process {child.pid} answers {health}", file=sys.stderr)
+                if ready:
+                    print(ready, file=sys.stderr, flush=True)
             answered, last_ok = True, now
             continue
         if liveness <= 0:
@@ -241,6 +272,17 @@ def _watch(
                 file=sys.stderr,
             )
             child.kill()
+
+
+def _listening(health: str) -> bool:
+    """Whether something accepts connections at the URL's host and port (a cheap look before
+    a request, while a new child starts)."""
+    where = urlsplit(health)
+    try:
+        with socket.create_connection((where.hostname or "127.0.0.1", where.port or 80), 0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _alive(health: str, timeout: float) -> bool:

@@ -225,6 +225,19 @@ def add_arguments(parser: argparse.ArgumentParser, names: tuple[str, ...] | None
     )
 
 
+def given(args: argparse.Namespace, name: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the setting was given (a flag, the environment or the config file), not left to
+    its default."""
+    if getattr(args, name, None) is not None or BY_NAME[name].env in environ:
+        return True
+    config_path = getattr(args, "config", None) or environ.get("JOBTRAIL_CONFIG")
+    path = Path(config_path or "jobtrail.toml")
+    try:
+        return name in tomllib.loads(path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
 def resolve(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Each setting's value, from the first place that gives one."""
     config_path = getattr(args, "config", None) or environ.get("JOBTRAIL_CONFIG")

@@ -42,6 +42,7 @@ class _Vocabulary:
     uws_token: dict[str, str]  # concept IRI -> UWS token of its canonical phase
     final: dict[str, bool]  # UWS token -> jt:isFinal
     active: dict[str, bool]  # UWS token -> jt:isActive
+    labels: dict[str, tuple[str, str]]  # concept IRI -> (skos:prefLabel, skos:definition)
 
 
 @cache
@@ -53,12 +54,18 @@ def _vocabulary() -> _Vocabulary:
     scheme: dict[str, str] = {}
     phase: dict[str, str] = {}
     flags: dict[str, dict[str, bool]] = {"isFinal": {}, "isActive": {}}
+    label: dict[str, str] = {}
+    definition: dict[str, str] = {}
     for t in parse(data, format=RdfFormat.TURTLE):
         s, p, o = t.subject.value, t.predicate.value, t.object
         if p == _SKOS + "notation":
             notation[s] = o.value
         elif p == _SKOS + "inScheme":
             scheme[s] = o.value
+        elif p == _SKOS + "prefLabel":
+            label[s] = o.value
+        elif p == _SKOS + "definition":
+            definition[s] = " ".join(o.value.split())
         elif p == _JT + "canonicalPhase":
             phase[s] = o.value
         elif p in (_JT + "isFinal", _JT + "isActive") and isinstance(o, Literal):
@@ -78,6 +85,7 @@ def _vocabulary() -> _Vocabulary:
         uws_token={iri: notation[uws] for iri, uws in phase.items()},
         final={notation[iri]: v for iri, v in flags["isFinal"].items()},
         active={notation[iri]: v for iri, v in flags["isActive"].items()},
+        labels={iri: (label.get(iri, notation[iri]), definition.get(iri, "")) for iri in notation},
     )
 
 
@@ -125,6 +133,12 @@ def canonical(system: str, value: str) -> str:
     return _vocabulary().uws_token[concept(system, value)]
 
 
+def describe(system: str, value: str) -> tuple[str, str]:
+    """The label (`skos:prefLabel`) and definition (`skos:definition`) of status `value` of
+    `system`, for people; InputError as `concept` for a value the system does not have."""
+    return _vocabulary().labels[concept(system, value)]
+
+
 def is_final(uws_token: str) -> bool:
     """Whether a job in this UWS phase has stopped for good."""
     concept("uws", uws_token)
@@ -137,4 +151,4 @@ def is_active(uws_token: str) -> bool:
     return _vocabulary().active[uws_token]
 
 
-__all__ = ["SYSTEMS", "canonical", "concept", "is_active", "is_final", "tokens"]
+__all__ = ["SYSTEMS", "canonical", "concept", "describe", "is_active", "is_final", "tokens"]

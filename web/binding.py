@@ -11,7 +11,9 @@ SPARQL). Its `__init__.py` exports one `Binding`:
 - `errors`: how errors under its paths are written by default;
 - `static`: a package whose `static/` folder is served under /static;
 - `links`: what the home page says about it;
-- `fallback`: a route tried after all others (one binding has it: dereferencing).
+- `fallback`: a route tried after all others (one binding has it: dereferencing);
+- `api`: its routes' OpenAPI declarations (`web/openapi.py`);
+- `job_views`: where it shows a job (UWS's `/uws/{list}/{id}` …), for the job page's links.
 
 `server/app.py` holds the one list of bindings. Adding a binding is one package and one
 line in that list. A binding imports the floor (`jobtrail.web`) and the engine
@@ -29,11 +31,12 @@ from typing import Any
 
 from jobtrail.base.errors import JobtrailError
 from jobtrail.web import conneg
-from jobtrail.web.state import Config, Engine, JobHandler, JobKind, Runtime
+from jobtrail.web.openapi import Api
+from jobtrail.web.state import Config, Engine, JobHandler, JobKind, JobViews, Runtime
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
-__all__ = ["Binding", "ErrorStyle", "JobHandler", "JobKind", "Runtime"]
+__all__ = ["Binding", "ErrorStyle", "JobHandler", "JobKind", "JobViews", "Runtime"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +68,8 @@ class Binding:
     job_methods: dict[str, JobHandler] = field(default_factory=dict)
     """Handlers this binding adds to the job's own IRI, `/jobs/{id}`, by method: tried in
     turn before the job service answers (GET: another representation; PUT: an update)."""
+    api: Api = field(default_factory=Api)
+    """Its routes' OpenAPI declarations (web/openapi.py), usually from its `api.py`."""
+    job_views: JobViews | None = None
+    """Where this binding shows a job: (label, URL) pairs for the job page (`/jobs/{id}` in
+    HTML) to link to, e.g. UWS's `/uws/{list}/{id}`; the page never calls another binding."""

@@ -14,6 +14,7 @@ import pyoxigraph as ox
 from jobtrail.base.terms import shorten
 from jobtrail.base.xmltext import carried
 from jobtrail.web import conneg
+from jobtrail.web.vocabpaths import local_href
 
 
 def page(title: str, body: str, *, head: str = "") -> str:
@@ -77,8 +78,8 @@ def link(
 
 def term(t: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple, base: str) -> str:
     """A term as HTML: IRIs as links (when safe to follow), literals as text."""
-    if isinstance(t, ox.NamedNode):
-        return link(t.value, short(t.value))
+    if isinstance(t, ox.NamedNode):  # our own vocabulary's terms: described here
+        return link(local_href(t.value), short(t.value))
     if isinstance(t, ox.Literal):
         text = escape(t.value)
         if "\n" in t.value or len(t.value) > 200:

@@ -80,8 +80,9 @@ class HttpDetails:
             others = [(k, v) for k, v in scope["headers"] if k != b"accept"]
             scope = {**scope, "headers": [*others, (b"accept", b", ".join(accepts))]}
         method, path = scope["method"], scope["path"]
-        if method in READ_METHODS and len(path) > 1 and path.endswith("/"):
-            raw: bytes = scope.get("raw_path") or path.encode()
+        raw: bytes = scope.get("raw_path") or path.encode()
+        # a slash the client wrote, not an encoded one (`/trace/a%2F` names the key `a/`)
+        if method in READ_METHODS and len(path) > 1 and raw.endswith(b"/"):
             query = scope.get("query_string") or b""
             target = raw.rstrip(b"/") or b"/"
             location = target + (b"?" + query if query else b"")
@@ -278,7 +279,7 @@ async def _answer(
 
 # --- who may read at all -----------------------------------------------------------
 
-OPEN_PATHS = frozenset({"/", "/health", "/favicon.ico"})
+OPEN_PATHS = frozenset({"/", "/health", "/favicon.ico", "/openapi", "/openapi.json"})
 OPEN_PREFIXES = ("/static/", "/vocab", "/shapes", "/contexts/")
 
 

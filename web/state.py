@@ -132,6 +132,10 @@ class Runtime:
 JobHandler = Callable[[Request[Any], str], Awaitable[Response | None]]
 """Answers a request about the job with this id, or None to leave it to the job service."""
 
+JobViews = Callable[[Request[Any], Job], Sequence[tuple[str, str]]]
+"""A binding's views of a job a caller may see: (label, absolute URL) pairs, none when the
+binding does not show this job. Reads no store: the job page calls every binding's."""
+
 
 @dataclass(frozen=True)
 class Rendition:
@@ -187,6 +191,8 @@ class AppState(TypedDict):
     ingest: threading.Lock  # POST /messages: one load at a time
     job_methods: Mapping[str, Sequence[tuple[str, JobHandler]]]
     """What bindings add to `/jobs/{id}`, by method: (binding name, handler), in turn."""
+    job_views: Sequence[tuple[str, JobViews]]
+    """Each binding's views of a job (binding name, views), for the job page's links."""
 
 
 AppRequest = Request[AppState]

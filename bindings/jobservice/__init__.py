@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from jobtrail.bindings.jobservice import routes
+from jobtrail.bindings.jobservice import api, routes
 from jobtrail.web.binding import Binding
 
 BINDING = Binding(
     name="jobservice",
+    api=api.API,
     routes=routes.routes,
     links=(
         ("/jobs", "jobs: POST a document's URL to start one; your jobs (Atom, RDF, HTML)"),

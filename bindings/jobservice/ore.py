@@ -250,6 +250,6 @@ def _html(job: Job, triples: Sequence[ox.Triple], rem: str, base: str) -> bytes:
     )
     path = rem.removesuffix(".html")
     page = html.resource(job.results, path, triples, [], base, DOCUMENT_FORMATS)
-    link = html.link(job.iri, f"job {job.id}")
-    intro = f"<p>Results of {link}:</p><ul>{rows}</ul>"
+    link = html.link(job.iri, f"job {job.id}")  # in HTML: the job page (200), not back here
+    intro = f"<p>Results of {link} (its page: status, history, actions):</p><ul>{rows}</ul>"
     return page.replace("<nav class=formats>", intro + "<nav class=formats>", 1).encode()

@@ -4,7 +4,11 @@
     GET  /jobs                 the caller's visible jobs (Atom; RDF and HTML by negotiation):
                                their own and anonymous ones; a curator's and the admin's: all
     GET  /jobs/{id}            202 while it runs, 303 to /jobs/{id}.{ext} once COMPLETED,
-                               424 when its input was unavailable, 422 when it failed otherwise
+                               424 when its input was unavailable, 422 when it failed otherwise;
+                               asked for in HTML: 200 with the job page in every phase
+                               (page.py), 410 with its history once deleted
+    POST /jobs/{id}            a form's action=abort or action=delete (the job page's buttons)
+                               → 303 to the job page
     GET  /jobs/{id}.{ext}      the OAI-ORE resource map of its results (404 until complete)
     GET  /jobs/{id}/results    the aggregation: 303 to its resource map
     GET  /jobs/{id}/results/f  a result file
@@ -25,13 +29,20 @@ from collections.abc import Mapping
 from datetime import timedelta
 from html import escape
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import pyoxigraph as ox
 from jobtrail.base import errors
-from jobtrail.base.errors import InputError, MethodNotAllowed, NotFound
+from jobtrail.base.errors import (
+    Conflict,
+    Gone,
+    InputError,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotFound,
+)
 from jobtrail.base.terms import DCTERMS, JT, RDFS
-from jobtrail.bindings.jobservice import ore
+from jobtrail.bindings.jobservice import ore, page
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import Job, Jobs
@@ -48,7 +59,13 @@ from jobtrail.web.requests import (
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import BaseRoute, Route
 
 FORMATS = ore.DOCUMENT_FORMATS
@@ -181,10 +198,12 @@ async def job(request: AppRequest) -> Response:
     job_id = path.rsplit("/", 1)[-1]
     if request.method not in ("GET", "HEAD", "DELETE"):
         answer = None if chosen is not None else await _from_bindings(request, job_id)
+        if answer is None and request.method == "POST" and chosen is None:
+            return await act(request, job_id)
         if answer is None:
             raise MethodNotAllowed(
                 f"{request.method} is not allowed on a job",
-                hint="GET, HEAD or DELETE it"
+                hint="GET, HEAD or DELETE it; POST action=abort or action=delete as a form"
                 + "".join(f"; {m} it as {n}" for m, n in _methods(request)),
             )
         return answer
@@ -196,6 +215,8 @@ async def job(request: AppRequest) -> Response:
         answer = await _from_bindings(request, job_id)
         if answer is not None:
             return answer
+        if _wants_page(request):
+            return await _page(request, job_id, path)
     found = await run_in_threadpool(visible_job, request, job_id)
     if chosen is not None:
         return await _resource_map(request, found, chosen, path)
@@ -225,6 +246,62 @@ async def job(request: AppRequest) -> Response:
             del response.headers["content-location"]
         return response
     response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
+    return response
+
+
+def _wants_page(request: AppRequest) -> bool:
+    """Does the client ask for HTML (a browser)? Then it gets the job page."""
+    try:
+        fmt = conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
+    except NotAcceptable:
+        return False  # answered as before: the job's error, or 406
+    return fmt is conneg.HTML
+
+
+async def _page(request: AppRequest, job_id: str, path: str) -> Response:
+    """The job page (page.py): 200 in every phase; 410 with its history once deleted."""
+    engine = request.state["engine"]
+    jobs = engine.jobs
+    try:
+        found = await run_in_threadpool(visible_job, request, job_id)
+    except Gone:  # visible_job let the caller know it was: its history is theirs to read
+        iri = jobs.iri(job_id)
+        records = await run_in_threadpool(page.history, jobs.store, iri)
+        gone = page.deleted_page(job_id, iri, records)
+        return HTMLResponse(gone, 410, {"Link": f'<{iri}>; rel="canonical"'})
+
+    def gather() -> tuple[list[page.Record], page.Results | None]:
+        records = page.history(jobs.store, found.iri)
+        if found.results is None:
+            return records, None
+        return records, page.results(jobs.store.read(found.results), found.results)
+
+    records, results = await run_in_threadpool(gather)
+    viewer = viewer_of(request)
+    retry_after = engine.config.retry_after
+    credential = request.query_params.get("pass")
+    view = page.View(
+        job=found,
+        history=records,
+        results=results,
+        views=[v for _name, views in request.state["job_views"] for v in views(request, found)],
+        may_change=engine.visibility.may_change(viewer, found.owner),
+        refresh=max(retry_after, 1) if found.active else None,
+        profile_iri=jobs.profile_iri(found.profile),
+        now=jobs.clock(),
+        credential=urlencode({"pass": credential}) if credential else "",
+    )
+    body = page.page(view).encode()
+    response = respond(request, body, conneg.HTML, path=path, formats=FORMATS)
+    if "content-location" in response.headers:  # {path}.html is the resource map, not this
+        del response.headers["content-location"]
+    canonical = f'<{found.iri}>; rel="canonical"'
+    if found.results is None:  # its resource maps are 404 until it completes
+        response.headers["Link"] = canonical
+    else:
+        response.headers["Link"] += f", {canonical}"
+    if found.active:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -310,6 +387,48 @@ async def result_file(request: AppRequest) -> Response:
     return FileResponse(path, media_type=media, headers={"Link": f'<{found.results}>; rel="up"'})
 
 
+# --- POST /jobs/{id}: the job page's forms ------------------------------------------------
+
+
+async def act(request: AppRequest, job_id: str) -> Response:
+    """A form's `action=abort` (while the job runs) or `action=delete`: the job page's buttons.
+    Its owner's (or anyone's, for an anonymous job while those are allowed) and the admin's;
+    a browser's form only from this server's own pages (`CrossSiteWrites`). → 303 to the job
+    page (a deleted job's page is its history)."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise errors.UnsupportedFormat(
+            f"POST to a job is a form (application/x-www-form-urlencoded), not {kind or 'nothing'}",
+            hint="action=abort or action=delete; or DELETE the job",
+        )
+    fields, _ = await _fields(request, 10_000)
+    action = str(fields.get("action", "")).strip().lower()
+    if action not in page.ACTIONS:
+        raise InputError(
+            f"action={action!r} is not something a job does here" if action else "no action given",
+            hint="action=abort (while it runs) or action=delete",
+        )
+    found = await run_in_threadpool(lambda: visible_job(request, job_id, change=True))
+    by = viewer_of(request).label
+    record = {"method": "POST", "path": f"/jobs/{job_id}", "action": action}
+    if action == "delete":
+        await delete(request, job_id)
+    else:
+        if not found.active:
+            raise Conflict(
+                f"job {job_id} is {found.phase}: it has ended, there is nothing to abort",
+                details={"phase": found.phase},
+            )
+        jobs = request.state["engine"].jobs
+        await run_in_threadpool(
+            lambda: jobs.set_phase(job_id, "ABORTED", by=by, expect=(found.phase,), request=record)
+        )
+    target = found.iri
+    if "pass" in request.query_params:
+        target += f"?{urlencode({'pass': request.query_params['pass']})}"
+    return RedirectResponse(target, status_code=303)
+
+
 # --- DELETE /jobs/{id} ------------------------------------------------------------------
 
 
@@ -318,7 +437,9 @@ async def delete(request: AppRequest, job_id: str) -> Response:
     and the administrator's; a curator reads the job but is refused (403)."""
     found = await run_in_threadpool(lambda: visible_job(request, job_id, change=True))
     by = viewer_of(request).label  # who acts: the admin too
-    record = {"method": "DELETE", "path": f"/jobs/{job_id}"}
+    record: dict[str, str] = {"method": request.method, "path": f"/jobs/{job_id}"}
+    if request.method == "POST":
+        record["action"] = "delete"
     await run_in_threadpool(request.state["engine"].jobs.delete, job_id, by=by, request=record)
     await run_in_threadpool(result_files.remove, request.state["workers"].config.files, job_id)
     return PlainTextResponse(
@@ -385,7 +506,7 @@ async def listing(request: AppRequest) -> Response:
 
 def _list_page(found: list[Job], label: str, links: list[atom.Link]) -> str:
     rows = "".join(
-        f"<tr><td>{html.link(j.iri + '.html', j.id)}</td>"
+        f"<tr><td>{html.link(j.iri, j.id)}</td>"
         f"<td>{escape(j.profile)}</td><td>{escape(j.phase)}</td>"
         f"<td>{escape(j.created.isoformat(timespec='seconds'))}</td>"
         f"<td>{escape(j.input or '')}</td></tr>"
@@ -502,7 +623,7 @@ def routes() -> list[BaseRoute]:
         Route("/jobs", listing, methods=["GET", "HEAD", "POST"]),
         Route("/jobs/{id}/results", aggregation, methods=["GET", "HEAD"]),
         Route("/jobs/{id}/results/{name}", result_file, methods=["GET", "HEAD"]),
-        Route("/jobs/{id}", job, methods=["GET", "HEAD", "DELETE", "PUT"]),
+        Route("/jobs/{id}", job, methods=["GET", "HEAD", "DELETE", "PUT", "POST"]),
         Route("/profiles", profiles, methods=["GET", "HEAD"]),
         Route("/profiles/{name}", profiles, methods=["GET", "HEAD"]),
         Route("/credit", credit, methods=["POST"]),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobtrail.bindings.linkeddata import dereference, documents, feeds, trace
+from jobtrail.bindings.linkeddata import api, dereference, documents, feeds, trace
+from jobtrail.jobs.core import Job
 from jobtrail.web.binding import Binding
+from jobtrail.web.state import AppRequest
 from starlette.routing import BaseRoute, Route
 
 
@@ -18,13 +20,20 @@ def routes() -> Sequence[BaseRoute]:
     ]
 
 
+def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
+    """The trace of the job's id: its change records and every hop of every binding."""
+    return [("trace", f"{request.state['engine'].config.base_url}trace/{job.id}")]
+
+
 BINDING = Binding(
     name="linkeddata",
+    api=api.API,
     routes=routes,
+    job_views=job_views,
     fallback=Route("/{path:path}", dereference.dereference, methods=["GET", "HEAD"]),
     links=(
         ("/messages", "every stored message, newest first (Atom; RDF and HTML by negotiation)"),
-        ("/trace/TDR-2021-GW3", "the chain of hops of a package (any UUID or reference)"),
+        ("/trace", "trace the chain of hops of a package (any UUID, reference or message)"),
         ("/vocab", "the jobtrail vocabulary"),
         ("/shapes", "the SHACL shapes"),
     ),

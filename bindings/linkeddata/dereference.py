@@ -7,6 +7,7 @@ import json
 from jobtrail.base.errors import NotFound
 from jobtrail.base.segments import canonical_path
 from jobtrail.ingest.jsonld import context_document, context_index
+from jobtrail.store import origin
 from jobtrail.web import conneg, resources
 from jobtrail.web.state import AppRequest
 from starlette.responses import RedirectResponse, Response
@@ -36,5 +37,17 @@ async def dereference(request: AppRequest) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(canonical + query, 301)
     path, chosen = conneg.split_extension(canonical)
-    iri = request.state["engine"].config.base_url + path.lstrip("/")
-    return resources.describe(request, request.state["engine"].store, iri, path=path, chosen=chosen)
+    engine = request.state["engine"]
+    iri = engine.config.base_url + path.lstrip("/")
+    try:
+        return resources.describe(request, engine.store, iri, path=path, chosen=chosen)
+    except NotFound as e:
+        held = origin.recorded(engine.store)
+        if held is None or held == engine.config.base_url:
+            raise
+        raise NotFound(
+            f"{e.message}: this server's base URL is {engine.config.base_url}, but the "
+            f"store holds IRIs minted under {held}",
+            hint=f"serve the store with --base-url {held} (or with no --base-url)",
+            details={"base_url": engine.config.base_url, "store_base_url": held},
+        ) from e

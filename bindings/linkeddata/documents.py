@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from html import escape
 from importlib.resources import files
+from urllib.parse import quote
 
 import pyoxigraph as ox
 from jobtrail.base import nt
@@ -26,13 +27,9 @@ from jobtrail.shapes import shapes_turtle
 from jobtrail.web import conneg, html, render
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
+from jobtrail.web.vocabpaths import JT, SHAPES, STATUS, VOCAB, local_href
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-
-VOCAB = "https://w3id.org/jobtrail/vocab"
-JT = VOCAB + "#"
-STATUS = "https://w3id.org/jobtrail/status/"
-SHAPES = "https://w3id.org/jobtrail/shapes"
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -50,6 +47,7 @@ IN_SCHEME = ox.NamedNode(SKOS + "inScheme")
 FORMATS: tuple[conneg.Format, ...] = (*conneg.RDF_FORMATS, conneg.HTML)
 
 Subject = ox.NamedNode | ox.BlankNode
+SHAPES_INDEX = "shapes"  # which index `_cell` reads a blank node from
 
 
 def _parse(text: str) -> tuple[ox.Triple, ...]:
@@ -115,22 +113,58 @@ def vocab_terms() -> tuple[str, ...]:
 # ------------------------------------------------------------------ links
 
 
-def local_href(iri: str) -> str:
-    """Where this server describes an IRI of the vocabulary, else the IRI itself."""
-    if iri.startswith(JT):
-        return "/vocab/" + iri[len(JT) :]
-    if iri == VOCAB:
-        return "/vocab"
-    if iri.startswith(STATUS):
-        return "/vocab/status/" + iri[len(STATUS) :]
-    if iri.startswith(SHAPES):
-        return "/shapes"
-    return iri
+FIRST, REST, NIL = (ox.NamedNode(RDF + n) for n in ("first", "rest", "nil"))
 
 
-def _cell(t: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple, base: str) -> str:
+def _rdf_list(node: ox.BlankNode, which: str) -> list[ox.NamedNode | ox.BlankNode | ox.Literal]:
+    """The members of the RDF list `node` heads (a chain of blank nodes), or [] if it
+    heads none; a chain that loops or branches is read up to where it does."""
+    index = _by_subject(which)
+    members: list[ox.NamedNode | ox.BlankNode | ox.Literal] = []
+    seen: set[ox.BlankNode] = set()
+    current: object = node
+    while isinstance(current, ox.BlankNode) and current not in seen:
+        seen.add(current)
+        facts = index.get(current, ())
+        first = [t.object for t in facts if t.predicate == FIRST]
+        rest = [t.object for t in facts if t.predicate == REST]
+        if len(first) != 1 or len(rest) != 1 or isinstance(first[0], ox.Triple):
+            break
+        members.append(first[0])
+        current = rest[0]
+    return members if current == NIL else []
+
+
+def _cell(
+    t: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple, base: str, which: str = "vocab"
+) -> str:
+    """A term as HTML: our own terms linked to their pages here, an RDF list (`sh:in`) as
+    its members, another blank node as what it says."""
     if isinstance(t, ox.NamedNode):
-        return html.link(local_href(t.value), html.short(t.value))
+        text = html.short(t.value)
+        if t.value.startswith(STATUS):  # a scheme's concept: its scheme and name
+            text = "status:" + t.value[len(STATUS) :]
+        return html.link(local_href(t.value), text)
+    if isinstance(t, ox.BlankNode):
+        members = _rdf_list(t, which)
+        if members:
+            return (
+                "<span class=rdf-list>"
+                + ", ".join(_cell(m, base, which) for m in members)
+                + "</span>"
+            )
+        facts = _by_subject(which).get(t, ())
+        if facts and len(facts) <= 8:
+            inner = "; ".join(
+                f"{escape(html.short(f.predicate.value))} "
+                + (
+                    _cell(f.object, base, which)
+                    if not isinstance(f.object, ox.BlankNode)
+                    else "[…]"
+                )
+                for f in facts
+            )
+            return f"[ {inner} ]"
     return html.term(t, base)
 
 
@@ -281,6 +315,92 @@ async def vocab(request: AppRequest) -> Response:
     )
 
 
+def _links(terms: Iterable[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple], base: str) -> str:
+    return ", ".join(_cell(t, base) for t in sorted(set(terms), key=str)) or "—"
+
+
+def _subjects_with(predicate: str, value: ox.NamedNode) -> list[ox.NamedNode]:
+    """The vocabulary's named terms that have `value` for `predicate`."""
+    node = ox.NamedNode(predicate)
+    return sorted(
+        {
+            t.subject
+            for t in vocab_triples()
+            if t.predicate == node and t.object == value and isinstance(t.subject, ox.NamedNode)
+        },
+        key=lambda n: n.value.lower(),
+    )
+
+
+def _shapes_using(term: ox.NamedNode) -> dict[str, list[str]]:
+    """The node shapes that target the term, check it as a property's class, or constrain it
+    as a property's path: shape name → how."""
+    index = _by_subject(SHAPES_INDEX)
+    found: dict[str, list[str]] = {}
+    sh_property = ox.NamedNode(SH + "property")
+    for shape, facts in index.items():
+        if not isinstance(shape, ox.NamedNode):
+            continue
+        name = shape.value.rpartition("#")[2]
+        if any(t.predicate == ox.NamedNode(SH + "targetClass") and t.object == term for t in facts):
+            found.setdefault(name, []).append("targets it")
+        for p in (t.object for t in facts if t.predicate == sh_property):
+            if not isinstance(p, ox.NamedNode | ox.BlankNode):
+                continue
+            for t in index.get(p, ()):
+                if t.object != term:
+                    continue
+                if t.predicate == ox.NamedNode(SH + "path"):
+                    found.setdefault(name, []).append("constrains it")
+                elif t.predicate == ox.NamedNode(SH + "class"):
+                    found.setdefault(name, []).append("expects it as a value's class")
+    return found
+
+
+def _summary(iri: str, base: str) -> str:
+    """What a person wants first: the term's label and comment, its domain and range, the
+    terms around it, where the shapes use it; a scheme's members, a concept's scheme."""
+    node = ox.NamedNode(iri)
+    rows: list[tuple[str, str]] = []
+    types = _objects(node, TYPE)
+    if types:
+        rows.append(("is a", _links(types, base)))
+    for name, predicate in (
+        ("domain", RDFS + "domain"),
+        ("range", RDFS + "range"),
+        ("subclass of", RDFS + "subClassOf"),
+        ("subproperty of", RDFS + "subPropertyOf"),
+        ("in scheme", SKOS + "inScheme"),
+        ("notation", SKOS + "notation"),
+    ):
+        if values := _objects(node, ox.NamedNode(predicate)):
+            rows.append((name, _links(values, base)))
+    for name, predicate in (
+        ("subclasses", RDFS + "subClassOf"),
+        ("subproperties", RDFS + "subPropertyOf"),
+        ("properties with this domain", RDFS + "domain"),
+        ("properties with this range", RDFS + "range"),
+        ("members", SKOS + "inScheme"),
+    ):
+        if users := _subjects_with(predicate, node):
+            rows.append((name, _links(users, base)))
+    used = _shapes_using(node)
+    if used:
+        shapes = [
+            html.link("/shapes#" + quote(n, safe=""), n) + f" ({', '.join(sorted(set(how)))})"
+            for n, how in sorted(used.items())
+        ]
+        rows.append(("used by the shapes", "; ".join(shapes)))
+    label = _value(node, LABEL) or _value(node, ox.NamedNode(SKOS + "prefLabel"))
+    comment = _value(node, COMMENT) or _value(node, ox.NamedNode(SKOS + "definition"))
+    table = "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return (
+        f"<section class=term-summary><p><b>{escape(label or html.short(iri))}</b>"
+        + (f" — {escape(comment)}" if comment else "")
+        + f"</p><table>{table}</table></section>"
+    )
+
+
 def _description_page(
     iri: str, path: str, triples: Sequence[ox.Triple], base: str, intro: str
 ) -> str:
@@ -288,7 +408,8 @@ def _description_page(
     by_subject: dict[str, list[ox.Triple]] = {}
     for t in triples:
         by_subject.setdefault(str(t.subject), []).append(t)
-    main = f"<h1>{escape(html.short(iri))}</h1>{nav}<p>{intro}</p>"
+    main = f"<h1>{escape(html.short(iri))}</h1>{nav}{_summary(iri, base)}<p>{intro}</p>"
+    main += "<h2>Every statement</h2>"
     for s in sorted(by_subject, key=lambda s: (s != f"<{iri}>", s)):
         rows = "".join(
             f"<tr><th>{_cell(t.predicate, base)}</th><td>{_cell(t.object, base)}</td></tr>"
@@ -324,7 +445,7 @@ async def vocab_term(request: AppRequest) -> Response:
         triples.append(ox.Triple(subject, IS_DEFINED_BY, ox.NamedNode(VOCAB)))
     intro = (
         f"This page, <code>{escape(document)}</code>, describes the term "
-        f"{html.link(iri, inner=f'<code>{escape(iri)}</code>')}: the IRI names the term, this "
+        f"<code>{escape(iri)}</code>: the IRI names the term, this "
         f'document is about it (<code>Link: &lt;{escape(iri)}&gt;; rel="describes"</code>, '
         "and <code>foaf:primaryTopic</code> in every RDF format). "
         f'The whole vocabulary is at <a href="/vocab">/vocab</a>.'
@@ -368,7 +489,7 @@ def _unknown(name: str) -> NotFound:
 
 def _shapes_page(path: str, base: str) -> str:
     head, nav = html.alternates(path, FORMATS)
-    index = _by_subject("shapes")
+    index = _by_subject(SHAPES_INDEX)
     node_shapes = sorted(
         (
             s
@@ -381,25 +502,28 @@ def _shapes_page(path: str, base: str) -> str:
         f"<h1>SHACL shapes</h1>{nav}<p>The shapes every stored resource is checked against: "
         "a violation rejects the data, a warning is stored with it.</p>"
     )
+
+    def cell(t: ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple) -> str:
+        return _cell(t, base, SHAPES_INDEX)
+
     skip = {ox.NamedNode(SH + "property"), TYPE}
+    sh_path = ox.NamedNode(SH + "path")
     for shape in node_shapes:
         rows = "".join(
-            f"<tr><th>{_cell(t.predicate, base)}</th><td>{_cell(t.object, base)}</td></tr>"
+            f"<tr><th>{cell(t.predicate)}</th><td>{cell(t.object)}</td></tr>"
             for t in index[shape]
             if t.predicate not in skip
         )
         props = []
-        for p in _objects(shape, ox.NamedNode(SH + "property"), "shapes"):
+        for p in _objects(shape, ox.NamedNode(SH + "property"), SHAPES_INDEX):
             if not isinstance(p, ox.NamedNode | ox.BlankNode):
                 continue
             pts = index.get(p, ())
-            path_cell = ", ".join(
-                _cell(t.object, base) for t in pts if t.predicate == ox.NamedNode(SH + "path")
-            )
+            path_cell = ", ".join(cell(t.object) for t in pts if t.predicate == sh_path)
             rest = "; ".join(
-                f"{escape(html.short(t.predicate.value))} {_cell(t.object, base)}"
+                f"{escape(html.short(t.predicate.value))} {cell(t.object)}"
                 for t in sorted(pts, key=lambda t: t.predicate.value)
-                if t.predicate != ox.NamedNode(SH + "path")
+                if t.predicate != sh_path
             )
             props.append(f"<tr><td>{path_cell}</td><td>{rest}</td></tr>")
         name = shape.value if isinstance(shape, ox.NamedNode) else str(shape)

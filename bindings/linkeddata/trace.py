@@ -12,18 +12,30 @@ was informed by and `prov:wasInformedBy` their runs; a hop about a job
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
 import pyoxigraph as ox
-from jobtrail.bindings.linkeddata import provenance
-from jobtrail.queries.trace import Hop, Trace, trace
+from jobtrail.base.errors import JobtrailError, NotFound
+from jobtrail.bindings.linkeddata import provenance, tracegraph
+from jobtrail.queries.trace import (
+    MAX_KEY,
+    Hop,
+    Recent,
+    Trace,
+    checked_key,
+    close_keys,
+    message_keys,
+    recent,
+    trace,
+)
 from jobtrail.web import conneg, html, render
 from jobtrail.web.requests import viewer_of
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
@@ -49,8 +61,9 @@ def _n(iri: str) -> ox.NamedNode:
     return ox.NamedNode(iri)
 
 
-def _label(hop: Hop) -> str:
-    return " / ".join(p for p in (hop.producer, hop.process, hop.environment) if p) or "unknown"
+def trace_path(key: str) -> str:
+    """Where the trace of `key` is on this server."""
+    return f"/trace/{quote(key, safe='')}"
 
 
 def prov_triples(chain: Trace, iri: str, base: str = "") -> list[ox.Triple]:
@@ -58,88 +71,94 @@ def prov_triples(chain: Trace, iri: str, base: str = "") -> list[ox.Triple]:
     return provenance.triples(provenance.of(chain, iri, base))
 
 
+DRAWN_INLINE = 500
+"""The longest chain the HTML page draws itself (a longer one: its SVG alone)."""
+
+
+def _search_form(key: str = "") -> str:
+    return (
+        '<form class=trace-search method=get action="/trace" role=search>'
+        "<label for=trace-key>Trace a UUID, <code>urn:uuid:…</code>, reference or message IRI"
+        "</label> "
+        f'<input id=trace-key name=key type=search value="{escape(key)}" required '
+        f'maxlength={MAX_KEY} placeholder="TDR-2021-GW3" size=40> '
+        "<button type=submit>Trace</button></form>"
+    )
+
+
+def _uuid_link(uuid: str) -> str:
+    """A UUID shown whole, linked to its own trace."""
+    return html.link(
+        trace_path(uuid),
+        inner=f"<code>{escape(uuid.removeprefix('urn:uuid:'))}</code>",
+        attrs={"title": f"the trace of {uuid}"},
+    )
+
+
+def _producer_cell(hop: Hop) -> str:
+    name = tracegraph.label(hop)
+    if hop.agent:
+        return html.link(hop.agent, name, attrs={"title": "this producer"})
+    if hop.changed_by:
+        return f"{escape(name)} <span class=muted>(by {escape(hop.changed_by)})</span>"
+    return escape(name)
+
+
 def as_html(chain: Trace, path: str) -> str:
     rows = ""
     position = {h.iri: i + 1 for i, h in enumerate(chain.hops)}
     for i, hop in enumerate(chain.hops, 1):
         informed = ", ".join(
-            f'<a href="#hop-{position[e]}">#{position[e]}</a>' for e in hop.informed_by
+            f'<a href="#hop-{position[e]}">#{position[e]}</a>'
+            for e in hop.informed_by
+            if e in position
         )
         fixity = "; ".join(m for m, _ in hop.validations) or "—"
         errors = "<br>".join(escape(e) for e in hop.errors) or "—"
-        refs = ", ".join(escape(r) for r, _ in hop.references) or "—"
+        refs = ", ".join(html.link(trace_path(r), r) for r, _ in hop.references) or "—"
+        message = html.link(
+            hop.iri,
+            hop.iri.rstrip("/").rsplit("/", 1)[-1][:12] + "…",
+            attrs={"title": hop.iri},
+        )
+        added = _uuid_link(hop.added) if hop.added else "—"
+        kind = tracegraph.kind(hop)
         rows += (
-            f'<tr id="hop-{i}"><td>{i}</td><td>{escape(hop.time or "?")}</td>'
-            f"<td>{html.link(hop.iri, _label(hop))}</td>"
-            f"<td><code>{escape((hop.added or '—').removeprefix('urn:uuid:'))}</code></td>"
+            f'<tr id="hop-{i}" class="hop {kind.name}"><td><a href="#hop-{i}">{i}</a></td>'
+            f"<td>{escape(hop.time or '?')}</td><td>{_producer_cell(hop)}</td>"
+            f"<td>{message}</td><td>{added}</td>"
             f"<td>{refs}</td><td>{hop.retries if hop.retries is not None else '—'}</td>"
             f"<td>{errors}</td><td>{escape(fixity)}</td><td>{informed or '—'}</td></tr>"
         )
     head, nav = html.alternates(path, FORMATS)
+    uuids = ", ".join(_uuid_link(u) for u in sorted(chain.uuids))
+    references = ", ".join(html.link(trace_path(r), r) for r in sorted(chain.references))
+    graph = (
+        tracegraph.as_svg(chain, href=lambda n, _: f"#hop-{n}")
+        if len(chain.hops) <= DRAWN_INLINE
+        else f"<p>{len(chain.hops):,} hops are too many to draw in the page.</p>"
+    )
     body = (
-        f"<h1>Trace of {escape(chain.key)}</h1>{nav}"
-        f"<p>{len(chain.hops)} hops by {len({h.agent for h in chain.hops})} producers, "
-        f"linked by {len(chain.uuids)} UUIDs and the references "
-        f"{escape(', '.join(sorted(chain.references)))}.</p>"
-        f'<p><img src="{escape(path)}.svg" alt="the hops as a graph"></p>'
-        "<table><tr><th>#</th><th>time</th><th>producer</th><th>added UUID</th>"
-        "<th>references</th><th>retries</th><th>errors</th><th>fixity</th>"
+        f"<h1>Trace of {escape(chain.key)}</h1>{nav}{_search_form()}"
+        f"<p>{len(chain.hops)} hops by {len({tracegraph.label(h) for h in chain.hops})} "
+        f"producers, linked by {len(chain.uuids)} UUIDs and the references "
+        f"{references or '—'}. Each hop is a row below and a box in the graph (one column per "
+        "producer, time downwards); the arrows run from the hop that informed to the hop "
+        "informed.</p>"
+        f"<figure class=trace-graph>{graph}<figcaption>{html.link(f'{path}.svg', 'The graph')}"
+        " alone, as SVG; hover a box for its message, UUID and errors, follow it to its row."
+        "</figcaption></figure>"
+        "<table class=trace><tr><th>#</th><th>time</th><th>producer</th><th>message</th>"
+        "<th>added UUID</th><th>references</th><th>retries</th><th>errors</th><th>fixity</th>"
         f"<th>informed by</th></tr>{rows}</table>"
+        f"<h2 id=uuids>UUIDs of the chain</h2><p>{uuids or '—'}</p>"
     )
     return html.page(f"Trace of {chain.key}", body, head=head)
 
 
 def as_svg(chain: Trace) -> str:
-    """Hops left to right in time order, one lane per producer, arrows for wasInformedBy."""
-    lanes: list[str] = []
-    for hop in chain.hops:
-        if _label(hop) not in lanes:
-            lanes.append(_label(hop))
-    step, lane_h, left, box_w, box_h = 170, 70, 230, 150, 44
-    width = left + step * len(chain.hops) + 20
-    height = 40 + lane_h * len(lanes)
-    where: dict[str, tuple[int, int]] = {}
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' "
-        "markerHeight='7' orient='auto'><path d='M0,0 L10,5 L0,10 z' fill='#555'/></marker></defs>",
-        f"<title>Trace of {escape(chain.key)}</title>",
-    ]
-    for i, lane in enumerate(lanes):
-        y = 30 + i * lane_h
-        parts.append(
-            f'<text x="8" y="{y + box_h // 2 + 4}" font-weight="bold">{escape(lane)}</text>'
-        )
-        parts.append(
-            f'<line x1="{left - 10}" y1="{y + box_h // 2}" x2="{width - 10}" '
-            f'y2="{y + box_h // 2}" stroke="#ddd"/>'
-        )
-    for i, hop in enumerate(chain.hops):
-        x, y = left + i * step, 30 + lanes.index(_label(hop)) * lane_h
-        where[hop.iri] = (x, y)
-        colour = "#fdd" if hop.errors else "#def"
-        retries = f" · retry {hop.retries}" if hop.retries else ""
-        href = html.safe_href(hop.iri)
-        # a hop whose IRI is not safe to follow is drawn without its link
-        opening, closing = (f'<a href="{escape(href)}">', "</a>") if href else ("<g>", "</g>")
-        parts.append(
-            f'{opening}<rect x="{x}" y="{y}" width="{box_w}" height="{box_h}" '
-            f'rx="6" fill="{colour}" stroke="#555"><title>{escape(hop.iri)}</title></rect>'
-            f'<text x="{x + 6}" y="{y + 16}">#{i + 1} {escape((hop.time or "?")[:19])}</text>'
-            f'<text x="{x + 6}" y="{y + 32}">'
-            f"{escape((hop.added or '').removeprefix('urn:uuid:')[:13])}{retries}</text>{closing}"
-        )
-    for hop in chain.hops:
-        x2, y2 = where[hop.iri]
-        for earlier in hop.informed_by:
-            x1, y1 = where[earlier]
-            parts.append(
-                f'<line x1="{x1 + box_w}" y1="{y1 + box_h // 2}" x2="{x2}" y2="{y2 + box_h // 2}" '
-                'stroke="#555" marker-end="url(#arrow)"/>'
-            )
-    parts.append("</svg>")
-    return "\n".join(parts)
+    """The chain as a standalone SVG graph, each box linked to its message."""
+    return tracegraph.as_svg(chain, href=lambda _, hop: html.safe_href(hop.iri))
 
 
 def document(chain: Trace, fmt: conneg.Format, *, iri: str, path: str, base: str) -> bytes:
@@ -154,6 +173,61 @@ def document(chain: Trace, fmt: conneg.Format, *, iri: str, path: str, base: str
     return render.rdf(prov_triples(chain, iri, base), fmt, base=base)
 
 
+def _keep(request: AppRequest) -> Callable[[Hop], bool] | None:
+    """Which hops the caller may see (None: all): a hop of a job they may not see is left out."""
+    viewer = viewer_of(request)
+    if viewer.sees_all:
+        return None
+    policy = request.state["engine"].visibility
+
+    def keep(hop: Hop) -> bool:
+        return policy.may_see(viewer, policy.owners_of_jobs(hop.about))
+
+    return keep
+
+
+def _wants_html(request: AppRequest, chosen: conneg.Format | None, default: conneg.Format) -> bool:
+    if chosen is not None:
+        return chosen is conneg.HTML
+    try:
+        return conneg.negotiate(request.headers.get("accept"), FORMATS, default) is conneg.HTML
+    except JobtrailError:
+        return False
+
+
+async def _not_found(
+    request: AppRequest, key: str, error: NotFound, chosen: conneg.Format | None
+) -> Response:
+    """A trace that found nothing: a page saying what was looked for, with close keys to try
+    and the search box (HTML), else the error with the close keys in its hint."""
+    store = request.state["engine"].store
+    hide = request.state["engine"].visibility.sparql_filter(viewer_of(request))
+    close = await run_in_threadpool(close_keys, store, key, hide)
+    if not _wants_html(request, chosen, JSON):
+        hint = error.hint or ""
+        if close:
+            hint = "did you mean " + ", ".join(close) + "? " + hint
+        raise NotFound(error.message, hint=hint, details={"key": key, "closeMatches": close})
+    suggestions = ""
+    if close:
+        suggestions = (
+            "<p>Did you mean " + ", ".join(html.link(trace_path(c), c) for c in close) + "?</p>"
+        )
+    body = (
+        "<h1>No trace found</h1>"
+        f"<p>Nothing you may see carries the UUID or states the reference "
+        f"<code>{escape(key)}</code>.</p>{suggestions}"
+        f"<p class=muted>{escape(error.hint or '')}</p>{_search_form(key)}"
+        '<p><a href="/trace">Recent traces</a></p>'
+    )
+    return Response(
+        html.page(f"No trace of {key}", body),
+        404,
+        {"Vary": "Accept"},
+        media_type="text/html; charset=utf-8",
+    )
+
+
 async def trace_route(request: AppRequest) -> Response:
     """The whole chain a UUID or reference belongs to: JSON, PROV-O, an HTML timeline, SVG."""
     raw = request.path_params["key"]
@@ -162,25 +236,127 @@ async def trace_route(request: AppRequest) -> Response:
         if raw.endswith(ext):
             raw, chosen = raw[: -len(ext)], f
             break
-    viewer = viewer_of(request)
-    policy = request.state["engine"].visibility
-
-    def keep(hop: Hop) -> bool:  # a hop of a job the caller may not see is left out
-        return policy.may_see(viewer, policy.owners_of_jobs(hop.about))
-
+    keep = _keep(request)
     store = request.state["engine"].store
-    chain = await run_in_threadpool(  # 404 before 406
-        lambda: trace(store, raw, keep=None if viewer.sees_all else keep)
-    )
+    try:
+        chain = await run_in_threadpool(lambda: trace(store, raw, keep=keep))  # 404 before 406
+    except NotFound as error:
+        return await _not_found(request, raw.strip(), error, chosen)
     fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, JSON)
     base = request.state["engine"].config.base_url
-    path = f"/trace/{quote(raw, safe='')}"
-    body = document(chain, fmt, iri=f"{base}trace/{quote(raw, safe='')}", path=path, base=base)
+    path = trace_path(raw)
+    body = document(chain, fmt, iri=f"{base}{path.lstrip('/')}", path=path, base=base)
     return respond(request, body, fmt, path=path, formats=FORMATS, negotiated=chosen is None)
 
 
+# ------------------------------------------------------------------ /trace: search and recent
+
+INDEX_FORMATS: tuple[conneg.Format, ...] = (conneg.HTML, JSON)
+RECENT = 12
+"""How many recent keys the landing page lists."""
+
+
+def _start_of(hop: Hop) -> str | None:
+    """The key a message's trace starts from: a reference, an execution id, a UUID."""
+    for key in (
+        *(r for r, _ in hop.references),
+        hop.execution_id,
+        hop.added,
+        *(u for _, u, _ in sorted(hop.uuids, reverse=True)),
+    ):
+        if key:
+            return key
+    return None
+
+
+def _index_page(found: list[Recent]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.link(trace_path(r.key), r.key)}</td><td>{escape(r.stored or '—')}</td></tr>"
+        for r in found
+    )
+    recent_part = (
+        f"<table class=recent><tr><th>trace</th><th>last stored</th></tr>{rows}</table>"
+        if rows
+        else "<p class=muted>No message you may see states a key yet.</p>"
+    )
+    body = (
+        "<h1>Traces</h1>"
+        f"{_search_form()}"
+        "<p>A trace is the whole chain of hops a package went through, across producers: "
+        "every stored message that carries one of its UUIDs or states one of its references "
+        "(or an execution id), linked hop to hop by the UUID each added. Give any one of them "
+        "— a UUID with or without <code>urn:uuid:</code>, a reference such as "
+        "<code>TDR-2021-GW3</code>, a job's id, or a message's IRI — and see the chain as a "
+        "timeline and a graph, or as JSON, PROV-O and SVG "
+        "(<code>/trace/{key}.json</code>, <code>.ttl</code>, <code>.svg</code> …).</p>"
+        f"<h2>Recent</h2>{recent_part}"
+    )
+    return html.page("Traces", body)
+
+
+async def trace_index(request: AppRequest) -> Response:
+    """`/trace`: the search box and the recent keys; `?key=` goes to that key's trace."""
+    path, chosen = "/trace", None
+    if request.url.path != path:
+        chosen = next(
+            (f for f in INDEX_FORMATS if request.url.path == f"{path}{f.extension}"), None
+        )
+        if chosen is None:
+            raise NotFound(f"no document at {request.url.path}", hint="try /trace or /trace.json")
+    store = request.state["engine"].store
+    if "key" in request.query_params:
+        key = checked_key(request.query_params["key"])
+        keep = _keep(request)
+        start = key
+        if "://" in key:  # a message's IRI: trace from one of its keys
+            hop = await run_in_threadpool(message_keys, store, key)
+            start = (_start_of(hop) if hop and (keep is None or keep(hop)) else None) or key
+        try:
+            chain = await run_in_threadpool(lambda: trace(store, start, keep=keep))
+        except NotFound as error:
+            return await _not_found(request, key, error, chosen)
+        place = next((f"#hop-{i}" for i, h in enumerate(chain.hops, 1) if h.iri == key), "")
+        return RedirectResponse(trace_path(start) + place, 303)
+    hide = request.state["engine"].visibility.sparql_filter(viewer_of(request))
+    found = await run_in_threadpool(recent, store, hide, RECENT)
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), INDEX_FORMATS, JSON)
+    if fmt is conneg.HTML:
+        body = _index_page(found).encode()
+    else:
+        body = json.dumps(
+            {
+                "search": "/trace?key={key}",
+                "recent": [
+                    {
+                        "key": r.key,
+                        "trace": trace_path(r.key),
+                        "stored": r.stored,
+                    }
+                    for r in found
+                ],
+            },
+            indent=2,
+            ensure_ascii=False,
+        ).encode()
+    return respond(request, body, fmt, path=path, formats=INDEX_FORMATS, negotiated=chosen is None)
+
+
 def routes() -> list[BaseRoute]:
-    return [Route("/trace/{key:path}", trace_route, methods=["GET", "HEAD"])]
+    methods = ["GET", "HEAD"]
+    return [
+        Route("/trace", trace_index, methods=methods),
+        Route("/trace.{ext}", trace_index, methods=methods),
+        Route("/trace/{key:path}", trace_route, methods=methods),
+    ]
 
 
-__all__ = ["FORMATS", "PROVJSON", "as_html", "as_svg", "document", "prov_triples", "routes"]
+__all__ = [
+    "FORMATS",
+    "PROVJSON",
+    "as_html",
+    "as_svg",
+    "document",
+    "prov_triples",
+    "routes",
+    "trace_path",
+]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from jobtrail.bindings.mcma import fims, routes
+from jobtrail.bindings.mcma import api, fims, routes
 from jobtrail.bindings.mcma.services import parse_services
 from jobtrail.bindings.mcma.today import Today
+from jobtrail.jobs.core import Job
 from jobtrail.jobs.outbox import OutboxConfig
 from jobtrail.web import conneg, errors
 from jobtrail.web.binding import Binding, ErrorStyle
-from jobtrail.web.state import Engine
+from jobtrail.web.state import AppRequest, Engine
 from starlette.routing import BaseRoute
 
 
@@ -38,8 +39,15 @@ def start(engine: Engine) -> Today:
     )
 
 
+def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
+    """Every job reads in today's MCMA model, with its executions."""
+    at = f"{request.state['engine'].config.base_url}mcma/jobs/{job.id}"
+    return [("MCMA", at), ("MCMA executions", f"{at}/executions")]
+
+
 BINDING = Binding(
     name="mcma",
+    api=api.API,
     routes=_routes,
     side_graphs=("mcma",),  # the client's document, callback endpoints, service assigned
     start=start,
@@ -50,4 +58,5 @@ BINDING = Binding(
         ),
     ),
     job_methods={"GET": fims.on_job, "HEAD": fims.on_job, "PUT": fims.on_job},
+    job_views=job_views,
 )

@@ -27,7 +27,6 @@ CORS (`Access-Control-Allow-Origin: *`) is given to queries only.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -48,13 +47,11 @@ from jobtrail.base.errors import (
     StoreNotReady,
     UnsupportedFormat,
 )
-from jobtrail.base.terms import PREFIXES
-from jobtrail.bindings.sparql import description
+from jobtrail.bindings.sparql import description, editor
 from jobtrail.bindings.sparql.isolation import Answer, Job, QueryProcesses
 from jobtrail.bindings.sparql.results import results_body
 from jobtrail.bindings.sparql.texts import base_prefix, endpoint_iri, with_caret
 from jobtrail.bindings.sparql.updates import federated, run_update
-from jobtrail.queries import load_queries
 from jobtrail.store import Store
 from jobtrail.store.oxigraph import OxigraphStore
 from jobtrail.web import conneg, errors, html, render, resources
@@ -222,7 +219,7 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
         if request.method in ("GET", "HEAD") and _wants_html(op, request):
             engine = request.state["engine"]
             whole = await run_in_threadpool(engine.visibility.sees_whole_store, viewer_of(request))
-            page = query_page(request, whole or engine.public is None)
+            page = editor.query_page(engine.config.base_url, whole or engine.public is None)
             return Response(page, media_type=conneg.HTML.content_type())
         if request.method in ("GET", "HEAD") and not op.all("update"):
             described = _description(op, request)
@@ -541,51 +538,6 @@ def answer_here(
 # --- HTML ----------------------------------------------------------------------
 
 
-def _form(query: str, chosen: str = "html") -> str:
-    options = "".join(
-        f'<option value="{f.key}"{" selected" if f.key == chosen else ""}>'
-        f"{escape(f.label if f is not conneg.HTML else 'HTML table')}</option>"
-        for f in (conneg.HTML, *conneg.RESULT_FORMATS, *conneg.RDF_FORMATS)
-    )
-    return (
-        '<form method=get action="/sparql" class=sparql>'
-        f'<p><textarea name=query rows=12 cols=100 aria-label="SPARQL query">{escape(query)}'
-        "</textarea></p><p><label>Results as <select name=format>"
-        f"{options}</select></label> <button type=submit>Run query</button></p></form>"
-    )
-
-
-def query_page(request: AppRequest, whole: bool = True) -> str:
-    """The query page; `whole`: the caller's queries run over the whole store (else over
-    the public copy, which the page says)."""
-    named = [{"name": q.name, "query": q.sparql} for q in load_queries().values()]
-    config = {"endpoint": "/sparql", "queries": named, "prefixes": PREFIXES}
-    config_json = json.dumps(config, ensure_ascii=False).replace("<", "\\u003c")
-    v = "/static/yasgui/4.6.2"
-    prologue = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(PREFIXES.items()))
-    body = (
-        "<h1>SPARQL</h1><p>The SPARQL 1.1 endpoint of this server is "
-        "<code>/sparql</code>; the default graph is the union of all graphs"
-        + (
-            ".</p>"
-            if whole
-            else " of the <strong>public copy</strong>: every record anyone may read "
-            "(provenance, and the records of anonymous jobs), not the jobs of any owner, "
-            "your own included. Curators and the administrator query the whole store.</p>"
-        )
-        + f'<div id="yasgui"></div><h2>Plain form</h2>'
-        f"{_form(prologue + chr(10) + 'SELECT * WHERE { ?s ?p ?o } LIMIT 10')}"
-        f'<script type="application/json" id="yasgui-config">{config_json}</script>'
-        f'<script src="{v}/yasgui.min.js"></script>'
-        '<script src="/static/yasgui/jobtrail-yasgui.js"></script>'
-    )
-    head = (
-        f'<link rel=stylesheet href="{v}/yasgui.min.css">'
-        '<link rel=stylesheet href="/static/yasgui/jobtrail-yasgui.css">'
-    )
-    return html.page("SPARQL", body, head=head)
-
-
 def results_page(
     op: Operation,
     names: list[str],
@@ -623,7 +575,7 @@ def results_page(
         )
         table = f"<p class=muted>{count}</p><table class=results><tr>{head}</tr>{cells}</table>"
     body = (
-        f"<h1>SPARQL results</h1>{_form(op.query or '')}"
+        f"<h1>SPARQL results</h1>{editor.form(op.query or '')}"
         f"<nav class=formats>Download: {links}</nav>{table}"
     )
     return html.page("SPARQL results", body).encode("utf-8")

@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 import pyoxigraph as ox
 from jobtrail.base.errors import InputError, JobtrailError, NotAcceptable
 from jobtrail.bindings.sparql import endpoint as sparql
+from jobtrail.bindings.sparql.catalogue import describe
 from jobtrail.bindings.sparql.isolation import Job
 from jobtrail.bindings.sparql.results import results_body, term_json
 from jobtrail.queries import NamedQuery, Param, get_query, load_queries
@@ -72,34 +73,20 @@ async def list_queries(request: AppRequest) -> Response:
     return response
 
 
-def describe(query: NamedQuery, base: str) -> dict[str, Any]:
-    """A query as JSON: what it is, where it runs, its parameters (and example values)."""
-    return {
-        "name": query.name,
-        "description": query.description,
-        "url": f"{base}queries/{query.name}",
-        "parameters": [
-            {
-                "name": p.name,
-                "type": p.type,
-                "required": p.required,
-                "description": p.doc,
-                **({"example": query.examples[p.name]} if p.name in query.examples else {}),
-            }
-            for p in query.params
-        ],
-        "sparql": query.sparql,
-    }
-
-
 def _signature(p: Param) -> str:
     need = "required" if p.required else "optional"
     return f"<code>{escape(p.name)}</code> <span class=muted>({escape(p.type)}, {need})</span>"
 
 
+def _in_editor(name: str) -> str:
+    """The query editor's link to the named query's tab (`editor.py`)."""
+    return "/sparql#named=" + quote(name, safe="")
+
+
 def list_page(queries: list[NamedQuery]) -> str:
     rows = "".join(
-        f"<tr><td>{html.link(f'/queries/{quote(q.name)}', q.name)}</td>"
+        f"<tr><td>{html.link(f'/queries/{quote(q.name)}', q.name)}<br>"
+        f"<small>{html.link(_in_editor(q.name), 'in the editor')}</small></td>"
         f"<td>{escape(q.description)}</td>"
         f"<td>{'<br>'.join(_signature(p) + ' — ' + escape(p.doc) for p in q.params)}</td></tr>"
         for q in queries
@@ -326,8 +313,11 @@ def query_page(
         f'<form method=get action="/queries/{quote(query.name)}" class=named-query>'
         f"{fields}<p><button type=submit>Run</button></p></form>"
     )
+    given = [(k, v) for k, v in raw.items() if v.strip() and query.param(k) is not None]
+    editor = html.link("/sparql#" + urlencode([("named", query.name), *given]), "query editor")
     body = (
-        f'<p><a href="/queries">Named queries</a></p><h1>{escape(query.name)}</h1>'
+        f'<p><a href="/queries">Named queries</a> · open it in the {editor}</p>'
+        f"<h1>{escape(query.name)}</h1>"
         f"<p>{escape(query.description)}</p>{problem}{form}{results}"
         f"<h2>SPARQL</h2><pre>{escape(query.sparql)}</pre>"
     )

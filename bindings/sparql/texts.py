@@ -4,7 +4,8 @@
   Protocol: a service defines the base IRI, "which MAY be the service endpoint"). The text
   is given `BASE <…/sparql>` in front, on its first line, so a `BASE` of the client's own
   (which comes after) still wins, and a syntax error's line numbers are unchanged;
-  `with_caret` takes the prefix off the first line's columns again.
+  `with_caret` (`queries/syntax.py`, shared with `jobtrail query`) takes the prefix off the
+  first line's columns again, and names the `PREFIX` line a query lacks.
 - `using`: the protocol's `using-graph-uri` and `using-named-graph-uri` for an update,
   written into the text as `USING <g>` and `USING NAMED <g>` before the `WHERE` of each
   DELETE/INSERT operation (the others have no dataset). An update that names its own
@@ -21,6 +22,7 @@ from urllib.parse import urljoin
 
 import pyoxigraph as ox
 from jobtrail.base.errors import QueryError
+from jobtrail.queries.syntax import with_caret
 
 _TOKENS = re.compile(
     r"""
@@ -34,7 +36,6 @@ _TOKENS = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-_POSITION = re.compile(r"error at (\d+):(\d+): (.*)", re.DOTALL)
 
 
 def endpoint_iri(base_url: str) -> str:
@@ -97,21 +98,4 @@ def using(text: str, graphs: list[str], named: list[str]) -> str:
     return text
 
 
-def with_caret(error: QueryError, text: str, shift: int = 0) -> QueryError:
-    """The parser's message, then the offending line with a caret under the column; `shift`:
-    characters put in front of `text`'s first line before it was parsed (`based`)."""
-    found = _POSITION.match(error.message)
-    if not found:
-        return error
-    line_no, column, what = int(found[1]), int(found[2]), found[3]
-    if line_no == 1:
-        column -= shift
-    lines = text.split("\n")
-    line = lines[line_no - 1].rstrip("\r") if 0 < line_no <= len(lines) else ""
-    column = max(1, min(column, len(line) + 1))
-    pad = "".join("\t" if c == "\t" else " " for c in line[: column - 1])
-    excerpt = f"{line}\n{pad}^"
-    return QueryError(
-        f"syntax error at line {line_no}, column {column}: {what}\n\n{excerpt}",
-        details={"line": line_no, "column": column, "excerpt": excerpt},
-    )
+__all__ = ["base_prefix", "based", "endpoint_iri", "using", "with_caret"]

@@ -150,8 +150,13 @@ def jobs_document(request: AppRequest, job_list: JobList, found: Sequence[Job]) 
     return xml_bytes(root)
 
 
-def respond(body: bytes, job: Job | None = None, media_type: str = XML) -> Response:
+def respond(
+    body: bytes, job: Job | None = None, media_type: str = XML, vary: bool = False
+) -> Response:
+    """`vary`: the document is one of two renditions (`pages.py`: HTML for a browser)."""
     headers = {"Link": f'<{job.iri}>; rel="canonical"'} if job is not None else {}
+    if vary:
+        headers["Vary"] = "Accept"
     return Response(body, media_type=media_type, headers=headers)
 
 

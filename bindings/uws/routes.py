@@ -33,6 +33,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jobtrail.base.errors import Conflict, Forbidden, Gone, InputError, NotFound
+from jobtrail.bindings.uws import pages
 from jobtrail.bindings.uws.documents import (
     JobList,
     base_url,
@@ -273,7 +274,10 @@ async def job_list(request: AppRequest) -> Response:
     )
     if len(found) > most:  # all the jobs, as the spec says, are too many: its LAST= instead
         return _see(_with_last(request, the_list, params, most))
-    return respond(jobs_document(request, the_list, found))
+    if pages.wants_html(request):
+        chosen = [p.upper() for p in params.all("phase")]
+        return pages.answer(pages.jobs_page(request, the_list, found, chosen))
+    return respond(jobs_document(request, the_list, found), vary=True)
 
 
 def _with_last(request: AppRequest, the_list: JobList, params: Params, most: int) -> str:
@@ -356,7 +360,9 @@ async def job(request: AppRequest) -> Response:
     if wait is not None and future is not None:
         found = await _wait(request, found, wait, params.one("phase"), future)
     await with_files(request, found)
-    return respond(job_document(request, the_list, found), found)
+    if pages.wants_html(request):
+        return pages.answer(pages.job_page(request, the_list, found), found)
+    return respond(job_document(request, the_list, found), found, vary=True)
 
 
 async def _wait(

@@ -147,11 +147,13 @@ def test_query_formats(
 def test_query_from_a_file_and_a_malformed_query(
     data: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "empty.nq").write_text("")
+    assert main(["load", str(tmp_path / "empty.nq"), "--store", data]) == 0  # an empty store
     (tmp_path / "q.rq").write_text("ASK { ?s ?p ?o }")
     assert main(["query", f"@{tmp_path / 'q.rq'}", "--store", data]) == 0
     assert capsys.readouterr().out.strip() == "false"
     assert main(["query", "SELECT ?x WHERE { ?x ?y }", "--store", data]) == 2
-    assert "error at 1:" in capsys.readouterr().err
+    assert "syntax error at line 1, column 26:" in capsys.readouterr().err
 
 
 def test_validate_files_and_the_store(

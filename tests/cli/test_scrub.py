@@ -82,7 +82,7 @@ def test_the_key_beside_the_store_is_the_servers(tmp_path: Path) -> None:
 
 def test_no_store_there_is_refused(tmp_path: Path) -> None:
     missing = jobtrail("scrub", "--store", str(tmp_path / "nothing"), cwd=tmp_path)
-    assert missing.returncode == 2 and "there is no store at" in missing.stderr
+    assert missing.returncode == 2 and "no store at" in missing.stderr
     assert not (tmp_path / "nothing").exists()
 
 

@@ -98,6 +98,9 @@ def assert_only_safe_links(page: str) -> None:
         ("/messages", "application/atom+xml"),
         ("/no/such/thing", "application/problem+json"),
         ("/static/jobtrail.css", "text/css"),
+        ("/openapi", "text/html"),
+        ("/openapi.json", "application/json"),
+        ("/static/swagger-ui/jobtrail-swagger.js", "text/javascript"),
     ],
 )
 def test_safety_headers_on_every_response(client: httpx.Client, path: str, accept: str) -> None:

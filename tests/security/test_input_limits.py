@@ -7,6 +7,7 @@ For every refused input: a 4xx, a message naming the limit or the field, and not
 from __future__ import annotations
 
 import base64
+import html
 import http.client
 import io
 import json
@@ -16,9 +17,11 @@ import tarfile
 import time
 import zipfile
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import docx
 import httpx
+import lxml.html
 import pytest
 import rdflib
 from lxml import etree
@@ -296,6 +299,76 @@ def test_a_trace_with_characters_xml_cannot_carry_stays_well_formed(client: http
     for accept in ("application/rdf+xml", "text/html"):
         found = client.get("/trace/TDR-2026-CTRL", headers={"Accept": accept})
         well_formed(found, "rdfxml" if "xml" in accept else "html")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "<script>alert(1)</script>",
+        'TDR-"quoted"',
+        "a b\tc",
+        "\x00",
+        "line\nbreak",
+        "urn:uuid:",
+        "urn:uuid:not-a-uuid",
+        "javascript:alert(1)",
+        "http://",
+        "https://example.org/<x>",
+        "\ufffe",
+        "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),
+        "%",
+        "../../etc/passwd",
+        "{}\\^`|",
+    ],
+)
+def test_an_odd_trace_key_is_a_4xx_naming_it(client: httpx.Client, key: str) -> None:
+    for accept in ("text/html", "application/problem+json", "image/svg+xml"):
+        search = client.get("/trace", params={"key": key}, headers={"Accept": accept})
+        assert 400 <= search.status_code < 500, (key, search.status_code, search.text[:500])
+        path = client.get(f"/trace/{quote(key, safe='')}", headers={"Accept": accept})
+        assert 400 <= path.status_code < 500, (key, path.status_code, path.text[:500])
+        if search.headers["content-type"].startswith("text/html"):
+            assert "<script>" not in search.text.split("<main>", 1)[1]
+
+
+def test_a_huge_trace_key_is_refused_saying_how_long_it_may_be(client: httpx.Client) -> None:
+    key = "TDR-" + "9" * 20_000
+    search = client.get("/trace", params={"key": key}, headers={"Accept": "application/json"})
+    assert search.status_code == 400 and "1,000 characters" in search.text, search.text[:500]
+    path = client.get(f"/trace/{key}", headers={"Accept": "application/problem+json"})
+    assert path.status_code == 400 and "1,000 characters" in path.text, path.text[:500]
+    way_too_long = client.get("/trace", params={"key": "x" * 60_000})
+    assert 400 <= way_too_long.status_code < 500
+
+
+def test_markup_in_a_producer_name_or_reference_stays_inert_in_a_trace(
+    client: httpx.Client,
+) -> None:
+    doc = json.loads(tre_message())
+    doc["UUIDs"] = [{"TDR-UUID": "3c7e1d2b-9f4a-4c8e-b1a2-6d5f4e3c2b1a"}]
+    evil = '"><script>alert("ref")</script>'
+    doc["parameters"] = {"TDR": {"reference": f"TDR-2026-{evil}"}}
+    doc["producer"] = {**doc["producer"], "name": '<script>alert("p")</script>"', "process": "'&"}
+    doc["timestamp"] = "1790000000"  # the newest: on the landing page's recent keys
+    r = client.post("/messages", json=doc, headers=PRODUCER)
+    assert r.status_code == 201, r.text[:2000]
+    key = quote(f"TDR-2026-{evil}", safe="")
+    svg = client.get(f"/trace/{key}.svg")
+    assert svg.status_code == 200, svg.text[:500]
+    root = etree.fromstring(svg.content)  # well-formed
+    assert not root.xpath("//*[local-name()='script']")
+    assert not [a for e in root.iter() for a in e.attrib if a.lower().startswith("on")]
+    titles = " ".join(root.xpath("//*[local-name()='title']/text()"))
+    assert '<script>alert("p")</script>"' in titles and evil in titles  # shown as text
+    for url in (f"/trace/{key}", "/trace", f"/trace?key={key}"):
+        page = client.get(url, headers={"Accept": "text/html"}, follow_redirects=True)
+        assert page.status_code == 200, (url, page.text[:500])
+        dom = lxml.html.fromstring(page.text)
+        assert not dom.xpath("//script"), url
+        assert not [a for e in dom.iter() for a in e.attrib if a.lower().startswith("on")], url
+        assert "<script>" not in page.text, url
+    text = lxml.html.fromstring(client.get(f"/trace/{key}.html").text).text_content()
+    assert evil in text and '<script>alert("p")</script>"' in text
 
 
 @pytest.mark.parametrize(
@@ -680,3 +753,93 @@ def test_message_filters_with_sparql_syntax_are_plain_text(
     page = client.get("/messages.html", params={name: value})
     assert page.status_code == 200, page.text[:500]
     assert "No message is kept by these filters" in page.text
+
+
+@pytest.mark.parametrize("path", ["/openapi.json", "/openapi"])
+def test_the_api_description_takes_no_input(client: httpx.Client, path: str) -> None:
+    """Its query, a strange Accept and a body change nothing; writes are 405, never a 500."""
+    plain = client.get(path)
+    odd = client.get(path, params={"x": "<script>", "url": "https://evil.example/spec.json"},
+                     headers={"Accept": "image/png;q=abc, */*;q=0.1"})  # fmt: skip
+    assert plain.status_code == odd.status_code == 200
+    assert odd.content == plain.content
+    assert b"evil.example" not in odd.content
+    for method in ("POST", "PUT", "DELETE"):
+        answer = client.request(method, path, content=b"x" * 1000)
+        assert answer.status_code == 405, f"{method} {path}: {answer.status_code}"
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"query": ["a", "b"]}, "query is given 2 times"),
+        ({"format": ["csv"]}, "'format'"),
+        ({"query": ["x"], "<script>": ["1"]}, "'<script>'"),
+    ],
+)
+def test_the_plain_sparql_form_refuses_other_input_naming_it(
+    client: httpx.Client, params: dict[str, list[str]], named: str
+) -> None:
+    r = client.get("/sparql/form", params=params, headers={"Accept": "text/html"})
+    assert r.status_code == 400, r.text[:500]
+    assert named in html.unescape(r.text)
+    assert "<script>" not in r.text  # named, escaped
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/html;q=abc", "text/html;q=2", "*/*;q=0", "text/*", "a/b, text/html;q=0.1"]
+)
+def test_uws_answers_any_accept_without_a_500(client: httpx.Client, accept: str) -> None:
+    r = client.get("/uws/Fixity", headers={"Accept": accept})
+    assert r.status_code == 200, r.text[:500]
+    kind = r.headers["content-type"]
+    assert kind.startswith(("application/xml", "text/html")), kind
+
+
+@pytest.mark.parametrize(
+    "content_type, body, status, words",
+    [
+        ("application/x-www-form-urlencoded", b"action=explode", 400, "action='explode'"),
+        ("application/x-www-form-urlencoded", b"", 400, "no action given"),
+        ("application/x-www-form-urlencoded", b"action=%FF%FE", 400, "is not something"),
+        ("application/x-www-form-urlencoded", b"action=\xff\xfe", 400, "not UTF-8"),
+        ("application/x-www-form-urlencoded", b"action=" + b"a" * 20_000, 413, "over the limit"),
+        ("application/json", b'{"action": "abort"}', 415, "is a form"),
+        ("multipart/form-data; boundary=x", b"--x--", 415, "is a form"),
+    ],
+)
+def test_a_job_page_form_that_asks_nothing_known_is_a_4xx(
+    job_client: httpx.Client,
+    documents: DocumentServer,
+    content_type: str,
+    body: bytes,
+    status: int,
+    words: str,
+) -> None:
+    """POST /jobs/{id} (the job page's abort and delete buttons): bad input names the problem,
+    and the job is as it was."""
+    alice = {"Authorization": "Basic " + base64.b64encode(b"alice:wonderland").decode()}
+    url = documents.put("/limits/form.txt", b"form\n", "text/plain")
+    job = job_client.post(
+        "/jobs?profile=Fixity", content=url, headers={**alice, "Content-Type": "text/plain"}
+    )
+    assert job.status_code == 201, job.text
+    before = wait_done(job_client, job.text, headers={"Accept": "text/turtle", **alice})
+    r = job_client.post(
+        job.text,
+        content=body,
+        headers={"Content-Type": content_type, "Accept": "text/plain", **alice},
+    )
+    assert r.status_code == status, r.text[:2000]
+    assert words.lower() in r.text.lower(), r.text[:2000]
+    after = job_client.get(job.text, headers={"Accept": "text/turtle", **alice})
+    assert after.status_code == before.status_code == 303  # completed, and still there
+
+
+def test_a_job_page_form_for_no_job_is_404(job_client: httpx.Client) -> None:
+    r = job_client.post(
+        "/jobs/no-such-job",
+        content="action=delete",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
+    )
+    assert r.status_code == 404, r.text

@@ -368,6 +368,7 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "job-sif-graph": _per_job("{job}/sif", "text/turtle", "sif"),
     "job-as-mcma-json": _per_job("{job}", "application/json", "mcma", "fims"),
     "uws-job": _per_job("/uws/{list}/{id}"),
+    "uws-job-html": _per_job("/uws/{list}/{id}", "text/html"),  # the page for a browser
     "uws-parameters": _per_job("/uws/{list}/{id}/parameters"),
     "uws-runid": _per_job("/uws/{list}/{id}/runid"),
     "mcma-job": _per_job("/mcma/jobs/{id}"),
@@ -428,11 +429,15 @@ LISTS: dict[str, Listing] = {
     "jobs-html": Listing("/jobs", "text/html", _all),
     "uws-fixity": Listing("/uws/fixity", None, lambda j: j.profile == "Fixity"),
     "uws-transfer": Listing("/uws/transfer", None, lambda j: j.profile == "Transfer"),
+    "uws-fixity-html": Listing("/uws/fixity", "text/html", lambda j: j.profile == "Fixity"),
     "mcma-jobs": Listing("/mcma/jobs", None, _all),
     "sif-jobs": Listing("/sif/jobs/Transfers", None, lambda j: j.profile == "Transfer"),
     "messages-atom": Listing("/messages", "application/atom+xml", _all, paged=True),
     "messages.ttl": Listing("/messages.ttl", None, _all, paged=True),
     "messages.html": Listing("/messages.html", None, _all, paged=True),
+    # the recent keys on the trace landing page: checked for what shows, none required
+    "trace-recent-html": Listing("/trace", "text/html", lambda _: False),
+    "trace-recent-json": Listing("/trace.json", None, lambda _: False),
 }
 FEEDS = {n for n, listing in LISTS.items() if listing.paged}
 
@@ -525,6 +530,26 @@ def test_a_trace_leaves_out_hops_the_caller_may_not_see(world: World, who: str) 
         assert hopped, f"{who} traces none of the jobs they may see"
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_trace_search_finds_only_what_the_caller_may_see(world: World, who: str) -> None:
+    """`/trace?key=` goes to a job's trace for whom may see it; to anyone else it is not
+    there (404), and neither the not-found page nor the recent keys show any of it."""
+    caller = CALLERS[who]
+    for job in world.jobs:
+        url = f"/trace?key={job.id}"
+        r = world.get(caller, "/trace", "text/html", key=job.id)
+        world.check_hidden(caller, r, url)
+        wanted = 303 if caller.may_see(job.owner) else 404
+        assert r.status_code == wanted, f"{who} GET {url}: {r.status_code} {r.text[:300]}"
+        if wanted == 303:
+            assert r.headers["location"] == f"/trace/{job.id}"
+    recent = world.get(caller, "/trace.json")
+    world.check_hidden(caller, recent, "/trace.json")
+    keys = [k["key"] for k in recent.json()["recent"]]
+    if "*" in caller.sees:  # positive control: the creation of some job is among the newest
+        assert any(k.startswith("urn:uuid:") for k in keys), keys
+
+
 def _public_pages(w: World) -> list[str]:
     """Pages of provenance (nobody's) that ann's jobs' graphs point at: their incoming links."""
     private = {g for j in w.jobs for g in j.graphs} | {j.iri for j in w.jobs}
@@ -601,6 +626,19 @@ def test_sparql_and_named_queries_see_only_what_the_caller_may(world: World, who
         assert found.json()["results"]["bindings"], "the copy holds the loaded provenance"
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_sparql_pages_say_which_store_the_caller_queries(world: World, who: str) -> None:
+    """/sparql (YASGUI) and /sparql/form hold no data; each says whether the caller's
+    queries run over the whole store or the public copy, as /sparql decides it."""
+    caller = CALLERS[who]
+    whole = "*" in caller.sees
+    for url in ("/sparql", "/sparql/form"):
+        r = world.get(caller, url, "text/html")
+        assert r.status_code == 200, f"{who} GET {url}: {r.status_code} {r.text[:300]}"
+        assert ("public copy" in r.text) is not whole, f"{who} GET {url}"
+        world.check_hidden(caller, r, url)
+
+
 def test_sparql_posted_sees_the_public_copy_too(world: World) -> None:
     for who in ("anonymous", "ann", "bob", "pass", "producer"):
         caller = CALLERS[who]
@@ -661,6 +699,19 @@ def test_the_graph_store_is_written_by_the_admin_only(world: World, who: str) ->
             assert r.status_code in (401, 403), f"{who}: {r.status_code} {r.text[:300]}"
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_api_description_is_the_same_for_everyone(world: World, who: str) -> None:
+    """/openapi.json and /openapi describe routes, never data: one answer for every caller,
+    holding no job, no record and no secret."""
+    caller = CALLERS[who]
+    for path in ("/openapi.json", "/openapi"):
+        mine = world.get(caller, path)
+        anyone = world.get(CALLERS["anonymous"], path)
+        assert mine.status_code == 200, f"{who} GET {path}: {mine.status_code}"
+        assert mine.content == anyone.content, f"{who} GET {path} differs from anonymous"
+        world.check_hidden(CALLERS["anonymous"], mine, path)
+
+
 def test_no_secret_is_in_the_store(world: World) -> None:
     """Everything the store holds (the admin's CONSTRUCT over every graph): no secret used."""
     query = "CONSTRUCT { ?s ?p ?o } WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
@@ -710,6 +761,8 @@ class Change:
 
 CHANGES = {
     "jobs-delete": Change("uws", "DELETE", "{job}"),
+    "jobs-page-abort": Change("uws", "POST", "{job}", data={"action": "abort"}),  # its forms
+    "jobs-page-delete": Change("uws", "POST", "{job}", data={"action": "delete"}),
     "uws-runid": Change("uws", "POST", "/uws/fixity/{id}", data={"RUNID": "x"}),
     "uws-parameter": Change("uws", "POST", "/uws/fixity/{id}/parameters", data={"x": "y"}),
     "uws-abort": Change("uws", "POST", "/uws/fixity/{id}/phase", data={"PHASE": "ABORT"}),
@@ -764,6 +817,10 @@ def test_a_deleted_job_stays_its_owners(world: World) -> None:
     status = {who: world.get(CALLERS[who], iri, "text/turtle").status_code for who in CALLERS}
     wanted = {who: 410 if c.may_see("ann") else 403 for who, c in CALLERS.items()}
     assert status == {**wanted, "anonymous": 401}
+    page = {who: world.get(CALLERS[who], iri, "text/html") for who in CALLERS}
+    assert {who: r.status_code for who, r in page.items()} == {**wanted, "anonymous": 401}
+    for who, r in page.items():  # the job page of a deleted job: its history, to whom may see
+        assert ("job-history" in r.text) == (r.status_code == 410), (who, r.text[:300])
 
 
 # --- read_login: every read needs credentials -----------------------------------------------
@@ -801,5 +858,9 @@ def test_with_read_login_anonymous_reads_nothing_but_the_definitions(tmp_path: P
             mine = c.get(path, params=params, headers=ANN.headers)
             if mine.status_code != 200:
                 wrong.append(f"ann GET {path}: {mine.status_code} {mine.text[:200]}")
-        wrong += [f"anonymous GET {p}" for p in ("/", "/health", "/vocab") if c.get(p).is_error]
+        wrong += [
+            f"anonymous GET {p}"
+            for p in ("/", "/health", "/vocab", "/openapi", "/openapi.json")
+            if c.get(p).is_error
+        ]
         assert not wrong, "\n".join(wrong)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -208,3 +210,115 @@ def test_a_server_process_killed_again_and_again_is_started_again_each_time(
     finally:
         supervisor.terminate()
         supervisor.wait(timeout=30)
+
+
+def _jobtrail(*args: str) -> list[str]:
+    return [sys.executable, "-m", "jobtrail.cli", *args]
+
+
+_PLAIN = {k: v for k, v in os.environ.items() if not k.startswith("JOBTRAIL_")}
+
+
+def test_serve_on_another_port_serves_the_base_the_store_was_minted_under(tmp_path: Path) -> None:
+    """`serve --port N` over a store loaded under the default base: its messages dereference
+    (they were all 404 when the server took http://127.0.0.1:N/ as its base), and it says why;
+    "ready" comes once the port answers."""
+    data = tmp_path / "data"
+    load = _jobtrail("load", str(EXAMPLES_DIR), "--store", str(data), "--silent")
+    subprocess.run(load, check=True, env=_PLAIN)
+    message = subprocess.run(
+        _jobtrail(
+            "query", "--store", str(data), "--format", "csv", "SELECT ?m { ?m a jt:Message }"
+        ),
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_PLAIN,
+    ).stdout.split()[1]
+    assert message.startswith("http://127.0.0.1:8000/messages/")
+    port = free_port()
+    server = subprocess.Popen(
+        _jobtrail("serve", "--store", str(data), "--port", str(port)),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_PLAIN,
+    )
+    said = _lines(server)
+    try:
+        ready = _until(
+            lambda: next((line for line in said if "ready" in line), None), 60, f"no ready: {said}"
+        )
+        assert f"jobtrail ready: open http://127.0.0.1:{port}/" in ready
+        path = message.removeprefix("http://127.0.0.1:8000/")
+        answer = httpx.get(f"http://127.0.0.1:{port}/{path}", timeout=10)  # at once: it is ready
+        assert answer.status_code == 200, answer.text
+        text = "".join(said)
+        assert "under http://127.0.0.1:8000/: the base URL its IRIs were minted under" in text
+        assert f"it answers at http://127.0.0.1:{port}/, and the links between" in text
+        assert text.index("serving the store") < text.index("ready")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # another base given for it: refused before anything starts, naming the fix
+    refused = subprocess.run(
+        _jobtrail("serve", "--store", str(data), "--port", str(port))
+        + ["--base-url", f"http://127.0.0.1:{port}/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_PLAIN,
+    )
+    assert refused.returncode == 2
+    assert "holds IRIs minted under http://127.0.0.1:8000/" in refused.stderr
+    assert "leave out --base-url" in refused.stderr and "ready" not in refused.stderr
+
+
+def test_no_ready_from_a_server_that_cannot_listen(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            _jobtrail("serve", "--store", str(tmp_path / "data"), "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_PLAIN,
+        )
+    assert done.returncode != 0
+    assert "address already in use" in done.stderr
+    assert "jobtrail ready" not in done.stderr, done.stderr
+
+
+def test_a_404_under_another_base_than_the_stores_names_the_stores(oxigraph_server: str) -> None:
+    """Someone empties a shared remote store and loads it again under another base while a
+    server runs over it: the server's 404 says which base the store's IRIs are under now."""
+    from jobtrail.store import open_store
+
+    with open_store(oxigraph_server) as remote:
+        remote.update("DROP ALL")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    env = {**_PLAIN, "JOBTRAIL_KEY_FILE": str(Path(tempfile.mkdtemp()) / "key")}
+    server = subprocess.Popen(
+        _jobtrail("serve", "--store", oxigraph_server, "--port", str(port)),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    said = _lines(server)
+    try:
+        _until(lambda: any("ready" in line for line in said), 60, f"no ready: {said}")
+        with open_store(oxigraph_server) as remote:
+            remote.update("DROP ALL")
+        other = "http://archive.example/jt/"
+        load = _jobtrail("load", str(EXAMPLES_DIR), "--store", oxigraph_server, "--silent")
+        subprocess.run([*load, "--base-url", other], check=True, env=_PLAIN)
+        answer = httpx.get(base + "producers/TDR/consignment-export/INT", timeout=10)
+        assert answer.status_code == 404
+        assert f"this server's base URL is {base}" in answer.text
+        assert f"the store holds IRIs minted under {other}" in answer.text
+        assert f"--base-url {other}" in answer.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -252,7 +252,6 @@ def test_the_atom_resource_map_reads_as_ore_1_0(client: httpx.Client, completed:
         ("text/turtle", ".ttl"),
         ("application/ld+json", ".jsonld"),
         (None, ".atom"),  # the seed: Atom by default
-        ("text/html,application/xhtml+xml;q=0.9", ".html"),
     ],
 )
 def test_a_completed_job_redirects_to_the_format_asked_for(
@@ -262,6 +261,13 @@ def test_a_completed_job_redirects_to_the_format_asked_for(
     answer = client.get(completed, headers=headers)
     assert answer.status_code == 303
     assert answer.headers["Location"] == completed + location
+
+
+def test_a_browser_gets_the_job_page_not_a_redirect(client: httpx.Client, completed: str) -> None:
+    """HTML is the job page (test_job_page.py), 200; its resource map stays at {job}.html."""
+    answer = client.get(completed, headers={"Accept": "text/html,application/xhtml+xml;q=0.9"})
+    assert answer.status_code == 200 and "job-history" in answer.text
+    assert f'href="{completed}.html"' in answer.text
 
 
 def test_no_format_fits_is_406_listing_what_is_offered(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import lxml.html
 import pyoxigraph as ox
 import pytest
 import rdflib
@@ -166,3 +167,71 @@ def test_head_etag_and_conditional_get(served: str, path: str) -> None:
     assert again.status_code == 304 and again.content == b""
     other = httpx.get(served + path, headers={"If-None-Match": '"other"'})
     assert other.status_code == 200
+
+
+# --- our own terms resolve here, and read as a person wants them --------------------------------
+
+OURS = tuple(f"https://w3id.org/jobtrail/{n}" for n in ("vocab", "status", "shapes"))
+
+
+def _page(served: str, path: str) -> lxml.html.HtmlElement:
+    r = httpx.get(served + path.lstrip("/"), headers={"Accept": "text/html"}, timeout=30)
+    assert r.status_code == 200, (path, r.text[:300])
+    return lxml.html.fromstring(r.text)
+
+
+def _first_message(served: str) -> str:
+    feed = rdflib.Graph().parse(
+        data=httpx.get(served + "messages.ttl?size=50").text, format="turtle"
+    )
+    messages = sorted(str(s) for s in feed.subjects(RDF.type, JT.Message))
+    return next(m for m in messages if "/messages/" in m)
+
+
+def test_links_to_our_terms_resolve_on_this_server(served: str) -> None:
+    """On the vocabulary, shapes, term and message pages, every link to one of our terms is
+    to its page here (never w3id.org), and each of those pages answers."""
+    message = _first_message(served)
+    pages = ["/vocab", "/shapes", "/vocab/Job", "/vocab/parameterSet", "/vocab/status/uws"]
+    pages.append(message.removeprefix(served.rstrip("/")))
+    local: set[str] = set()
+    for path in pages:
+        doc = _page(served, path)
+        hrefs = [a.get("href") for a in doc.iter("a")]
+        off_site = [h for h in hrefs if h.startswith(OURS)]
+        assert not off_site, (path, off_site[:5])
+        local |= {h for h in hrefs if h.startswith(("/vocab/", "/shapes#"))}
+    assert "/vocab/Message" in local and "/vocab/status/uws/PENDING" in local
+    shapes = {e.get("id") for e in _page(served, "/shapes").iter() if e.get("id")}
+    for href in sorted(local):
+        if href.startswith("/shapes#"):
+            assert href.removeprefix("/shapes#") in shapes, href
+        else:
+            assert httpx.get(served + href.lstrip("/"), timeout=30).status_code == 200, href
+
+
+def test_a_term_page_says_label_domain_range_and_where_it_is_used(served: str) -> None:
+    doc = _page(served, "/vocab/parameterSet")
+    summary = doc.xpath("//section[@class='term-summary']")[0]
+    rows = {tr.findtext("th"): [a.get("href") for a in tr.iter("a")] for tr in summary.iter("tr")}
+    assert "parameter set" in summary.text_content()
+    assert rows["domain"] == ["/vocab/Message"] and rows["range"] == ["/vocab/ParameterSet"]
+    assert "/shapes#TREMessage" in rows["used by the shapes"]
+    job = _page(served, "/vocab/Job").xpath("//section[@class='term-summary']")[0]
+    rows = {tr.findtext("th"): [a.get("href") for a in tr.iter("a")] for tr in job.iter("tr")}
+    assert "/vocab/phase" in rows["properties with this domain"]
+    assert "/vocab/AmeJob" in rows["subclasses"]
+    scheme = _page(served, "/vocab/status/uws").xpath("//section[@class='term-summary']")[0]
+    rows = {tr.findtext("th"): [a.get("href") for a in tr.iter("a")] for tr in scheme.iter("tr")}
+    assert "/vocab/status/uws/EXECUTING" in rows["members"] and len(rows["members"]) >= 8
+    concept = _page(served, "/vocab/status/uws/PENDING").xpath("//section")[0]
+    rows = {tr.findtext("th"): [a.get("href") for a in tr.iter("a")] for tr in concept.iter("tr")}
+    assert rows["in scheme"] == ["/vocab/status/uws"]
+
+
+def test_sh_in_lists_read_as_their_values(served: str) -> None:
+    page = httpx.get(served + "shapes.html").text
+    doc = lxml.html.fromstring(page)
+    lists = [e.text_content() for e in doc.xpath("//span[@class='rdf-list']")]
+    assert any(v.startswith("NEW, QUEUED, RUNNING") and "Canceled" in v for v in lists), lists
+    assert "_:" not in doc.text_content() and "rdf:first" not in page

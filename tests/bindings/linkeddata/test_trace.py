@@ -6,13 +6,23 @@ JSON-LD, lxml for the SVG.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import random
+import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
 
 import httpx
+import lxml.html
 import pytest
 import rdflib
+from jobtrail.bindings.linkeddata import tracegraph
 from lxml import etree
 from prov.model import (
     ProvActivity,
@@ -26,7 +36,14 @@ from prov.model import (
 )
 
 from tests.bindings.jobservice.test_jobs import docx_bytes, wait_done
-from tests.conftest import EXAMPLES_DIR, DocumentServer
+from tests.conftest import (
+    CHROMIUM,
+    EXAMPLES_DIR,
+    PRODUCER,
+    DocumentServer,
+    headless_chromium,
+    jobtrail_server,
+)
 
 KEY = "TDR-2021-GW3"
 PROV = rdflib.Namespace("http://www.w3.org/ns/prov#")
@@ -152,9 +169,9 @@ def test_the_html_timeline_and_the_svg_graph(client: httpx.Client) -> None:
     svg = client.get(f"/trace/{KEY}.svg")
     assert svg.headers["content-type"].startswith("image/svg+xml")
     root = etree.fromstring(svg.content)
-    ns = {"s": "http://www.w3.org/2000/svg"}
-    assert len(root.findall(".//s:rect", ns)) == 6
-    assert len(root.findall(".//s:line[@marker-end]", ns)) == 6
+    assert len(root.findall(".//s:rect[@class='hop']", SVG_NS)) == 6
+    assert len(root.findall(".//s:polyline[@class='informed']", SVG_NS)) == 6
+    _drawn_apart(root)
 
 
 def test_an_unknown_key_is_404(client: httpx.Client) -> None:
@@ -183,3 +200,243 @@ def test_the_command_line_trace(served: str, tmp_path_factory: pytest.TempPathFa
         [*jobtrail, "trace", "NOPE-1", "--store", str(store)], capture_output=True, text=True
     )
     assert missing.returncode != 0 and "NOPE-1" in missing.stderr
+
+
+# --- the landing page, the search, and a long chain drawn -------------------------------------
+
+SVG_NS = {"s": "http://www.w3.org/2000/svg"}
+LONG = "TDR-2026-L50"
+LANES = ("TDR", "TRE", "DRI", "Caselaw", "Access")
+PROCESSES = {
+    "TDR": "consignment-export",
+    "TRE": "receive-and-validate-bag-with-a-rather-long-process-name",
+    "DRI": "dri-sip-export",
+    "Caselaw": "caselaw-export",
+    "Access": "access-retry",
+}
+
+
+def long_chain(n: int = 50, reference: str = LONG, seed: int = 0) -> list[bytes]:
+    """`n` TRE messages making one chain: each carries the UUIDs of those before it and adds
+    one, hopping across five producers (right, left and within a lane); the last three branch
+    off hop 10. Hop 7 reports errors and hop 12 was retried."""
+    rng = random.Random(seed)
+    uuids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(n)]
+    bodies = []
+    for k in range(n):
+        lane = LANES[(k * 2) % len(LANES)] if k % 6 else LANES[((k - 1) * 2) % len(LANES)]
+        carried = uuids[: k + 1] if k < n - 3 else [*uuids[:10], uuids[k]]
+        params: dict[str, object] = {
+            "reference": reference,
+            "number-of-retries": "2" if k == 11 else "0",
+        }
+        if k == 6:
+            params["errors"] = [{"error": "validation failed"}, {"error": "checksum mismatch"}]
+        doc = {
+            "version": "1.0.0",
+            "timestamp": str(1700000000 + 60 * k),
+            "UUIDs": [{f"{lane}-UUID": u} for u in carried],
+            "producer": {
+                "name": lane,
+                "process": PROCESSES[lane],
+                "type": "judgment",
+                "environment": "INT",
+            },
+            "parameters": {lane: params},
+        }
+        bodies.append(json.dumps(doc).encode())
+    return bodies
+
+
+def post_all(base: str, bodies: list[bytes]) -> list[str]:
+    with httpx.Client(base_url=base, timeout=30, headers=PRODUCER) as c:
+        iris = []
+        for body in bodies:
+            r = c.post("/messages", content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 201, r.text[:2000]
+            iris.append(r.headers["Location"])
+    return iris
+
+
+@pytest.fixture(scope="module")
+def long_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with jobtrail_server(tmp_path_factory.mktemp("trace-long") / "data") as base:
+        post_all(base, long_chain())
+        yield base
+
+
+def _segments(points: str) -> list[tuple[float, float, float, float]]:
+    xy = [tuple(float(v) for v in p.split(",")) for p in points.split()]
+    return [(a[0], a[1], b[0], b[1]) for a, b in itertools.pairwise(xy)]
+
+
+def _crosses(segment: tuple[float, float, float, float], box: etree._Element) -> bool:
+    """Whether an axis-parallel segment meets the rectangle (edges included)."""
+    x1, y1, x2, y2 = segment
+    rx, ry = float(box.get("x")), float(box.get("y"))
+    rw, rh = float(box.get("width")), float(box.get("height"))
+    assert x1 == x2 or y1 == y2, f"an arrow segment is not straight: {segment}"
+    return (
+        min(x1, x2) <= rx + rw
+        and max(x1, x2) >= rx
+        and min(y1, y2) <= ry + rh
+        and max(y1, y2) >= ry
+    )
+
+
+def _drawn_apart(root: etree._Element) -> None:
+    """No arrow passes through a box but its own two; it starts and ends on their edges."""
+    boxes = {
+        g.get("id"): g.find(".//s:rect[@class='hop']", SVG_NS)
+        for g in root.iterfind(".//s:g", SVG_NS)
+    }
+    boxes = {k: v for k, v in boxes.items() if k and k.startswith("box-")}
+    hop_rects = root.findall(".//s:rect[@class='hop']", SVG_NS)
+    assert len(boxes) == len(hop_rects)
+    for arrow in root.iterfind(".//s:polyline[@class='informed']", SVG_NS):
+        ends = {arrow.get("data-from"), arrow.get("data-to")}
+        assert ends <= boxes.keys()
+        segments = _segments(arrow.get("points"))
+        for name, box in boxes.items():
+            for i, segment in enumerate(segments):
+                if name in ends and i in (0, len(segments) - 1):
+                    continue  # leaving or entering its own box
+                assert not _crosses(segment, box), f"{arrow.get('points')} crosses {name}"
+        first, last = segments[0], segments[-1]
+        assert _crosses((first[0], first[1], first[0], first[1]), boxes[arrow.get("data-from")])
+        assert _crosses((last[2], last[3], last[2], last[3]), boxes[arrow.get("data-to")])
+
+
+def test_a_50_hop_svg_is_readable(long_served: str) -> None:
+    with httpx.Client(base_url=long_served, timeout=30) as c:
+        hops = c.get(f"/trace/{LONG}").json()["hops"]
+        svg = c.get(f"/trace/{LONG}.svg")
+    assert len(hops) == 50
+    root = etree.fromstring(svg.content)
+    assert root.get("viewBox") and len(root.get("viewBox").split()) == 4
+    assert root.get("width") in (None, "100%") and root.get("height") is None
+    _drawn_apart(root)
+    arrows = root.findall(".//s:polyline[@class='informed']", SVG_NS)
+    assert len(arrows) == sum(len(h["informedBy"]) for h in hops) == 49
+    boxes = root.findall(".//s:g[@id]", SVG_NS)
+    boxes = [g for g in boxes if g.get("id", "").startswith("box-")]
+    assert len(boxes) == 50
+    for g, hop in zip(sorted(boxes, key=lambda g: int(g.get("id")[4:])), hops, strict=True):
+        title = g.findtext("s:title", namespaces=SVG_NS)
+        assert hop["addedUUID"] in title and hop["message"] in title
+        assert hop["producer"]["process"] in title
+        width = float(g.find(".//s:rect", SVG_NS).get("width"))
+        for text in g.iterfind(".//s:text", SVG_NS):
+            assert len(text.text) * tracegraph.CHAR_W <= width - 12 + 0.1, text.text
+    lanes = root.findall(".//s:g[@class='lane']", SVG_NS)
+    assert len(lanes) == 5
+    long_lane = next(g for g in lanes if "rather-long" in g.findtext("s:title", namespaces=SVG_NS))
+    assert long_lane.findtext("s:text", namespaces=SVG_NS).endswith("…")  # cut, whole in title
+    legend = root.find(".//s:g[@class='legend']", SVG_NS)
+    assert legend is not None
+    said = " ".join(t.text for t in legend.iterfind("s:text", SVG_NS))
+    assert "errors" in said and "retried" in said and "informed" in said
+    fills = {r.get("fill") for r in legend.iterfind("s:rect", SVG_NS)}
+    assert {r.get("fill") for r in root.iterfind(".//s:rect[@class='hop']", SVG_NS)} <= fills
+    failed = next(
+        g for g in boxes if "validation failed" in g.findtext("s:title", namespaces=SVG_NS)
+    )
+    assert "failed" in failed.get("class")
+
+
+def test_the_html_trace_links_uuids_producers_messages_and_hops(long_served: str) -> None:
+    with httpx.Client(base_url=long_served, timeout=30) as c:
+        hops = c.get(f"/trace/{LONG}").json()["hops"]
+        page = c.get(f"/trace/{LONG}", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        doc = lxml.html.fromstring(page.text)
+        hrefs = [a.get("href") for a in doc.iter("a")]
+        ids = {e.get("id") for e in doc.iter() if e.get("id")}
+        fragments = [h[1:] for h in hrefs if h.startswith("#")]
+        assert {f"hop-{i}" for i in range(1, 51)} <= set(fragments)
+        assert set(fragments) <= ids  # every fragment link lands on its section
+        for hop in hops:
+            assert hop["message"] in hrefs
+            assert hop["producer"]["iri"] in hrefs
+            assert f"/trace/{quote(hop['addedUUID'], safe='')}" in hrefs
+        # the inline graph's boxes go to the rows
+        svg = doc.xpath("//figure//*[local-name()='svg']")[0]
+        box_links = [a.get("href") for a in svg.xpath(".//*[local-name()='a']")]
+        assert box_links == [f"#hop-{i}" for i in range(1, 51)]
+        # and they all resolve
+        assert c.get(hops[3]["message"], headers={"Accept": "text/html"}).status_code == 200
+        producer = c.get(hops[3]["producer"]["iri"], headers={"Accept": "text/html"})
+        assert producer.status_code == 200 and hops[3]["producer"]["name"] in producer.text
+        by_uuid = c.get(f"/trace/{quote(hops[20]['addedUUID'], safe='')}")
+        assert by_uuid.status_code == 200 and len(by_uuid.json()["hops"]) == 50
+
+
+def test_the_landing_page_searches_and_lists_recent_keys(long_served: str) -> None:
+    with httpx.Client(base_url=long_served, timeout=30) as c:
+        page = c.get("/trace", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        doc = lxml.html.fromstring(page.text)
+        form = doc.xpath("//form[@action='/trace']")[0]
+        assert form.get("method") == "get" and form.xpath(".//input[@name='key']")
+        assert f"/trace/{LONG}" in [a.get("href") for a in doc.iter("a")]  # newest first
+        recent = c.get("/trace.json").json()["recent"]
+        assert recent[0]["key"] == LONG and recent[0]["trace"] == f"/trace/{LONG}"
+        hops = c.get(f"/trace/{LONG}").json()["hops"]
+        added = hops[0]["addedUUID"]
+        for key, to in [
+            (LONG, f"/trace/{LONG}"),
+            (f"  {LONG} ", f"/trace/{LONG}"),
+            (added, f"/trace/{quote(added, safe='')}"),
+            (added.removeprefix("urn:uuid:"), f"/trace/{added.removeprefix('urn:uuid:')}"),
+            (hops[9]["message"], f"/trace/{LONG}#hop-10"),  # a message's IRI: its own row
+        ]:
+            found = c.get("/trace", params={"key": key})
+            assert found.status_code == 303, (key, found.text)
+            assert found.headers["Location"] == to
+        followed = c.get(
+            f"/trace?key={LONG}", headers={"Accept": "text/html"}, follow_redirects=True
+        )
+        assert followed.status_code == 200 and followed.text.count('<tr id="hop-') == 50
+
+
+def test_a_key_not_found_says_what_was_looked_for_and_what_is_close(long_served: str) -> None:
+    with httpx.Client(base_url=long_served, timeout=30) as c:
+        for url in ("/trace?key=TDR-2026-L51", "/trace/TDR-2026-L51"):
+            page = c.get(url, headers={"Accept": "text/html"})
+            assert page.status_code == 404
+            doc = lxml.html.fromstring(page.text)
+            assert "TDR-2026-L51" in doc.text_content()
+            assert f"/trace/{LONG}" in [a.get("href") for a in doc.iter("a")]  # did you mean
+            assert doc.xpath("//form[@action='/trace']//input[@name='key']/@value") == [
+                "TDR-2026-L51"
+            ]
+        problem = c.get("/trace/TDR-2026-L51", headers={"Accept": "application/problem+json"})
+        assert problem.status_code == 404 and LONG in problem.json()["closeMatches"]
+        unknown = c.get("/trace", params={"key": "https://example.org/not-a-message"})
+        assert unknown.status_code == 404
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+def test_a_50_hop_trace_in_headless_chromium(long_served: str, tmp_path: Path) -> None:
+    """The page as a person sees it; kept in $JOBTRAIL_SCREENSHOTS when that is set."""
+    where = Path(os.environ.get("JOBTRAIL_SCREENSHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    shots = []
+    for name, url in [
+        ("trace-50-hops.png", f"{long_served}trace/{LONG}"),
+        ("trace-50-hops-svg.png", f"{long_served}trace/{LONG}.svg"),
+        ("trace-landing.png", f"{long_served}trace"),
+    ]:
+        shot = where / name
+        result = subprocess.run(
+            headless_chromium(
+                tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2400", url
+            ),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert shot.stat().st_size > 10_000
+        shots.append(shot)
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)

@@ -55,6 +55,7 @@ def test_the_list_in_html(served: str) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
     assert '<a href="/queries/hops-of-reference">hops-of-reference</a>' in r.text
+    assert '<a href="/sparql#named=hops-of-reference">in the editor</a>' in r.text
     assert "<code>reference</code>" in r.text and "(string, required)" in r.text
     assert "Messages each producer emitted" in r.text or "messages each producer" in r.text
 

@@ -1,0 +1,215 @@
+"""OpenAPI declarations of the linked-data routes (web/openapi.py): dereferencing, the message
+feed and `POST /messages`, traces, the vocabulary, the shapes and the JSON-LD contexts."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from jobtrail.bindings.linkeddata import documents, feeds, trace
+from jobtrail.web import conneg
+from jobtrail.web.openapi import (
+    ANYONE,
+    NOT_MODIFIED,
+    PAGE,
+    RDF,
+    READ_ERRORS,
+    SIZE,
+    SUBMITTER,
+    Api,
+    Body,
+    Operation,
+    Param,
+    Reply,
+    ok,
+    ref,
+    see_other,
+)
+
+_TNA_ID = "https://nationalarchives.gov.uk/da-transform/tre/schemas/"
+
+
+def tna_schemas() -> dict[str, dict[str, Any]]:
+    """TNA's message schemas, vendored by the ingest layer (`ingest/tna_schemas/`), named
+    `tna-{file}`, their references to one another made local."""
+    folder = resources.files("jobtrail.ingest") / "tna_schemas"
+    out: dict[str, dict[str, Any]] = {}
+    for item in sorted(folder.iterdir(), key=lambda f: f.name):
+        if item.name.endswith(".json"):
+            text = item.read_text(encoding="utf-8")
+            text = text.replace(f'"{_TNA_ID}', '"#/components/schemas/tna-')
+            document = json.loads(text)
+            document.pop("$id", None)
+            document.pop("$schema", None)
+            out["tna-" + item.name.removesuffix(".json")] = document
+    return out
+
+
+_SCHEMAS = tna_schemas()
+_OUTCOME = {
+    "type": "object",
+    "properties": {
+        "source": {"type": "string"},
+        "outcome": {"enum": ["stored", "duplicate", "rejected"]},
+        "message": {"type": "string", "format": "uri", "description": "the message's IRI"},
+        "warnings": {"type": "array", "items": {"type": "object"}},
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "error": ref("Problem"),
+    },
+}
+_SCHEMAS["MessageOutcome"] = _OUTCOME
+_SCHEMAS["MessagesOutcome"] = {
+    "type": "object",
+    "properties": {
+        "stored": {"type": "integer"},
+        "duplicates": {"type": "integer"},
+        "rejected": {"type": "integer"},
+        "messages": {"type": "array", "items": ref("MessageOutcome")},
+    },
+}
+_MESSAGE = {
+    "description": "A TRE message (one of TNA's schemas; findings are warnings, not refusals) "
+    "or FIMS/MCMA JSON-LD",
+    "anyOf": [*(ref(name) for name in sorted(_SCHEMAS) if name.startswith("tna-")), {}],
+}
+
+_EXT = Param(
+    "ext",
+    "a format's extension: " + ", ".join(f.extension or "" for f in documents.FORMATS),
+    where="path",
+)
+
+API = Api(
+    {
+        ("GET", "/{path:path}"): Operation(
+            "The description of any resource minted under the base URL",
+            "Messages (`/messages/{sha256}`), producers (`/producers/…`), jobs' graphs, "
+            "anything stored under the base URL: every RDF syntax by `Accept` or an extension "
+            "(`.ttl .jsonld .rdf .n3 .nt .nq .trig .html`), with `ETag`, `Last-Modified`, "
+            "`Link: rel=alternate` and `Content-Location`. Another spelling of the path is "
+            "`301` to the one minted.",
+            params=(Param("path", "the resource's path below the base URL", where="path"),),
+            replies=(
+                ok("its description", RDF, headers=("ETag", "Link", "Content-Location")),
+                Reply(301, "to the path as minted", headers=("Location",)),
+                NOT_MODIFIED,
+            ),
+            errors=(*READ_ERRORS, 404),
+            security=ANYONE,
+        ),
+        ("GET", "/contexts/{name}"): Operation(
+            params=(Param("name", "`jobtrail` and the others the server uses", where="path"),),
+            replies=(ok("the context", ("application/ld+json",)),),
+            errors=(404,),
+        ),
+        ("GET", "/trace"): Operation(
+            description="The search box and the keys the newest messages the caller may see "
+            "state; `?key=` answers 303 to that key's trace (a message IRI: to its row).",
+            params=(Param("key", "a UUID, urn:uuid:…, reference, job id or message IRI"),),
+            replies=(ok("the recent keys", trace.INDEX_FORMATS), see_other("the key's trace")),
+            errors=(400, 404, 406),
+            security=ANYONE,
+        ),
+        ("GET", "/trace.{ext}"): Operation(
+            "The recent keys in the format of an extension (`.json`, `.html`)",
+            params=(_EXT,),
+            replies=(ok("the recent keys", trace.INDEX_FORMATS),),
+            errors=(404,),
+            security=ANYONE,
+        ),
+        ("GET", "/trace/{key:path}"): Operation(
+            description="Every hop of the chain a UUID, reference or job id belongs to, in "
+            "order; the format by `Accept` or an extension (`.json .provjson .html .svg .ttl "
+            ".jsonld .rdf .nt`). Hops of jobs the caller may not see are left out.",
+            params=(Param("key", "a UUID, a reference or a job id", where="path"),),
+            replies=(ok("the chain", trace.FORMATS, headers=("ETag", "Link")), NOT_MODIFIED),
+            errors=(*READ_ERRORS, 404),
+            security=ANYONE,
+        ),
+        ("GET", "/vocab"): Operation(
+            replies=(ok("the ontology and status schemes", documents.FORMATS),),
+            errors=(406,),
+        ),
+        ("GET", "/vocab.{ext}"): Operation(
+            "The vocabulary in the format of an extension",
+            params=(_EXT,),
+            replies=(ok("the ontology and status schemes", documents.FORMATS),),
+            errors=(404,),
+        ),
+        ("GET", "/vocab/{term:path}"): Operation(
+            params=(Param("term", "a term, a status scheme or a concept", where="path"),),
+            replies=(ok("its description", documents.FORMATS),),
+            errors=(404, 406),
+        ),
+        ("GET", "/shapes"): Operation(
+            replies=(ok("the shapes", documents.FORMATS),),
+            errors=(406,),
+        ),
+        ("GET", "/shapes.{ext}"): Operation(
+            "The SHACL shapes in the format of an extension",
+            params=(_EXT,),
+            replies=(ok("the shapes", documents.FORMATS),),
+            errors=(404,),
+        ),
+        ("GET", "/messages"): Operation(
+            description="Paged with RFC 5005 links; what the caller may see (jobs/visibility.py).",
+            params=(PAGE, SIZE),
+            replies=(ok("a page of messages", feeds.FORMATS, headers=("Link", "ETag")),),
+            errors=(*READ_ERRORS, 400),
+            security=ANYONE,
+        ),
+        ("GET", "/messages.{ext}"): Operation(
+            "The message feed in the format of an extension",
+            params=(
+                Param("ext", "`atom` or an RDF or HTML extension", where="path"),
+                PAGE,
+                SIZE,
+            ),
+            replies=(ok("a page of messages", feeds.FORMATS, headers=("Link",)),),
+            errors=(400, 401, 403, 404),
+            security=ANYONE,
+        ),
+        ("POST", "/messages"): Operation(
+            description="One message — TRE JSON (checked against TNA's schemas: findings are "
+            "warnings), FIMS/MCMA JSON-LD, `message/http`, any RDF syntax (its Content-Type, "
+            "else its first bytes, says which) — or JSON Lines, one message a line. A credential "
+            "speaks for the producers it names: another's message is `403`.",
+            body=Body(
+                (
+                    "application/json",
+                    conneg.JSONLD,
+                    "message/http",
+                    *conneg.RDF_FORMATS[:1],
+                    *conneg.RDF_FORMATS[2:],
+                    "application/jsonl",
+                    "application/x-ndjson",
+                ),
+                schema=_MESSAGE,
+            ),
+            replies=(
+                Reply(
+                    201,
+                    "stored (for JSON Lines: some stored); the body lists shape warnings",
+                    ("application/json",),
+                    {"anyOf": [ref("MessageOutcome"), ref("MessagesOutcome")]},
+                    ("Location",),
+                ),
+                Reply(
+                    200,
+                    "these bytes were stored before: nothing new",
+                    ("application/json",),
+                    {"anyOf": [ref("MessageOutcome"), ref("MessagesOutcome")]},
+                ),
+                Reply(
+                    422,
+                    "the shapes reject it: the SHACL report (JSON Lines: the lines rejected)",
+                    ("application/problem+json", "application/json"),
+                ),
+            ),
+            errors=(400, 401, 403, 415, 503, 507),
+            security=SUBMITTER,
+        ),
+    },
+    _SCHEMAS,
+)
