@@ -30,6 +30,28 @@ from jobtrail.web.openapi import (
 
 _TNA_ID = "https://nationalarchives.gov.uk/da-transform/tre/schemas/"
 
+_FLAG: dict[str, Any] = {"type": "string", "enum": ["1", "0"]}
+FILTERS = (
+    Param("producer", "a producer's name (`TRE`) or IRI"),
+    Param("kind", "a message class: its name (`TREMessage`, `Request`), `jt:…`, or an IRI"),
+    Param("since", "stored from: `2022`, `2022-08`, `2022-08-04` or a date and time"),
+    Param("until", "stored until (inclusive): the same forms"),
+    Param("warnings", "`1`: stored with validation warnings; `0`: without", schema=_FLAG),
+    Param("errors", "`1`: reporting an error (TRE parameters, HTTP status ≥ 400)", schema=_FLAG),
+    Param("reference", "stating this consignment reference (or it prefixed: `TRE-…`)"),
+    Param("uuid", "carrying this UUID (bare or `urn:uuid:…`)"),
+    Param(
+        "q", "a piece of a reference or UUID, any case", schema={"type": "string", "maxLength": 200}
+    ),
+    Param("sort", "the order", schema={"type": "string", "enum": ["time", "producer", "kind"]}),
+    Param(
+        "order",
+        "newest (or A) first: `desc` for time, `asc` else",
+        schema={"type": "string", "enum": ["asc", "desc"]},
+    ),
+)
+"""The /messages filters and order (bindings/linkeddata/filters.py)."""
+
 
 def tna_schemas() -> dict[str, dict[str, Any]]:
     """TNA's message schemas, vendored by the ingest layer (`ingest/tna_schemas/`), named
@@ -216,8 +238,9 @@ API = Api(
             errors=(404,),
         ),
         ("GET", "/messages"): Operation(
-            description="Paged with RFC 5005 links; what the caller may see (jobs/visibility.py).",
-            params=(PAGE, SIZE),
+            description="Paged with RFC 5005 links; what the caller may see (jobs/visibility.py); "
+            "filtered and sorted (an unknown or bad parameter: 400). HTML adds facet counts.",
+            params=(PAGE, SIZE, *FILTERS),
             replies=(ok("a page of messages", feeds.FORMATS, headers=("Link", "ETag")),),
             errors=(*READ_ERRORS, 400),
             security=ANYONE,
@@ -228,6 +251,7 @@ API = Api(
                 Param("ext", "`atom` or an RDF or HTML extension", where="path"),
                 PAGE,
                 SIZE,
+                *FILTERS,
             ),
             replies=(ok("a page of messages", feeds.FORMATS, headers=("Link",)),),
             errors=(400, 401, 403, 404),

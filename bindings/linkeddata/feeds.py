@@ -1,27 +1,27 @@
 """GET /messages: the stored messages, newest first, as a paged Atom feed (RFC 4287, RFC 5005).
 
 Atom is the default (the usual format of a list of entries); every RDF format and HTML are
-offered by negotiation or extension (/messages.ttl, /messages.html …). Order:
+offered by negotiation or extension (/messages.ttl, /messages.html …), all taking the same
+filters and order (`filters.py`; the HTML page adds facet counts, `facets.py`). Default order:
 jt:storedAt, then prov:generatedAtTime, both newest first, then the message IRI
 (so the order is total and pages never overlap). Pages: `?page=N` (from 1) and
 `?size=S` (default the `page_size` setting, at most MAX_SIZE); each page links
 to the first, last, previous and next pages (in the feed and in the HTTP Link
-header). Every page has the same atom:id, the feed's IRI, as RFC 5005 asks of
-paged feeds.
-"""
+header), its filters kept. Every page has the same atom:id, the feed's IRI (with its
+filters), as RFC 5005 asks of paged feeds."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
-from urllib.parse import urlencode
 
 import pyoxigraph as ox
 from jobtrail.base.errors import NotFound
 from jobtrail.base.terms import DCTERMS, JT, PROV, RDF
-from jobtrail.bindings.linkeddata.documents import LABEL, _by_subject, _value
+from jobtrail.bindings.linkeddata.facets import read_facets
+from jobtrail.bindings.linkeddata.feed_html import to_html
+from jobtrail.bindings.linkeddata.feed_page import Item, Page, read_page
+from jobtrail.bindings.linkeddata.filters import read
 from jobtrail.bindings.linkeddata.messages import post
 from jobtrail.store import Store
 from jobtrail.web import atom, conneg, html, render
@@ -36,185 +36,6 @@ DEFAULT_SIZE = 50
 MAX_SIZE = 1000
 FORMATS: tuple[conneg.Format, ...] = (conneg.ATOM, *conneg.RDF_FORMATS, conneg.HTML)
 IANA = "http://www.iana.org/assignments/relation/"
-SUBCLASS = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
-
-_PREFIXES = """PREFIX jt: <https://w3id.org/jobtrail/vocab#>
-PREFIX prov: <http://www.w3.org/ns/prov#>
-PREFIX http: <http://www.w3.org/2011/http#>
-"""
-
-_SUMMARY = (
-    _PREFIXES
-    + """SELECT (COUNT(DISTINCT ?m) AS ?n) (MAX(?stored) AS ?newest) WHERE {
-  GRAPH ?m { ?m a jt:Message OPTIONAL { ?m jt:storedAt ?stored } }
-  #HIDE
-}"""
-)
-
-_PAGE = (
-    _PREFIXES
-    + """SELECT ?m (MAX(?s) AS ?stored) (MAX(?g) AS ?generated) WHERE {
-  GRAPH ?m {
-    ?m a jt:Message
-    OPTIONAL { ?m jt:storedAt ?s }
-    OPTIONAL { ?m prov:generatedAtTime ?g }
-  }
-  #HIDE
-} GROUP BY ?m ORDER BY DESC(?stored) DESC(?generated) ?m LIMIT %d OFFSET %d"""
-)
-
-_DETAILS = (
-    _PREFIXES
-    + """SELECT ?m ?type ?producer ?name ?process ?environment ?ref ?method ?uri ?code ?reason
-WHERE {
-  VALUES ?m { %s }
-  {
-    GRAPH ?m { ?m prov:wasAttributedTo ?producer }
-    OPTIONAL {  # inside the branch that binds ?producer: outside, it matched every producer
-      ?producer jt:producerName ?name
-      OPTIONAL { ?producer jt:process ?process }
-      OPTIONAL { ?producer jt:environment ?environment }
-    }
-  }
-  UNION {
-    GRAPH ?m {
-      { ?m a ?type }
-      UNION { ?m (jt:reference|jt:parameterSet/jt:reference) ?ref }
-      UNION { ?m http:methodName ?method OPTIONAL { ?m http:requestURI ?uri } }
-      UNION { ?m http:statusCodeValue ?code OPTIONAL { ?m http:reasonPhrase ?reason } }
-    }
-  }
-}"""
-)
-
-
-@dataclass
-class Item:
-    """One message as the feed shows it."""
-
-    iri: str
-    stored: str | None
-    generated: str | None
-    types: list[str] = field(default_factory=list)
-    producer: str | None = None
-    producer_name: str | None = None
-    references: list[str] = field(default_factory=list)
-    request_line: str | None = None
-    status_line: str | None = None
-
-    @property
-    def kind(self) -> str:
-        """Labels of its most specific jobtrail classes (`TRE message (2022 structure)`)."""
-        jt = [t for t in self.types if t.startswith(str(JT))]
-        supers = {str(o.value) for t in jt for o in _objects_of(t)}
-        specific = [t for t in jt if t not in supers] or jt
-        labels = sorted(_value(ox.NamedNode(t), LABEL) or t.rpartition("#")[2] for t in specific)
-        return ", ".join(labels) or "Message"
-
-    @property
-    def title(self) -> str:
-        parts = [self.kind]
-        if self.producer_name:
-            parts.append(f"from {self.producer_name}")
-        if self.references:
-            parts.append(", ".join(sorted(set(self.references))))
-        if self.request_line:
-            parts.append(self.request_line)
-        if self.status_line:
-            parts.append(self.status_line)
-        return " — ".join(parts)
-
-    @property
-    def updated(self) -> str:
-        return self.stored or self.generated or "1970-01-01T00:00:00Z"
-
-
-def _objects_of(iri: str) -> list[ox.NamedNode]:
-    return [
-        t.object
-        for t in _by_subject("vocab").get(ox.NamedNode(iri), ())
-        if t.predicate == SUBCLASS and isinstance(t.object, ox.NamedNode)
-    ]
-
-
-@dataclass
-class Page:
-    base: str
-    number: int
-    size: int
-    total: int
-    newest: str | None
-    items: list[Item]
-    default_size: int
-
-    @property
-    def feed_iri(self) -> str:
-        return self.base + "messages"
-
-    @property
-    def last(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    def url(self, number: int, extension: str = "") -> str:
-        params: dict[str, int] = {}
-        if number != 1:
-            params["page"] = number
-        if self.size != self.default_size:
-            params["size"] = self.size
-        query = "?" + urlencode(params) if params else ""
-        return f"{self.feed_iri}{extension}{query}"
-
-    def paging(self) -> list[tuple[str, int]]:
-        rels = [("first", 1), ("last", self.last)]
-        if self.number > 1:
-            rels.append(("previous", min(self.number - 1, self.last)))
-        if self.number < self.last:
-            rels.append(("next", self.number + 1))
-        return rels
-
-
-def _solutions(store: Store, sparql: str) -> ox.QuerySolutions:
-    result = store.query(sparql)
-    assert isinstance(result, ox.QuerySolutions)
-    return result
-
-
-def _text(row: ox.QuerySolution, name: str) -> str | None:
-    value = row[name]
-    return None if value is None else str(value.value)
-
-
-def read_page(
-    store: Store, base: str, number: int, size: int, default_size: int, hide: str = ""
-) -> Page:
-    """One page of the feed; `hide`: a filter on `?m` leaving out what the reader may not
-    see (`Policy.sparql_filter`)."""
-    summary = next(iter(_solutions(store, _SUMMARY.replace("#HIDE", hide))))
-    total = int(_text(summary, "n") or 0)
-    newest = _text(summary, "newest")
-    items = [
-        Item(str(_text(row, "m")), _text(row, "stored"), _text(row, "generated"))
-        for row in _solutions(store, (_PAGE % (size, (number - 1) * size)).replace("#HIDE", hide))
-    ]
-    by_iri = {i.iri: i for i in items}
-    if items:
-        values = " ".join(f"<{i.iri}>" for i in items)
-        for row in _solutions(store, _DETAILS % values):
-            item = by_iri[str(_text(row, "m"))]
-            if (t := _text(row, "type")) and t not in item.types:
-                item.types.append(t)
-            if p := _text(row, "producer"):
-                item.producer = p
-                name = [_text(row, k) for k in ("name", "process", "environment")]
-                if name[0]:
-                    item.producer_name = " / ".join(n or "-" for n in name)
-            if (r := _text(row, "ref")) and r not in item.references:
-                item.references.append(r)
-            if m := _text(row, "method"):
-                item.request_line = f"{m} {_text(row, 'uri') or ''}".strip()
-            if c := _text(row, "code"):
-                item.status_line = f"{c} {_text(row, 'reason') or ''}".strip()
-    return Page(base, number, size, total, newest, items, default_size)
 
 
 # ------------------------------------------------------------------ representations
@@ -250,8 +71,8 @@ def to_atom(page: Page) -> bytes:
     ]
     feed = atom.Feed(
         id=page.feed_iri,
-        title="jobtrail: stored messages",
-        subtitle=f"{page.total} messages, newest first; page {page.number} of {page.last}",
+        title=page.title,
+        subtitle=f"{page.total} messages, {page.order}; page {page.number} of {page.last}",
         updated=page.newest or datetime.now(UTC),
         links=links,
         authors=[atom.Person("jobtrail", page.base)],
@@ -266,7 +87,7 @@ def to_triples(page: Page) -> list[ox.Triple]:
     rdf_type = ox.NamedNode(str(RDF.type))
     triples = [
         ox.Triple(feed, rdf_type, ox.NamedNode(str(PROV.Collection))),
-        ox.Triple(feed, ox.NamedNode(str(DCTERMS.title)), ox.Literal("jobtrail: stored messages")),
+        ox.Triple(feed, ox.NamedNode(str(DCTERMS.title)), ox.Literal(page.title)),
         ox.Triple(here, ox.NamedNode(str(DCTERMS.isPartOf)), feed),
     ]
     for rel, n in page.paging():
@@ -300,29 +121,6 @@ def to_triples(page: Page) -> list[ox.Triple]:
     return triples
 
 
-def to_html(page: Page, path: str) -> str:
-    head, nav = html.alternates(path, FORMATS)
-    rows = "".join(
-        f"<tr><td>{escape(item.updated)}</td>"
-        f"<td>{html.link(item.iri, item.title)}</td>"
-        f"<td>{escape(item.producer_name or '')}</td></tr>"
-        for item in page.items
-    )
-    pager = " ".join(
-        html.link(page.url(n, ".html"), rel, attrs={"rel": rel}) for rel, n in page.paging()
-    )
-    body = (
-        f"<h1>Stored messages</h1>{nav}"
-        f"<p>{page.total} messages, newest first. Page {page.number} of {page.last}. "
-        f"Subscribe: {html.link(page.url(1, '.atom'), 'Atom feed')}.</p>"
-        f"<table><tr><th>stored</th><th>message</th><th>producer</th></tr>{rows}</table>"
-        f"<nav class=pager>{pager}</nav>"
-    )
-    atom_href = escape(page.url(1, ".atom"))
-    feed_link = f'<link rel=alternate type="{conneg.ATOM.media_type}" href="{atom_href}">'
-    return html.page("messages", body, head=head + feed_link)
-
-
 # ------------------------------------------------------------------ the route
 
 
@@ -335,15 +133,17 @@ async def messages(request: AppRequest) -> Response:
             hint="the message list is offered as "
             + ", ".join(f"/messages{f.extension}" for f in FORMATS if f.extension),
         )
-    fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
+    # bad parameters first: a 400 naming them, whatever the format asked for
+    filters = read(request.query_params, [k for k, _ in request.query_params.multi_items()])
     config = request.state["engine"].config
     default_size = int(getattr(config, "page_size", DEFAULT_SIZE))
     size = int_param(request, "size", default_size, 1, MAX_SIZE)
     number = int_param(request, "page", 1, 1, 10**9)
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.ATOM)
     store: Store = request.state["engine"].store
     hide = request.state["engine"].visibility.sparql_filter(viewer_of(request))
     page = await run_in_threadpool(
-        read_page, store, config.base_url, number, size, default_size, hide
+        read_page, store, config.base_url, number, size, default_size, hide, filters
     )
     if number > page.last:
         raise NotFound(
@@ -353,7 +153,8 @@ async def messages(request: AppRequest) -> Response:
     if fmt is conneg.ATOM:
         body = to_atom(page)
     elif fmt is conneg.HTML:
-        body = to_html(page, path).encode("utf-8")
+        facets = await run_in_threadpool(read_facets, store, filters, hide, page.total)
+        body = to_html(page, facets, FORMATS).encode("utf-8")
     else:
         body = render.rdf(to_triples(page), fmt, base=config.base_url)
     response = respond(

@@ -750,6 +750,53 @@ def test_an_index_in_a_format_it_has_not_is_404(client: httpx.Client, path: str)
     refused(client, 404, "offered as", "GET", path)
 
 
+# --- the /messages filters: a 400 naming the parameter, never a 500 -----------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"q": "x" * 10_000}, "q is longer than 200 characters"),
+        ({"reference": "TDR-" * 1000}, "reference is longer than 500 characters"),
+        ({"producer": "http://example.org/" + "a" * 1000}, "producer is longer than 500"),
+        ({"producer": "http://exa mple.org/>{"}, "producer must be a producer's name"),
+        ({"kind": "http://example.org/> } #"}, "kind must be a kind of message"),
+        ({"uuid": '"} UNION {'}, "uuid must be a UUID"),
+        ({"since": "2022-08-04T25:00:00Z"}, "since is not a date"),
+        ({"since": "0000-01-01"}, "since is not a date"),
+        ({"until": "99999"}, "until must be a date"),
+        ({"warnings": "1\n0"}, "warnings must be 1 or 0"),
+        ({"sort": "?m"}, "sort must be one of"),
+        ({"filter": "x"}, "takes no parameter 'filter'"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/messages", "/messages.html", "/messages.ttl"])
+def test_bad_message_filters_are_400_naming_them(
+    client: httpx.Client, params: dict[str, str], words: str, path: str
+) -> None:
+    refused(client, 400, words, "GET", path, params=params)
+
+
+@pytest.mark.parametrize(
+    "value", ['"', "'", "}", "{", ">", "<", "a\nb", "\\", '"}>\n#HIDE', "\x00\x01", "é" * 190]
+)
+@pytest.mark.parametrize("name", ["q", "reference", "producer"])
+def test_message_filters_with_sparql_syntax_are_plain_text(
+    client: httpx.Client, name: str, value: str
+) -> None:
+    """Quotes, braces, `>`, newlines reach the query only as an escaped literal: nothing
+    matches them (between markers no message holds: other tests here store `<` and `"`),
+    and the answers are well formed."""
+    value = f"zq{value}zq"
+    atom = client.get("/messages", params={name: value})
+    assert atom.status_code == 200, atom.text[:500]
+    assert etree.fromstring(atom.content).find("{http://www.w3.org/2005/Atom}entry") is None
+    page = client.get("/messages.html", params={name: value})
+    assert page.status_code == 200, page.text[:500]
+    assert "No message is kept by these filters" in page.text
+    lxml.html.fromstring(page.text)
+
+
 @pytest.mark.parametrize("path", ["/openapi.json", "/openapi"])
 def test_the_api_description_takes_no_input(client: httpx.Client, path: str) -> None:
     """Its query, a strange Accept and a body change nothing; writes are 405, never a 500."""

@@ -20,8 +20,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import feedparser
 import httpx
+import lxml.html
 import pytest
 
 from tests.bindings.sif.test_routes import job_document
@@ -492,6 +495,43 @@ def test_search_finds_only_what_the_caller_may_see(world: World, who: str) -> No
             else:
                 assert r.status_code == 200, f"{who} /search?q={q}: {r.status_code}"
                 assert f"urn:uuid:{job.id}" not in r.text
+
+
+def _facet_counts(html: str) -> tuple[int, dict[str, int]]:
+    """The total of a /messages.html page, and its kind facet: kind name → count."""
+    doc = lxml.html.fromstring(html)
+    total = int(doc.xpath("string(//section[@class='results']/p)").split()[0].replace(",", ""))
+    kinds = {}
+    for li in doc.xpath("//aside[@class='facets']/section[h2='Kind']//li[span[@class='count']]"):
+        href = parse_qs(urlsplit(li.xpath("string(./a/@href)")).query).get("kind")
+        name = href[0] if href else "JobChange"  # the chosen one (kind=JobChange) is no link
+        kinds[name] = int(li.xpath("string(./span[@class='count'])").replace(",", ""))
+    return total, kinds
+
+
+@pytest.mark.parametrize("who", CALLERS)
+@pytest.mark.parametrize("query", [{}, {"kind": "JobChange"}, {"warnings": "0", "sort": "kind"}])
+def test_facet_counts_count_only_what_the_caller_may_see(
+    world: World, who: str, query: dict[str, str]
+) -> None:
+    """/messages' facet counts and totals use the list's own visibility filter: they equal
+    what the caller's own feed lists, and count no change record of a job it may not see."""
+    caller = CALLERS[who]
+    page = world.get(caller, "/messages.html", **query, size="1000")
+    assert page.status_code == 200, page.text[:300]
+    world.check_hidden(caller, page, "/messages.html")
+    total, kinds = _facet_counts(page.text)
+    feed = world.get(caller, "/messages.atom", **query, size="1000")
+    listed = feedparser.parse(feed.content).entries
+    assert total == len(listed)
+    changes = [e for e in listed if any(t.term == JT + "JobChange" for t in e.get("tags", []))]
+    assert kinds.get("JobChange", 0) == len(changes)
+    if caller.may_see("*"):  # positive control: every job's creation record at least
+        assert len(changes) >= len(world.jobs)
+    elif not caller.sees:
+        assert not changes and "JobChange" not in kinds
+    else:
+        assert 0 < len(changes) < len({g for j in world.jobs for g in j.graphs})
 
 
 def _traces(w: World) -> list[Read]:
