@@ -55,7 +55,7 @@ def executions(jobs: Jobs, job: Job) -> list[Execution]:
     for row in rows:  # type: ignore[union-attr]
         phase = row["to"].value.rsplit("/", 1)[-1]
         at = datetime.fromisoformat(row["at"].value.replace("Z", "+00:00"))
-        change = _json(row["text"].value if row["text"] is not None else "")
+        change = change_body(row["text"].value if row["text"] is not None else "")
         if phase == "QUEUED":
             if current is not None:
                 found.append(_done(current, superseded=True, reason=_reason(change), at=at))
@@ -105,7 +105,8 @@ def _reason(change: dict[str, Any]) -> str:
     return f"queued again by {change.get('by', 'someone')}"
 
 
-def _json(text: str) -> dict[str, Any]:
+def change_body(text: str) -> dict[str, Any]:
+    """The JSON object a change record keeps as its text; {} when it keeps none."""
     try:
         value = json.loads(text)
     except ValueError:
@@ -113,4 +114,4 @@ def _json(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-__all__ = ["Execution", "executions"]
+__all__ = ["Execution", "change_body", "executions"]

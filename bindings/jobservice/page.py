@@ -23,6 +23,7 @@ import pyoxigraph as ox
 from jobtrail.base import nt
 from jobtrail.base.terms import DCTERMS, JT, ORE, SCHEMA
 from jobtrail.jobs.core import Job
+from jobtrail.jobs.executions import change_body
 from jobtrail.store import Store
 from jobtrail.vocab import status
 from jobtrail.web import html
@@ -97,7 +98,7 @@ def history(store: Store, iri: str) -> list[Record]:
     out = []
     for row in rows:  # type: ignore[union-attr]
         text = row["text"].value if row["text"] is not None else ""
-        record = _json(text)
+        record = change_body(text)
         error = record.get("error")
         out.append(
             Record(
@@ -152,14 +153,6 @@ def _phase(term: Any) -> str | None:
 
 def _when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _json(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _request(request: Any) -> str | None:
