@@ -39,6 +39,7 @@ from jobtrail.web.middleware import (
     BodyLimit,
     CrossSiteWrites,
     HttpDetails,
+    LinksByPath,
     ReadLogin,
     ReadOnlyCors,
     SecurityHeaders,
@@ -141,6 +142,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(HttpDetails),
+            Middleware(LinksByPath, base_url=config.base_url),
             Middleware(ReadOnlyCors),
             Middleware(BodyLimit, max_body=config.max_body),
             Middleware(CrossSiteWrites, base_url=config.base_url),

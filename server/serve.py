@@ -82,8 +82,8 @@ def serve(args: argparse.Namespace, config: dict[str, Any]) -> int:
     base = _base(args, config)  # fails here, with the usual message, if the store is held
     if base.rstrip("/") != address.rstrip("/"):
         print(
-            f"note: it answers at {address}, and the links between its pages are the store's "
-            f"IRIs, under {base}: serve it there (--host, --port), or put a proxy there",
+            f"note: it answers at {address}; its pages link to each other by path, so they "
+            f"browse here, and the IRIs they show and every RDF answer stay under {base}",
             file=sys.stderr,
         )
     os.environ[BASE] = base  # for the server process

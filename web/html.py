@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from html import escape
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pyoxigraph as ox
 from jobtrail.base.terms import shorten
@@ -64,6 +65,21 @@ def safe_href(target: str) -> str | None:
     return target if scheme.group()[:-1].lower() in LINK_SCHEMES else None
 
 
+LINKS_UNDER: ContextVar[str] = ContextVar("jobtrail_links_under", default="")
+"""The base URL whose IRIs the page being made links to by their path, with no scheme and
+host (set for each request by `web/middleware.LinksByPath`): a store whose IRIs were minted
+under `http://127.0.0.1:8000/` browses as well when the server answers at another port, host
+or proxy. The full IRI stays on the page (`title`, `data-iri`, the heading)."""
+
+
+def by_path(href: str) -> str:
+    """`href` as a path when it is an IRI under this request's base (LINKS_UNDER)."""
+    base = LINKS_UNDER.get()
+    if base and href.startswith(base):
+        return urlsplit(base).path + href[len(base) :]
+    return href
+
+
 def link(
     target: str,
     text: str | None = None,
@@ -78,7 +94,7 @@ def link(
     if href is None:
         return f"<span class=iri>{content}</span>"
     extra = "".join(f' {k}="{escape(v)}"' for k, v in (attrs or {}).items())
-    return f'<a href="{escape(href)}"{extra}>{content}</a>'
+    return f'<a href="{escape(by_path(href))}"{extra}>{content}</a>'
 
 
 # ------------------------------------------------------------------ IRIs for people

@@ -30,6 +30,10 @@ resource here is named without one), and answers an `OPTIONS` without `Origin` (
 preflight) with `204` and `Allow`: the methods of the routes that match the path, unless the
 route answers `OPTIONS` itself.
 
+`LinksByPath` makes every link of the HTML pages made for a request to an IRI under the
+server's base URL a path (`web/html.LINKS_UNDER`): the pages browse wherever the server
+answers, on another port, host or behind a proxy, while the IRIs they show stay whole.
+
 `ReadOnlyCors` lets any web page read what this server publishes: GET and HEAD
 responses get `Access-Control-Allow-Origin: *` (and expose ETag, Link,
 Location), and a preflight asking for GET or HEAD is answered here. Nothing is
@@ -57,6 +61,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 from jobtrail.base.errors import Forbidden, JobtrailError, PayloadTooLarge, Unauthorized
 from jobtrail.jobs.visibility import ANONYMOUS_VIEWER
 from jobtrail.web import errors
+from jobtrail.web.html import LINKS_UNDER
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.routing import Match
@@ -65,6 +70,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 READ_METHODS = frozenset({"GET", "HEAD"})
 EXPOSED = "ETag, Link, Location, Content-Location, Vary"
 PREFLIGHT_MAX_AGE = "86400"
+
+
+class LinksByPath:
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        self.base_url = base_url
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = LINKS_UNDER.set(self.base_url)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            LINKS_UNDER.reset(token)
 
 
 class HttpDetails:

@@ -229,7 +229,7 @@ def _actions(view: View) -> str:
 
 
 def _form(target: str, action: str, label: str, note: str) -> str:
-    href = html.safe_href(target) or ""
+    href = html.by_path(html.safe_href(target) or "")
     return (
         f'<form method=post action="{escape(href)}">'
         f'<input type=hidden name=action value="{action}">'

@@ -63,7 +63,7 @@ def form(page: Page) -> str:
     if page.size != page.default_size:
         hidden += f'<input type=hidden name=size value="{page.size}">'
     return (
-        f'<form class=filters method=get action="{escape(page.base)}messages.html">'
+        f'<form class=filters method=get action="{escape(html.by_path(page.base))}messages.html">'
         f"{fields}{hidden}<button>Filter</button></form>"
     )
 
@@ -167,7 +167,8 @@ def alternates(page: Page, formats: tuple[conneg.Format, ...]) -> tuple[str, str
     for f in formats:
         if f.extension and f is not conneg.HTML:
             href = page.url(page.number, f.extension)
-            links.append(f'<link rel=alternate type="{f.media_type}" href="{escape(href)}">')
+            tag = f'<link rel=alternate type="{f.media_type}" href="{escape(html.by_path(href))}">'
+            links.append(tag)
             visible.append(html.link(href, f.label, attrs={"type": f.media_type}))
     return "".join(links), "<nav class=formats>Also as: " + " ".join(visible) + "</nav>"
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import lxml.html
 import pytest
 
 from tests.conftest import EXAMPLES_DIR, free_port, jobtrail_server
@@ -254,7 +255,14 @@ def test_serve_on_another_port_serves_the_base_the_store_was_minted_under(tmp_pa
         assert answer.status_code == 200, answer.text
         text = "".join(said)
         assert "under http://127.0.0.1:8000/: the base URL its IRIs were minted under" in text
-        assert f"it answers at http://127.0.0.1:{port}/, and the links between" in text
+        assert f"it answers at http://127.0.0.1:{port}/; its pages link to each other" in text
+        # the HTML pages link by path, so they browse at this port; the IRIs stay whole
+        page = httpx.get(f"http://127.0.0.1:{port}/messages", headers={"Accept": "text/html"})
+        hrefs = lxml.html.fromstring(page.text).xpath("//a/@href | //form/@action")
+        assert f"/{path}" in hrefs, hrefs[:20]
+        assert not [h for h in hrefs if h.startswith("http://127.0.0.1:8000/")]
+        shown = httpx.get(f"http://127.0.0.1:{port}/{path}", headers={"Accept": "text/html"})
+        assert message in shown.text  # its page shows its IRI whole
         assert text.index("serving the store") < text.index("ready")
     finally:
         server.terminate()
