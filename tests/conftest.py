@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -700,3 +701,14 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
     finally:
         # lazy: a server process the test started may still be letting go of its files
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def href_of(iri: str) -> str:
+    """How an HTML page links to an IRI under its server's base: by its path, query and
+    fragment (web/html.by_path), so the pages browse wherever the server answers."""
+    parts = urlsplit(iri)
+    return (
+        parts.path
+        + (f"?{parts.query}" if parts.query else "")
+        + (f"#{parts.fragment}" if parts.fragment else "")
+    )

@@ -158,7 +158,9 @@ def as_html(chain: Trace, path: str) -> str:
 
 def as_svg(chain: Trace) -> str:
     """The chain as a standalone SVG graph, each box linked to its message."""
-    return tracegraph.as_svg(chain, href=lambda _, hop: html.safe_href(hop.iri))
+    return tracegraph.as_svg(
+        chain, href=lambda _, hop: html.by_path(html.safe_href(hop.iri) or "") or None
+    )
 
 
 def document(chain: Trace, fmt: conneg.Format, *, iri: str, path: str, base: str) -> bytes:

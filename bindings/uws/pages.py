@@ -63,7 +63,7 @@ def _phase(phase: str) -> str:
 
 def _button(action: str, name: str, value: str, label: str) -> str:
     return (
-        f'<form method=post action="{escape(action)}" class=uws-action>'
+        f'<form method=post action="{escape(html.by_path(action))}" class=uws-action>'
         f'<input type=hidden name="{escape(name)}" value="{escape(value)}">'
         f"<button type=submit>{escape(label)}</button></form>"
     )
@@ -145,6 +145,7 @@ def jobs_page(
         f"<td>{_when(j.created)}</td><td>{html.link(j.iri, 'job page')}</td></tr>"
         for j in found
     )
+    listed = list_url(request, job_list)
     boxes = "".join(
         f'<label><input type=checkbox name=PHASE value="{p}"'
         f"{' checked' if p in chosen else ''}> {p}</label> "
@@ -154,7 +155,7 @@ def jobs_page(
         f"<p>{html.link('/uws', 'UWS job lists')}</p>"
         f"<h1>UWS job list {escape(job_list.name)}</h1>"
         f"<p>Jobs of the profile <code>{escape(job_list.profile)}</code> that you may see.</p>"
-        f'<form method=get action="{escape(list_url(request, job_list))}" class=uws-filter>'
+        f'<form method=get action="{escape(html.by_path(listed))}" class=uws-filter>'
         f"<p>{boxes}<button type=submit>Filter</button></p></form>"
         + (
             "<table class=uws-jobs><tr><th>job</th><th>phase</th><th>run id</th><th>owner</th>"

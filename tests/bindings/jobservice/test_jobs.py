@@ -20,7 +20,14 @@ import pytest
 import rdflib
 from rdflib.namespace import DCTERMS
 
-from tests.conftest import ADMIN_TOKEN, JOB_USERS, DocumentServer, free_port, job_server
+from tests.conftest import (
+    ADMIN_TOKEN,
+    JOB_USERS,
+    DocumentServer,
+    free_port,
+    href_of,
+    job_server,
+)
 from tests.jobs.worddoc import word97
 
 ORE = rdflib.Namespace("http://www.openarchives.org/ore/terms/")
@@ -178,7 +185,7 @@ def test_the_resource_map_in_every_format(client: httpx.Client, completed: str, 
         assert links[str(ORE.describes)] == aggregation
         assert links[str(ORE.aggregates)].startswith(f"{aggregation}/")
     elif ext == ".html":
-        assert f'href="{aggregation}/' in answer.text
+        assert f'href="{href_of(aggregation)}/' in answer.text
     else:
         graph = rdflib.Graph().parse(data=answer.content, format=RDFLIB[ext])
         rem = rdflib.URIRef(f"{completed}{ext}")
@@ -267,7 +274,7 @@ def test_a_browser_gets_the_job_page_not_a_redirect(client: httpx.Client, comple
     """HTML is the job page (test_job_page.py), 200; its resource map stays at {job}.html."""
     answer = client.get(completed, headers={"Accept": "text/html,application/xhtml+xml;q=0.9"})
     assert answer.status_code == 200 and "job-history" in answer.text
-    assert f'href="{completed}.html"' in answer.text
+    assert f'href="{href_of(completed)}.html"' in answer.text
 
 
 def test_no_format_fits_is_406_listing_what_is_offered(

@@ -145,7 +145,7 @@ def test_rdf_by_negotiation(served: str, fmt: conneg.Format) -> None:
 def test_html_for_browsers(served: str) -> None:
     r = httpx.get(served + "messages", headers={"Accept": "text/html,*/*;q=0.8"})
     assert r.headers["content-type"].startswith("text/html")
-    assert r.text.count(f'href="{served}messages/') == MESSAGES
+    assert r.text.count('href="/messages/') == MESSAGES
     assert 'type="application/atom+xml"' in r.text
 
 
