@@ -633,6 +633,40 @@ def headless_chromium(profile: Path, *more: str) -> list[str]:
     ]
 
 
+def browser_dom(
+    url: str,
+    profile: Path,
+    shot: str | None = None,
+    *,
+    refused: str = "Content Security Policy",
+    window: str = "1280,1100",
+) -> str:
+    """The DOM of `url` once its scripts ran, in headless Chromium with the browser profile
+    `profile` (localStorage lives there). Fails when Chromium fails, or when a console line
+    holds `refused` (by default any CSP refusal). With $JOBTRAIL_SCREENSHOTS set, a
+    screenshot `shot` is written there too, for people to look at."""
+    result = subprocess.run(
+        headless_chromium(profile, "--enable-logging=stderr", "--v=0", "--dump-dom", url),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+    assert not [line for line in console if refused in line], console
+    shots = os.environ.get("JOBTRAIL_SCREENSHOTS")
+    if shots and shot:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        picture = f"--screenshot={Path(shots) / shot}"
+        subprocess.run(
+            headless_chromium(profile, picture, f"--window-size={window}", url),
+            capture_output=True,
+            timeout=90,
+            check=False,
+        )
+    return result.stdout
+
+
 # =============================================================================
 # Disk fixtures (tests/store, tests/cli, tests/server): a real filesystem that fills up
 # =============================================================================

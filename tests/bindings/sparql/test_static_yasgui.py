@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import os
 import re
 import shutil
 import socket
@@ -23,7 +22,7 @@ import httpx
 import lxml.html
 import pytest
 
-from tests.conftest import CHROMIUM, headless_chromium
+from tests.conftest import CHROMIUM, browser_dom, headless_chromium
 
 STATIC = Path(__file__).resolve().parents[3] / "bindings" / "sparql" / "static" / "yasgui"
 INIT = STATIC / "jobtrail-yasgui.js"
@@ -300,33 +299,10 @@ def test_renders_in_headless_chromium_without_outside_requests(tmp_path: Path) -
 
 
 def _dom(served: str, target: str, profile: Path, shot: str | None = None) -> str:
-    """The DOM of `served`+`target` after its scripts ran (Chromium, under the server's
-    CSP, with the browser profile `profile`: localStorage lives there); with
-    $JOBTRAIL_SCREENSHOTS set, a screenshot `shot` there too."""
-    url = served + target
-    result = subprocess.run(
-        headless_chromium(profile, "--enable-logging=stderr", "--v=0", "--dump-dom", url),
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
-    # Yasr's result table sets inline styles, which the CSP blocks (cosmetic); a script
-    # blocked would be a page that does not work
-    assert not [line for line in console if "script-src" in line], console
-    shots = os.environ.get("JOBTRAIL_SCREENSHOTS")
-    if shots and shot:
-        Path(shots).mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            headless_chromium(
-                profile, f"--screenshot={Path(shots) / shot}", "--window-size=1280,1100", url
-            ),
-            capture_output=True,
-            timeout=90,
-            check=False,
-        )
-    return result.stdout
+    """The DOM of `served`+`target` after its scripts ran. Yasr's result table sets inline
+    styles, which the CSP blocks (cosmetic); a script blocked would be a page that does not
+    work."""
+    return browser_dom(served + target, profile, shot, refused="script-src")
 
 
 def _tabs(dom: str) -> list[str]:

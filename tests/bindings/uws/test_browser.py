@@ -7,9 +7,6 @@ are skipped without it; with `$JOBTRAIL_SCREENSHOTS` set they leave screenshots 
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -17,7 +14,7 @@ import lxml.html
 import pytest
 
 from tests.bindings.uws.test_uws import create, wait_phase
-from tests.conftest import CHROMIUM, headless_chromium, href_of
+from tests.conftest import CHROMIUM, browser_dom, href_of
 
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 """What Chromium and Firefox send for a page."""
@@ -65,29 +62,7 @@ def test_a_bad_filter_is_still_a_400_for_a_browser(client: httpx.Client) -> None
 
 
 def _render(url: str, tmp_path: Path, shot: str) -> str:
-    profile = tmp_path / "profile"
-    result = subprocess.run(
-        headless_chromium(profile, "--enable-logging=stderr", "--v=0", "--dump-dom", url),
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
-    assert not [line for line in console if "Content Security Policy" in line], console
-    shots = os.environ.get("JOBTRAIL_SCREENSHOTS")
-    if shots:
-        Path(shots).mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            headless_chromium(
-                profile, f"--screenshot={Path(shots) / shot}", "--window-size=1200,900", url
-            ),
-            capture_output=True,
-            timeout=90,
-            check=False,
-        )
-    shutil.rmtree(profile, ignore_errors=True)
-    return result.stdout
+    return browser_dom(url, tmp_path / f"profile-{shot}", shot, window="1200,900")
 
 
 @pytest.mark.skipif(
