@@ -3,10 +3,7 @@ prefix, a missing file; and the store's own base URL, which a later command keep
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -15,20 +12,10 @@ import pytest
 from jobtrail.base.terms import PREFIXES
 from jobtrail.cli.main import main
 
+from tests.cli.test_scrub import jobtrail
+
 EXAMPLES = Path(__file__).parents[2] / "examples"
 JT = "https://w3id.org/jobtrail/vocab#"
-
-
-def jobtrail(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The real command in its own process, with no JOBTRAIL_ settings from outside."""
-    return subprocess.run(
-        [sys.executable, "-m", "jobtrail.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={k: v for k, v in os.environ.items() if not k.startswith("JOBTRAIL_")},
-    )
 
 
 @pytest.fixture(scope="module")

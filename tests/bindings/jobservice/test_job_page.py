@@ -14,9 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +28,7 @@ from tests.conftest import (
     CHROMIUM,
     JOB_USERS,
     DocumentServer,
-    headless_chromium,
+    browser_dom,
     href_of,
     job_server,
 )
@@ -373,25 +370,7 @@ def test_a_form_that_asks_nothing_known_is_a_4xx_naming_it(
 def render(url: str, profile: Path, name: str) -> lxml.html.HtmlElement:
     """The page as headless Chromium builds it (its DOM); a screenshot into
     JOBTRAIL_SCREENSHOTS when that is set."""
-    result = subprocess.run(
-        headless_chromium(profile, "--dump-dom", url), capture_output=True, text=True, timeout=90
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    folder = os.environ.get("JOBTRAIL_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        shot = Path(folder) / f"{name}.png"
-        subprocess.run(
-            headless_chromium(
-                profile, f"--screenshot={shot}", "--window-size=1280,1600", "--hide-scrollbars", url
-            ),
-            capture_output=True,
-            timeout=90,
-            check=True,
-        )
-        assert shot.exists()
-    shutil.rmtree(profile, ignore_errors=True)
-    return lxml.html.fromstring(result.stdout)
+    return lxml.html.fromstring(browser_dom(url, profile, f"{name}.png", window="1280,1600"))
 
 
 browser = pytest.mark.skipif(
