@@ -64,6 +64,7 @@ from jobtrail.base import nt
 from jobtrail.base.terms import JT, PROV, XSD
 from jobtrail.ingest.message import Incoming, envelope, original_bytes
 from jobtrail.store import ResourceGraph, Store, Triple
+from jobtrail.store.leases import Leases
 
 _J = str(JT)
 _X = str(XSD)
@@ -188,8 +189,17 @@ class Log:
     `position` and `previous` are the head as sealed; `committed` is the head the store
     holds (they differ only while a write is under way)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, lease_ttl: float = 15.0):
+        self.store = store
         self._lock = threading.RLock()
+        self.leases = Leases(store, ttl=lease_ttl) if store.shared else None
+        """On a store other processes write too: the leases this process holds there (the
+        log's own while it writes; jobs' runs), renewed by their heartbeat thread."""
+        if self.leases is not None:
+            self.leases.start()
+        self.mine: set[int] | None = None
+        """Positions this process sealed, kept once a follower of other processes' changes
+        (`jobs/follow.py`) sets it to a set, and taken out as it passes them."""
         head = Head()
         rows = store.query(
             f"SELECT ?n ?d WHERE {{ ?m <{POSITION}> ?n ; <{DIGEST}> ?d }} ORDER BY DESC(?n) LIMIT 1"
@@ -197,6 +207,7 @@ class Log:
         for row in rows:  # type: ignore[union-attr]
             head = Head(int(row["n"].value), row["d"].value)
         self._head = self.committed = head
+        self._held = _Holding(self)
 
     @property
     def position(self) -> int:
@@ -211,7 +222,7 @@ class Log:
         """Seal `records` at the head, in order, and hold the log while the block writes
         them in one transaction: the next writer seals after they committed. A block that
         raises gives their positions back (nothing of the write was kept)."""
-        with self._lock:
+        with self._held:
             start = self._head
             for record in records:
                 self.seal(record)
@@ -221,12 +232,58 @@ class Log:
                 self._head = start
                 raise
             self.committed = self._head
+            if self.mine is not None:
+                self.mine.update(range(start.position + 1, self._head.position + 1))
 
     def held(self) -> contextlib.AbstractContextManager[bool]:
         """The log's lock (re-entrant): a writer that decides what to write from what is
         stored ("stored before?") holds it from the look to the write; a bulk load holds
-        it for the whole load, sealing with `seal` and settling with `commit`/`rewind`."""
-        return self._lock
+        it for the whole load, sealing with `seal` and settling with `commit`/`rewind`.
+        On a shared store it is also the log's lease in the engine: one writer among every
+        process at a time, which finds the head where the last one (of any process) left it."""
+        return self._held
+
+    def at(self, position: int) -> str | None:
+        """The IRI of the record sealed at `position`, if the store holds one."""
+        rows = self.store.query(
+            f"SELECT ?m WHERE {{ ?m <{POSITION}> {nt.integer(position)} }} LIMIT 1"
+        )
+        for row in rows:  # type: ignore[union-attr]
+            return str(row["m"].value)
+        return None
+
+    def head_from(self, position: int) -> int:
+        """The last position the store holds, looked for from `position` (which it holds):
+        a step forward, then doubling steps, then halving them: O(log n) point reads for n
+        records written since."""
+        if self.at(position + 1) is None:
+            return position
+        low, step = position + 1, 1
+        while self.at(low + step) is not None:
+            low, step = low + step, step * 2
+        high = low + step  # low is held, high is not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self.at(middle) is not None:
+                low = middle
+            else:
+                high = middle
+        return low
+
+    def close(self) -> None:
+        """Stop renewing leases (a shared store); the process holds none after this."""
+        if self.leases is not None:
+            self.leases.stop()
+
+    def _catch_up(self) -> None:
+        """Move the head to where the store's log ends (another process may have written)."""
+        position = self.head_from(self._head.position)
+        if position != self._head.position:
+            rows = self.store.query(
+                f"SELECT ?d WHERE {{ ?m <{POSITION}> {nt.integer(position)} ; <{DIGEST}> ?d }}"
+            )
+            digest = next((row["d"].value for row in rows), "")  # type: ignore[union-attr]
+            self._head = self.committed = Head(position, digest)
 
     def seal(self, graph: ResourceGraph) -> None:
         """Append one record at the head (the caller holds the log: `sealing`, `held`).
@@ -250,12 +307,46 @@ class Log:
     def commit(self, head: Head) -> None:
         """What was sealed up to `head` is committed (a bulk load's batch)."""
         with self._lock:
+            if self.mine is not None:
+                self.mine.update(range(self.committed.position + 1, head.position + 1))
             self.committed = head
 
     def rewind(self, head: Head) -> None:
         """Forget what was sealed after `head`: it was not stored and will not be."""
         with self._lock:
             self._head = head
+
+
+class _Holding:
+    """`Log.held()`: the log's lock, and on a shared store its lease (reentrant both)."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self._stack: list[contextlib.ExitStack] = []
+
+    def __enter__(self) -> bool:
+        log = self.log
+        log._lock.acquire()
+        if log.leases is None:
+            return True
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(log.leases.hold("log"))
+            if len(self._stack) == 0:
+                log._catch_up()
+        except BaseException:
+            stack.close()
+            log._lock.release()
+            raise
+        self._stack.append(stack)
+        return True
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.log.leases is not None:
+                self._stack.pop().close()
+        finally:
+            self.log._lock.release()
 
 
 def unsealed(graph: ResourceGraph) -> ResourceGraph:

@@ -38,6 +38,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from jobtrail.base import nt
@@ -186,7 +187,9 @@ class Accounts:
     """The server's secret key for pass names (`load_key`); by default one for this process."""
     producers: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
     """Producer credentials (`parse_producers`): token → the names it may speak for."""
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: contextlib.AbstractContextManager[Any] = field(default_factory=threading.Lock)
+    """Held from reading a balance to storing the new one; on a store other processes write
+    too, the log's lease (`Log.held`), so no two processes spend the same credit."""
 
     # --- who ------------------------------------------------------------------
 
@@ -268,7 +271,7 @@ class Accounts:
     def credit(self, token: str, amount: float) -> float:
         if token not in self.passes:
             raise InputError("no such pass is configured", hint="add it to the passes setting")
-        with self._lock:
+        with self.lock:
             left = self.balance(token) + amount
             self.store.replace(self._graph(token, left))
         return left
@@ -322,5 +325,5 @@ class Payer:
         The accounts' lock is held for the whole block, so the balance read here is
         still the balance when the graph is stored; PaymentRequired when it is short.
         """
-        with self.accounts._lock:
+        with self.accounts.lock:
             yield self.accounts.debit(self.token, price, self.accounts.credit_hint())

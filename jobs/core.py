@@ -10,9 +10,10 @@ in the critical section that commits that transaction (`Log.sealing`), so the
 log's positions follow the order changes commit in. Phases are UWS 1.1's; a
 change that the transition table does not allow is a 409 naming the current phase.
 
-Changes to one job are serialised by a lock in this process. Several server
-processes on one remote store do not share those locks: there the last
-writer wins (README, "Jobs").
+Changes to one job are serialised by a lock in this process. On a store other
+processes write too (a remote engine) the lock is the log's lease instead
+(`Log.held`, `store/leases.py`): one change at a time among every process, each
+reading the job as the last one left it, so a QUEUED job is claimed once.
 """
 
 from __future__ import annotations
@@ -634,7 +635,11 @@ class Jobs:
 
     # --- inside ------------------------------------------------------------
 
-    def _lock(self, job_id: str) -> threading.Lock:
+    def _lock(self, job_id: str) -> contextlib.AbstractContextManager[bool]:
+        """What serialises changes to the job: a lock of this process's, or on a shared
+        store the log's lease (every process's changes, one at a time)."""
+        if self.store.shared:
+            return self.log.held()
         return self._locks[hash(job_id) % len(self._locks)]
 
     def _commit(
@@ -712,6 +717,10 @@ class Jobs:
     def _tell(self, change: Change) -> None:
         for listener in list(self._listeners):
             listener(change)
+
+    def tell(self, change: Change) -> None:
+        """Tell the listeners of a change another process made (`jobs/follow.py`)."""
+        self._tell(change)
 
 
 def uuid_iri(job_id: str) -> str | None:

@@ -23,14 +23,25 @@ bytes and its size), in the hop and in the call.
 
 The id of a call is derived from what it is for (a job's ProcessJob, its
 callback), so asking twice for the same call stores and sends it once.
+
+On a store other processes write too (a remote engine) every process's outbox may
+know a call, and each looks for pending calls every `SWEEP` seconds (a process that
+stopped leaves its calls to the others). Before an attempt the sender claims the
+call under the log's lease: it reads the call as stored and, if it is still pending
+and due, stores it as in flight (due again only after the attempt's longest time),
+so one process sends each attempt. A process killed in the middle of an attempt
+leaves the call due again once that time has passed: at least once is the promise,
+and a duplicate comes only after such a crash.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -52,6 +63,7 @@ log = logging.getLogger("jobtrail.outbox")
 
 _J = "https://w3id.org/jobtrail/vocab#"
 RETRYABLE = frozenset({408, 425, 429})
+SWEEP = 5.0  # seconds between looks for pending calls on a shared store
 _NS = uuid.UUID("6f1c1f5e-5a3c-4d0e-9a57-0c6b1d1e7a10")
 
 
@@ -104,6 +116,8 @@ class Outbox:
         self._wake = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._shared = jobs.store.shared
+        self._sweep_at = time.monotonic() + SWEEP
 
     def iri(self, call: str) -> str:
         return f"{self.jobs.base}outbox/{call}"
@@ -143,8 +157,9 @@ class Outbox:
         """
         now = self.jobs.clock()
         cid = call_id(job_id, purpose)
-        with self._wake:
-            known = self._calls.get(cid) or self.get(cid)
+        # on a shared store, the log's lease: another process may be storing the same call
+        with self.jobs.log.held() if self._shared else contextlib.nullcontext(), self._wake:
+            known = self.get(cid) if self._shared else self._calls.get(cid) or self.get(cid)
             if known is not None:
                 waiting = known.state == "pending" and known.attempts == 0
                 if waiting and not delay and known.next_at > now:
@@ -195,20 +210,61 @@ class Outbox:
             heapq.heappush(self._due, (call.next_at, call.id))
             self._wake.notify_all()
 
+    def _sweep(self) -> None:
+        """Queue the pending calls other processes stored (or left when they stopped)."""
+        self._sweep_at = time.monotonic() + SWEEP
+        try:
+            for call in self.pending():
+                with self._wake:
+                    known = self._calls.get(call.id)
+                if known is None or known.next_at != call.next_at:
+                    self._push(call)
+        except Exception:
+            log.exception("outbox: looking for pending calls")
+
+    def _claim(self, call: Call) -> Call | None:
+        """The call to attempt now, stored as in flight; None when it is no longer pending
+        or not due (another process sends it: it is queued again for when it is due)."""
+        with self.jobs.log.held():
+            stored = self.get(call.id)
+            now = self.jobs.clock()
+            if stored is None or stored.state != "pending":
+                return None
+            if stored.next_at > now:
+                self._push(stored)
+                return None
+            flight = timedelta(seconds=2 * self.config.timeout + 10)
+            self._save(replace(stored, next_at=now + flight))
+            return stored
+
     def _run(self) -> None:
         while True:
+            if self._shared and time.monotonic() >= self._sweep_at:
+                self._sweep()
             with self._wake:
                 if self._stopping:
                     return
                 now = self.jobs.clock()
                 if not self._due or self._due[0][0] > now:
                     wait = (self._due[0][0] - now).total_seconds() if self._due else 60.0
+                    if self._shared:
+                        wait = min(wait, max(self._sweep_at - time.monotonic(), 0.0))
                     self._wake.wait(min(max(wait, 0.005), 60.0))
                     continue
                 _, cid = heapq.heappop(self._due)
                 call = self._calls.get(cid)
             if call is None or call.state != "pending" or call.next_at > now:
                 continue  # settled, or an entry its call has since left for another time
+            if self._shared:
+                try:
+                    claimed = self._claim(call)
+                except Exception:
+                    log.exception("outbox: claiming call %s", call.id)
+                    self._push(replace(call, next_at=self.jobs.clock() + timedelta(seconds=5)))
+                    continue
+                if claimed is None:
+                    continue
+                call = claimed
             try:
                 self._attempt(call)
             except Exception as e:  # a failure of jobtrail's own: retried, but not forever

@@ -137,6 +137,8 @@ class PublicCopy:
     def step(self) -> int:
         """Copy what was sealed since the last step; the number of records looked at."""
         head = self.log.committed.position
+        if self.source.shared:  # other processes seal too: the log ends where the store's does
+            head = max(head, self.log.head_from(self.done))
         looked = 0
         records: list[ResourceGraph] = []
         producers: list[ResourceGraph] = []

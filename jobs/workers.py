@@ -21,6 +21,15 @@ core's changes afterwards.
 When the pool starts it takes over what a stopped server left: EXECUTING jobs
 go back to QUEUED (their work is redone from the input) and every QUEUED job
 is queued.
+
+On a store other processes write too (a remote engine, `Store.shared`) every pool
+queues every QUEUED job it hears of (its own process's changes and the others',
+`jobs/follow.py`) and whichever worker is free first claims it: a worker holds the
+job's run lease (`run:{id}`, `store/leases.py`) for as long as it runs it, and moves
+it to EXECUTING under the log's lease, expecting QUEUED, so one process runs it and
+the others find it taken. An EXECUTING job whose run lease has expired — the process
+running it was killed or cut off — is taken over: queued again by the keeper of any
+process (at start and every time to live), its work redone from the input.
 """
 
 from __future__ import annotations
@@ -28,11 +37,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import queue
 import shutil
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,6 +102,7 @@ class Workers:
         self._counter = itertools.count()
         self._keeper_wake = threading.Condition()
         self._stopping = False
+        self._me = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"  # run directories are this process's
         self.elsewhere = elsewhere
         """Whether another party runs the job (an MCMA service, SIF parties): the pool neither
         runs nor requeues it."""
@@ -100,8 +112,11 @@ class Workers:
 
     def start(self) -> None:
         self.config.files.mkdir(parents=True, exist_ok=True)
+        leases = self.jobs.log.leases
+        running = leases.live("run:") if leases is not None else {}  # other processes' runs
         for left in self.config.files.glob(".run-*"):  # runs a stopped server left unfinished
-            shutil.rmtree(left, ignore_errors=True)
+            if not any(left.name.startswith(f".run-{name[4:]}.") for name in running):
+                shutil.rmtree(left, ignore_errors=True)
         self._recover()
         for i in range(self.config.size):
             t = threading.Thread(target=self._work, name=f"jobtrail-worker-{i}", daemon=True)
@@ -122,20 +137,53 @@ class Workers:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def _recover(self) -> None:
-        for job_id in self.jobs.ids(["EXECUTING"]):
-            if self.elsewhere(self.jobs.get(job_id)):
-                continue
-            self.jobs.set_phase(
-                job_id,
-                "QUEUED",
-                request={"reason": "the server stopped while the job was executing; requeued"},
-            )
+        if self.jobs.log.leases is not None:
+            self._take_over()  # other processes may be running theirs: only the orphans
+        else:
+            for job_id in self.jobs.ids(["EXECUTING"]):
+                if self.elsewhere(self.jobs.get(job_id)):
+                    continue
+                self.jobs.set_phase(
+                    job_id,
+                    "QUEUED",
+                    request={"reason": "the server stopped while the job was executing; requeued"},
+                )
         for job_id in self.jobs.ids(["QUEUED"]):
             queued = self.jobs.get(job_id)
             if not self.elsewhere(queued):
                 self._enqueue(queued)
         for job_id in self.jobs.ids():
             self._schedule(self.jobs.get(job_id))
+
+    def _take_over(self) -> list[str]:
+        """Queue again the EXECUTING jobs no live process runs (a shared store); their ids."""
+        leases = self.jobs.log.leases
+        assert leases is not None
+        running = leases.live("run:")
+        taken = []
+        for job_id in self.jobs.ids(["EXECUTING"]):
+            if f"run:{job_id}" in running:
+                continue
+            try:
+                with self.jobs.log.held():  # a run starting meanwhile holds its lease first
+                    if f"run:{job_id}" in leases.live(f"run:{job_id}"):
+                        continue
+                    job = self.jobs.get(job_id)
+                    if job.phase != "EXECUTING" or self.elsewhere(job):
+                        continue
+                    self.jobs.set_phase(
+                        job_id,
+                        "QUEUED",
+                        expect=("EXECUTING",),
+                        request={
+                            "reason": "the process running it stopped (its run lease ran "
+                            f"out); requeued by {leases.token}"
+                        },
+                    )
+                    taken.append(job_id)
+            except (NotFound, Gone, Conflict):
+                continue
+        return taken
 
     # --- the job core tells us -------------------------------------------------
 
@@ -170,7 +218,15 @@ class Workers:
     # --- keeping time ----------------------------------------------------------
 
     def _keep(self) -> None:
+        leases = self.jobs.log.leases
+        look = time.monotonic() + (leases.ttl if leases is not None else 0.0)
         while not self._stopping:
+            if leases is not None and time.monotonic() >= look:
+                look = time.monotonic() + leases.ttl
+                try:
+                    self._take_over()
+                except Exception:
+                    log.exception("taking over jobs whose process stopped")
             with self._keeper_wake:
                 now = self.jobs.clock()
                 due = []
@@ -178,6 +234,8 @@ class Workers:
                     due.append(heapq.heappop(self._timers))
                 if not due:
                     wait = (self._timers[0][0] - now).total_seconds() if self._timers else 60.0
+                    if leases is not None:
+                        wait = min(wait, max(look - time.monotonic(), 0.0))
                     self._keeper_wake.wait(min(max(wait, 0.01), 60.0))
                     continue
             for _, _, kind, job_id in due:
@@ -239,13 +297,24 @@ class Workers:
 
     def run(self, job_id: str) -> None:
         """Run one QUEUED job to its end (or leave it, if it is no longer QUEUED)."""
+        leases = self.jobs.log.leases
+        lease = leases.try_hold(f"run:{job_id}") if leases is not None else None
+        if leases is not None and lease is None:
+            return  # another process runs it
+        try:
+            self._run(job_id)
+        finally:
+            if leases is not None and lease is not None:
+                leases.release(lease)
+
+    def _run(self, job_id: str) -> None:
         try:
             job = self.jobs.set_phase(job_id, "EXECUTING", expect=("QUEUED",))
         except (NotFound, Gone, Conflict):
             return  # aborted, deleted or taken meanwhile
         # each run writes its own directory, moved into place only if the run's end is
         # committed: a run left behind by a restart or an abort cannot touch a newer one's files
-        output = self.config.files / f".run-{job_id}-{next(self._counter)}"
+        output = self.config.files / f".run-{job_id}.{self._me}-{next(self._counter)}"
         shutil.rmtree(output, ignore_errors=True)
         output.mkdir(parents=True)
         outcome: Outcome | None = None

@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobtrail.base.errors import InputError, JobtrailError, StoreFull
+from jobtrail.base.errors import InputError, JobtrailError, StoreFull, StoreLocked
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs, parse_producers
 from jobtrail.jobs.builtin import builtin_profiles
 from jobtrail.jobs.core import Change, Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy, head
+from jobtrail.jobs.follow import Follower
 from jobtrail.jobs.hops import Hops
 from jobtrail.jobs.public import PublicCopy
 from jobtrail.jobs.vault import Vault
@@ -94,6 +95,7 @@ def create_app(
         workers: Workers | None = None
         watchdog = WriteWatchdog(store, config.write_deadline, reopen=reopen)
         engine: Engine | None = None
+        follower: Follower | None = None
         try:
             engine = _engine(store, config, bindings)
             for b in bindings:
@@ -108,6 +110,9 @@ def create_app(
             for runtime in runtimes.values():  # before the pool: they say which jobs
                 await run_in_threadpool(runtime.start)  # run elsewhere
             await run_in_threadpool(workers.start)
+            if store.shared:  # other processes' changes, told as this one's are
+                follower = Follower(engine.jobs, interval=config.change_poll)
+                follower.start()
             watchdog.start()
             yield AppState(
                 engine=engine,
@@ -124,6 +129,8 @@ def create_app(
             )
         finally:
             watchdog.stop()
+            if follower is not None:
+                await run_in_threadpool(follower.stop)
             public = engine.public if engine is not None else None
             if public is not None:
                 await run_in_threadpool(public.stop)
@@ -132,6 +139,8 @@ def create_app(
                 await run_in_threadpool(workers.stop)
             for runtime in reversed(list(runtimes.values())):
                 await run_in_threadpool(runtime.stop)
+            if engine is not None:
+                engine.log.close()
             try:
                 store.close()
             except StoreFull as e:  # closed all the same; every write it acknowledged is kept
@@ -170,7 +179,9 @@ def _job_methods(bindings: Sequence[Binding]) -> dict[str, list[tuple[str, JobHa
 
 def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine:
     """The job engine every binding builds on: the job core, its accounts, profiles, waits."""
-    log = Log(store)  # one log head per process: loads and job changes both append to it
+    # one log head per process: loads and job changes both append to it; on a shared store
+    # its lease makes it one head among every process
+    log = Log(store, lease_ttl=config.lease_ttl)
     parts = [part for b in bindings for part in b.side_graphs]
     vault = Vault(Path(config.files) / ".vault")  # inputs' credentials, outside the dataset
     profiles = builtin_profiles(config.unpack_max_bytes, config.unpack_max_members)
@@ -216,6 +227,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             size_of=lambda url: head(url, policy).size,
             key=_key(config),
             producers=parse_producers(config.producers),
+            lock=log.held() if store.shared else threading.Lock(),
         ),
         profiles=profiles,
         policy=policy,
@@ -245,7 +257,14 @@ def _public_copy(store: Store, config: Config, log: Log, visibility: Policy) -> 
     where = public_copy_path(config)
     if where is None:
         return None
-    copy = PublicCopy(store, open_store(where), log, visibility)
+    try:
+        kept = open_store(where)
+    except StoreLocked:  # another process over the same remote store keeps it there
+        logging.getLogger("jobtrail").warning(
+            "the public copy at %s is another process's: this one keeps its own in memory", where
+        )
+        kept = open_store("memory:")
+    copy = PublicCopy(store, kept, log, visibility)
     copy.start()
     return copy
 

@@ -112,6 +112,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     # --- jobs
     Setting("job_workers", 2, "jobs run at once by the worker pool", int),
+    Setting(
+        "lease_ttl",
+        15.0,
+        "on a remote store several processes share: seconds a lease (the log's, a job's run) "
+        "lasts unrenewed, so how soon another process takes over the jobs of one that stopped",
+        float,
+    ),
+    Setting(
+        "change_poll",
+        0.25,
+        "on a remote store several processes share: seconds between looks for the changes "
+        "the others made (what a UWS WAIT on one process adds to a change made on another)",
+        float,
+    ),
     Setting("files", "jobtrail-files", "directory for jobs' result files, one folder per job"),
     Setting(
         "key_file",

@@ -85,6 +85,9 @@ class Store(abc.ABC):
     description: str = "store"
     #: reads are calls into this process (embedded, in memory), not requests to a server
     in_process: bool = True
+    #: other processes may write it at the same time (a remote engine): what must happen
+    #: once among them happens under a lease held in the engine (`store/leases.py`)
+    shared: bool = False
 
     # --- resources -------------------------------------------------------
 

@@ -99,6 +99,7 @@ class RemoteStore(Store):
     #: request parameter asking the engine for the union default graph
     union_param: str | None = "union-default-graph"
     in_process = False
+    shared = True
 
     def __init__(
         self,

@@ -50,6 +50,8 @@ class Config:
     page_size: int = 50  # entries per page of a feed (/messages)
     cache_size: int = 10_000  # renditions of immutable resources kept in memory; 0: none
     job_workers: int = 2
+    lease_ttl: float = 15.0  # seconds a lease in a shared engine lasts unrenewed
+    change_poll: float = 0.25  # seconds between looks for other processes' changes
     files: str = "jobtrail-files"
     key_file: str = ""  # "": beside the store (see key_path in server/app.py)
     default_profile: str = "DocumentToText"

@@ -115,8 +115,16 @@ class Processor(Runtime):
         self.outbox.stop()
 
     def runs_elsewhere(self, job: Job) -> bool:
-        """Whether an external service runs this job (the worker pool leaves it alone)."""
-        return job.id in self._external
+        """Whether an external service runs this job (the worker pool leaves it alone). On a
+        store other processes share, a job one of them assigned is known by its record."""
+        if job.id in self._external:
+            return True
+        if self.jobs.store.shared:
+            service = self.record(job.id).service
+            if service is not None and service != LOCAL:
+                self._external.add(job.id)
+                return True
+        return False
 
     # --- names -------------------------------------------------------------------
 

@@ -1,0 +1,221 @@
+"""Several `jobtrail serve` processes over one remote engine (a real `oxigraph serve`): each
+job runs once whichever process hears of it, a process killed with SIGKILL in the middle of a
+job has it taken over, a UWS WAIT on one process wakes on a change made through another, and
+the log they all append to stays one chain (`jobtrail verify`)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    ADMIN_TOKEN,
+    EXAMPLES_DIR,
+    DocumentServer,
+    free_port,
+    oxigraph_binary,
+    wait_for,
+)
+
+DATA = b"the same bytes, whichever process fetches them\n" * 50
+SHA = hashlib.sha256(DATA).hexdigest()
+JT = "https://w3id.org/jobtrail/vocab#"
+SPARQL = {"Accept": "application/sparql-results+json", "Authorization": f"Bearer {ADMIN_TOKEN}"}
+LEASE_TTL = 2.0
+
+
+@dataclass
+class Deployment:
+    engine: str
+    files: Path
+    base: str  # the base URL the store's IRIs are minted under (the first process's)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh `oxigraph serve` of this module's own."""
+    binary = oxigraph_binary()
+    if binary is None:
+        pytest.skip("no `oxigraph` server binary (pip install oxigraph)")
+    workdir = tmp_path_factory.mktemp("shared-engine")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(workdir / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [binary, "serve", "--location", str(workdir / "data"), "--bind", f"127.0.0.1:{port}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(process, f"{url}/query?query=ASK%7B%7D", "oxigraph", lambda: "")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def deployment(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Deployment:
+    base = f"http://127.0.0.1:{free_port()}/"
+    load = [sys.executable, "-m", "jobtrail.cli", "load", str(EXAMPLES_DIR)]
+    subprocess.run([*load, "--store", engine, "--base-url", base, "--silent"], check=True)
+    return Deployment(engine, tmp_path_factory.mktemp("shared-files"), base)
+
+
+@contextlib.contextmanager
+def process(
+    deployment: Deployment, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """One more `jobtrail serve` over the shared engine and files; (its URL, the process)."""
+    port = port or free_port()
+    env = {
+        **os.environ,
+        "JOBTRAIL_FILES": str(deployment.files),
+        "JOBTRAIL_KEY_FILE": str(deployment.files / "key"),
+        "JOBTRAIL_FETCH_ALLOW_PRIVATE": "true",
+        "JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN,
+        "JOBTRAIL_LEASE_TTL": str(LEASE_TTL),
+        "JOBTRAIL_QUERY_WORKERS": "0",
+    }
+    serve = [sys.executable, "-m", "jobtrail.cli", "serve", "--store", deployment.engine]
+    proc = subprocess.Popen(
+        [*serve, "--port", str(port)], stderr=subprocess.PIPE, text=True, env=env
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for(proc, url, "jobtrail serve", lambda: proc.stderr.read() if proc.stderr else "", 60)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def create(url: str, input: str, **more: str) -> str:
+    """A Fixity job through UWS (started unless `more` says); its path (`uws/Fixity/{id}`):
+    IRIs are minted under the store's base, which no process here listens at."""
+    data = {"URL": input, "expected": SHA, "PHASE": "RUN", **more}
+    answer = httpx.post(f"{url}uws/Fixity", data=data, timeout=30)
+    assert answer.status_code == 303, answer.text
+    return "uws/" + str(answer.headers["location"]).split("/uws/", 1)[1]
+
+
+def phase(url: str) -> str:
+    return httpx.get(f"{url}/phase", timeout=30).text
+
+
+def until(url: str, phases: set[str], seconds: float = 60) -> str:
+    deadline = time.monotonic() + seconds
+    while (now := phase(url)) not in phases:
+        assert time.monotonic() < deadline, f"{url} stayed {now}"
+        time.sleep(0.2)
+    return now
+
+
+def executions(url: str, job_id: str) -> list[str]:
+    """Who moved the job to EXECUTING, once per time it was (from its change records)."""
+    query = (
+        f"SELECT ?m WHERE {{ ?m <{JT}about> ?job ; <{JT}toPhase> ?to "
+        f"FILTER(STRENDS(STR(?job), '/jobs/{job_id}') && STRENDS(STR(?to), '/EXECUTING')) }}"
+    )
+    answer = httpx.get(f"{url}sparql", params={"query": query}, headers=SPARQL, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return [b["m"]["value"] for b in answer.json()["results"]["bindings"]]
+
+
+def verify(deployment: Deployment) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobtrail.cli", "verify", "--store", deployment.engine],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture
+def documents() -> Iterator[DocumentServer]:
+    server = DocumentServer()
+    yield server
+    server.close()
+
+
+def test_each_job_runs_once_whichever_process_hears_of_it(
+    deployment: Deployment, documents: DocumentServer
+) -> None:
+    source = documents.put("/input.txt", DATA, "text/plain")
+    with process(deployment) as (a, _), process(deployment) as (b, _):
+        paths = [create(a if i % 2 else b, source) for i in range(10)]
+        for path in paths:
+            assert until(a + path, {"COMPLETED", "ERROR", "ABORTED"}) == "COMPLETED"
+            assert phase(b + path) == "COMPLETED"  # the other process reads the same job
+        for path in paths:
+            job_id = path.rsplit("/", 1)[1]
+            assert len(executions(a, job_id)) == 1, f"job {job_id} ran more than once"
+    assert verify(deployment).returncode == 0, verify(deployment).stdout
+
+
+def test_a_wait_on_one_process_wakes_on_a_change_made_through_another(
+    deployment: Deployment, documents: DocumentServer
+) -> None:
+    source = documents.put("/input.txt", DATA, "text/plain")
+    with process(deployment) as (a, _), process(deployment) as (b, _):
+        path = create(a, source, PHASE="")
+        on_a, on_b = a + path, b + path
+        assert phase(on_b) == "PENDING"
+        waited: dict[str, float | str] = {}
+
+        def wait() -> None:
+            start = time.monotonic()
+            got = httpx.get(on_b, params={"WAIT": "30", "PHASE": "PENDING"}, timeout=60)
+            waited["seconds"] = time.monotonic() - start
+            waited["status"] = got.status_code
+
+        waiter = threading.Thread(target=wait)
+        waiter.start()
+        time.sleep(1.0)  # the WAIT is under way on b
+        assert httpx.post(f"{on_a}/phase", data={"PHASE": "RUN"}, timeout=30).status_code == 303
+        waiter.join(40)
+        assert waited["status"] == 200
+        # woken by the change on a: about a second, not the 30 s it asked to wait
+        assert float(waited["seconds"]) < 15, waited
+
+
+def test_a_killed_process_has_its_running_job_taken_over(
+    deployment: Deployment, documents: DocumentServer
+) -> None:
+    slow = documents.put("/slow.txt", DATA, "text/plain") + "?delay=12"
+    with process(deployment) as (a, killed):
+        path = create(a, slow)
+        until(a + path, {"EXECUTING"}, 30)  # a's worker is fetching the slow input
+        with process(deployment) as (b, _):
+            time.sleep(LEASE_TTL)  # b started while a's run lease was live: a runs it
+            assert phase(b + path) == "EXECUTING", httpx.get(b + path).text
+            killed.send_signal(signal.SIGKILL)
+            killed.wait(10)
+            # taken over within a lease time or two, and run again from its input by b
+            assert until(b + path, {"COMPLETED", "ERROR"}, 60) == "COMPLETED"
+            job_id = path.rsplit("/", 1)[1]
+            assert len(executions(b, job_id)) == 2  # a's run and b's
+            history = httpx.get(
+                f"{b}sparql",
+                params={
+                    "query": f"SELECT ?r WHERE {{ ?m <{JT}about> ?job ; <{JT}changeKind> 'phase' "
+                    f"; <{JT}toPhase> ?to FILTER(STRENDS(STR(?job), '/jobs/{job_id}') && "
+                    "STRENDS(STR(?to), '/QUEUED')) }"
+                },
+                headers=SPARQL,
+                timeout=30,
+            )
+            assert len(history.json()["results"]["bindings"]) >= 1  # the requeue is recorded
+    assert verify(deployment).returncode == 0
