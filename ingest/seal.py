@@ -331,9 +331,8 @@ class _Holding:
             return True
         stack = contextlib.ExitStack()
         try:
-            stack.enter_context(log.leases.hold("log"))
-            if len(self._stack) == 0:
-                log._catch_up()
+            if stack.enter_context(log.leases.hold("log")):  # taken afresh: others may have
+                log._catch_up()  # written since this process last held it
         except BaseException:
             stack.close()
             log._lock.release()

@@ -28,10 +28,10 @@ On a store other processes write too (a remote engine) every process's outbox ma
 know a call, and each looks for pending calls every `SWEEP` seconds (a process that
 stopped leaves its calls to the others). Before an attempt the sender claims the
 call under the log's lease: it reads the call as stored and, if it is still pending
-and due, stores it as in flight (due again only after the attempt's longest time),
-so one process sends each attempt. A process killed in the middle of an attempt
-leaves the call due again once that time has passed: at least once is the promise,
-and a duplicate comes only after such a crash.
+and due, stores it as in flight (the attempt counted, due again only after the
+attempt's longest time), so one process sends each attempt. A process killed in the
+middle of an attempt leaves the call due again once that time has passed: at least
+once is the promise, and a duplicate comes only after such a crash.
 """
 
 from __future__ import annotations
@@ -233,8 +233,10 @@ class Outbox:
             if stored.next_at > now:
                 self._push(stored)
                 return None
+            # in flight: due again only past the attempt's longest time, and counted, so that
+            # a process asked for the same call meanwhile does not take it for one not yet sent
             flight = timedelta(seconds=2 * self.config.timeout + 10)
-            self._save(replace(stored, next_at=now + flight))
+            self._save(replace(stored, next_at=now + flight, attempts=stored.attempts + 1))
             return stored
 
     def _run(self) -> None:

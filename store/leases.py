@@ -58,6 +58,8 @@ CLAIM = f"{GRAPH}#claim"
 UNTIL = f"{GRAPH}#until"
 HOLDER = f"{GRAPH}#holder"
 _INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+MAX_PAUSE = 0.02  # seconds between tries at most: a lease is mostly held for milliseconds
+HANDOVERS = 16  # writes in a row one process makes under one claim while others may wait
 
 
 def lease_iri(name: str) -> str:
@@ -77,6 +79,7 @@ class _Held:
     until: int
     depth: int = 1
     thread: int = 0
+    handovers: int = 0  # times it went from one thread of this process to the next
 
 
 class Leases:
@@ -97,6 +100,7 @@ class Leases:
         """Who holds this process's claims (host, process id, a random part)."""
         self._local: dict[str, threading.RLock] = {}
         self._held: dict[str, _Held] = {}
+        self._waiting: dict[str, int] = {}  # threads of this process waiting for each lease
         self._guard = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -123,32 +127,54 @@ class Leases:
     # --- holding ------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def hold(self, name: str, *, wait: float = 30.0) -> Iterator[None]:
-        """Hold the lease `name` for the block; StoreLocked when it stays taken for `wait` s."""
+    def hold(self, name: str, *, wait: float = 30.0) -> Iterator[bool]:
+        """Hold the lease `name` for the block; StoreLocked when it stays taken for `wait` s.
+
+        Yields whether the lease was taken in the engine for this block (False: this thread
+        held it already, or another thread of this process handed it over without letting
+        it go, so nobody else can have written meanwhile). A holder that ends while threads
+        of its process wait for the same lease hands it to them, up to `HANDOVERS` times in a
+        row, before it lets other processes have it: one claim for a run of writes."""
         with self._guard:
             local = self._local.setdefault(name, threading.RLock())
+            self._waiting[name] = self._waiting.get(name, 0) + 1
         deadline = time.monotonic() + wait
-        if not local.acquire(timeout=max(wait, 0.0)):
+        try:
+            acquired = local.acquire(timeout=max(wait, 0.0))
+        finally:
+            with self._guard:
+                self._waiting[name] -= 1
+        if not acquired:
             raise self._busy(name, wait)
+        me = threading.get_ident()
         try:
             held = self._held.get(name)
-            if held is not None and held.thread == threading.get_ident():
+            fresh = False
+            if held is not None and held.thread == me:
                 held.depth += 1
+            elif held is not None and held.depth == 0:  # handed over by a thread before
+                held.thread, held.depth = me, 1
             else:
                 claim = self._claim(name, deadline)
                 if claim is None:
                     raise self._busy(name, wait)
-                held = claim
+                held, fresh = claim, True
                 with self._guard:
                     self._held[name] = held
             try:
-                yield
+                yield fresh
             finally:
                 held.depth -= 1
                 if held.depth == 0:
                     with self._guard:
-                        self._held.pop(name, None)
-                    self._release(held)
+                        keep = self._waiting.get(name, 0) > 0 and held.handovers < HANDOVERS
+                        if keep:
+                            held.handovers += 1
+                            held.thread = 0
+                        else:
+                            self._held.pop(name, None)
+                    if not keep:
+                        self._release(held)
         finally:
             local.release()
 
@@ -189,7 +215,7 @@ class Leases:
 
     def _claim(self, name: str, deadline: float) -> _Held | None:
         lease = f"<{lease_iri(name)}>"
-        pause = 0.005
+        pause = 0.002
         while True:
             claim = f"urn:jobtrail:claim:{uuid.uuid4()}"
             now = self._now()
@@ -211,8 +237,8 @@ class Leases:
                 self._drop(lease, claim)
             if time.monotonic() >= deadline:
                 return None
-            time.sleep(min(pause * (1 + random.random()), max(deadline - time.monotonic(), 0)))
-            pause = min(pause * 2, 0.25)
+            time.sleep(min(pause * (0.5 + random.random()), max(deadline - time.monotonic(), 0)))
+            pause = min(pause * 2, MAX_PAUSE)
 
     def _claims(self, lease: str, now: int) -> set[str]:
         rows = self.store.query(
@@ -252,7 +278,20 @@ class Leases:
                 log.exception("renewing leases")
 
     def renew(self) -> None:
-        """Push every held lease's expiry one time to live ahead; note the ones lost."""
+        """Push every held lease's expiry one time to live ahead; note the ones lost. A
+        lease handed over to a thread that gave up waiting is let go."""
+        with self._guard:
+            orphans = [h for h in self._held.values() if h.depth == 0 and h.thread == 0]
+        for h in orphans:
+            local = self._local[h.name]
+            if local.acquire(blocking=False):
+                try:
+                    if h.depth == 0 and h.thread == 0 and self._held.get(h.name) is h:
+                        with self._guard:
+                            self._held.pop(h.name, None)
+                        self._release(h)
+                finally:
+                    local.release()
         with self._guard:
             held = list(self._held.values())
         if not held:
