@@ -13,8 +13,9 @@ Every engine speaks the SPARQL 1.1 Protocol, but not in the same way:
   pragmas would too, but with them a `COUNT(*)` of nothing says 1). It answers an
   `ASK` as a one-row `SELECT` (`__ASK_RETVAL`), a `CONSTRUCT` as rows when the Accept header
   names a results format first, cuts every answer at `ResultSetMaxRows` rows (saying so in an
-  `X-SPARQL-MaxRows` header), ignores `DROP ALL`, and refuses blank nodes in `INSERT DATA`
-  (and mishandles them in an `INSERT {…} WHERE {}` over several graphs).
+  `X-SPARQL-MaxRows` header), ignores `DROP ALL`, refuses blank nodes in `INSERT DATA` (and
+  mishandles them in an `INSERT {…} WHERE {}` over several graphs), and refuses an update
+  request of many operations.
 - **Apache Jena** (Fuseki, TDB2) ignores `union-default-graph`: its default graph is the union
   only when the dataset is configured so (`tdb2:unionDefaultGraph true`); otherwise every query
   without `GRAPH` finds nothing. `check_union` finds that out by the protocol alone.
@@ -90,6 +91,10 @@ class Dialect:
     atomic_updates: bool = True
     #: INSERT DATA may hold blank nodes (Virtuoso refuses them there)
     blank_nodes_in_data: bool = True
+    #: the most operations one update request may hold (None: no limit). Virtuoso compiles a
+    #: request's operations together, in time growing faster than their number, and refuses
+    #: one of some 500-800 (`SQ156 … Query too large`)
+    max_operations: int | None = None
     #: what to take out of a blank node's id in a results document (Virtuoso's `nodeID://`,
     #: which no parser takes as a blank node label); group 1 is kept
     blank_node_ids: re.Pattern[bytes] | None = None
@@ -116,6 +121,7 @@ VIRTUOSO = Dialect(
     own_graphs=VIRTUOSO_OWN_GRAPHS,
     ask_as_rows=True,
     blank_nodes_in_data=False,
+    max_operations=100,
     atomic_updates=False,
     blank_node_ids=re.compile(rb'("type": "bnode", "value": ")nodeID://'),
     graph_pattern="{ ?s ?p ?o }",

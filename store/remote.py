@@ -351,16 +351,38 @@ class RemoteStore(Store):
             ops.insert(0, "INSERT DATA {\n" + _graph_blocks(data) + "}")
         return " ;\n".join(ops)
 
+    def _drops(self, iris: Sequence[str]) -> str:
+        """One update dropping these graphs: DROP SILENT GRAPH each, or on an engine limiting
+        a request's operations (Virtuoso) one DELETE of every triple of each."""
+        if len(iris) > 1 and self.dialect.max_operations is not None:
+            values = " ".join(_iri(i) for i in iris)
+            return (
+                "DELETE { GRAPH ?g { ?s ?p ?o } } "
+                f"WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}"
+            )
+        return " ;\n".join(f"DROP SILENT GRAPH {_iri(i)}" for i in iris)
+
     def add(self, graphs: Sequence[ResourceGraph], *, bulk: bool = False) -> None:
+        """See `Store.add`. A bulk add goes in requests of MAX_UPDATE_BYTES; on an engine
+        limiting a request's operations, any add goes in requests of at most that many
+        operations. When one fails, the ones before are undone."""
         blocks = [(g.iri, _canonical(g)) for g in graphs]
+        dialect = self.dialect
+        limit = None if dialect.blank_nodes_in_data else dialect.max_operations
         requests: list[list[tuple[str, str]]] = []
-        size = MAX_UPDATE_BYTES
+        size = operations = MAX_UPDATE_BYTES
         for block in blocks:
-            if not requests or (bulk and size + len(block[1]) > MAX_UPDATE_BYTES):
+            templated = limit is not None and "_:" in block[1]
+            if (
+                not requests
+                or (bulk and size + len(block[1]) > MAX_UPDATE_BYTES)
+                or (templated and limit is not None and operations >= limit)
+            ):
                 requests.append([])
-                size = 0
+                size = operations = 0
             requests[-1].append(block)
             size += len(block[1])
+            operations += templated
         done = 0
         try:
             for request in requests:
@@ -375,7 +397,7 @@ class RemoteStore(Store):
             undo = [iri for r in requests[: done + (not refused)] for iri, _ in r]
             if undo:
                 try:
-                    self._update("".join(f"DROP SILENT GRAPH {_iri(i)} ;\n" for i in undo))
+                    self._update(self._drops(undo))
                 except JobtrailError:
                     e.hint = f"{HINT}; these graphs may be stored, remove them: {undo}"
             raise
@@ -392,7 +414,8 @@ class RemoteStore(Store):
         delete: Sequence[str] = (),
     ) -> None:
         """See `Store.apply`: one update request, which the engine runs as one transaction."""
-        parts = [f"DROP SILENT GRAPH {_iri(iri)}" for iri in (*delete, *(g.iri for g in replace))]
+        drops = [*delete, *(g.iri for g in replace)]
+        parts = [self._drops(drops)] if drops else []
         blocks = [(g.iri, _canonical(g)) for g in (*add, *replace)]
         if blocks:
             parts.append(self._inserts(blocks))

@@ -236,6 +236,21 @@ def test_an_engine_whose_default_graph_is_the_union(virtuoso_server: str) -> Non
         emptied(store)
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["transaction", "bulk"])
+def test_many_graphs_with_blank_nodes_in_one_add(virtuoso_server: str, bulk: bool) -> None:
+    """Virtuoso takes a blank node only in an `INSERT {…} WHERE {}` of one graph, and refuses
+    a request of some 500 operations: 450 such graphs go in requests it takes."""
+    ex = "http://example.org/"
+    graphs = [ResourceGraph(f"{ex}b{i}", [("_:x", "<urn:p>", f'"{i}"')]) for i in range(450)]
+    with RemoteStore.from_url(virtuoso_server) as store:
+        emptied(store)
+        store.add(graphs, bulk=bulk)
+        assert store.count() == 450 and len(store.existing(g.iri for g in graphs)) == 450
+        store.apply(delete=[g.iri for g in graphs[:300]])
+        assert store.count() == 150
+        emptied(store)
+
+
 def test_the_engine_is_found_from_a_server_root(virtuoso_server: str) -> None:
     root = virtuoso_server.removesuffix("/sparql")
     with RemoteStore.from_url(root) as store:
