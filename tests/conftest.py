@@ -119,18 +119,25 @@ MaxQueryCostEstimationTime = 0
 million rows (the package's virtuoso.ini stops at 10,000), no time limits (tests set their own)."""
 
 
-@pytest.fixture(scope="session")
-def virtuoso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The SPARQL endpoint (`http://127.0.0.1:PORT/sparql`) of a Virtuoso open source process
-    (Debian's `virtuoso-opensource`) shared by the whole session, anonymous SPARQL updates
-    allowed. Skips without the package."""
+def virtuoso_binaries() -> tuple[str, str] | None:
+    """`virtuoso-t` and its `isql`, from Debian's `virtuoso-opensource`."""
     binary, isql = shutil.which("virtuoso-t"), shutil.which("isql-vt") or shutil.which("isql")
-    if binary is None or isql is None:
+    return (binary, isql) if binary and isql else None
+
+
+@contextlib.contextmanager
+def virtuoso(workdir: Path, max_rows: int = 1_000_000) -> Iterator[str]:
+    """A Virtuoso process with its files in `workdir`, on free ports, anonymous SPARQL updates
+    allowed, answering at most `max_rows` rows; yields its SPARQL endpoint
+    (`http://127.0.0.1:PORT/sparql`). Skips without the package."""
+    binaries = virtuoso_binaries()
+    if binaries is None:
         pytest.skip("no Virtuoso (apt-get install virtuoso-opensource)")
-    workdir = tmp_path_factory.mktemp("virtuoso")
+    binary, isql = binaries
     sql_port, http_port = free_port(), free_port()
     ini = workdir / "virtuoso.ini"
     ini.write_text(VIRTUOSO_INI.format(dir=workdir, sql_port=sql_port, http_port=http_port))
+    ini.write_text(ini.read_text().replace("= 1000000", f"= {max_rows}"))
     url = f"http://127.0.0.1:{http_port}/sparql"
     with open(workdir / "server.log", "wb") as log:
         process = subprocess.Popen(
@@ -162,6 +169,15 @@ def virtuoso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def virtuoso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The SPARQL endpoint (`http://127.0.0.1:PORT/sparql`) of a Virtuoso open source process
+    (Debian's `virtuoso-opensource`) shared by the whole session, anonymous SPARQL updates
+    allowed. Skips without the package."""
+    with virtuoso(tmp_path_factory.mktemp("virtuoso")) as url:
+        yield url
 
 
 def emptied(store: Store) -> Store:

@@ -18,12 +18,13 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pyoxigraph as ox
 import pytest
 import rdflib
-from jobtrail.base.errors import JobtrailError, StoreError
+from jobtrail.base.errors import JobtrailError, RemoteStoreError, StoreError
 from jobtrail.queries import load_queries
 from jobtrail.store import engines
 from jobtrail.store.base import ResourceGraph
@@ -38,6 +39,7 @@ from tests.conftest import (
     emptied,
     free_port,
     job_server,
+    virtuoso,
 )
 
 JOBTRAIL = [sys.executable, "-m", "jobtrail.cli"]
@@ -249,6 +251,16 @@ def test_many_graphs_with_blank_nodes_in_one_add(virtuoso_server: str, bulk: boo
         store.apply(delete=[g.iri for g in graphs[:300]])
         assert store.count() == 150
         emptied(store)
+
+
+def test_an_answer_the_engine_cut_short_is_an_error(tmp_path: Path) -> None:
+    """Virtuoso cuts every answer at ResultSetMaxRows (10,000 in Debian's virtuoso.ini) and
+    says so in a header: the store stops, naming the setting, rather than read a part."""
+    with virtuoso(tmp_path, max_rows=5) as url, RemoteStore.from_url(url) as store:
+        with pytest.raises(RemoteStoreError, match="cut its answer at 5 rows") as error:
+            store.query("SELECT * { ?s ?p ?o }")
+        assert error.value.hint and "ResultSetMaxRows" in error.value.hint
+        assert len(list(store.query("SELECT * { ?s ?p ?o } LIMIT 3"))) == 3  # type: ignore[arg-type]
 
 
 def test_the_engine_is_found_from_a_server_root(virtuoso_server: str) -> None:
