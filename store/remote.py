@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -42,6 +43,11 @@ MAX_UPDATE_BYTES = 4 * 1024 * 1024  # bulk adds are split above this (in charact
 IMPORT_CHUNK = 10_000  # quads per INSERT DATA request during import_
 VALUES_CHUNK = 500  # IRIs per VALUES block in existing()
 HINT = "check that the SPARQL endpoint is running and that the URL is right"
+
+_REFUSED = re.compile(r"Virtuoso (37|42|22|S0)\w{3} Error ")
+"""A request Virtuoso refused (answered 500): its SQLSTATE says a query that does not compile
+(37000, which also covers its own compiler's failures), an access rule (42000), a bad value
+(22xxx) or an unknown column (S0xxx), not a failure of the engine."""
 
 T = TypeVar("T")
 GraphName = ox.NamedNode | ox.DefaultGraph
@@ -292,7 +298,7 @@ class RemoteStore(Store):
         if response.is_success or response.status_code in allow:
             return response
         body = response.text.strip()
-        if response.status_code == 400:
+        if response.status_code == 400 or _REFUSED.match(body):
             raise QueryError(body or "the endpoint refused the request", details={"endpoint": url})
         raise RemoteStoreError(
             f"{url} answered {response.status_code} {response.reason_phrase}: {body[:2000]}",
