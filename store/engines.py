@@ -22,8 +22,9 @@ Every engine speaks the SPARQL 1.1 Protocol, but not in the same way:
 
 The remote store picks the dialect from the `Server` header of its first request
 (`from_server_header`: `Virtuoso/…`, `Oxigraph/…`, `Apache Jena Fuseki …`); anything else is
-`SPARQL`, the plain protocol. For Jena and plain SPARQL it then checks that the default graph
-is the union of the named graphs, and refuses to go on when it is not. A URL fragment
+`SPARQL`, the plain protocol. But for Virtuoso it then checks whether the default graph is the
+union of the named graphs as it is, or when the union parameter asks for it, and refuses to go
+on when neither. A URL fragment
 (`http://host:3030/ds#engine=jena`) names the dialect instead (`named`), for an engine behind a
 proxy that hides its `Server` header.
 """
@@ -111,7 +112,8 @@ class Dialect:
         return f"FILTER({variable} NOT IN ({', '.join(f'<{g}>' for g in self.own_graphs)}))"
 
 
-OXIGRAPH = Dialect("Oxigraph server", union_param="union-default-graph", union_known=True)
+OXIGRAPH = Dialect("Oxigraph server", union_param="union-default-graph")
+"""Checked too: `oxigraph serve --union-default-graph` makes its default graph the union."""
 VIRTUOSO = Dialect(
     "Virtuoso",
     default_is_union=True,

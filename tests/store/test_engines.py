@@ -39,7 +39,9 @@ from tests.conftest import (
     emptied,
     free_port,
     job_server,
+    oxigraph_binary,
     virtuoso,
+    wait_for,
 )
 
 JOBTRAIL = [sys.executable, "-m", "jobtrail.cli"]
@@ -236,6 +238,39 @@ def test_an_engine_without_the_union_default_graph_is_refused(oxigraph_server: s
     assert served.returncode != 0
     assert "does not give the union default graph" in served.stderr, served.stderr
     assert "tdb2:unionDefaultGraph true" in served.stderr
+
+
+def test_an_engine_configured_with_the_union_default_graph(tmp_path: Path) -> None:
+    """Jena with `tdb2:unionDefaultGraph true` (here Oxigraph server started with
+    `--union-default-graph`, spoken to as Jena, and as itself): found at the first request,
+    and `stats` counts each quad once (it counted the default graph and the named graphs:
+    twice)."""
+    binary = oxigraph_binary()
+    if binary is None:
+        pytest.skip("no `oxigraph` server binary (pip install oxigraph)")
+    port = free_port()
+    log = tmp_path / "server.log"
+    command = [binary, "serve", "--location", str(tmp_path / "data"), "--union-default-graph"]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [*command, "--bind", f"127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(process, f"{url}/query?query=ASK%7B%7D", "oxigraph", log.read_text)
+        as_jena = f"{url}#engine=jena"
+        loaded = jobtrail("load", str(EXAMPLES_DIR), "--store", as_jena, "--silent")
+        assert loaded.returncode == 0, loaded.stderr
+        for spoken in (as_jena, url):
+            with RemoteStore.from_url(spoken) as store:
+                assert store.dialect.default_is_union and store.dialect.union_param is None
+        as_jena_stats, as_oxigraph_stats = (jobtrail("stats", "--store", u) for u in (as_jena, url))
+        assert re.search(r"^messages +31$", as_jena_stats.stdout, re.M), as_jena_stats.stderr
+        assert figures(as_jena_stats.stdout) == figures(as_oxigraph_stats.stdout)
+        assert re.search(r"^quads +1,635$", as_jena_stats.stdout, re.M)  # as the embedded store
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_an_engine_whose_default_graph_is_the_union(virtuoso_server: str) -> None:
