@@ -96,6 +96,10 @@ class Dialect:
     #: request's operations together, in time growing faster than their number, and refuses
     #: one of some 500-800 (`SQ156 … Query too large`)
     max_operations: int | None = None
+    #: the size of one request of a bulk add (None: the store's own, 4 MiB). Virtuoso takes
+    #: 2,000 graphs of 44 triples in requests of 256 KiB about twice as fast as in 4 MiB ones
+    #: (Oxigraph server the other way round)
+    bulk_request_bytes: int | None = None
     #: what to take out of a blank node's id in a results document (Virtuoso's `nodeID://`,
     #: which no parser takes as a blank node label); group 1 is kept
     blank_node_ids: re.Pattern[bytes] | None = None
@@ -124,6 +128,7 @@ VIRTUOSO = Dialect(
     ask_as_rows=True,
     blank_nodes_in_data=False,
     max_operations=100,
+    bulk_request_bytes=256 * 1024,
     atomic_updates=False,
     blank_node_ids=re.compile(rb'("type": "bnode", "value": ")nodeID://'),
     graph_pattern="{ ?s ?p ?o }",

@@ -369,19 +369,20 @@ class RemoteStore(Store):
         return " ;\n".join(f"DROP SILENT GRAPH {_iri(i)}" for i in iris)
 
     def add(self, graphs: Sequence[ResourceGraph], *, bulk: bool = False) -> None:
-        """See `Store.add`. A bulk add goes in requests of MAX_UPDATE_BYTES; on an engine
-        limiting a request's operations, any add goes in requests of at most that many
-        operations. When one fails, the ones before are undone."""
+        """See `Store.add`. A bulk add goes in requests of MAX_UPDATE_BYTES (or the engine's
+        `bulk_request_bytes`); on an engine limiting a request's operations, any add goes in
+        requests of at most that many operations. When one fails, the ones before are undone."""
         blocks = [(g.iri, _canonical(g)) for g in graphs]
         dialect = self.dialect
         limit = None if dialect.blank_nodes_in_data else dialect.max_operations
+        most = min(MAX_UPDATE_BYTES, dialect.bulk_request_bytes or MAX_UPDATE_BYTES)
         requests: list[list[tuple[str, str]]] = []
-        size = operations = MAX_UPDATE_BYTES
+        size = operations = most
         for block in blocks:
             templated = limit is not None and "_:" in block[1]
             if (
                 not requests
-                or (bulk and size + len(block[1]) > MAX_UPDATE_BYTES)
+                or (bulk and size + len(block[1]) > most)
                 or (templated and limit is not None and operations >= limit)
             ):
                 requests.append([])
