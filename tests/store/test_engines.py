@@ -159,6 +159,9 @@ def test_a_trace_and_a_dereference(served: Served) -> None:
         assert turtle.headers["content-type"].startswith("text/turtle")
         assert "consignment-export" in client.get(hops[0]["producer"]["iri"]).text
         assert client.get("/messages", headers={"Accept": "text/html"}).status_code == 200
+        references = client.get("/references", headers={"Accept": "application/json"}).json()
+        counts = {r["reference"]: r["messages"] for r in references["references"]}
+        assert counts == {"TDR-2021-GW3": 3, "TRE-TDR-2021-GW3": 1, "TRE-TDR-2022-FT5": 2}
 
 
 def test_the_sparql_endpoint(served: Served) -> None:
