@@ -115,12 +115,13 @@ class RemoteStore(Store):
       (Fuseki's `http://host:3030/ds`).
 
     The first request finds out which engine answers (`engines.py`; a URL fragment
-    `#engine=virtuoso|oxigraph|jena|sparql` says it instead) and, for Jena and other
-    engines, whether a query's default graph is the union of the named graphs: the union
-    parameter (`union-default-graph`, Oxigraph server's) or the engine's own configuration
-    (Virtuoso always; Jena with `tdb2:unionDefaultGraph true`). An engine that gives neither
-    is refused (StoreError naming the setting): jobtrail's queries read the union, and
-    naming every graph in each request does not scale past a few thousand graphs.
+    `#engine=virtuoso|oxigraph|jena|sparql` says it instead) and, but for Virtuoso (whose
+    default graph always is), whether a query's default graph is the union of the named
+    graphs: by the union parameter (`union-default-graph`, Oxigraph server's) or by the
+    engine's own configuration (Jena with `tdb2:unionDefaultGraph true`, `oxigraph serve
+    --union-default-graph`). An engine that gives neither is refused (StoreError naming the
+    setting): jobtrail's queries read the union, and naming every graph in each request does
+    not scale past a few thousand graphs.
 
     Graph existence (`existing`, `delete`) means "has at least one triple",
     the only portable definition; Oxigraph also keeps empty named graphs.
