@@ -44,6 +44,9 @@ IMPORT_CHUNK = 10_000  # quads per INSERT DATA request during import_
 VALUES_CHUNK = 500  # IRIs per VALUES block in existing()
 HINT = "check that the SPARQL endpoint is running and that the URL is right"
 
+UNION_CHECK = "urn:jobtrail:union-check:"
+"""Where the union check writes its triple (a graph of its own per check, then removed)."""
+
 _REFUSED = re.compile(r"Virtuoso (37|42|22|S0)\w{3} Error ")
 """A request Virtuoso refused (answered 500): its SQLSTATE says a query that does not compile
 (37000, which also covers its own compiler's failures), an access rule (42000), a bad value
@@ -235,44 +238,57 @@ class RemoteStore(Store):
     def _check_union(self, dialect: Dialect) -> Dialect:
         """`dialect` with what its engine's default graph is: the union of the named graphs
         as it is (`default_is_union`), or when the union parameter asks for it; StoreError
-        when neither. A triple of a named graph is looked for in the default graph; in an
-        empty store, one written for the purpose (and removed), unless the store refuses
-        writes (then it has nothing to find either: the check is left to a process that
-        writes)."""
+        when neither. A triple of a named graph is looked for in the default graph; when
+        there is none, or it is not found (another process may have just removed it), a
+        triple written for the purpose in a graph of its own (and removed). A store that
+        refuses that write and holds nothing cannot tell: the check is left to a process
+        that writes."""
         plain = dataclasses.replace(dialect, union_param=None)
-        probe: str | None = None
+        rows = self._select(
+            "SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } "
+            f'FILTER(!isBlank(?s) && !isBlank(?o) && !STRSTARTS(STR(?g), "{UNION_CHECK}")) '
+            "} LIMIT 1",
+            plain,
+        )
+        if rows:
+            found = self._union_of(f"{rows[0]['s']} {rows[0]['p']} {rows[0]['o']}", dialect)
+            if found is not None:
+                return found
+        probe = f"{UNION_CHECK}{uuid.uuid4()}"
+        triple = f"<{probe}> <{UNION_CHECK}probe> <{probe}>"
         try:
-            rows = self._select(
-                "SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } "
-                "FILTER(!isBlank(?s) && !isBlank(?o)) } LIMIT 1",
-                plain,
-            )
-            if rows:
-                triple = f"{rows[0]['s']} {rows[0]['p']} {rows[0]['o']}"
-            else:
-                probe = f"urn:jobtrail:union-check:{uuid.uuid4()}"
-                triple = f"<{probe}> <urn:jobtrail:union-check> <{probe}>"
-                try:
-                    self._post_update(f"INSERT DATA {{ GRAPH <{probe}> {{ {triple} }} }}")
-                except JobtrailError:
-                    probe = None
-                    return dataclasses.replace(dialect, union_known=True)
-            if self._ask(f"ASK {{ {triple} }}", plain):
-                return dataclasses.replace(plain, default_is_union=True, union_known=True)
-            if dialect.union_param is not None and self._ask(
-                f"ASK {{ {triple} }}", dialect, union=True
-            ):
+            self._post_update(f"INSERT DATA {{ GRAPH <{probe}> {{ {triple} }} }}")
+        except JobtrailError:
+            if not rows:
                 return dataclasses.replace(dialect, union_known=True)
+            found = None
+        else:
+            try:
+                found = self._union_of(triple, dialect)
+            finally:
+                with contextlib.suppress(JobtrailError):
+                    self._post_update(f"DROP SILENT GRAPH <{probe}>")
+        if found is None:
             raise StoreError(
                 f"the engine at {self.query_url} ({dialect.name}) does not give the union "
                 "default graph: a query without GRAPH finds nothing the named graphs hold, "
                 "so jobtrail's queries would find nothing",
                 hint=engines.UNION_HINT,
             )
-        finally:
-            if probe is not None:
-                with contextlib.suppress(JobtrailError):
-                    self._post_update(f"DROP SILENT GRAPH <{probe}>")
+        return found
+
+    def _union_of(self, triple: str, dialect: Dialect) -> Dialect | None:
+        """`dialect` as the engine gives the union default graph, judged by a triple of a
+        named graph: found without the union parameter (the default graph is the union),
+        found with it, or not found (None)."""
+        plain = dataclasses.replace(dialect, union_param=None)
+        if self._ask(f"ASK {{ {triple} }}", plain):
+            return dataclasses.replace(plain, default_is_union=True, union_known=True)
+        if dialect.union_param is not None and self._ask(
+            f"ASK {{ {triple} }}", dialect, union=True
+        ):
+            return dataclasses.replace(dialect, union_known=True)
+        return None
 
     # --- HTTP ------------------------------------------------------------
 

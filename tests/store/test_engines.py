@@ -17,6 +17,7 @@ import io
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,6 +242,31 @@ def test_an_engine_without_the_union_default_graph_is_refused(oxigraph_server: s
     assert served.returncode != 0
     assert "does not give the union default graph" in served.stderr, served.stderr
     assert "tdb2:unionDefaultGraph true" in served.stderr
+
+
+def test_processes_opening_an_empty_store_at_once_all_pass_the_check(oxigraph_server: str) -> None:
+    """Each process checks the union at its first request, on an empty store by writing a
+    triple and removing it: another's triple, removed as it is read, is no evidence."""
+    with RemoteStore.from_url(oxigraph_server) as store:
+        emptied(store)
+    errors: list[BaseException] = []
+
+    def first_request() -> None:
+        try:
+            with RemoteStore.from_url(oxigraph_server) as store:
+                store.count()
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    for _ in range(3):
+        threads = [threading.Thread(target=first_request) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    with RemoteStore.from_url(oxigraph_server) as store:
+        assert list(store.graphs()) == []  # every check's triple is gone
 
 
 def test_an_engine_configured_with_the_union_default_graph(tmp_path: Path) -> None:
