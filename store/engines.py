@@ -103,9 +103,6 @@ class Dialect:
     #: what to take out of a blank node's id in a results document (Virtuoso's `nodeID://`,
     #: which no parser takes as a blank node label); group 1 is kept
     blank_node_ids: re.Pattern[bytes] | None = None
-    #: the group pattern that lists every graph (`GRAPH ?g {}`; Virtuoso answers that with
-    #: one unbound row)
-    graph_pattern: str = "{}"
     #: the union default graph was checked (or needs no check)
     union_known: bool = False
 
@@ -131,7 +128,6 @@ VIRTUOSO = Dialect(
     bulk_request_bytes=256 * 1024,
     atomic_updates=False,
     blank_node_ids=re.compile(rb'("type": "bnode", "value": ")nodeID://'),
-    graph_pattern="{ ?s ?p ?o }",
     union_known=True,
 )
 JENA = Dialect("Apache Jena")

@@ -586,7 +586,10 @@ class RemoteStore(Store):
 
     def graphs(self) -> Iterator[str]:
         dialect = self.dialect
-        where = f"GRAPH ?g {dialect.graph_pattern} {dialect.own_graphs_filter()}"
+        # graphs holding a triple, as `existing` has it: not `GRAPH ?g {}`, which lists the
+        # empty graphs Oxigraph keeps (the leases' once released) and which Virtuoso answers
+        # with one unbound row
+        where = f"GRAPH ?g {{ ?s ?p ?o }} {dialect.own_graphs_filter()}"
         for row in self._select(f"SELECT DISTINCT ?g WHERE {{ {where} }}"):
             yield row["g"].value
 
