@@ -89,23 +89,131 @@ def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait()
 
 
+VIRTUOSO_INI = """\
+[Database]
+DatabaseFile       = {dir}/virtuoso.db
+ErrorLogFile       = {dir}/virtuoso.log
+LockFile           = {dir}/virtuoso.lck
+TransactionFile    = {dir}/virtuoso.trx
+xa_persistent_file = {dir}/virtuoso.pxa
+[TempDatabase]
+DatabaseFile       = {dir}/virtuoso-temp.db
+TransactionFile    = {dir}/virtuoso-temp.trx
+[Parameters]
+ServerPort         = {sql_port}
+DisableUnixSocket  = 1
+NumberOfBuffers    = 10000
+MaxDirtyBuffers    = 6000
+DirsAllowed        = ., {dir}
+[HTTPServer]
+ServerPort         = {http_port}
+ServerRoot         = {dir}
+ServerThreads      = 10
+EnabledGzipContent = 0
+[SPARQL]
+ResultSetMaxRows           = 1000000
+MaxQueryExecutionTime      = 0
+MaxQueryCostEstimationTime = 0
+"""
+"""A throwaway Virtuoso: its files in one folder, its own SQL and HTTP ports, answers up to a
+million rows (the package's virtuoso.ini stops at 10,000), no time limits (tests set their own)."""
+
+
+def virtuoso_binaries() -> tuple[str, str] | None:
+    """`virtuoso-t` and its `isql`, from Debian's `virtuoso-opensource`."""
+    binary, isql = shutil.which("virtuoso-t"), shutil.which("isql-vt") or shutil.which("isql")
+    return (binary, isql) if binary and isql else None
+
+
+@contextlib.contextmanager
+def virtuoso(workdir: Path, max_rows: int = 1_000_000) -> Iterator[str]:
+    """A Virtuoso process with its files in `workdir`, on free ports, anonymous SPARQL updates
+    allowed, answering at most `max_rows` rows; yields its SPARQL endpoint
+    (`http://127.0.0.1:PORT/sparql`). Skips without the package."""
+    binaries = virtuoso_binaries()
+    if binaries is None:
+        pytest.skip("no Virtuoso (apt-get install virtuoso-opensource)")
+    binary, isql = binaries
+    sql_port, http_port = free_port(), free_port()
+    ini = workdir / "virtuoso.ini"
+    ini.write_text(VIRTUOSO_INI.format(dir=workdir, sql_port=sql_port, http_port=http_port))
+    ini.write_text(ini.read_text().replace("= 1000000", f"= {max_rows}"))
+    url = f"http://127.0.0.1:{http_port}/sparql"
+    with open(workdir / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [binary, "+foreground", "+configfile", str(ini)],
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            process,
+            f"{url}?query=ASK%7B%7D",
+            "virtuoso",
+            lambda: (workdir / "server.log").read_text(errors="replace"),
+            seconds=60,
+        )
+        grant = 'GRANT SPARQL_UPDATE TO "SPARQL";'
+        subprocess.run(
+            [isql, str(sql_port), "dba", "dba", f"exec={grant}"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def virtuoso_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The SPARQL endpoint (`http://127.0.0.1:PORT/sparql`) of a Virtuoso open source process
+    (Debian's `virtuoso-opensource`) shared by the whole session, anonymous SPARQL updates
+    allowed. Skips without the package."""
+    with virtuoso(tmp_path_factory.mktemp("virtuoso")) as url:
+        yield url
+
+
+def emptied(store: Store) -> Store:
+    """`store` without any graph (DROP ALL does nothing on Virtuoso: each graph is dropped)."""
+    if isinstance(store, RemoteStore) and store.dialect.default_is_union:
+        graphs = [f"<{g}>" for g in store.graphs()]
+        for start in range(0, len(graphs), 1000):  # Virtuoso: one operation, not many DROPs
+            values = " ".join(graphs[start : start + 1000])
+            store.update(
+                "DELETE { GRAPH ?g { ?s ?p ?o } } "
+                f"WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}"
+            )
+    else:
+        store.update("DROP ALL")  # unlike CLEAR ALL, also forgets empty graphs
+    return store
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A local TCP port nobody listens on (for an unreachable endpoint)."""
     return free_port()
 
 
-@pytest.fixture(params=["disk", "memory", "remote"])
+@pytest.fixture(params=["disk", "memory", "remote", "virtuoso"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """An empty store of each backend; the remote one is the session server, emptied."""
+    """An empty store of each backend; the remote ones are the session's servers (Oxigraph
+    server, Virtuoso), emptied."""
     backend: Store
     if request.param == "disk":
         backend = OxigraphStore(tmp_path / "data")
     elif request.param == "memory":
         backend = OxigraphStore(None)
+    elif request.param == "virtuoso":
+        backend = emptied(RemoteStore.from_url(request.getfixturevalue("virtuoso_server")))
     else:
-        backend = RemoteStore.from_url(request.getfixturevalue("oxigraph_server"))
-        backend.update("DROP ALL")  # unlike CLEAR ALL, also forgets empty graphs
+        backend = emptied(RemoteStore.from_url(request.getfixturevalue("oxigraph_server")))
     yield backend
     backend.close()
 
