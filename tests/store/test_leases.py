@@ -1,6 +1,6 @@
 """Leases in a shared engine (store/leases.py) and the log over them (ingest/seal.py), against
-a real `oxigraph serve`: each `Leases` or `Log` below has its own HTTP client and token, as a
-separate process would."""
+a real `oxigraph serve` and a real Virtuoso: each `Leases` or `Log` below has its own HTTP client
+and token, as a separate process would."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from jobtrail.store import ResourceGraph
 from jobtrail.store.leases import Leases
 from jobtrail.store.remote import RemoteStore
 
+from tests.conftest import emptied
+
 COUNTER = "urn:test:counter"
 
 
-@pytest.fixture
-def engine(oxigraph_server: str) -> Iterator[str]:
-    store = RemoteStore.from_url(oxigraph_server)
-    store.update("DROP ALL")
-    store.close()
-    yield oxigraph_server
+@pytest.fixture(params=["oxigraph_server", "virtuoso_server"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    url: str = request.getfixturevalue(request.param)
+    emptied(RemoteStore.from_url(url)).close()
+    yield url
 
 
 def _count(store: RemoteStore) -> int:
