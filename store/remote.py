@@ -19,7 +19,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pyoxigraph as ox
 from jobtrail.base.errors import JobtrailError, MalformedInput, QueryError, RemoteStoreError
-from jobtrail.store.base import RDF_FORMATS, DumpFormat, QueryResult, ResourceGraph, Store
+from jobtrail.store.base import (
+    RDF_FORMATS,
+    BulkWriter,
+    DumpFormat,
+    QueryResult,
+    ResourceGraph,
+    Store,
+)
+from jobtrail.store.remote_bulk import bulk_writer
 
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
@@ -230,6 +238,10 @@ class RemoteStore(Store):
                 except JobtrailError:
                     e.hint = f"{HINT}; these graphs may be stored, remove them: {undo}"
             raise
+
+    def bulk_writer(self) -> BulkWriter:
+        """Quads through the GSP endpoint when it takes them (store/remote_bulk.py)."""
+        return bulk_writer(self)
 
     def replace(self, graph: ResourceGraph) -> None:
         g = _iri(graph.iri)
