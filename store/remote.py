@@ -241,7 +241,7 @@ class RemoteStore(Store):
 
     def bulk_writer(self) -> BulkWriter:
         """Quads through the GSP endpoint when it takes them (store/remote_bulk.py)."""
-        return bulk_writer(self)
+        return bulk_writer(self, self.gsp_url, self._client, self.timeout)
 
     def replace(self, graph: ResourceGraph) -> None:
         g = _iri(graph.iri)

@@ -49,15 +49,11 @@ import queue
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import httpx
 import pyoxigraph as ox
 from jobtrail.base.errors import JobtrailError, MalformedInput, RemoteStoreError
-from jobtrail.store.base import BulkWriter, ResourceGraph
-
-if TYPE_CHECKING:
-    from jobtrail.store.remote import RemoteStore
+from jobtrail.store.base import BulkWriter, ResourceGraph, Store
 
 MODE_ENV = "JOBTRAIL_REMOTE_BULK"
 MODES = ("gsp", "gsp-transaction", "sparql")
@@ -75,21 +71,24 @@ HINT = "check that the SPARQL endpoint is running and that the URL is right"
 log = logging.getLogger("jobtrail.store")
 
 
-def bulk_writer(store: RemoteStore) -> BulkWriter:
-    """The writer for a large load into `store`: quads through its GSP endpoint when it
-    takes them, else `INSERT DATA` updates (`RemoteStore.add`)."""
+def bulk_writer(
+    store: Store, gsp_url: str | None, client: httpx.Client, timeout: float
+) -> BulkWriter:
+    """The writer for a large load into a remote `store`: quads through its GSP endpoint
+    `gsp_url` when it takes them, else `INSERT DATA` updates (`RemoteStore.add`)."""
     mode = os.environ.get(MODE_ENV, "").strip() or "gsp"
     if mode not in MODES:
         raise RemoteStoreError(
             f"{MODE_ENV}={mode!r} is not a bulk path", hint=f"use one of {', '.join(MODES)}"
         )
-    if mode == "sparql" or store.gsp_url is None:
+    if mode == "sparql" or gsp_url is None:
         return BulkWriter(store)
-    response = _probe(store.gsp_url, store._client)
+    response = _probe(gsp_url, client)
     if not response.is_success:
         return BulkWriter(store)
     bulk_loader = mode == "gsp" and _oxigraph(response) >= ATOMIC_BULK_LOADER
-    return GspWriter(store, params={"no_transaction": ""} if bulk_loader else {})
+    params = {"no_transaction": ""} if bulk_loader else {}
+    return GspWriter(store, gsp_url, client, timeout, params=params)
 
 
 def _probe(url: str, client: httpx.Client) -> httpx.Response:
@@ -125,10 +124,17 @@ def _nquads(graphs: Sequence[ResourceGraph]) -> bytes:
 class GspWriter(BulkWriter):
     """One `POST` of N-Quads per writer (a batch), streamed as graphs are written."""
 
-    store: RemoteStore
-
-    def __init__(self, store: RemoteStore, *, params: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        url: str,
+        client: httpx.Client,
+        timeout: float,
+        *,
+        params: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(store)
+        self.url, self.client, self.timeout = url, client, timeout
         self.params = params or {}
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -160,11 +166,10 @@ class GspWriter(BulkWriter):
             yield part
 
     def _post(self) -> None:
-        assert self.store.gsp_url is not None
-        timeout = self.store.timeout
+        timeout = self.timeout
         try:
-            self._response = self.store._client.post(
-                self.store.gsp_url,
+            self._response = self.client.post(
+                self.url,
                 params=self.params,
                 content=self._body(),
                 headers={"content-type": N_QUADS},
@@ -182,10 +187,11 @@ class GspWriter(BulkWriter):
         self._queue.put(None)
         self._thread.join()
         self._thread = None
-        url = self.store.gsp_url
+        url = self.url
         error, self._error = self._error, None
         if isinstance(error, httpx.TimeoutException):
-            raise RemoteStoreError(f"{url} did not answer within the time allowed", hint=HINT)
+            waited = self.timeout * COMMIT_TIMEOUT
+            raise RemoteStoreError(f"{url} did not answer within {waited:g}s", hint=HINT)
         if isinstance(error, httpx.HTTPError):
             raise RemoteStoreError(f"cannot reach {url}: {error}", hint=HINT) from error
         if error is not None:
@@ -203,8 +209,7 @@ class GspWriter(BulkWriter):
         if response.status_code == 400:  # refused as a whole (a transaction): isolate it
             raise MalformedInput(f"the store refused the batch: {body}")
         raise RemoteStoreError(
-            f"{self.store.gsp_url} answered {response.status_code} "
-            f"{response.reason_phrase}: {body}",
+            f"{self.url} answered {response.status_code} {response.reason_phrase}: {body}",
             hint=HINT if response.status_code >= 500 else None,
         )
 
