@@ -42,7 +42,7 @@ engine without a GSP endpoint or whose endpoint refuses an empty N-Quads body
 
 from __future__ import annotations
 
-import contextlib
+import enum
 import logging
 import os
 import queue
@@ -56,7 +56,7 @@ from jobtrail.base.errors import JobtrailError, MalformedInput, RemoteStoreError
 from jobtrail.store.base import BulkWriter, ResourceGraph, Store
 
 MODE_ENV = "JOBTRAIL_REMOTE_BULK"
-MODES = ("gsp", "gsp-transaction", "sparql")
+MODES = ("gsp", "gsp-chunks", "gsp-transaction", "sparql")
 ATOMIC_BULK_LOADER = (0, 5, 1)
 """The first Oxigraph whose bulk loader commits all of a load or none of it."""
 N_QUADS = "application/n-quads"
@@ -86,9 +86,10 @@ def bulk_writer(
     response = _probe(gsp_url, client)
     if not response.is_success:
         return BulkWriter(store)
-    bulk_loader = mode == "gsp" and _oxigraph(response) >= ATOMIC_BULK_LOADER
+    bulk_loader = mode != "gsp-transaction" and _oxigraph(response) >= ATOMIC_BULK_LOADER
     params = {"no_transaction": ""} if bulk_loader else {}
-    return GspWriter(store, gsp_url, client, timeout, params=params)
+    per_write = mode == "gsp-chunks"
+    return GspWriter(store, gsp_url, client, timeout, params=params, per_write=per_write)
 
 
 def _probe(url: str, client: httpx.Client) -> httpx.Response:
@@ -121,8 +122,15 @@ def _nquads(graphs: Sequence[ResourceGraph]) -> bytes:
     return text.encode("utf-8")
 
 
+class _Mark(enum.Enum):
+    END = "end"  # the request being sent ends here
+    STOP = "stop"  # no request after it
+
+
 class GspWriter(BulkWriter):
-    """One `POST` of N-Quads per writer (a batch), streamed as graphs are written."""
+    """N-Quads POSTed to a GSP endpoint: one request per writer (a batch), its body streamed
+    as graphs are written, or with `per_write` one request per `write`, each sent while the
+    next is being prepared."""
 
     def __init__(
         self,
@@ -132,14 +140,16 @@ class GspWriter(BulkWriter):
         timeout: float,
         *,
         params: dict[str, str] | None = None,
+        per_write: bool = False,
     ) -> None:
         super().__init__(store)
         self.url, self.client, self.timeout = url, client, timeout
         self.params = params or {}
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.per_write = per_write
+        self._queue: queue.SimpleQueue[bytes | _Mark] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._response: httpx.Response | None = None
-        self._error: BaseException | None = None
+        self._failure: BaseException | httpx.Response | None = None  # the first request's
+        self._stopping = False  # aborted: no more requests
         self._iris: list[str] = []  # to drop them again if the batch fails
 
     def write(self, graphs: Sequence[ResourceGraph]) -> None:
@@ -149,77 +159,89 @@ class GspWriter(BulkWriter):
         self._iris += (g.iri for g in graphs)
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._post, name="jobtrail-remote-load", daemon=True
+                target=self._run, name="jobtrail-remote-load", daemon=True
             )
             self._thread.start()
-        self._queue.put(data)  # unbounded: a batch is bounded; a failed request ignores it
+        self._queue.put(data)  # unbounded: a batch is bounded; after a failure, skipped
+        if self.per_write:
+            self._queue.put(_Mark.END)
 
-    def _body(self) -> Iterator[bytes]:
+    def _run(self) -> None:
+        """Send the requests one after another; after a failure, skip what is queued."""
+        timeout = httpx.Timeout(self.timeout, read=self.timeout * COMMIT_TIMEOUT)
+        while (first := self._queue.get()) is not _Mark.STOP:
+            if first is _Mark.END or self._failure is not None or self._stopping:
+                continue
+            try:
+                response = self.client.post(
+                    self.url,
+                    params=self.params,
+                    content=self._body(first),
+                    headers={"content-type": N_QUADS},
+                    timeout=timeout,
+                )
+            except BaseException as e:  # handed to the caller by close()
+                self._failure = e
+                continue
+            if not response.is_success:
+                self._failure = response
+
+    def _body(self, first: bytes) -> Iterator[bytes]:
+        yield first
         while True:
             try:
                 part = self._queue.get(timeout=KEEPALIVE)
             except queue.Empty:
                 yield b"\n"
                 continue
-            if part is None:
+            if isinstance(part, _Mark):
+                assert part is _Mark.END
                 return
             yield part
 
-    def _post(self) -> None:
-        timeout = self.timeout
-        try:
-            self._response = self.client.post(
-                self.url,
-                params=self.params,
-                content=self._body(),
-                headers={"content-type": N_QUADS},
-                timeout=httpx.Timeout(timeout, read=timeout * COMMIT_TIMEOUT),
-            )
-        except BaseException as e:  # handed to the caller by close()
-            self._error = e
-
-    def _finish(self, last: bytes | None = None) -> httpx.Response | None:
-        """End the body (with `last`), wait for the engine's answer; raise what failed."""
+    def _finish(self, last: bytes | None = None) -> BaseException | httpx.Response | None:
+        """End the requests (the last one with `last`) and wait for the engine's answers:
+        the first failure, if any."""
         if self._thread is None:
             return None
         if last is not None:
             self._queue.put(last)
-        self._queue.put(None)
+        if last is not None or not self.per_write:
+            self._queue.put(_Mark.END)
+        self._queue.put(_Mark.STOP)
         self._thread.join()
         self._thread = None
-        url = self.url
-        error, self._error = self._error, None
-        if isinstance(error, httpx.TimeoutException):
-            waited = self.timeout * COMMIT_TIMEOUT
-            raise RemoteStoreError(f"{url} did not answer within {waited:g}s", hint=HINT)
-        if isinstance(error, httpx.HTTPError):
-            raise RemoteStoreError(f"cannot reach {url}: {error}", hint=HINT) from error
-        if error is not None:
-            raise error
-        response, self._response = self._response, None
-        return response
+        failure, self._failure = self._failure, None
+        return failure
 
     def close(self) -> None:
-        response = self._finish()
-        if response is None or response.is_success:
+        failure = self._finish()
+        if failure is None:
             self._iris = []
             return
         # what was written stays until `abort`, as the loader expects of any writer
-        body = response.text.strip()[:2000]
-        if response.status_code == 400:  # refused as a whole (a transaction): isolate it
+        if isinstance(failure, httpx.TimeoutException):
+            waited = self.timeout * COMMIT_TIMEOUT
+            raise RemoteStoreError(f"{self.url} did not answer within {waited:g}s", hint=HINT)
+        if isinstance(failure, httpx.HTTPError):
+            raise RemoteStoreError(f"cannot reach {self.url}: {failure}", hint=HINT) from failure
+        if isinstance(failure, BaseException):
+            raise failure
+        body = failure.text.strip()[:2000]
+        if failure.status_code == 400:  # refused as a whole (atomic): isolate what it was
             raise MalformedInput(f"the store refused the batch: {body}")
         raise RemoteStoreError(
-            f"{self.url} answered {response.status_code} {response.reason_phrase}: {body}",
-            hint=HINT if response.status_code >= 500 else None,
+            f"{self.url} answered {failure.status_code} {failure.reason_phrase}: {body}",
+            hint=HINT if failure.status_code >= 500 else None,
         )
 
     def abort(self) -> None:
-        with contextlib.suppress(JobtrailError):  # the caller's own error is the one to tell
-            self._finish(REFUSE)
+        self._stopping = True
+        self._finish(REFUSE)  # a body being streamed ends refused; no other request is sent
         if not self._iris:
             return
         iris, self._iris = self._iris, []
         try:
             self.store.update("".join(f"DROP SILENT GRAPH <{iri}> ;\n" for iri in iris))
-        except JobtrailError as e:
+        except JobtrailError as e:  # the caller's own error is the one to tell
             log.warning("these graphs may be stored, remove them: %s (%s)", iris, e)
