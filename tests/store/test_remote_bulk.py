@@ -19,6 +19,7 @@ import pyoxigraph as ox
 import pytest
 from jobtrail.base import nt
 from jobtrail.base.errors import MalformedInput, RemoteStoreError
+from jobtrail.cli.main import main
 from jobtrail.ingest import load
 from jobtrail.ingest.load import Loader
 from jobtrail.ingest.message import Incoming
@@ -115,7 +116,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 def test_a_gsp_load_stores_what_the_embedded_load_stores(
-    remote: RemoteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    remote: RemoteStore, oxigraph_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The examples and 130 messages in batches of 40 sent in chunks of 15: the same quads
     (seals included), the same log, and `verify` finds nothing on the engine."""
@@ -138,6 +139,7 @@ def test_a_gsp_load_stores_what_the_embedded_load_stores(
         assert reports[0].stored == reports[1].stored == 161 and not reports[1].rejected
         assert canonical(remote) == canonical(embedded)
         assert list(verify(remote)) == []
+    assert main(["verify", "--store", oxigraph_server]) == 0
 
 
 @pytest.mark.parametrize("path", ["gsp", "gsp-chunks"])
