@@ -52,7 +52,7 @@ import pyoxigraph as ox  # noqa: E402
 sys.path.insert(0, str(HERE))
 import ingest as synthetic  # noqa: E402
 
-PATHS = ("sparql", "gsp-transaction", "gsp-chunks", "gsp")
+PATHS = ("sparql", "gsp-transaction", "gsp")
 GOAL = 0.5
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
 

@@ -142,14 +142,9 @@ def test_a_gsp_load_stores_what_the_embedded_load_stores(
     assert main(["verify", "--store", oxigraph_server]) == 0
 
 
-@pytest.mark.parametrize("path", ["gsp", "gsp-chunks"])
-def test_a_batch_the_engine_refuses_leaves_none_of_it(
-    remote: RemoteStore, monkeypatch: pytest.MonkeyPatch, path: str
-) -> None:
-    """The writer does not parse triples: the engine refuses the batch when the body ends
-    (or that write's request), and none of the batch is stored, the graphs before the bad
-    one included."""
-    monkeypatch.setenv(remote_bulk.MODE_ENV, path)
+def test_a_batch_the_engine_refuses_leaves_none_of_it(remote: RemoteStore) -> None:
+    """The writer does not parse triples: the engine refuses the batch when the body ends,
+    and none of the batch is stored, the graphs before the bad one included."""
     bad = ResourceGraph("http://example.org/bad", [("<http://a>", "<http://b>", '"unterminated')])
     writer = remote.bulk_writer()
     writer.write(graphs("before", 50))
@@ -163,13 +158,9 @@ def test_a_batch_the_engine_refuses_leaves_none_of_it(
     assert remote.count() == 60
 
 
-@pytest.mark.parametrize("path", ["gsp", "gsp-chunks"])
-def test_abort_leaves_nothing(
-    remote: RemoteStore, monkeypatch: pytest.MonkeyPatch, path: str
-) -> None:
+def test_abort_leaves_nothing(remote: RemoteStore) -> None:
     """Aborted while its body streams: the engine refuses the truncated batch, and the
-    graphs are dropped besides (those of requests it stored); a batch closed before stays."""
-    monkeypatch.setenv(remote_bulk.MODE_ENV, path)
+    graphs are dropped besides; a batch closed before stays."""
     kept = remote.bulk_writer()
     kept.write(graphs("kept", 5))
     kept.close()
@@ -257,7 +248,7 @@ def test_idle_loader_keeps_the_request_open(
     assert remote.count() == 120
 
 
-@pytest.mark.parametrize("path", ["gsp", "gsp-chunks", "gsp-transaction", "sparql"])
+@pytest.mark.parametrize("path", ["gsp", "gsp-transaction", "sparql"])
 def test_each_bulk_path_stores_the_batch(
     remote: RemoteStore, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
@@ -268,7 +259,6 @@ def test_each_bulk_path_stores_the_batch(
     else:
         assert isinstance(writer, GspWriter)
         assert writer.params == ({} if path == "gsp-transaction" else {"no_transaction": ""})
-        assert writer.per_write == (path == "gsp-chunks")
     writer.write(graphs("a", 4))
     writer.write(graphs("b", 4))
     writer.close()
