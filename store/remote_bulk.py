@@ -114,9 +114,10 @@ def _nquads(graphs: Sequence[ResourceGraph]) -> bytes:
         except ValueError as e:
             raise MalformedInput(f"graph <{graph.iri}>: {e}") from e
     text = "".join(g.nquads() for g in graphs)
-    if text.count("\n") != sum(len(g.triples) for g in graphs):
+    if "\r" in text or text.count("\n") != sum(len(g.triples) for g in graphs):
         for graph in graphs:  # name the graph with a line break inside a term
-            if graph.nquads().count("\n") != len(graph.triples):
+            lines = graph.nquads()
+            if "\r" in lines or lines.count("\n") != len(graph.triples):
                 raise MalformedInput(f"graph <{graph.iri}>: a term has a line break")
     return text.encode("utf-8")
 

@@ -182,6 +182,9 @@ def test_a_malformed_graph_name_or_line_break_is_refused_before_sending(
     forged = ("<http://a>", "<http://b>", "<http://c> <http://evil> .\n<http://d>")
     with pytest.raises(MalformedInput, match="line break"):
         writer.write([*graphs("ok", 2), ResourceGraph("http://example.org/g", [forged])])
+    carriage = ("<http://a>", "<http://b>", "<http://c> <http://evil> .\r<http://d>")
+    with pytest.raises(MalformedInput, match="line break"):
+        writer.write([ResourceGraph("http://example.org/g", [carriage])])
     writer.close()
     assert remote.count() == 0
 
