@@ -82,6 +82,9 @@ class Dialect:
     update_at_query_url: bool = False
     #: the Graph Store Protocol endpoint, a path on the query URL's server (None: as given)
     gsp_path: str | None = None
+    #: its Graph Store endpoint adds a POST of N-Quads to the dataset (a bulk load's path);
+    #: Virtuoso's takes one graph per request
+    gsp_quads: bool = True
     #: the engine's own graphs, left out of the store's graphs, count and export
     own_graphs: tuple[str, ...] = ()
     #: an ASK comes back as a one-row SELECT of `__ASK_RETVAL`
@@ -121,6 +124,7 @@ VIRTUOSO = Dialect(
     form_queries=True,
     update_at_query_url=True,
     gsp_path="/sparql-graph-crud",
+    gsp_quads=False,
     own_graphs=VIRTUOSO_OWN_GRAPHS,
     ask_as_rows=True,
     blank_nodes_in_data=False,

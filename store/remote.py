@@ -33,8 +33,16 @@ from jobtrail.base.errors import (
     StoreError,
 )
 from jobtrail.store import engines
-from jobtrail.store.base import RDF_FORMATS, DumpFormat, QueryResult, ResourceGraph, Store
+from jobtrail.store.base import (
+    RDF_FORMATS,
+    BulkWriter,
+    DumpFormat,
+    QueryResult,
+    ResourceGraph,
+    Store,
+)
 from jobtrail.store.engines import ACCEPT, N_TRIPLES, Dialect
+from jobtrail.store.remote_bulk import bulk_writer
 
 SPARQL_QUERY = "application/sparql-query"
 SPARQL_UPDATE = "application/sparql-update"
@@ -426,6 +434,11 @@ class RemoteStore(Store):
                 except JobtrailError:
                     e.hint = f"{HINT}; these graphs may be stored, remove them: {undo}"
             raise
+
+    def bulk_writer(self) -> BulkWriter:
+        """Quads through the GSP endpoint when it takes them (store/remote_bulk.py)."""
+        quads = self.gsp_url if self.dialect.gsp_quads else None  # the engine found out first
+        return bulk_writer(self, quads, self._client, self.timeout)
 
     def replace(self, graph: ResourceGraph) -> None:
         g = _iri(graph.iri)
