@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import random
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, TypeVar
@@ -50,6 +52,8 @@ FORM = "application/x-www-form-urlencoded"
 MAX_UPDATE_BYTES = 4 * 1024 * 1024  # bulk adds are split above this (in characters)
 IMPORT_CHUNK = 10_000  # quads per INSERT DATA request during import_
 VALUES_CHUNK = 500  # IRIs per VALUES block in existing()
+DEADLOCK_RETRIES = 8
+_DEADLOCK = re.compile(r"\b40001\b|deadlock", re.IGNORECASE)
 HINT = "check that the SPARQL endpoint is running and that the URL is right"
 
 UNION_CHECK = "urn:jobtrail:union-check:"
@@ -336,7 +340,18 @@ class RemoteStore(Store):
         self._post_update(sparql)
 
     def _post_update(self, sparql: str) -> None:
-        self._send("POST", self.update_url, content=sparql, headers={"content-type": SPARQL_UPDATE})
+        """POST the update; one the engine rolled back as deadlocked with another (SQLSTATE
+        40001, which Virtuoso answers when processes write at once) is sent again."""
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                self._send(
+                    "POST", self.update_url, content=sparql, headers={"content-type": SPARQL_UPDATE}
+                )
+                return
+            except RemoteStoreError as e:
+                if attempt == DEADLOCK_RETRIES or not _DEADLOCK.search(e.message):
+                    raise
+                time.sleep(0.01 * (attempt + 1) * (0.5 + random.random()))
 
     def _select(self, sparql: str, dialect: Dialect | None = None) -> list[ox.QuerySolution]:
         result = self._query(sparql, dialect or self.dialect, default_graph_union=False)
