@@ -31,6 +31,7 @@ on it for long.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -178,9 +179,21 @@ _RESULTS = {
 }
 
 
+_SMALL: weakref.WeakKeyDictionary[OxigraphStore, tuple[int, set[str]]] = weakref.WeakKeyDictionary()
+"""Per store: its count of writes, and the subjects found small while it stood there (a
+subject's quads change only with a write)."""
+_REMEMBERED = 10_000
+
+
 def small(store: OxigraphStore, found: Shape, base: str) -> bool:
     """Whether the subject has at most `QUADS` quads (in any graph): the probe walks the
-    subject index past them without decoding a term."""
+    subject index past them without decoding a term. A subject found small is not probed
+    again until the store is written."""
+    subject = f"{base}{found.prologue} {found.subject}"
+    writes = store.writes  # before the probe: a write during it makes the next one look again
+    held = _SMALL.get(store)
+    if held is not None and held[0] == writes and subject in held[1]:
+        return True
     probe = (
         f"{base}{found.prologue} SELECT ?g WHERE {{ {{ {found.subject} ?p ?o }} UNION "
         f"{{ GRAPH ?g {{ {found.subject} ?p ?o }} }} }} OFFSET {QUADS} LIMIT 1"
@@ -190,7 +203,12 @@ def small(store: OxigraphStore, found: Shape, base: str) -> bool:
     except QueryError:
         return False  # the query process's path says what is wrong with the text
     assert isinstance(rows, ox.QuerySolutions)
-    return next(iter(rows), None) is None
+    if next(iter(rows), None) is not None:
+        return False
+    if held is None or held[0] != writes or len(held[1]) >= _REMEMBERED:
+        held = _SMALL[store] = (writes, set())
+    held[1].add(subject)
+    return True
 
 
 def answer(
