@@ -1,5 +1,6 @@
-"""Point lookups answered in the server (bindings/sparql/fastpath.py): the same answers as a
-query process gives, within what each caller may read, without waiting for a process.
+"""Queries answered without a query process: point lookups answered in the server
+(bindings/sparql/fastpath.py) and the kept answers of repeated queries (answers.py), the same
+as a query process gives, within what each caller may read, without waiting for a process.
 
 Against a real `jobtrail serve` holding alice's private job (anonymous callers query the
 public copy) with one query process: each point lookup is compared with its twin, the same
@@ -181,3 +182,58 @@ def test_a_point_lookup_with_a_mistake_is_a_400_pointing_at_it(served: tuple[str
     assert "ex:" in answer.text and "^" in answer.text
     page = ask(base, "SELECT ?p ?o { <urn:x:big> ?p ?o }", "html", headers=ADMIN)
     assert page.status_code == 200 and "urn:x:p1" in page.text
+
+
+COUNTED = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:x:counted> { ?s ?p ?o } }"
+
+
+def count(base: str, text: str = COUNTED, **kwargs: Any) -> int:
+    answer = ask(base, text, **kwargs)
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["results"]["bindings"][0]["n"]["value"])
+
+
+def test_a_repeated_query_is_answered_again_until_a_write_changes_it(
+    served: tuple[str, str],
+) -> None:
+    base, _ = served
+    before = count(base, headers=ADMIN)
+    assert count(base, headers=ADMIN) == before
+    slow: dict[str, httpx.Response] = {}
+    thread = threading.Thread(target=lambda: slow.update(r=ask(base, SLOW, headers=ADMIN)))
+    thread.start()
+    try:
+        time.sleep(1.0)  # the one query process is busy until its time limit
+        started = time.monotonic()
+        again = count(base, headers=ADMIN)  # kept: no process needed
+        took = time.monotonic() - started
+        update = httpx.post(
+            f"{base}update",
+            content="INSERT DATA { GRAPH <urn:x:counted> { <urn:x:a> <urn:x:b> 1 } }",
+            headers={"Content-Type": "application/sparql-update", **ADMIN},
+            timeout=30,
+        )
+        assert update.status_code == 204, update.text
+    finally:
+        thread.join()
+    assert again == before and took < 2.0, (again, took)
+    assert count(base, headers=ADMIN) == before + 1  # the write is seen at once
+
+
+def test_kept_answers_are_each_callers_own(served: tuple[str, str]) -> None:
+    base, _ = served
+    everything = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <urn:x:g> {{ <{BIG}> ?p ?o }} }}"
+    for _ in range(2):  # the admin's update is in the whole store, not in the public copy
+        assert count(base, everything, headers=ADMIN) == QUADS + 200
+        assert count(base, everything) == 0
+        assert count(base, everything, auth=ALICE) == 0
+
+
+def test_a_query_with_a_new_value_at_every_run_is_run_every_time(
+    served: tuple[str, str],
+) -> None:
+    base, _ = served
+    text = "SELECT (STRUUID() AS ?u) WHERE {}"
+    seen = {ask(base, text, headers=ADMIN).json()["results"]["bindings"][0]["u"]["value"]}
+    seen.add(ask(base, text, headers=ADMIN).json()["results"]["bindings"][0]["u"]["value"])
+    assert len(seen) == 2
