@@ -8,6 +8,9 @@ completed writes, and hands it out again without a query process: a dashboard's 
 repeated by many clients costs the engine once per write. Any write makes every kept answer
 unreachable (their keys name the older count); they age out of the budget.
 
+Clients asking the same query together share one run: while it runs, the others wait for
+its answer (`running`, `get`); if it fails, each runs the query itself.
+
 Not kept: the answer of a query that could change without a write — one calling `NOW`,
 `RAND`, `UUID`, `STRUUID` or `BNODE` (a new value at every run), or reaching another endpoint
 through `SERVICE` — or that holds a `\\u` escape (which could spell either). Only answers no
@@ -17,6 +20,7 @@ used going first. Errors (a timeout, a crash, a refusal) are never kept.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import OrderedDict
@@ -37,6 +41,7 @@ class Answers:
         self.budget, self.largest = budget, largest
         self.used = 0
         self._kept: OrderedDict[str, Answer] = OrderedDict()
+        self._running: dict[str, asyncio.Future[Answer | None]] = {}
 
     @staticmethod
     def key(job: Job, writes: int) -> str | None:
@@ -46,13 +51,34 @@ class Answers:
             return None
         return json.dumps([writes, job.__dict__], sort_keys=True)
 
-    def get(self, key: str | None) -> Answer | None:
+    async def get(self, key: str | None) -> Answer | None:
+        """The kept answer, or that of the same query running now once it ends; None: run
+        it (`running`, then `put` and `done`)."""
         if key is None:
             return None
         found = self._kept.get(key)
         if found is not None:
             self._kept.move_to_end(key)
-        return found
+            return found
+        ahead = self._running.get(key)
+        return await asyncio.shield(ahead) if ahead is not None else None
+
+    def running(self, key: str | None) -> asyncio.Future[Answer | None] | None:
+        """Say that the query `key` runs now, for those who ask it meanwhile."""
+        if key is None or key in self._running:
+            return None
+        future: asyncio.Future[Answer | None] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        return future
+
+    def done(self, key: str | None, future: asyncio.Future[Answer | None] | None) -> None:
+        """The run `running` announced has ended: its answer (kept by `put`) or None."""
+        if key is None or future is None:
+            return
+        if self._running.get(key) is future:
+            del self._running[key]
+        if not future.done():
+            future.set_result(self._kept.get(key))
 
     def put(self, key: str | None, answer: Answer) -> None:
         if key is None:

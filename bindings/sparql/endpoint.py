@@ -358,9 +358,10 @@ async def isolated(
     assert processes is not None
     writes = store.writes
     key = pool.answers.key(job, writes)
-    kept = pool.answers.get(key)
+    kept = await pool.answers.get(key)
     if kept is not None:  # the same query since the store's last write: the same answer
         return kept
+    running = pool.answers.running(key)
     try:
         answer = await processes.run(store, writes, job, timeout, timed_out(timeout))
         pool.answers.put(key, answer)
@@ -371,6 +372,8 @@ async def isolated(
         if type(e) is QueryError:  # the parser's: point at the place
             raise with_caret(e, job.query[shift:], shift) from e
         raise
+    finally:
+        pool.answers.done(key, running)
 
 
 async def caught_up(request: AppRequest, store: Store, arrived: int) -> bool:

@@ -237,3 +237,18 @@ def test_a_query_with_a_new_value_at_every_run_is_run_every_time(
     seen = {ask(base, text, headers=ADMIN).json()["results"]["bindings"][0]["u"]["value"]}
     seen.add(ask(base, text, headers=ADMIN).json()["results"]["bindings"][0]["u"]["value"])
     assert len(seen) == 2
+
+
+def test_clients_asking_the_same_query_together_get_its_answer(served: tuple[str, str]) -> None:
+    base, _ = served
+    text = f"SELECT (COUNT(*) AS ?n) WHERE {{ <{BIG}> ?p ?o . FILTER(?o != {time.time_ns()}) }}"
+    counts: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: counts.append(count(base, text, headers=ADMIN)))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts == [QUADS + 200] * 8
