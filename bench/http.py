@@ -1,21 +1,34 @@
-"""HTTP throughput of the real server vs its own ceiling, and /sparql vs in-process, in one run.
+"""jobtrail's HTTP server against the engine's own (`oxigraph serve`), on the same data, in one run.
 
-Generates N synthetic TRE hops (bench/ingest.py's generator), loads them with the
-real `jobtrail load` into a fresh embedded store, starts the real `jobtrail serve`
-(uvicorn) on a free port of 127.0.0.1 and measures, against that one server:
+Generates N synthetic TRE hops (bench/ingest.py's generator), loads them with the real
+`jobtrail load` into a fresh embedded store, copies the store, and starts both
+`oxigraph serve-read-only --union-default-graph` over the copy and the real `jobtrail serve`
+(uvicorn; rendition cache off, `JOBTRAIL_CACHE_SIZE=0`, unless `--cache`) over the original,
+each on a free port of 127.0.0.1. Then one load generator drives, phase after phase, C
+connections for T seconds each:
 
-  (a) requests/s dereferencing random message IRIs as Turtle (1,000 IRIs, computed
-      as BASE + "messages/" + sha256 of each JSON line), C connections for T seconds;
-  (b) requests/s of GET /health, the same stack's ceiling; the ratio (a)/(b);
-  (c) median and p95 latency of a /sparql point lookup (`SELECT ?p ?o WHERE { <iri> ?p ?o }`,
-      sequential, one client) vs the same query run in-process on pyoxigraph (store opened
-      read-only; query + full consumption + JSON serialisation timed). Skipped if /sparql is 404.
+  SPARQL, the same queries against `oxigraph serve`'s `/query` and jobtrail's `/sparql`
+  (SPARQL JSON results, every request a random one of 1,000 variants):
+    point   `SELECT ?p ?o WHERE { <message> ?p ?o }`
+    join    3 patterns: a reference's parameter set, its message, the message's time
+    group   `GROUP BY` over all messages: how many each producer sent
+  deref     GET random message IRIs as Turtle (the dereferencing route, cold: no cache)
+  health    GET /health: the same stack's ceiling
 
-The load generator is wrk when installed (one thread, random paths from a Lua list),
-else an async httpx client; both are bounded in time, httpx also in request count.
+and prints, per phase, requests/s with the median and p95 latency under that load; then the
+median latency of each SPARQL query with one connection (no queueing: what a client waits);
+then the same-run ratios against the issue's goals: point lookups at least 60 % of `oxigraph
+serve`'s throughput and within 0.5 ms of its one-connection median, GROUP BY at least equal,
+cold dereferencing at least 40 % of /health.
 
-    python bench/http.py                  # N = 100,000, C = 32, T = 10 s
-    python bench/http.py -n 2000 -t 3 -c 16
+The load generator is wrk when installed (Debian's `wrk`; one thread, random requests from a
+Lua list, latency percentiles from its histogram), else P Python processes each running an
+async httpx client (`--httpx`; slower than wrk: on a small machine it competes with the servers).
+On a 2-core machine the client and both servers share the cores: compare the ratios in one run,
+not figures across runs or machines.
+
+    python bench/http.py                          # N = 20,000, C = 16, T = 10 s
+    python bench/http.py -n 5000 -t 5 --only point,deref,health
 """
 
 from __future__ import annotations
@@ -23,6 +36,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import multiprocessing
+import os
 import platform
 import random
 import re
@@ -33,6 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -46,9 +62,27 @@ import pyoxigraph as ox  # noqa: E402
 sys.path.insert(0, str(HERE))
 import ingest as synthetic  # noqa: E402
 
-TURTLE = {"Accept": "text/turtle"}
-JSON_RESULTS = {"Accept": "application/sparql-results+json"}
-MAX_REQUESTS = 2_000_000  # per phase, for the httpx generator
+TURTLE = "text/turtle"
+JSON_RESULTS = "application/sparql-results+json"
+PREFIXES = (
+    "PREFIX jt: <https://w3id.org/jobtrail/vocab#> PREFIX prov: <http://www.w3.org/ns/prov#> "
+)
+QUERIES = {
+    "point": "SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}",
+    "join": PREFIXES + "SELECT ?m ?t WHERE {{ ?x jt:reference {ref} . ?m jt:parameterSet ?x ; "
+    "prov:generatedAtTime ?t }}",
+    "group": PREFIXES + "SELECT ?producer (COUNT(?m) AS ?n) WHERE {{ ?m a jt:Message ; "
+    "prov:wasAttributedTo ?producer }} GROUP BY ?producer",
+}
+PHASES = ("point", "join", "group", "deref", "health")
+
+
+@dataclass
+class Figure:
+    rate: float  # requests/s
+    p50: float  # ms
+    p95: float  # ms
+    bad: int  # non-2xx/3xx answers and socket errors
 
 
 def free_port() -> int:
@@ -64,34 +98,71 @@ def message_paths(jsonl: Path, k: int, rng: random.Random) -> list[str]:
     return ["/messages/" + d for d in rng.sample(digests, min(k, len(digests)))]
 
 
-def start_server(store: Path, port: int, base: str) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "jobtrail.cli", "serve", "--store", str(store)]
-    log = store.parent / "server.log"
-    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
-        server = subprocess.Popen(
-            [*cmd, "--host", "127.0.0.1", "--port", str(port), "--base-url", base],
-            cwd=store.parent,
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
+def query_paths(route: str, kind: str, base: str, msgs: list[str], n: int) -> list[str]:
+    """`n` GET paths of `route` asking variants of query `kind`."""
+    rng = random.Random(kind)
+    chains = max(1, len(msgs) // 5)
+    texts = []
+    for _ in range(n if kind != "group" else 1):
+        iri = base + rng.choice(msgs).lstrip("/")
+        ref = f'"TDR-2022-{rng.randint(1, chains):06d}"'
+        texts.append(QUERIES[kind].format(iri=iri, ref=ref))
+    return [f"{route}?query={quote(t)}" for t in texts]
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, name: str) -> None:
     deadline = time.monotonic() + 60
     with httpx.Client(trust_env=False, timeout=2) as client:
         while time.monotonic() < deadline:
-            if server.poll() is not None:
+            if process.poll() is not None:
                 tail = log.read_text(errors="replace")[-2000:]
-                raise SystemExit(f"jobtrail serve exited with {server.returncode}:\n{tail}")
+                raise SystemExit(f"{name} exited with {process.returncode}:\n{tail}")
             try:
-                if client.get(base + "health").status_code == 200:
-                    return server
+                if client.get(url).status_code < 500:
+                    return
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-    server.terminate()
-    raise SystemExit("jobtrail serve did not answer /health within 60 s")
+    process.terminate()
+    raise SystemExit(f"{name} did not answer within 60 s")
 
 
-def stop_server(server: subprocess.Popen[bytes] | None) -> None:
+def start(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            cmd,
+            cwd=log.parent,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+
+
+def start_jobtrail(
+    store: Path, port: int, base: str, env: dict[str, str], reused: bool
+) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "jobtrail.cli", "serve", "--store", str(store)]
+    cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    cmd += [] if reused else ["--base-url", base]  # a reused store keeps its own
+    log = store.parent / "server.log"
+    server = start(cmd, log, env)
+    wait_until_up(base + "health", server, log, "jobtrail serve")
+    return server
+
+
+def start_oxigraph(store: Path, port: int) -> subprocess.Popen[bytes]:
+    exe = shutil.which("oxigraph") or str(Path(sys.executable).with_name("oxigraph"))
+    if not Path(exe).exists():
+        raise SystemExit("no `oxigraph` command: pip install oxigraph (it is in .[test])")
+    cmd = [exe, "serve-read-only", "--location", str(store), "--union-default-graph"]
+    log = store.parent / "oxigraph.log"
+    server = start([*cmd, "--bind", f"127.0.0.1:{port}"], log)
+    wait_until_up(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", server, log, "oxigraph serve")
+    return server
+
+
+def stop(server: subprocess.Popen[bytes] | None) -> None:
     if server is None or server.poll() is not None:
         return
     server.terminate()
@@ -102,160 +173,231 @@ def stop_server(server: subprocess.Popen[bytes] | None) -> None:
         server.wait()
 
 
-def wrk(base: str, paths: list[str], conns: int, seconds: float, work: Path) -> tuple[float, int]:
-    """Requests/s and non-2xx/3xx + socket errors, wrk picking a random path per request."""
-    script = work / f"paths-{len(paths)}.lua"
+# --- the load generators -------------------------------------------------------------
+
+
+def wrk(base: str, paths: list[str], accept: str, conns: int, seconds: float, work: Path) -> Figure:
+    """wrk, one thread, a random path of `paths` per request; latency from its histogram."""
+    script = work / "paths.lua"
     listed = ",\n".join(f'  "{p}"' for p in paths)
     script.write_text(
         f"local paths = {{\n{listed}\n}}\nlocal n = #paths\n"
         "math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))\n"
         "request = function()\n"
-        '  return wrk.format("GET", paths[math.random(n)], {Accept = "text/turtle"})\n'
+        f'  return wrk.format("GET", paths[math.random(n)], {{Accept = "{accept}"}})\n'
+        "end\n"
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("P50 %d\\nP95 %d\\n", latency:percentile(50), '
+        "latency:percentile(95)))\n"
         "end\n"
     )
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "-s", str(script), base]
+    cmd = [
+        "wrk",
+        "-t1",
+        "--timeout",
+        "60s",
+        f"-c{conns}",
+        f"-d{max(1, round(seconds))}s",
+        "-s",
+        str(script),
+        base,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    if rate is None:
+    p50, p95 = re.search(r"P50 (\d+)", out), re.search(r"P95 (\d+)", out)
+    if rate is None or p50 is None or p95 is None:
         raise SystemExit("could not read wrk's output:\n" + out)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: ([^\n]*)", out)
     bad = int(non_2xx.group(1)) if non_2xx else 0
     bad += sum(map(int, re.findall(r"\d+", socket_errors.group(1)))) if socket_errors else 0
-    return float(rate.group(1)), bad
+    return Figure(float(rate.group(1)), int(p50.group(1)) / 1000, int(p95.group(1)) / 1000, bad)
 
 
-async def _httpx_phase(base: str, paths: list[str], conns: int, seconds: float) -> tuple[int, int]:
+async def _httpx_phase(
+    base: str, paths: list[str], accept: str, conns: int, seconds: float, seed: int
+) -> tuple[int, int, list[float], float]:
     done = bad = 0
+    times: list[float] = []
     limits = httpx.Limits(max_connections=conns, max_keepalive_connections=conns)
     async with httpx.AsyncClient(base_url=base, limits=limits, trust_env=False) as client:
         deadline = time.monotonic() + seconds
-        rng = random.Random(1)
+        rng = random.Random(seed)
 
         async def worker() -> None:
             nonlocal done, bad
-            while time.monotonic() < deadline and done < MAX_REQUESTS:
+            while time.monotonic() < deadline:
+                began = time.perf_counter()
                 try:
-                    r = await client.get(rng.choice(paths), headers=TURTLE)
+                    r = await client.get(rng.choice(paths), headers={"Accept": accept})
                     bad += r.status_code >= 400
                 except httpx.HTTPError:
                     bad += 1
+                times.append(time.perf_counter() - began)
                 done += 1
 
+        began = time.perf_counter()  # after this process started: not its start-up
         await asyncio.gather(*(worker() for _ in range(conns)))
-    return done, bad
+    return done, bad, times, time.perf_counter() - began
 
 
-def httpx_load(base: str, paths: list[str], conns: int, seconds: float) -> tuple[float, int]:
-    start = time.perf_counter()
-    done, bad = asyncio.run(_httpx_phase(base.rstrip("/"), paths, conns, seconds))
-    return done / (time.perf_counter() - start), bad
+def _httpx_process(
+    args: tuple[str, list[str], str, int, float, int],
+) -> tuple[int, int, list[float], float]:
+    return asyncio.run(_httpx_phase(*args))
 
 
-def point_query(iri: str) -> str:
-    return f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"
+def httpx_load(
+    base: str, paths: list[str], accept: str, conns: int, seconds: float, processes: int
+) -> Figure:
+    """`processes` Python processes, `conns` connections in all, each an async httpx client."""
+    processes = max(1, min(processes, conns))
+    shares = [conns // processes + (i < conns % processes) for i in range(processes)]
+    jobs = [(base.rstrip("/"), paths, accept, c, seconds, i) for i, c in enumerate(shares)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        parts = pool.map(_httpx_process, jobs)
+    elapsed = max(p[3] for p in parts)
+    times = sorted(t for _, _, ts, _ in parts for t in ts)
+    done, bad = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    return Figure(done / elapsed, 1000 * _quantile(times, 0.5), 1000 * _quantile(times, 0.95), bad)
 
 
-def sparql_http(base: str, iris: list[str], warm: int) -> list[float] | str:
-    """Per-request seconds of sequential GET /sparql lookups (after `warm` untimed), or why not."""
-    times: list[float] = []
-    with httpx.Client(base_url=base, trust_env=False, timeout=30) as client:
-        probe = client.get("sparql?query=" + quote(point_query(iris[0])), headers=JSON_RESULTS)
-        kind = probe.headers.get("content-type", "")
-        if probe.status_code != 200 or not kind.startswith(JSON_RESULTS["Accept"]):
-            return f"GET /sparql answered {probe.status_code} {kind or '(no type)'}"
-        for i, iri in enumerate(iris[:warm] + iris):
-            url = "sparql?query=" + quote(point_query(iri))
-            start = time.perf_counter()
-            r = client.get(url, headers=JSON_RESULTS)
-            body = r.content
-            elapsed = time.perf_counter() - start
-            if r.status_code != 200 or not body:
-                return f"GET /sparql answered {r.status_code} on request {i}"
-            times.append(elapsed)
-    return times[warm:]
+def _quantile(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
-def sparql_inprocess(store_dir: Path, iris: list[str], warm: int) -> list[float]:
-    store = ox.Store.read_only(str(store_dir))  # works while the server holds the store
-    times: list[float] = []
-    for iri in iris[:warm] + iris:
-        start = time.perf_counter()
-        results = store.query(point_query(iri), use_default_graph_as_union=True)
-        assert isinstance(results, ox.QuerySolutions)
-        results.serialize(format=ox.QueryResultsFormat.JSON)  # consumes every solution
-        times.append(time.perf_counter() - start)
-    return times[warm:]
+# --- the run ---------------------------------------------------------------------------
 
 
-def ms(seconds: list[float], q: float) -> float:
-    return 1000 * statistics.quantiles(seconds, n=100, method="inclusive")[round(q * 100) - 1]
+def check(base: str, paths: list[str], accept: str, what: str) -> None:
+    """Every phase's first requests must answer 200 with something (else the figures lie)."""
+    with httpx.Client(trust_env=False, timeout=30) as client:
+        for p in paths[:5]:
+            r = client.get(base.rstrip("/") + p, headers={"Accept": accept})
+            if r.status_code != 200 or not r.content:
+                raise SystemExit(f"{what}: GET {p[:120]} answered {r.status_code}: {r.text[:300]}")
+            if accept == JSON_RESULTS and '"value"' not in r.text:
+                raise SystemExit(f"{what}: GET {p[:120]} found nothing: {r.text[:300]}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("-n", type=int, default=100_000, help="number of hops (default 100,000)")
-    parser.add_argument("-c", type=int, default=32, help="concurrent connections (default 32)")
-    parser.add_argument("-t", type=float, default=10.0, help="seconds per load phase (default 10)")
-    parser.add_argument("-q", type=int, default=500, help="/sparql lookups (default 500)")
+    parser.add_argument("-n", type=int, default=20_000, help="number of hops (default 20,000)")
+    parser.add_argument("-c", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument("-t", type=float, default=10.0, help="seconds per phase (default 10)")
+    parser.add_argument("-p", type=int, default=2, help="client processes for --httpx (2)")
+    parser.add_argument("--only", default=",".join(PHASES), help="phases, comma-separated")
     parser.add_argument("--httpx", action="store_true", help="use httpx even if wrk is installed")
+    parser.add_argument("--cache", action="store_true", help="keep jobtrail's rendition cache on")
+    parser.add_argument("--store", type=Path, help="reuse this store (made by an earlier run)")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for jobtrail serve (e.g. JOBTRAIL_WORKERS=2)",
+    )
     args = parser.parse_args()
+    phases = [p for p in args.only.split(",") if p]
     use_wrk = shutil.which("wrk") is not None and not args.httpx
     rng = random.Random(7)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/"
+    port, ox_port = free_port(), free_port()
+    base, ox_base = f"http://127.0.0.1:{port}/", f"http://127.0.0.1:{ox_port}/"
     work = Path(tempfile.mkdtemp(prefix="jobtrail-bench-http-"))
-    server: subprocess.Popen[bytes] | None = None
+    servers: list[subprocess.Popen[bytes]] = []
     try:
-        jsonl, store = work / "hops.jsonl", work / "store"
+        jsonl, store, copy = work / "hops.jsonl", work / "store", work / "engine-copy"
         synthetic.write_jsonl(jsonl, args.n)
-        start = time.perf_counter()
-        load = [sys.executable, "-m", "jobtrail.cli", "load", str(jsonl), "--store", str(store)]
-        subprocess.run([*load, "--silent", "--base-url", base], cwd=work, check=True)
-        load_s = time.perf_counter() - start
-        paths = message_paths(jsonl, 1000, rng)
-        server = start_server(store, port, base)
-        with httpx.Client(trust_env=False) as client:  # every path must dereference
-            for p in paths[:20]:
-                r = client.get(base + p.lstrip("/"), headers=TURTLE)
-                if r.status_code != 200:
-                    raise SystemExit(f"GET {p} answered {r.status_code}: {r.text[:200]}")
+        load_s = 0.0
+        if args.store is not None:
+            shutil.copytree(args.store, store)
+        else:
+            began = time.perf_counter()
+            load = [sys.executable, "-m", "jobtrail.cli", "load", str(jsonl), "--store", str(store)]
+            subprocess.run([*load, "--silent", "--base-url", base], cwd=work, check=True)
+            load_s = time.perf_counter() - began
+        shutil.copytree(store, copy)  # the engine's own server reads a copy: one writer each
+        env = dict(e.split("=", 1) for e in args.env)
+        if not args.cache:
+            env.setdefault("JOBTRAIL_CACHE_SIZE", "0")
+        servers.append(start_oxigraph(copy, ox_port))
+        servers.append(start_jobtrail(store, port, base, env, args.store is not None))
+        with httpx.Client(trust_env=False) as client:
+            stored = client.get(base + "health").json()
+        msgs = message_paths(jsonl, 1000, rng)
+        minted = base  # the IRIs were minted under the base the load was given
+        if args.store is not None:  # an earlier run's store: its IRIs name that run's base
+            held = ox.Store.read_only(str(copy))
+            found = list(held.query("SELECT ?b WHERE { GRAPH <urn:jobtrail:store> { ?s ?p ?b } }"))
+            minted = found[0][0].value if found else base
+            del held
 
-        def run(ps: list[str]) -> tuple[float, int]:
+        def run(server: str, paths: list[str], accept: str, conns: int) -> Figure:
             if use_wrk:
-                return wrk(base, ps, args.c, args.t, work)
-            return httpx_load(base, ps, args.c, args.t)
+                return wrk(server, paths, accept, conns, args.t, work)
+            return httpx_load(server, paths, accept, conns, args.t, args.p)
 
-        run(paths[:50])  # warm-up, not reported
-        turtle, turtle_bad = run(paths)
-        health, health_bad = run(["/health"])
-        iris = [base + p.lstrip("/") for p in rng.choices(paths, k=args.q)]
-        http_times = sparql_http(base, iris, warm=20)
-        local_times = sparql_inprocess(store, iris, warm=20)
+        rows: dict[str, Figure] = {}
+        single: dict[str, Figure] = {}
+        for phase in phases:
+            if phase in QUERIES:
+                for name, server, route in (
+                    ("oxigraph", ox_base, "/query"),
+                    ("jobtrail", base, "/sparql"),
+                ):
+                    paths = query_paths(route, phase, minted, msgs, 1000)
+                    check(server, paths, JSON_RESULTS, f"{name} {phase}")
+                    run(server, paths[:50], JSON_RESULTS, args.c)  # warm-up, not reported
+                    rows[f"{phase} {name}"] = run(server, paths, JSON_RESULTS, args.c)
+                    single[f"{phase} {name}"] = run(server, paths, JSON_RESULTS, 1)
+            elif phase == "deref":
+                check(base, msgs, TURTLE, "deref")
+                run(base, msgs[:50], TURTLE, args.c)
+                rows["deref jobtrail"] = run(base, msgs, TURTLE, args.c)
+            elif phase == "health":
+                rows["health jobtrail"] = run(base, ["/health"], "application/json", args.c)
 
         mode = f"wrk, 1 thread, {args.c} connections"
-        if not use_wrk:  # one Python client process is usually slower than the server
-            mode = f"httpx async, {args.c} connections (client-bound: install wrk)"
+        if not use_wrk:
+            mode = f"{args.p} Python processes of async httpx, {args.c} connections in all"
         print(f"Python {platform.python_version()}, pyoxigraph {ox.__version__}, generator {mode}")
-        print(f"{args.n:,} hops loaded in {load_s:.1f} s; {args.t:g} s per phase; base {base}")
-        print(f"{'measure':<44} {'figure':>14}")
-        print(f"{'(a) GET message IRI as Turtle':<44} {turtle:>10,.0f} r/s  errors {turtle_bad}")
-        print(f"{'(b) GET /health (ceiling)':<44} {health:>10,.0f} r/s  errors {health_bad}")
-        print(f"{'(a)/(b) (goal >= 50%)':<44} {100 * turtle / health:>12.1f} %")
-        if isinstance(http_times, str):
-            print(f"(c) skipped: {http_times}, not SPARQL JSON results: no /sparql endpoint yet")
-        else:
-            for label, ts in (("/sparql over HTTP", http_times), ("in-process", local_times)):
-                line = f"median {ms(ts, 0.5):.3f} ms  p95 {ms(ts, 0.95):.3f} ms"
-                print(f"{'(c) ' + label + f', {len(ts)} sequential':<44} {line}")
-            diff = ms(http_times, 0.5) - ms(local_times, 0.5)
-            print(f"{'(c) median difference (goal <= 2 ms)':<44} {diff:>11.3f} ms")
+        print(f"{os.cpu_count()} cores shared by the client and both servers; {args.t:g} s a phase")
+        loaded = f"loaded in {load_s:.1f} s" if load_s else f"copied from {args.store}"
+        print(f"{args.n:,} hops {loaded}; jobtrail: {stored}, {env or 'defaults'}")
+        print(
+            f"{'phase':<22} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'errors':>6}  1-conn p50 ms"
+        )
+        for key, f in rows.items():
+            one = single.get(key)
+            tail = f"{one.p50:>8.3f}" if one else ""
+            print(f"{key:<22} {f.rate:>9,.0f} {f.p50:>8.3f} {f.p95:>8.3f} {f.bad:>6}  {tail}")
+        print("ratios, this run:")
+
+        def ratio(label: str, a: str, b: str, goal: str) -> None:
+            if a in rows and b in rows:
+                print(f"  {label:<40} {100 * rows[a].rate / rows[b].rate:>7.1f} %   goal {goal}")
+
+        ratio("point: jobtrail / oxigraph serve", "point jobtrail", "point oxigraph", ">= 60 %")
+        ratio("join: jobtrail / oxigraph serve", "join jobtrail", "join oxigraph", "(none)")
+        ratio("group: jobtrail / oxigraph serve", "group jobtrail", "group oxigraph", ">= 100 %")
+        ratio("cold deref / health", "deref jobtrail", "health jobtrail", ">= 40 %")
+        for kind in QUERIES:
+            a, b = single.get(f"{kind} jobtrail"), single.get(f"{kind} oxigraph")
+            if a and b:
+                goal = "<= 0.5 ms" if kind == "point" else ""
+                print(
+                    f"  {kind + ': 1-conn median, jobtrail - oxigraph':<40} "
+                    f"{a.p50 - b.p50:>7.3f} ms  goal {goal or '(none)'}"
+                )
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:
-        stop_server(server)
+        for server in reversed(servers):
+            stop(server)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -143,6 +143,7 @@ class Policy:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._private: bool | None = None  # None: not yet looked at
+        self._clean_at: int | None = None  # the store's writes when nothing private was found
 
     # --- decisions ------------------------------------------------------------
 
@@ -311,7 +312,18 @@ class Policy:
 
     def decided(self, viewer: Viewer) -> bool:
         """Whether `sees_whole_store` can answer without asking the store (no thread needed)."""
-        return viewer.sees_all or bool(self._private)
+        return viewer.sees_all or bool(self._private) or self._still_clean()
+
+    def _still_clean(self) -> bool:
+        """Nothing private was found, and this process's store has not been written since
+        (an embedded store counts its writes; a shared one is written by others too)."""
+        writes = getattr(self.store, "writes", None)
+        return (
+            self._private is False
+            and not self.store.shared
+            and isinstance(writes, int)
+            and writes == self._clean_at
+        )
 
     def sees_whole_store(self, viewer: Viewer) -> bool:
         """May this viewer query the whole dataset (SPARQL)? Curators and the admin; anyone
@@ -323,11 +335,15 @@ class Policy:
         Once it does, it always will (a history is never removed)."""
         if self._private:
             return True
+        if self._still_clean():
+            return False
+        writes = getattr(self.store, "writes", None)  # before the look: a write during it counts
         found = bool(self.store.query(_ANY_OWNER)) or bool(self.store.query(_ANY_PASS))
         if not found and self._private is None:  # first look: deleted jobs' histories too
             found = bool(self.store.query(_ANY_OWNED_HISTORY))
         with self._lock:
             self._private = bool(self._private) or found
+            self._clean_at = writes if not self._private and isinstance(writes, int) else None
         return found
 
     def forget(self) -> None:

@@ -92,6 +92,7 @@ class OxigraphStore(Store):
         self.writes = 0
         """Writes completed since the store was opened (`snapshot` tells how many it holds)."""
         self._writes_lock = threading.Lock()
+        self._unseen = threading.local()  # this thread's update is one nobody sees
         if self.path is None:
             self.description = "in-memory store"
             self._store = ox.Store()
@@ -221,13 +222,24 @@ class OxigraphStore(Store):
     def update(self, sparql: str) -> None:
         self._update(sparql)
 
+    def update_unseen(self, sparql: str) -> None:
+        """An update that leaves nothing any reader could see (the write watchdog's quad
+        inserted and dropped at once): not counted in `writes`, so the snapshots and the kept
+        answers of clients' queries stay current across it."""
+        self._unseen.on = True
+        try:
+            self.update(sparql)
+        finally:
+            self._unseen.on = False
+
     @_writes
     def _update(self, sparql: str) -> None:
         try:
             self._store.update(sparql)
         except (SyntaxError, RuntimeError) as e:  # RuntimeError: e.g. DROP of a missing graph
             raise QueryError(str(e)) from e
-        self._wrote()
+        if not getattr(self._unseen, "on", False):
+            self._wrote()
 
     def _wrote(self) -> None:
         with self._writes_lock:  # `+=` could lose one of two at once: a snapshot too old

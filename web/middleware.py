@@ -242,7 +242,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        length = headers.get("content-length")
+        if length is None and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body: nothing to count
+            return
         if length is not None:
             try:
                 declared = int(length)
@@ -306,7 +310,11 @@ class ReadLogin:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and scope["state"]["engine"].visibility.read_login
+        ):
             path = scope["path"]
             if path not in OPEN_PATHS and not path.startswith(OPEN_PREFIXES):
                 headers = Headers(scope=scope)

@@ -47,7 +47,8 @@ from jobtrail.base.errors import (
     StoreNotReady,
     UnsupportedFormat,
 )
-from jobtrail.bindings.sparql import description, editor
+from jobtrail.bindings.sparql import description, editor, fastpath
+from jobtrail.bindings.sparql.answers import Answers
 from jobtrail.bindings.sparql.isolation import Answer, Job, QueryProcesses
 from jobtrail.bindings.sparql.results import results_body
 from jobtrail.bindings.sparql.texts import base_prefix, endpoint_iri, with_caret
@@ -236,6 +237,9 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
     store = await dataset(request)
     answer: Answer | None = None
     prefix = base_prefix(config.base_url)
+    quick = await point_lookup(request, op, store, arrived, prefix)
+    if quick is not None:
+        return _respond(request, *quick)
     if runtime(request).isolates(store):
         job = Job(
             "store",
@@ -255,10 +259,53 @@ async def run_query(request: AppRequest, op: Operation) -> Response:
     else:
         work = partial(answer_here, store, op, request, config.base_url)
         body, fmt = await within(request, config.query_timeout, work)
+    return _respond(request, body, fmt)
+
+
+def _respond(request: AppRequest, body: bytes, fmt: conneg.Format) -> Response:
     response = resources.respond(request, body, fmt, path="/sparql", formats=())
     del response.headers["link"]
     response.headers["Vary"] = "Accept"
     return response
+
+
+async def point_lookup(
+    request: AppRequest, op: Operation, store: Store, arrived: int, prefix: str
+) -> tuple[bytes, conneg.Format] | None:
+    """The answer of a point lookup run here (`fastpath.py`: one triple pattern about one
+    subject, which can neither crash the engine nor run long), or None for every other
+    query, which goes to a query process."""
+    text = op.query or ""
+    if (
+        op.all("default-graph-uri")
+        or op.all("named-graph-uri")
+        or not runtime(request).isolates(store)
+    ):
+        return None
+    found = fastpath.shape(text)
+    if found is None:
+        return None
+    try:
+        fmt = (
+            boolean_format(op, request)
+            if found.ask
+            else choose(op, request, RESULTS, conneg.SPARQL_JSON)
+        )
+    except NotAcceptable:
+        return None  # the query process's path says what is acceptable
+    if fmt is conneg.HTML:
+        return None
+    assert isinstance(store, OxigraphStore)
+    await caught_up(request, store, arrived)
+    processes = runtime(request).processes
+    assert processes is not None
+    try:
+        done = fastpath.answer(store, prefix, text, found, fmt, processes.limit)
+    except QueryError as e:
+        if type(e) is QueryError:  # the parser's: point at the place
+            raise with_caret(e, text, len(prefix)) from e
+        raise
+    return None if done is None else (done[1], fmt)
 
 
 def boolean_format(op: Operation, request: AppRequest) -> conneg.Format:
@@ -302,30 +349,50 @@ async def isolated(
     no snapshot can be taken (a full disk: the caller reads the store in the server, as
     `/health` says the disk is full and reads go on). `shift`: the length of the `BASE`
     put in front of the client's text (`texts.based`)."""
-    engine = request.state["engine"]
-    timeout = engine.config.query_timeout
-    public = engine.public
+    timeout = request.state["engine"].config.query_timeout
     assert isinstance(store, OxigraphStore)
-    if public is not None and store is public.store:
+    if await caught_up(request, store, arrived):
         job.dataset = "public"
-        caught_up = public.copied >= arrived  # mostly so: no thread to wait in
-        if not caught_up and not await run_in_threadpool(public.wait_for, arrived, timeout):
-            done, total = public.progress()
-            raise StoreNotReady(
-                f"the public copy of the store is behind: {done:,} of {total:,} records "
-                "looked at, and the records sealed before this request are not all in it",
-                hint="try again in a moment",
-            )
-    processes = runtime(request).processes
+    pool = runtime(request)
+    processes = pool.processes
     assert processes is not None
+    writes = store.writes
+    key = pool.answers.key(job, writes)
+    kept = await pool.answers.get(key)
+    if kept is not None:  # the same query since the store's last write: the same answer
+        return kept
+    running = pool.answers.running(key)
     try:
-        return await processes.run(store, store.writes, job, timeout, timed_out(timeout))
+        answer = await processes.run(store, writes, job, timeout, timed_out(timeout))
+        pool.answers.put(key, answer)
+        return answer
     except StoreFull:
         return None
     except QueryError as e:
         if type(e) is QueryError:  # the parser's: point at the place
             raise with_caret(e, job.query[shift:], shift) from e
         raise
+    finally:
+        pool.answers.done(key, running)
+
+
+async def caught_up(request: AppRequest, store: Store, arrived: int) -> bool:
+    """Whether `store` is the public copy; if so, once it holds every record sealed before
+    the request arrived (`arrived`: the log's position then); 503 if it does not in time."""
+    engine = request.state["engine"]
+    public = engine.public
+    if public is None or store is not public.store:
+        return False
+    timeout = engine.config.query_timeout
+    copied = public.copied >= arrived  # mostly so: no thread to wait in
+    if not copied and not await run_in_threadpool(public.wait_for, arrived, timeout):
+        done, total = public.progress()
+        raise StoreNotReady(
+            f"the public copy of the store is behind: {done:,} of {total:,} records "
+            "looked at, and the records sealed before this request are not all in it",
+            hint="try again in a moment",
+        )
+    return True
 
 
 def laid_out(answer: Answer, op: Operation, request: AppRequest) -> tuple[bytes, conneg.Format]:
@@ -425,6 +492,7 @@ class QueryPool(Runtime):
     def __init__(self, processes: QueryProcesses | None = None) -> None:
         self.pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="sparql")
         self.processes = processes
+        self.answers = Answers()
 
     def isolates(self, store: Store) -> bool:
         return (

@@ -40,6 +40,7 @@ def test_writes_that_complete_are_healthy_and_leave_nothing() -> None:
         until(lambda: store.updates >= 3)  # several writes made
         assert watchdog.stuck() is None
         assert len(store._store) == 0 and not store.exists(SCRATCH)
+        assert store.writes == 0  # seen by nobody: query snapshots and kept answers stay
     finally:
         watchdog.stop()
 
