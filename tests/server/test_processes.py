@@ -1,7 +1,8 @@
-"""Several `jobtrail serve` processes over one remote engine (a real `oxigraph serve`): each
-job runs once whichever process hears of it, a process killed with SIGKILL in the middle of a
-job has it taken over, a UWS WAIT on one process wakes on a change made through another, and
-the log they all append to stays one chain (`jobtrail verify`)."""
+"""Several `jobtrail serve` processes over one remote engine (a real `oxigraph serve`, and a
+real Virtuoso): each job runs once whichever process hears of it, a process killed with SIGKILL
+in the middle of a job has it taken over, a UWS WAIT on one process wakes on a change made
+through another, notifications go once, and the log they all append to stays one chain
+(`jobtrail verify`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ from tests.conftest import (
     DocumentServer,
     free_port,
     oxigraph_binary,
+    virtuoso,
     wait_for,
 )
 
@@ -53,13 +55,19 @@ class Deployment:
     base: str  # the base URL the store's IRIs are minted under (the first process's)
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A fresh `oxigraph serve` of this module's own."""
+@pytest.fixture(scope="module", params=["oxigraph", "virtuoso"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh engine of this module's own: `oxigraph serve`, or Virtuoso."""
+    workdir = tmp_path_factory.mktemp(f"shared-{request.param}")
+    if request.param == "virtuoso":
+        with virtuoso(workdir) as url:
+            yield url
+        return
     binary = oxigraph_binary()
     if binary is None:
         pytest.skip("no `oxigraph` server binary (pip install oxigraph)")
-    workdir = tmp_path_factory.mktemp("shared-engine")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(workdir / "server.log", "wb") as log:
