@@ -326,26 +326,28 @@ class _Holding:
 
     def __enter__(self) -> bool:
         log = self.log
-        log._lock.acquire()
         if log.leases is None:
+            log._lock.acquire()
             return True
+        # the lease first: the threads of this process queue for it there, where a holder
+        # that ends hands it to the next one without letting the engine's claim go
         stack = contextlib.ExitStack()
+        fresh = stack.enter_context(log.leases.hold("log"))
+        log._lock.acquire()
         try:
-            if stack.enter_context(log.leases.hold("log")):  # taken afresh: others may have
-                log._catch_up()  # written since this process last held it
+            if fresh:  # taken afresh: others may have written since this process last held it
+                log._catch_up()
         except BaseException:
-            stack.close()
             log._lock.release()
+            stack.close()
             raise
         self._stack.append(stack)
         return True
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            if self.log.leases is not None:
-                self._stack.pop().close()
-        finally:
-            self.log._lock.release()
+        self.log._lock.release()
+        if self.log.leases is not None:
+            self._stack.pop().close()
 
 
 def unsealed(graph: ResourceGraph) -> ResourceGraph:

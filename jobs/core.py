@@ -170,6 +170,7 @@ class Change:
     job_id: str
     previous: str | None  # the phase before
     by: str | None = None  # who made it
+    elsewhere: bool = False  # made by another process over the same store (jobs/follow.py)
 
 
 Listener = Callable[[Change], None]

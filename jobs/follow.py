@@ -98,7 +98,7 @@ class Follower:
                 job = None
             previous = row["from"].value.rpartition("/")[2] if row["from"] is not None else None
             by = row["by"].value if row["by"] is not None else None
-            changes.append(Change(row["kind"].value, job, job_id, previous, by))
+            changes.append(Change(row["kind"].value, job, job_id, previous, by, elsewhere=True))
         return changes
 
 

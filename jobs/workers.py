@@ -64,6 +64,9 @@ from jobtrail.jobs.profiles import Outcome, Profile, Work
 log = logging.getLogger("jobtrail.workers")
 
 _STOP = "\0stop"
+ADOPT_AFTER = 1.0
+"""Seconds a job another process queued is left to it before this process's workers may take
+it (a shared store): enough for an idle process to start it, short beside any job's run."""
 _RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
 
 
@@ -192,8 +195,25 @@ class Workers:
         if job is None:
             return
         if job.phase == "QUEUED" and change.previous != "QUEUED" and not self.elsewhere(job):
-            self._enqueue(job)
+            if change.elsewhere:  # the process that queued it runs it, unless it is too busy
+                self._adopt_later(job)
+            else:
+                self._enqueue(job)
         self._schedule(job)
+
+    def _adopt_later(self, job: Job) -> None:
+        """Queue here a job another process queued, if it is still QUEUED `ADOPT_AFTER` s on:
+        its own process is busy or gone. Until then it stays with the process that queued it,
+        whose threads change it one after another under one claim of the log's lease."""
+        when = self.jobs.clock() + timedelta(seconds=ADOPT_AFTER)
+        with self._keeper_wake:
+            heapq.heappush(self._timers, (when, next(self._counter), "adopt", job.id))
+            self._keeper_wake.notify_all()
+
+    def _adopt(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job.phase == "QUEUED" and not self.elsewhere(job):
+            self._enqueue(job)
 
     def _enqueue(self, job: Job) -> None:
         rank = _RANK.get(job.priority or "medium", _RANK["medium"])
@@ -239,7 +259,12 @@ class Workers:
                     self._keeper_wake.wait(min(max(wait, 0.01), 60.0))
                     continue
             for _, _, kind, job_id in due:
-                act = {"expire": self._expire, "due": self._overdue, "destroy": self._destroy}
+                act = {
+                    "expire": self._expire,
+                    "due": self._overdue,
+                    "destroy": self._destroy,
+                    "adopt": self._adopt,
+                }
                 try:
                     act[kind](job_id)
                 except (NotFound, Gone, Conflict):

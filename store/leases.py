@@ -58,8 +58,8 @@ CLAIM = f"{GRAPH}#claim"
 UNTIL = f"{GRAPH}#until"
 HOLDER = f"{GRAPH}#holder"
 _INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
-MAX_PAUSE = 0.02  # seconds between tries at most: a lease is mostly held for milliseconds
-HANDOVERS = 16  # writes in a row one process makes under one claim while others may wait
+MAX_PAUSE = 0.01  # seconds between tries at most: a lease is mostly held for milliseconds
+HANDOVERS = 32  # writes in a row one process makes under one claim while others may wait
 
 
 def lease_iri(name: str) -> str:
