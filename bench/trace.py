@@ -204,8 +204,14 @@ class TimedQueries:
                 kind = "graphs"
             elif "SELECT ?a ?name" in sparql:
                 kind = "producers"
+            elif "SELECT ?g ?h WHERE" in sparql:
+                kind = "indexed"
+            elif sparql.startswith("ASK"):
+                kind = "marker"
             start = time.perf_counter()
-            rows = list(self.original(sparql, **kwargs))  # results are lazy: consume them here
+            result = self.original(sparql, **kwargs)
+            # results are lazy: consume them here
+            rows = result if isinstance(result, ox.QueryBoolean) else list(result)
             self.seconds[kind] += time.perf_counter() - start
             self.calls[kind] += 1
             return rows

@@ -19,6 +19,7 @@ from typing import Any
 
 from jobtrail.base.errors import InputError, JobtrailError, StoreFull
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
+from jobtrail.ingest import traceindex
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs, parse_producers
 from jobtrail.jobs.builtin import builtin_profiles
@@ -171,6 +172,7 @@ def _job_methods(bindings: Sequence[Binding]) -> dict[str, list[tuple[str, JobHa
 def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine:
     """The job engine every binding builds on: the job core, its accounts, profiles, waits."""
     log = Log(store)  # one log head per process: loads and job changes both append to it
+    traceindex.settle(store)  # a store with no record yet: every hop has its trace entry
     parts = [part for b in bindings for part in b.side_graphs]
     vault = Vault(Path(config.files) / ".vault")  # inputs' credentials, outside the dataset
     profiles = builtin_profiles(config.unpack_max_bytes, config.unpack_max_members)
