@@ -162,8 +162,8 @@ class Loader:
         the next batch is read, and its messages are reported once that is done.
         """
         start = time.perf_counter()
-        if not self.transactional:  # the server marks its store when it starts
-            traceindex.settle(self.store)
+        # a store with no record yet is indexed from its first (the server marks its own)
+        fresh = not self.transactional and traceindex.unmarked_and_empty(self.store)
         # a bulk load is the log's one writer from start to end (see the module docstring)
         held = contextlib.nullcontext() if self.transactional else self.log.held()
         with (
@@ -182,6 +182,8 @@ class Loader:
                 self._write_chunk()
                 self._close_batch()
                 self._settle()
+                if fresh and self.report.stored:
+                    traceindex.mark(self.store)
             except BaseException:
                 if self._writer is not None:
                     self._writer.abort()

@@ -259,9 +259,16 @@ def complete(store: Store) -> bool:
     return bool(store.query(_MARKER))
 
 
-def _mark(store: Store) -> None:
+def mark(store: Store) -> None:
+    """Say that every message of the store has its entry."""
     marker = f'<{GRAPH}> <{COMPLETE}> "{VERSION}"'
     store.update(f"DROP SILENT GRAPH <{GRAPH}> ;\nINSERT DATA {{ GRAPH <{GRAPH}> {{ {marker} }} }}")
+
+
+def unmarked_and_empty(store: Store) -> bool:
+    """Whether the store holds no sealed record and no marker: a load into it can mark it
+    once it has stored something."""
+    return not complete(store) and not bool(store.query(_SEALED))
 
 
 def settle(store: Store) -> bool:
@@ -271,7 +278,7 @@ def settle(store: Store) -> bool:
         return True
     if bool(store.query(_SEALED)):
         return False  # written by an earlier release: `jobtrail reindex`
-    _mark(store)
+    mark(store)
     return True
 
 
@@ -301,7 +308,7 @@ def reindex(
         if progress is not None:
             progress(min(start + batch, len(names)), len(names))
     store.apply(delete=orphans)
-    _mark(store)
+    mark(store)
     return written
 
 

@@ -306,11 +306,11 @@ def _indexed_round(store: Store, uuids: set[str], references: set[str]) -> dict[
     branches = []
     if uuids:
         values = _values("u", {ox.NamedNode(u) for u in uuids})
-        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:uuid ?u }} }}")
+        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:uuid ?u ; trace:hop ?h }} }}")
     if variants:
         values = _values("r", {ox.Literal(r) for r in variants})
-        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:reference ?r }} }}")
-        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:execution ?r }} }}")
+        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:reference ?r ; trace:hop ?h }} }}")
+        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:execution ?r ; trace:hop ?h }} }}")
     if not branches:
         return {}
     query = _sparql("indexed").replace("#BRANCHES", " UNION ".join(branches))
