@@ -78,13 +78,20 @@ def run(n: int, work: Path, top: int) -> None:
     hops, _ = bench_trace.write_jsonl(jsonl, n, set(), 7)
     load_s = bench_trace.jobtrail_load(jsonl, store)
     jsonl.unlink()
+    print(f"{n:,} chains, {hops:,} hops loaded in {load_s:.1f} s")
+    report(n, hops, store, top)
+    shutil.rmtree(store, ignore_errors=True)
+
+
+def report(n: int, hops: int, store: Path, top: int) -> None:
+    """Bytes per hop of the store at `store` (closed), as it is and compacted."""
     loaded = disk_bytes(store)
     messages, quads, chars, indexed = census(store)
     seconds = compact(store)
     compacted = disk_bytes(store)
     total = sum(quads.values())
     per_quad = compacted / total
-    print(f"{n:,} chains, {hops:,} hops ({messages:,} messages) loaded in {load_s:.1f} s")
+    print(f"  {n:,} chains: {hops:,} hops, {messages:,} messages")
     print(f"  quads: {total:,}, {total / hops:.1f} per hop ({indexed / hops:.1f} of the index)")
     print(f"  on disk as loaded:  {loaded / hops:>8,.0f} bytes per hop ({loaded / 2**30:.2f} GiB)")
     print(
@@ -95,7 +102,6 @@ def run(n: int, work: Path, top: int) -> None:
     cost = {p: quads[p] * per_quad + chars[p] for p in quads}
     for p, c in sorted(cost.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {quads[p] / hops:>9.2f} {chars[p] / hops:>9.0f} {c / hops:>10,.0f}  {p}")
-    shutil.rmtree(store, ignore_errors=True)
 
 
 def main() -> None:

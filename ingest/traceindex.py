@@ -1,22 +1,20 @@
-"""The trace index: what a trace reads of a message, kept beside it in a graph of its own.
+"""The trace index: what a trace shows of a message, kept beside it in a graph of its own.
 
 A trace (`queries/trace.py`) walks a chain round by round: the messages carrying a UUID or
-stating a reference found so far, then what each shows. Read from the messages' own
-graphs that is a join per reference and a scan of ~60 quads per message, each term looked
-up by value; in a large bulk-loaded store every lookup costs more (more files to look in).
-The index makes a round one query of point reads: for each message a trace can reach (one
-that carries a UUID, states a reference or has an execution id), the graph
-`<{message}#trace>` holds
+stating a reference found so far, then what each shows. Read from the messages' own graphs
+that is a scan of ~60 quads per message, every term looked up by value; in a large
+bulk-loaded store every lookup costs more (more files to look in). The index makes each
+message one point read: for each message a trace can reach (one that carries a UUID,
+states a reference or has an execution id), the graph `<{message}#trace>` holds one triple,
 
-    <G> trace:uuid <urn:uuid:…>         each UUID it carries (`jt:carriesUUID`)
-    <G> trace:reference "TDR-2021-GW3"  each reference its parameter sets state
-    <G> trace:execution "…"             its `jt:executionId` and `jt:parentExecutionId`
-    <G> trace:hop "{…}"                 what a trace shows of it, as JSON (`facts`)
+    <message> <urn:jobtrail:trace#hop> "{…}"    what a trace shows of it, as JSON (`facts`)
 
-with `trace:` = `urn:jobtrail:trace#` (terms of the store's own, like the store's base URL:
-not the ontology's). Every writer of a message writes its entry in the same transaction
-(`with_entries`: the loader, `jobs/hops.py`, the job core's change records); a load from a
-dump drops the dump's entries and computes them again from the graphs it restores.
+(a term of the store's own, like the store's base URL: not the ontology's). A round finds
+the messages by the keys in their own triples (`jt:carriesUUID`, `jt:reference`,
+`jt:executionId`, `jt:parentExecutionId`) and reads each one's `hop` in the same query.
+Every writer of a message writes its entry in the same transaction (`with_entries`: the
+loader, `jobs/hops.py`, the job core's change records); a load from a dump drops the
+dump's entries and computes them again from the graphs it restores.
 
 It is not a second source of truth: an entry is computed from the message's graph alone
 (`entry`), and `stale` (run by `jobtrail verify`) computes every message's again from what
@@ -25,8 +23,8 @@ the store holds and names each entry that differs, is missing, or has no message
 
 A store written by an earlier release has no entries. The graph `<urn:jobtrail:trace>`
 says the index is complete (`complete`): written by the first load or server into a store
-with no sealed record (`settle`) and by `jobtrail reindex`; without it a trace reads the
-messages' own graphs as before.
+with no sealed record (`settle`, `mark`) and by `jobtrail reindex`; without it a trace
+reads the messages' own graphs as before.
 """
 
 from __future__ import annotations
@@ -44,13 +42,7 @@ GRAPH = "urn:jobtrail:trace"
 """The index's own graph: the marker saying every message has its entry."""
 SUFFIX = "#trace"
 _T = f"{GRAPH}#"
-UUID, REFERENCE, EXECUTION, HOP, COMPLETE = (
-    f"{_T}uuid",
-    f"{_T}reference",
-    f"{_T}execution",
-    f"{_T}hop",
-    f"{_T}complete",
-)
+HOP, COMPLETE = f"{_T}hop", f"{_T}complete"
 VERSION = "1"
 """The entries' format; a store whose marker names another is indexed again (`reindex`)."""
 
@@ -177,21 +169,18 @@ def entry(graph: ResourceGraph) -> ResourceGraph | None:
     """The index entry of a message graph about to be written (N-Triples terms); None for
     a graph a trace cannot reach (no UUID, reference or execution id: a producer …)."""
     values: Graph = {}
-    terms: dict[tuple[str, str], list[str]] = {}  # (subject value, predicate) → object terms
     for s, p, o in graph.triples:
         predicate = p[1:-1]
         if predicate not in PREDICATES and not (predicate == _RDF_TYPE and s[1:-1] == graph.iri):
             continue
         subject = nt.parse_term(s)[1]
         values.setdefault(subject, {}).setdefault(predicate, []).append(_value(o))
-        terms.setdefault((subject, predicate), []).append(o)
-    return _entry(graph.iri, values, lambda subject, p: terms.get((subject, p), []))
+    return _entry(graph.iri, values)
 
 
 def stored_entry(iri: str, triples: Iterable[ox.Triple]) -> ResourceGraph | None:
     """The index entry of a stored message graph (as `Store.read` returns it)."""
     values: Graph = {}
-    terms: dict[tuple[str, str], list[str]] = {}
     for t in triples:
         predicate, subject = t.predicate.value, str(t.subject)
         if isinstance(t.subject, ox.NamedNode | ox.BlankNode):
@@ -199,30 +188,21 @@ def stored_entry(iri: str, triples: Iterable[ox.Triple]) -> ResourceGraph | None
         if predicate not in PREDICATES and not (predicate == _RDF_TYPE and subject == iri):
             continue
         values.setdefault(subject, {}).setdefault(predicate, []).append(t.object.value)  # type: ignore[union-attr]
-        terms.setdefault((subject, predicate), []).append(str(t.object))
-    return _entry(iri, values, lambda subject, p: terms.get((subject, p), []))
+    return _entry(iri, values)
 
 
-def _entry(
-    iri: str, graph: Graph, terms_of: Callable[[str, str], list[str]]
-) -> ResourceGraph | None:
+def _entry(iri: str, graph: Graph) -> ResourceGraph | None:
     this = graph.get(iri, {})
-    uuid_terms = terms_of(iri, f"{_JT}carriesUUID")
-    reference_terms = [
-        t for p in this.get(f"{_JT}parameterSet", []) for t in terms_of(p, f"{_JT}reference")
-    ]
-    execution_terms = [
-        t for p in ("executionId", "parentExecutionId") for t in terms_of(iri, f"{_JT}{p}")
-    ]
-    if not (uuid_terms or reference_terms or execution_terms):
+    reachable = any(this.get(f"{_JT}{p}") for p in _KEYS) or any(
+        graph.get(p, {}).get(f"{_JT}reference") for p in this.get(f"{_JT}parameterSet", [])
+    )
+    if not reachable:
         return None
-    g = nt.iri(index_iri(iri))
-    triples = [(g, f"<{UUID}>", t) for t in uuid_terms]
-    triples += [(g, f"<{REFERENCE}>", t) for t in reference_terms]
-    triples += [(g, f"<{EXECUTION}>", t) for t in execution_terms]
     hop = json.dumps(facts(iri, graph), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    triples.append((g, f"<{HOP}>", nt.lit(hop)))
-    return ResourceGraph(index_iri(iri), list(dict.fromkeys(triples)))
+    return ResourceGraph(index_iri(iri), [(nt.iri(iri), f"<{HOP}>", nt.lit(hop))])
+
+
+_KEYS = ("carriesUUID", "executionId", "parentExecutionId")
 
 
 def _value(term: str) -> str:

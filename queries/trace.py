@@ -300,23 +300,25 @@ def _round(store: Store, uuids: set[str], references: set[str]) -> set[str]:
 
 
 def _indexed_round(store: Store, uuids: set[str], references: set[str]) -> dict[str, Hop]:
-    """`_round` and `_fetch` at once, from the trace index: the messages found by the keys,
-    each read from its entry (`ingest/traceindex.py`) rather than its graph."""
+    """`_round` and `_fetch` at once: the messages found by the keys, as `_round` finds
+    them, each read from its trace index entry (`ingest/traceindex.py`: one point read)
+    rather than its graph."""
     variants = references | {_PREFIXED.sub("", r) for r in references}
     branches = []
     if uuids:
         values = _values("u", {ox.NamedNode(u) for u in uuids})
-        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:uuid ?u ; trace:hop ?h }} }}")
+        branches.append(f"{{ {values} ?m jt:carriesUUID ?u ; trace:hop ?h }}")
     if variants:
         values = _values("r", {ox.Literal(r) for r in variants})
-        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:reference ?r ; trace:hop ?h }} }}")
-        branches.append(f"{{ {values} GRAPH ?g {{ ?g trace:execution ?r ; trace:hop ?h }} }}")
+        branches.append(f"{{ {values} ?p jt:reference ?r . ?m jt:parameterSet ?p ; trace:hop ?h }}")
+        branches.append(f"{{ {values} ?m jt:executionId ?r ; trace:hop ?h }}")
+        branches.append(f"{{ {values} ?m jt:parentExecutionId ?r ; trace:hop ?h }}")
     if not branches:
         return {}
     query = _sparql("indexed").replace("#BRANCHES", " UNION ".join(branches))
     found: dict[str, Hop] = {}
     for row in store.query(query):  # type: ignore[union-attr]
-        m = row["g"].value.removesuffix(traceindex.SUFFIX)
+        m = row["m"].value
         if m not in found:
             found[m] = _hop(m, json.loads(row["h"].value))
     return found
