@@ -302,22 +302,33 @@ def run(n: int, args: argparse.Namespace, work: Path) -> list[float]:
             breakdown = "  per trace: " + ", ".join(parts) + f", Python {rest:.2f} ms"
     finally:
         store.close()
+    try:
+        report(n, hops, quads, gib, load_s, times, compared, optimized, breakdown)
         if args.storage:
             storage(n, hops, store_dir)
+    finally:
         shutil.rmtree(store_dir, ignore_errors=True)
+    return times
+
+
+def report(
+    n: int,
+    hops: int,
+    quads: int,
+    gib: float,
+    load_s: float,
+    times: list[float],
+    *notes: str,
+) -> None:
     print(
         f"{n:>9,} {hops:>9,} {quads:>11,} {gib:>6.2f} {load_s:>8.1f} s {hops / load_s:>8,.0f} "
         f"{len(times):>5} {ms(times, 0.5):>8.2f} {ms(times, 0.95):>8.2f} "
         f"{1000 * max(times):>8.2f}",
         flush=True,
     )
-    if compared:
-        print(compared, flush=True)
-    if optimized:
-        print(optimized, flush=True)
-    if breakdown:
-        print(breakdown, flush=True)
-    return times
+    for note in notes:
+        if note:
+            print(note, flush=True)
 
 
 def storage(n: int, hops: int, store_dir: Path) -> None:
