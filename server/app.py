@@ -172,7 +172,6 @@ def _job_methods(bindings: Sequence[Binding]) -> dict[str, list[tuple[str, JobHa
 def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine:
     """The job engine every binding builds on: the job core, its accounts, profiles, waits."""
     log = Log(store)  # one log head per process: loads and job changes both append to it
-    traceindex.settle(store)  # a store with no record yet: every hop has its trace entry
     parts = [part for b in bindings for part in b.side_graphs]
     vault = Vault(Path(config.files) / ".vault")  # inputs' credentials, outside the dataset
     profiles = builtin_profiles(config.unpack_max_bytes, config.unpack_max_members)
@@ -187,6 +186,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             profiles[name].secret_parameters() if name in profiles else frozenset()
         ),
     )
+    traceindex.settle(store)  # a store with no record yet: every hop has its trace entry
     policy = policy_of(config)
     users = parse_pairs(config.users, "users")
     visibility = Policy(
