@@ -5,13 +5,16 @@ stating a reference found so far, then what each shows. Read from the messages' 
 that is a scan of ~60 quads per message, every term looked up by value; in a large
 bulk-loaded store every lookup costs more (more files to look in). The index makes each
 message one point read: for each message a trace can reach (one that carries a UUID,
-states a reference or has an execution id), the graph `<{message}#trace>` holds one triple,
+states a reference or has an execution id), the graph `<{message}#trace>` holds
 
-    <message> <urn:jobtrail:trace#hop> "{…}"    what a trace shows of it, as JSON (`facts`)
+    <message> <urn:jobtrail:trace#hop> "{…}"          what a trace shows of it, as JSON (`facts`)
+    <message> <urn:jobtrail:trace#reference> "…"      each reference its parameter sets state
 
-(a term of the store's own, like the store's base URL: not the ontology's). A round finds
-the messages by the keys in their own triples (`jt:carriesUUID`, `jt:reference`,
-`jt:executionId`, `jt:parentExecutionId`) and reads each one's `hop` in the same query.
+(terms of the store's own, like the store's base URL: not the ontology's). A round finds the
+messages by the keys on their own node (`jt:carriesUUID`, `jt:executionId`,
+`jt:parentExecutionId`, and the references copied here: reached through the parameter set,
+the engine's join read far more than the few keys) and reads each one's `hop` in the same
+query.
 Every writer of a message writes its entry in the same transaction (`with_entries`: the
 loader, `jobs/hops.py`, the job core's change records); a load from a dump drops the
 dump's entries and computes them again from the graphs it restores.
@@ -42,7 +45,7 @@ GRAPH = "urn:jobtrail:trace"
 """The index's own graph: the marker saying every message has its entry."""
 SUFFIX = "#trace"
 _T = f"{GRAPH}#"
-HOP, COMPLETE = f"{_T}hop", f"{_T}complete"
+HOP, REFERENCE, COMPLETE = f"{_T}hop", f"{_T}reference", f"{_T}complete"
 VERSION = "1"
 """The entries' format; a store whose marker names another is indexed again (`reindex`)."""
 
@@ -169,18 +172,22 @@ def entry(graph: ResourceGraph) -> ResourceGraph | None:
     """The index entry of a message graph about to be written (N-Triples terms); None for
     a graph a trace cannot reach (no UUID, reference or execution id: a producer …)."""
     values: Graph = {}
+    references: dict[str, list[str]] = {}  # parameter set → its references, as terms
     for s, p, o in graph.triples:
         predicate = p[1:-1]
         if predicate not in PREDICATES and not (predicate == _RDF_TYPE and s[1:-1] == graph.iri):
             continue
         subject = nt.parse_term(s)[1]
         values.setdefault(subject, {}).setdefault(predicate, []).append(_value(o))
-    return _entry(graph.iri, values)
+        if predicate == _REFERENCE:
+            references.setdefault(subject, []).append(o)
+    return _entry(graph.iri, values, _stated(graph.iri, values, references))
 
 
 def stored_entry(iri: str, triples: Iterable[ox.Triple]) -> ResourceGraph | None:
     """The index entry of a stored message graph (as `Store.read` returns it)."""
     values: Graph = {}
+    references: dict[str, list[str]] = {}
     for t in triples:
         predicate, subject = t.predicate.value, str(t.subject)
         if isinstance(t.subject, ox.NamedNode | ox.BlankNode):
@@ -188,21 +195,30 @@ def stored_entry(iri: str, triples: Iterable[ox.Triple]) -> ResourceGraph | None
         if predicate not in PREDICATES and not (predicate == _RDF_TYPE and subject == iri):
             continue
         values.setdefault(subject, {}).setdefault(predicate, []).append(t.object.value)  # type: ignore[union-attr]
-    return _entry(iri, values)
+        if predicate == _REFERENCE:
+            references.setdefault(subject, []).append(str(t.object))
+    return _entry(iri, values, _stated(iri, values, references))
 
 
-def _entry(iri: str, graph: Graph) -> ResourceGraph | None:
+def _stated(iri: str, graph: Graph, references: dict[str, list[str]]) -> list[str]:
+    """The references (as terms) the message's parameter sets state, in order."""
+    return [
+        r for p in graph.get(iri, {}).get(f"{_JT}parameterSet", []) for r in references.get(p, [])
+    ]
+
+
+def _entry(iri: str, graph: Graph, references: list[str]) -> ResourceGraph | None:
     this = graph.get(iri, {})
-    reachable = any(this.get(f"{_JT}{p}") for p in _KEYS) or any(
-        graph.get(p, {}).get(f"{_JT}reference") for p in this.get(f"{_JT}parameterSet", [])
-    )
-    if not reachable:
+    if not references and not any(this.get(f"{_JT}{p}") for p in _KEYS):
         return None
     hop = json.dumps(facts(iri, graph), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return ResourceGraph(index_iri(iri), [(nt.iri(iri), f"<{HOP}>", nt.lit(hop))])
+    s = nt.iri(iri)
+    triples = [(s, f"<{REFERENCE}>", r) for r in dict.fromkeys(references)]
+    return ResourceGraph(index_iri(iri), [*triples, (s, f"<{HOP}>", nt.lit(hop))])
 
 
 _KEYS = ("carriesUUID", "executionId", "parentExecutionId")
+_REFERENCE = f"{_JT}reference"
 
 
 def _value(term: str) -> str:

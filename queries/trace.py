@@ -310,7 +310,7 @@ def _indexed_round(store: Store, uuids: set[str], references: set[str]) -> dict[
         branches.append(f"{{ {values} ?m jt:carriesUUID ?u ; trace:hop ?h }}")
     if variants:
         values = _values("r", {ox.Literal(r) for r in variants})
-        branches.append(f"{{ {values} ?p jt:reference ?r . ?m jt:parameterSet ?p ; trace:hop ?h }}")
+        branches.append(f"{{ {values} ?m trace:reference ?r ; trace:hop ?h }}")
         branches.append(f"{{ {values} ?m jt:executionId ?r ; trace:hop ?h }}")
         branches.append(f"{{ {values} ?m jt:parentExecutionId ?r ; trace:hop ?h }}")
     if not branches:
