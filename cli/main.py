@@ -161,6 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--all", action="store_true", help="list every finding, not only the first")
 
+    command(
+        "reindex",
+        cmd_reindex,
+        "write every message's trace index entry again (a store an earlier release wrote)",
+        ("store",),
+    )
+
     p = command(
         "scrub",
         cmd_scrub,
@@ -406,6 +413,7 @@ def _query_file(name: str) -> str:
 
 
 def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.ingest import traceindex
     from jobtrail.ingest.seal import Tally, verify
 
     checked = problems = 0
@@ -424,6 +432,13 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
             if not args.all:
                 print("  (the first finding; --all lists every one)", file=sys.stderr)
                 return EXIT_REJECTED
+        for iri, problem in traceindex.stale(store):
+            problems += 1
+            print(f"message {iri}: {problem}", file=sys.stderr)
+            if not args.all:
+                print("  (the first finding; --all lists every one)", file=sys.stderr)
+                return EXIT_REJECTED
+        indexed = traceindex.complete(store)
     if problems:
         print(f"{problems} finding(s) in {checked:,} messages", file=sys.stderr)
         return EXIT_REJECTED
@@ -436,7 +451,23 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
     if not checked:
         print("the store holds no sealed records: there was nothing to verify")
         return EXIT_OK
-    print(f"verified {checked:,} messages: every seal matches, the log is unbroken{scrubbed}")
+    entries = (
+        ", every trace index entry matches its message"
+        if indexed
+        else " (no trace index: `jobtrail reindex` writes it)"
+    )
+    print(
+        f"verified {checked:,} messages: every seal matches, the log is unbroken{scrubbed}{entries}"
+    )
+    return EXIT_OK
+
+
+def cmd_reindex(args: argparse.Namespace, config: dict[str, Any]) -> int:
+    from jobtrail.ingest import traceindex
+
+    with stores.open_existing(config) as store:
+        written = traceindex.reindex(store)
+    print(f"wrote the trace index entries of {written:,} messages", file=sys.stderr)
     return EXIT_OK
 
 

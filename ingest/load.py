@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from jobtrail.base import nt
 from jobtrail.base.errors import InputError, JobtrailError, ValidationFailed
 from jobtrail.base.terms import SH
+from jobtrail.ingest import traceindex
 from jobtrail.ingest.message import Incoming, Message
 from jobtrail.ingest.read import read_message
 from jobtrail.ingest.seal import Head, Log, unsealed
@@ -161,6 +162,8 @@ class Loader:
         the next batch is read, and its messages are reported once that is done.
         """
         start = time.perf_counter()
+        # a store with no record yet is indexed from its first (the server marks its own)
+        fresh = not self.transactional and traceindex.unmarked_and_empty(self.store)
         # a bulk load is the log's one writer from start to end (see the module docstring)
         held = contextlib.nullcontext() if self.transactional else self.log.held()
         with (
@@ -179,6 +182,8 @@ class Loader:
                 self._write_chunk()
                 self._close_batch()
                 self._settle()
+                if fresh and self.report.stored:
+                    traceindex.mark(self.store)
             except BaseException:
                 if self._writer is not None:
                     self._writer.abort()
@@ -193,6 +198,8 @@ class Loader:
         if isinstance(item, Unreadable):
             self._reject(item.source, item.error, item.size)
             return
+        if isinstance(item, Message) and traceindex.is_index(item.iri):
+            return  # a dump's trace index: written again from the graphs it indexes
         size = len(item.data) if isinstance(item, Incoming) else 0
         try:
             message = (
@@ -283,13 +290,13 @@ class Loader:
         write = write or self._writer.write  # type: ignore[union-attr]
         if self.transactional:
             with self.log.sealing(fresh):
-                write(graphs)
+                write(traceindex.with_entries(graphs))
             return
         before = self.log.mark()
         for graph in fresh:
             self.log.seal(graph)
         try:
-            write(graphs)
+            write(traceindex.with_entries(graphs))
         except BaseException:
             self.log.rewind(before)
             raise
@@ -393,7 +400,7 @@ class Loader:
                 with self.log.held():
                     if write is None:
                         with self.log.sealing(fresh):
-                            self.store.add([graph])
+                            self.store.add(traceindex.with_entries([graph]))
                     else:
                         self._sealed([graph], fresh, write)
             except (InputError, ValueError, UnicodeError) as e:

@@ -39,6 +39,7 @@ from jobtrail.base.errors import (
 )
 from jobtrail.base.terms import DCTERMS, JT, PROV, RDFS, STATUS, XSD
 from jobtrail.base.xmltext import check_field
+from jobtrail.ingest import traceindex
 from jobtrail.ingest.message import Incoming, envelope
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.vault import Vault
@@ -628,7 +629,7 @@ class Jobs:
             gone = replace(job, modified=self.clock(), sequence=job.sequence + 1)
             message = self._message(gone, kind, job.phase, by, request)
             with self.log.sealing([message]):
-                self.store.apply(add=[message], delete=drop)
+                self.store.apply(add=traceindex.with_entries([message]), delete=drop)
             self.vault.drop(job_id)
             self.vault.drop(f"{job_id}.parameters")
         self._tell(Change(kind, None, job_id, job.phase, by))
@@ -657,7 +658,9 @@ class Jobs:
         message = self._message(job, kind, previous, by, request)
         state = ResourceGraph(job.iri, to_triples(job, self.profile_iri(job.profile)))
         with self.log.sealing([message]):  # sealed and committed in one critical section
-            self.store.apply(add=[message], replace=[state, *also], delete=drop)
+            self.store.apply(
+                add=traceindex.with_entries([message]), replace=[state, *also], delete=drop
+            )
 
     def _message(
         self,

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from jobtrail.base import nt, redact
 from jobtrail.base.terms import PROV
+from jobtrail.ingest import traceindex
 from jobtrail.ingest.message import Incoming
 from jobtrail.ingest.read import read_message
 from jobtrail.jobs.core import Jobs, uuid_iri
@@ -108,5 +109,6 @@ class Hops:
             if message.iri in existing:
                 return message.iri
             with log.sealing([graph]):
-                store.add([graph, *(g for g in message.shared if g.iri not in existing)])
+                written = [graph, *(g for g in message.shared if g.iri not in existing)]
+                store.add(traceindex.with_entries(written))  # the hop's trace index entry too
         return message.iri

@@ -27,16 +27,19 @@ The SPARQL is in `internal/trace-*.rq` beside this module.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import pyoxigraph as ox
 from jobtrail.base import nt
 from jobtrail.base.errors import InputError, NotFound
+from jobtrail.ingest import traceindex
 from jobtrail.store import Store
 
 UUID_RE = re.compile(
@@ -158,8 +161,13 @@ def trace(store: Store, key: str, *, keep: Callable[[Hop], bool] | None = None) 
     hops: dict[str, Hop] = {}
     left_out: set[str] = set()
     new_uuids, new_refs = uuids | probe, set(references)
+    indexed = traceindex.complete(store)
     for _ in range(MAX_ROUNDS):
-        found = _round(store, new_uuids, new_refs) - hops.keys() - left_out
+        if indexed:
+            entries = _indexed_round(store, new_uuids, new_refs)
+            found = entries.keys() - hops.keys() - left_out
+        else:
+            found = _round(store, new_uuids, new_refs) - hops.keys() - left_out
         if not found:
             break
         if len(hops) + len(found) > MAX_HOPS:
@@ -167,7 +175,7 @@ def trace(store: Store, key: str, *, keep: Callable[[Hop], bool] | None = None) 
                 f"the chain of {key!r} has more than {MAX_HOPS:,} hops",
                 hint="trace a UUID further down the chain, or query with SPARQL",
             )
-        fetched = _fetch(store, found)
+        fetched = {m: entries[m] for m in found} if indexed else _fetch(store, found)
         if keep is not None:
             left_out |= {m for m, h in fetched.items() if not keep(h)}
             fetched = {m: h for m, h in fetched.items() if m not in left_out}
@@ -291,28 +299,32 @@ def _round(store: Store, uuids: set[str], references: set[str]) -> set[str]:
     return {row["m"].value for row in store.query(query)}  # type: ignore[union-attr]
 
 
+def _indexed_round(store: Store, uuids: set[str], references: set[str]) -> dict[str, Hop]:
+    """`_round` and `_fetch` at once: the messages found by the keys, as `_round` finds
+    them, each read from its trace index entry (`ingest/traceindex.py`: one point read)
+    rather than its graph."""
+    variants = references | {_PREFIXED.sub("", r) for r in references}
+    branches = []
+    if uuids:
+        values = _values("u", {ox.NamedNode(u) for u in uuids})
+        branches.append(f"{{ {values} ?m jt:carriesUUID ?u ; trace:hop ?h }}")
+    if variants:
+        values = _values("r", {ox.Literal(r) for r in variants})
+        branches.append(f"{{ {values} ?m trace:reference ?r ; trace:hop ?h }}")
+        branches.append(f"{{ {values} ?m jt:executionId ?r ; trace:hop ?h }}")
+        branches.append(f"{{ {values} ?m jt:parentExecutionId ?r ; trace:hop ?h }}")
+    if not branches:
+        return {}
+    query = _sparql("indexed").replace("#BRANCHES", " UNION ".join(branches))
+    found: dict[str, Hop] = {}
+    for row in store.query(query):  # type: ignore[union-attr]
+        m = row["m"].value
+        if m not in found:
+            found[m] = _hop(m, json.loads(row["h"].value))
+    return found
+
+
 _JT = "https://w3id.org/jobtrail/vocab#"
-_PROV = "http://www.w3.org/ns/prov#"
-_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-_KINDS = (
-    "TRE2022Message",
-    "TRE2023Message",
-    "JSONLDMessage",
-    "HTTPMessage",
-    "RDFMessage",
-    "JobChange",
-)
-_SCALARS = {
-    f"{_PROV}generatedAtTime": "time",
-    f"{_PROV}wasAttributedTo": "agent",
-    f"{_JT}producerType": "type",
-    f"{_JT}addedUUID": "added",
-    f"{_JT}executionId": "execution_id",
-    f"{_JT}parentExecutionId": "parent_execution_id",
-    f"{_JT}sha256": "sha256",
-    f"{_JT}changedBy": "changed_by",
-    f"{_JT}changeKind": "change",
-}
 
 
 def _fetch(store: Store, messages: set[str]) -> dict[str, Hop]:
@@ -327,46 +339,18 @@ def _fetch(store: Store, messages: set[str]) -> dict[str, Hop]:
     for row in store.query(query):  # type: ignore[union-attr]
         by_subject = facts[row["m"].value].setdefault(row["s"].value, {})
         by_subject.setdefault(row["p"].value, []).append(row["o"].value)
-    return {m: _hop(m, graph) for m, graph in facts.items()}
+    return {m: _hop(m, traceindex.facts(m, graph)) for m, graph in facts.items()}
 
 
-def _hop(iri: str, graph: dict[str, dict[str, list[str]]]) -> Hop:
+def _hop(iri: str, found: dict[str, Any]) -> Hop:
+    """A hop from what the message says (`traceindex.facts`: from its graph or its entry)."""
     hop = Hop(iri)
-    this = graph.get(iri, {})
-
-    def one(node: str, predicate: str) -> str | None:
-        values = graph.get(node, {}).get(f"{_JT}{predicate}")
-        return min(values) if values else None
-
-    for predicate, attribute in _SCALARS.items():
-        if values := this.get(predicate):
-            setattr(hop, attribute, min(values))
-    kinds = [t.rsplit("#", 1)[-1] for t in this.get(_RDF_TYPE, []) if t.endswith(_KINDS)]
-    hop.kind = min(kinds) if kinds else None
-    for entry in this.get(f"{_JT}uuidEntry", []):
-        position, uuid = one(entry, "position"), one(entry, "uuid")
-        if position is not None and uuid is not None:
-            hop.uuids.append((int(position), uuid, one(entry, "uuidLabel")))
-    for p in this.get(f"{_JT}parameterSet", []):
-        params = graph.get(p, {})
-        owner = one(p, "parameterOwner")
-        hop.references += [(r, owner) for r in params.get(f"{_JT}reference", [])]
-        retries = [int(n) for n in params.get(f"{_JT}numberOfRetries", []) if n.isdigit()]
-        if retries:
-            hop.retries = max([hop.retries or 0, *retries])
-        for e in params.get(f"{_JT}error", []):
-            hop.errors += graph.get(e, {}).get(f"{_JT}errorMessage", [])
-        for v in params.get(f"{_JT}softwareVersion", []):
-            if (name := one(v, "softwareName")) is not None:
-                hop.versions.append((name, one(v, "version") or ""))
-        for v in params.get(f"{_JT}resourceValidation", []):
-            hop.validations.append((one(v, "validationMethod") or "unstated", one(v, "location")))
-    hop.about = sorted(this.get(f"{_JT}about", []))
-    hop.uuids.sort()
-    hop.errors.sort()
-    hop.versions.sort()
-    hop.references.sort(key=lambda r: (r[0], r[1] or ""))
-    hop.validations.sort(key=lambda v: (v[0], v[1] or ""))
+    for name, value in found.items():
+        if name == "uuids":
+            value = [(int(p), u, label) for p, u, label in value]
+        elif name in ("references", "versions", "validations"):
+            value = [tuple(v) for v in value]
+        setattr(hop, name, value)
     return hop
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from jobtrail.base.errors import InputError, JobtrailError, StoreFull, StoreLocked
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
+from jobtrail.ingest import traceindex
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs, parse_producers
 from jobtrail.jobs.builtin import builtin_profiles
@@ -196,6 +197,7 @@ def _engine(store: Store, config: Config, bindings: Sequence[Binding]) -> Engine
             profiles[name].secret_parameters() if name in profiles else frozenset()
         ),
     )
+    traceindex.settle(store)  # a store with no record yet: every hop has its trace entry
     policy = policy_of(config)
     users = parse_pairs(config.users, "users")
     visibility = Policy(
