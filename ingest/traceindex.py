@@ -194,10 +194,21 @@ def stored_entry(iri: str, triples: Iterable[ox.Triple]) -> ResourceGraph | None
             subject = t.subject.value
         if predicate not in PREDICATES and not (predicate == _RDF_TYPE and subject == iri):
             continue
-        values.setdefault(subject, {}).setdefault(predicate, []).append(t.object.value)  # type: ignore[union-attr]
+        values.setdefault(subject, {}).setdefault(predicate, []).append(_stored_value(t.object))
         if predicate == _REFERENCE:
             references.setdefault(subject, []).append(str(t.object))
     return _entry(iri, values, _stated(iri, values, references))
+
+
+def _stored_value(term: object) -> str:
+    """A stored term's value, typed values normalised as `_value` does: an engine that keeps
+    a literal's lexical form (Virtuoso's `.438480`) gives what Oxigraph's (`.43848`) gives."""
+    if isinstance(term, ox.Literal):
+        normalise = _NORMALISE.get(term.datatype.value)
+        if normalise is not None and term.language is None:
+            return normalise(term.value)
+        return term.value
+    return str(getattr(term, "value", term))
 
 
 def _stated(iri: str, graph: Graph, references: dict[str, list[str]]) -> list[str]:

@@ -199,7 +199,8 @@ def test_each_job_runs_once_whichever_process_hears_of_it(
         for path in paths:
             job_id = path.rsplit("/", 1)[1]
             assert len(executions(a, job_id)) == 1, f"job {job_id} ran more than once"
-    assert verify(deployment).returncode == 0, verify(deployment).stdout
+    checked = verify(deployment)
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_a_wait_on_one_process_wakes_on_a_change_made_through_another(
