@@ -57,13 +57,13 @@ def wait_for(
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
-def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of an `oxigraph serve` process shared by the whole session."""
+@contextlib.contextmanager
+def oxigraph(workdir: Path) -> Iterator[str]:
+    """An `oxigraph serve` process with its data in `workdir`, on a free port; yields its base
+    URL. Skips without the binary."""
     binary = oxigraph_binary()
     if binary is None:
         pytest.skip("no `oxigraph` server binary (pip install oxigraph)")
-    workdir = tmp_path_factory.mktemp("oxigraph-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(workdir / "server.log", "wb") as log:
@@ -87,6 +87,13 @@ def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def oxigraph_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of an `oxigraph serve` process shared by the whole session."""
+    with oxigraph(tmp_path_factory.mktemp("oxigraph-server")) as url:
+        yield url
 
 
 VIRTUOSO_INI = """\

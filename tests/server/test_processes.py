@@ -36,7 +36,7 @@ from tests.conftest import (
     EXAMPLES_DIR,
     DocumentServer,
     free_port,
-    oxigraph_binary,
+    oxigraph,
     virtuoso,
     wait_for,
 )
@@ -65,23 +65,8 @@ def engine(
         with virtuoso(workdir) as url:
             yield url
         return
-    binary = oxigraph_binary()
-    if binary is None:
-        pytest.skip("no `oxigraph` server binary (pip install oxigraph)")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with open(workdir / "server.log", "wb") as log:
-        process = subprocess.Popen(
-            [binary, "serve", "--location", str(workdir / "data"), "--bind", f"127.0.0.1:{port}"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(process, f"{url}/query?query=ASK%7B%7D", "oxigraph", lambda: "")
+    with oxigraph(workdir) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
