@@ -25,6 +25,7 @@ class JT(DefinedNamespace):
     digest: URIRef
     previousDigest: URIRef
     logPosition: URIRef
+    leafIndex: URIRef
     price: URIRef
     paidBytes: URIRef
     credit: URIRef

@@ -95,6 +95,7 @@ def processes(store: str, work: Path, n: int) -> Iterator[list[str]]:
         "JOBTRAIL_FILE_ROOTS": str(work / "inputs"),
         "JOBTRAIL_FILES": str(work / "files"),
         "JOBTRAIL_KEY_FILE": str(work / "key"),
+        "JOBTRAIL_LOG_KEY_FILE": str(work / "log-key"),
         "JOBTRAIL_CACHE_SIZE": "0",
         "JOBTRAIL_QUERY_WORKERS": "0",
         "JOBTRAIL_ADMIN_TOKEN": ADMIN,

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from urllib.parse import quote
 
 from jobtrail.base.errors import InputError, JobtrailError, QueryError
-from jobtrail.cli import stores
+from jobtrail.cli import audit, stores
 from jobtrail.cli.output import Progress, print_results, stats_table
 from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.message import Message
@@ -191,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("table", "json", "turtle", "jsonld", "html", "svg", "provjson"),
         default="table",
     )
+
+    audit.add_commands(command)
 
     command(
         "serve",

@@ -62,6 +62,7 @@ from typing import Any
 import pyoxigraph as ox
 from jobtrail.base import nt
 from jobtrail.base.terms import JT, PROV, XSD
+from jobtrail.ingest import tree
 from jobtrail.ingest.message import Incoming, envelope, original_bytes
 from jobtrail.store import ResourceGraph, Store, Triple
 from jobtrail.store.leases import Leases
@@ -69,7 +70,8 @@ from jobtrail.store.leases import Leases
 _J = str(JT)
 _X = str(XSD)
 POSITION, PREVIOUS, DIGEST = (f"{_J}logPosition", f"{_J}previousDigest", f"{_J}digest")
-SEAL = frozenset({POSITION, PREVIOUS, DIGEST})
+SEAL = frozenset({POSITION, PREVIOUS, DIGEST, *tree.TERMS})
+"""The predicates of a record's seal: its place in the chain and in the Merkle tree."""
 SCRUB, SCRUBBED = f"{_J}Scrub", f"{_J}scrubbed"
 ORIGINAL_TEXT, ORIGINAL_BASE64, SHA256 = (
     f"{_J}originalText",
@@ -176,10 +178,16 @@ def chain(previous: str, content: str) -> str:
 
 @dataclass(frozen=True)
 class Head:
-    """A point of the log: the last position sealed and its digest (0 and "": empty)."""
+    """A point of the log: the last position sealed and its digest (0 and "": empty), and
+    the Merkle tree's frontier there (`tree.py`: the tree has one leaf per position)."""
 
     position: int = 0
     digest: str = ""
+    frontier: tree.Frontier = ()
+
+    @property
+    def root(self) -> bytes:
+        return tree.root_of(self.frontier)
 
 
 class Log:
@@ -208,6 +216,9 @@ class Log:
             head = Head(int(row["n"].value), row["d"].value)
         self._head = self.committed = head
         self._held = _Holding(self)
+        with self._held:  # on a shared store: the head as the lease's holder finds it
+            if self._head.position == head.position:
+                self._head = self.committed = self._with_tree(head)
 
     @property
     def position(self) -> int:
@@ -283,7 +294,15 @@ class Log:
                 f"SELECT ?d WHERE {{ ?m <{POSITION}> {nt.integer(position)} ; <{DIGEST}> ?d }}"
             )
             digest = next((row["d"].value for row in rows), "")  # type: ignore[union-attr]
-            self._head = self.committed = Head(position, digest)
+            self._head = self.committed = self._with_tree(Head(position, digest))
+
+    def _with_tree(self, head: Head) -> Head:
+        """`head` with the tree's frontier there, read from the store; a store sealed by a
+        release before the tree gets its tree built first (`build_tree`)."""
+        frontier = tree.stored_frontier(self.store, head.position)
+        if frontier is None:
+            frontier = build_tree(self.store, self, head.position)
+        return Head(head.position, head.digest, frontier)
 
     def seal(self, graph: ResourceGraph) -> None:
         """Append one record at the head (the caller holds the log: `sealing`, `held`).
@@ -292,13 +311,17 @@ class Log:
             graph.triples[:] = dict.fromkeys(graph.triples)
             s = nt.iri(graph.iri)
             position = self._head.position + 1
-            sealed = chain(self._head.digest, content_digest(graph.triples))
+            content = content_digest(graph.triples)
+            sealed = chain(self._head.digest, content)
+            leaf = tree.leaf_hash(tree.entry(content))
+            frontier, completed = tree.append(self._head.frontier, position - 1, leaf)
             graph.triples += [
                 (s, nt.iri(POSITION), nt.integer(position)),
                 (s, nt.iri(PREVIOUS), nt.lit(self._head.digest)),
                 (s, nt.iri(DIGEST), nt.lit(sealed)),
+                *tree.triples(graph.iri, position, completed),
             ]
-            self._head = Head(position, sealed)
+            self._head = Head(position, sealed, frontier)
 
     def mark(self) -> Head:
         """The head as sealed now, to `commit` or `rewind` to later (a bulk load)."""
@@ -351,10 +374,55 @@ class _Holding:
 
 
 def unsealed(graph: ResourceGraph) -> ResourceGraph:
-    """The record without its seal, to seal it again at another position."""
-    s = nt.iri(graph.iri)
-    graph.triples[:] = [t for t in graph.triples if not (t[0] == s and t[1] in _SEAL_TERMS)]
+    """The record without its seal (and its part of the tree), to seal it again at another
+    position."""
+    graph.triples[:] = [t for t in graph.triples if t[1] not in _SEAL_TERMS]
     return graph
+
+
+def build_tree(
+    store: Store,
+    log: Log,
+    size: int,
+    progress: Callable[[int, int], None] | None = None,
+    batch: int = 500,
+) -> tree.Frontier:
+    """Write the Merkle tree's nodes for the records sealed up to `size` that have none (a
+    store sealed by a release before the tree), each into its record's graph; the frontier
+    at `size`. The caller holds the log. A leaf is the record's content as the store holds
+    it now (a record a scrub changed before the tree existed: as the scrub left it)."""
+    built = 0  # the longest prefix of the log whose leaves are stored
+    fetch = tree.fetcher(store)
+    low, high = 0, size
+    while low < high:  # leaves are written in order: the first one missing, by halving
+        middle = (low + high + 1) // 2
+        if fetch([(0, middle - 1)]):
+            low = middle
+        else:
+            high = middle - 1
+    built = low
+    frontier = tree.stored_frontier(store, built)
+    if frontier is None:  # a prefix without all its nodes: build it all again
+        built, frontier = 0, ()
+    for start in range(built + 1, size + 1, batch):
+        parts: list[str] = []
+        for position in range(start, min(start + batch, size + 1)):
+            record = log.at(position)
+            if record is None:
+                raise ValueError(
+                    f"the log has no record at position {position}: run jobtrail verify"
+                )
+            content = stored_digest(store.read(record))
+            leaf = tree.leaf_hash(tree.entry(content))
+            frontier, completed = tree.append(frontier, position - 1, leaf)
+            body = "".join(
+                f"{a} {b} {c} .\n" for a, b, c in tree.triples(record, position, completed)
+            )
+            parts.append(f"GRAPH <{record}> {{\n{body}}}")
+        store.update("INSERT DATA {\n" + "\n".join(parts) + "\n}")
+        if progress is not None:
+            progress(min(start + batch - 1, size), size)
+    return frontier
 
 
 @dataclass(frozen=True)
@@ -440,24 +508,32 @@ class Tally:
 
     scrubbed: int = 0
     scrubs: set[str] = field(default_factory=set)
+    treeless: bool = False  # sealed by a release before the Merkle tree, none built yet
 
 
 _Step = tuple[str, int, Scrubbed]  # the scrub record, its position, the entry
 
 
 def verify(
-    store: Store, progress: Callable[[int], None] | None = None, tally: Tally | None = None
+    store: Store,
+    progress: Callable[[int], None] | None = None,
+    tally: Tally | None = None,
+    roots: Mapping[int, bytes] | None = None,
 ) -> Iterator[Finding]:
     """Walk the log in order; yield what no longer matches (stop at the first if you like).
 
     A record whose triples a scrub changed is no finding when a scrub record vouches for
-    exactly what it holds now (`tally`, if given, counts them)."""
+    exactly what it holds now (`tally`, if given, counts them). The Merkle tree is checked
+    as the walk goes: each record's leaf is its content, each node its append completed is
+    the hash of the two below it; and the tree's root at each size in `roots` (what kept
+    checkpoints say) is the one the walk computes."""
     scrubs = _scrubs(store)
     rows = store.query(
         f"SELECT ?m ?n ?p ?d WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n ; <{PREVIOUS}> ?p ; "
         f"<{DIGEST}> ?d }} }} ORDER BY ?n"
     )
     expected_position, previous = 1, ""
+    walk = _TreeWalk(roots or {}, tally)
     for row in rows:  # type: ignore[union-attr]
         m, n = row["m"].value, int(row["n"].value)
         if progress is not None:
@@ -470,11 +546,13 @@ def verify(
         content, sealed = stored_digest(triples), row["d"].value
         history = [step for step in scrubs.get(m, []) if step[2].position == n and step[1] > n]
         scrubbed = next((e.sha256 for _, _, e in reversed(history) if e.sha256), None)
+        changed = False
         if chain(row["p"].value, content) != sealed:
             steps = _vouched(history, row["p"].value, sealed, content)
             if steps is None:
                 listed = (chain(row["p"].value, d) == sealed for d in _listed_twice(m, triples))
                 if not any(listed):
+                    changed = True
                     yield Finding(n, m, "its triples are not the ones it was stored with")
             elif tally is not None:
                 tally.scrubbed += 1
@@ -482,7 +560,65 @@ def verify(
         problem = _original(m, triples, scrubbed)
         if problem:
             yield Finding(n, m, problem)
+        vouched = {content, *(e.before for _, _, e in history), *(e.after for _, _, e in history)}
+        yield from walk.step(n, m, triples, None if changed else vouched)
         expected_position, previous = n + 1, row["d"].value
+    yield from walk.end()
+
+
+class _TreeWalk:
+    """`verify`'s check of the Merkle tree, one record at a time in log order."""
+
+    def __init__(self, roots: Mapping[int, bytes], tally: Tally | None) -> None:
+        self.roots = roots
+        self.tally = tally
+        self.frontier: tree.Frontier = ()
+        self.size = 0
+        self.missing: int | None = None  # the first position without a leaf: no tree past it
+
+    def step(
+        self, n: int, m: str, triples: list[ox.Triple], contents: set[str] | None
+    ) -> Iterator[Finding]:
+        """Check record `n`'s leaf against `contents` (the content digests it may have:
+        None when its content is a finding already) and the nodes it completed."""
+        if self.missing is not None or n != self.size + 1:
+            return
+        stored = tree.stored_nodes(triples)
+        leaf = stored.get((0, n - 1))
+        if leaf is None:
+            self.missing = n
+            if n == 1:  # no tree at all: sealed before it existed (the next writer builds it)
+                if self.tally is not None:
+                    self.tally.treeless = True
+                return
+            yield Finding(
+                n, m, "it has no leaf in the Merkle tree (from here on: run jobtrail reindex)"
+            )
+            return
+        if contents is not None and leaf not in {tree.leaf_hash(tree.entry(c)) for c in contents}:
+            yield Finding(n, m, "its leaf in the Merkle tree is not the hash of its content")
+        self.frontier, completed = tree.append(self.frontier, n - 1, leaf)
+        self.size = n
+        for key, h in completed[1:]:
+            if stored.get(key) != h:
+                yield Finding(
+                    n,
+                    m,
+                    f"the Merkle tree's node {key[0]}:{key[1]} is not the hash of the two below it",
+                )
+        claimed = self.roots.get(n)
+        if claimed is not None and claimed != tree.root_of(self.frontier):
+            yield Finding(
+                n, m, f"the tree's root at size {n} is not the one a kept checkpoint signed"
+            )
+
+    def end(self) -> Iterator[Finding]:
+        for size in sorted(s for s in self.roots if s > self.size and self.missing is None):
+            yield Finding(
+                size,
+                "",
+                f"a kept checkpoint signs a tree of {size} records; the log holds {self.size}",
+            )
 
 
 _TWICE = (f"<{_J}about>", f"<{_J}carriesUUID>")

@@ -19,6 +19,7 @@ from typing import Any
 
 from jobtrail.base.errors import InputError, JobtrailError, StoreFull, StoreLocked
 from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
+from jobtrail.bindings import log as verifiable_log
 from jobtrail.ingest import traceindex
 from jobtrail.ingest.seal import Log
 from jobtrail.jobs.accounts import Accounts, load_key, parse_pairs, parse_producers
@@ -63,6 +64,7 @@ BINDINGS: tuple[Binding, ...] = (
     uws.BINDING,
     mcma.BINDING,
     sif.BINDING,
+    verifiable_log.BINDING,
     linkeddata.BINDING,
 )
 """Every protocol this server speaks. Adding one: a package under bindings/, a line here."""

@@ -134,6 +134,20 @@ SETTINGS: tuple[Setting, ...] = (
         "named in the store by a keyed hash of their token); default: beside the store, "
         "<store>.key (./jobtrail-key for a remote store, none kept for memory:)",
     ),
+    Setting(
+        "log_key_file",
+        "",
+        "the log's Ed25519 signing key (checkpoints), made on first use, kept outside the "
+        "dataset; default: beside the store, <store>.log-key (./jobtrail-log-key for a remote "
+        "store, none kept for memory:)",
+    ),
+    Setting(
+        "checkpoint_every",
+        60.0,
+        "seconds between signed checkpoints of the log, issued when it has grown (0: only on "
+        "demand, POST /log/checkpoint)",
+        float,
+    ),
     Setting("default_profile", "DocumentToText", "profile of a job POSTed without one"),
     Setting("execution_duration", 600, "seconds a job may run (0: unlimited)", int),
     Setting(

@@ -526,7 +526,9 @@ def jobtrail_server(
     serve = [*jobtrail, "serve", "--store", str(data), "--port", str(port), *options]
     env = {"JOBTRAIL_PRODUCERS": PRODUCERS, **(env or {})}
     if "://" in str(data) and "JOBTRAIL_KEY_FILE" not in env:  # not ./jobtrail-key: a test's own
-        env["JOBTRAIL_KEY_FILE"] = str(Path(tempfile.mkdtemp(prefix="jobtrail-key-")) / "key")
+        keys = Path(tempfile.mkdtemp(prefix="jobtrail-key-"))
+        env["JOBTRAIL_KEY_FILE"] = str(keys / "key")
+        env.setdefault("JOBTRAIL_LOG_KEY_FILE", str(keys / "log-key"))
     process = subprocess.Popen(serve, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
     try:
         wait_for(  # 60 s: on a loaded machine (other test runs) a start can take 20 s

@@ -54,6 +54,8 @@ class Config:
     change_poll: float = 0.25  # seconds between looks for other processes' changes
     files: str = "jobtrail-files"
     key_file: str = ""  # "": beside the store (see key_path in server/app.py)
+    log_key_file: str = ""  # "": beside the store (ingest/checkpoint.key_path)
+    checkpoint_every: float = 60.0  # seconds between scheduled checkpoints; 0: on demand only
     default_profile: str = "DocumentToText"
     execution_duration: int = 600
     max_execution_duration: int = 86400  # longest a job may ask for; 0: no maximum

@@ -164,7 +164,7 @@ def test_a_record_listing_a_triple_twice_verifies() -> None:
         record = ResourceGraph("http://s/m", triples)
         with log.sealing([record]):
             store.add([record])
-        assert len(record.triples) == 1 + 3  # one triple, and the seal
+            assert len(record.triples) == 1 + 3 + 2  # one triple, the seal, its leaf (index, hash)
         assert list(verify(store)) == []
 
 

@@ -87,6 +87,7 @@ def process(
         **os.environ,
         "JOBTRAIL_FILES": str(deployment.files),
         "JOBTRAIL_KEY_FILE": str(deployment.files / "key"),
+        "JOBTRAIL_LOG_KEY_FILE": str(deployment.files / "log-key"),
         "JOBTRAIL_FETCH_ALLOW_PRIVATE": "true",
         "JOBTRAIL_ADMIN_TOKEN": ADMIN_TOKEN,
         "JOBTRAIL_LEASE_TTL": str(LEASE_TTL),

@@ -307,7 +307,12 @@ def test_a_404_under_another_base_than_the_stores_names_the_stores(oxigraph_serv
         remote.update("DROP ALL")
     port = free_port()
     base = f"http://127.0.0.1:{port}/"
-    env = {**_PLAIN, "JOBTRAIL_KEY_FILE": str(Path(tempfile.mkdtemp()) / "key")}
+    keys = Path(tempfile.mkdtemp())
+    env = {
+        **_PLAIN,
+        "JOBTRAIL_KEY_FILE": str(keys / "key"),
+        "JOBTRAIL_LOG_KEY_FILE": str(keys / "log-key"),
+    }
     server = subprocess.Popen(
         _jobtrail("serve", "--store", oxigraph_server, "--port", str(port)),
         stderr=subprocess.PIPE,
