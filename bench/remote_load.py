@@ -40,8 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
-# bench/http.py would stand for the standard library's `http` (urllib.request imports it):
-# keep this directory off the path until then, then put it back for bench/ingest.py.
+# this directory off the path while the libraries import, then back for bench/ingest.py
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 import urllib.request  # noqa: E402

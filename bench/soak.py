@@ -41,7 +41,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # bench/http.py
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]  # imports: libraries first
 import httpx  # noqa: E402
 
 WRITES = ("message", "uws", "job")

@@ -12,11 +12,8 @@ retries), loads them with the real `jobtrail load` into a fresh embedded store, 
   objects' characters (a string longer than 16 bytes is stored once more, by value);
 - the same for the graphs a trace reads (`#trace`: the trace index, `ingest/traceindex.py`).
 
-    python -P bench/storage.py                 # 10,000 chains
-    python -P bench/storage.py -n 1000 -n 50000
-
-(`-P`: the script's folder is not put on the import path, where `bench/http.py` would
-hide the standard library's `http`.)
+    python bench/storage.py                 # 10,000 chains
+    python bench/storage.py -n 1000 -n 50000
 """
 
 from __future__ import annotations

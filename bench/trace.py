@@ -20,19 +20,16 @@ hops/s, then the median, p95 and max trace time in ms; at the end the ratio medi
 median(1,000 or the smallest N), against the goals (median < 5 ms at 100,000
 chains; ratio < 1.5: tracing must not grow with the store).
 
-    python -P bench/trace.py               # 1,000 / 10,000 / 100,000 chains
-    python -P bench/trace.py --quick       # 1,000 / 10,000
-    python -P bench/trace.py -n 1000 -n 50000 -k 500 --breakdown
-    python -P bench/trace.py --optimize    # compact each store after loading it
-    python -P bench/trace.py --storage     # then bytes per hop (bench/storage.py)
-    python -P bench/trace.py --compare     # and each key again without the trace index
+    python bench/trace.py               # 1,000 / 10,000 / 100,000 chains
+    python bench/trace.py --quick       # 1,000 / 10,000
+    python bench/trace.py -n 1000 -n 50000 -k 500 --breakdown
+    python bench/trace.py --optimize    # compact each store after loading it
+    python bench/trace.py --storage     # then bytes per hop (bench/storage.py)
+    python bench/trace.py --compare     # and each key again without the trace index
 
 A trace reads the trace index (`ingest/traceindex.py`) when the store has it (every store
 `jobtrail load` makes); `--compare` traces each timed key a second time, right after, as a
 store without the index would (the messages' own graphs): the same store, keys and moment.
-
-(`-P`: the script's folder is not put on the import path, where `bench/http.py` would
-hide the standard library's `http`.)
 
 `jobtrail load` writes with Oxigraph's bulk loader, which leaves the store's
 RocksDB files uncompacted; opening it read-write then starts compacting in the

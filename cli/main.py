@@ -157,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("stats", cmd_stats, "what the store holds", ("store",))
 
     p = command(
-        "verify", cmd_verify, "recompute every message's seal and say what was tampered with"
+        "verify",
+        cmd_verify,
+        "recompute every message's seal and the Merkle tree, and say what was tampered with",
+        ("store", "base_url", "log_key_file"),
     )
     p.add_argument("--all", action="store_true", help="list every finding, not only the first")
 
@@ -426,7 +429,8 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
         checked = position
 
     with stores.open_existing(config) as store:
-        for finding in verify(store, count, tally):
+        roots = audit.kept_roots(store, config)
+        for finding in verify(store, count, tally, roots):
             problems += 1
             print(
                 f"message #{finding.position} {finding.message}: {finding.problem}", file=sys.stderr
@@ -458,8 +462,14 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
         if indexed
         else " (no trace index: `jobtrail reindex` writes it)"
     )
+    merkle = (
+        " (no Merkle tree: sealed by an earlier release; the next load or server builds it)"
+        if tally.treeless
+        else f", the Merkle tree matches every record and {len(roots):,} kept checkpoint(s)"
+    )
     print(
-        f"verified {checked:,} messages: every seal matches, the log is unbroken{scrubbed}{entries}"
+        f"verified {checked:,} messages: every seal matches, the log is unbroken{scrubbed}"
+        f"{merkle}{entries}"
     )
     return EXIT_OK
 

@@ -197,8 +197,10 @@ class Log:
     `position` and `previous` are the head as sealed; `committed` is the head the store
     holds (they differ only while a write is under way)."""
 
-    def __init__(self, store: Store, *, lease_ttl: float = 15.0):
+    def __init__(self, store: Store, *, lease_ttl: float = 15.0, merkle: bool = True):
         self.store = store
+        self.merkle = merkle
+        """False: no Merkle tree is written (only to measure what it costs: bench/tree.py)."""
         self._lock = threading.RLock()
         self.leases = Leases(store, ttl=lease_ttl) if store.shared else None
         """On a store other processes write too: the leases this process holds there (the
@@ -217,7 +219,7 @@ class Log:
         self._head = self.committed = head
         self._held = _Holding(self)
         with self._held:  # on a shared store: the head as the lease's holder finds it
-            if self._head.position == head.position:
+            if self._head.position == head.position and merkle:
                 self._head = self.committed = self._with_tree(head)
 
     @property
@@ -294,7 +296,8 @@ class Log:
                 f"SELECT ?d WHERE {{ ?m <{POSITION}> {nt.integer(position)} ; <{DIGEST}> ?d }}"
             )
             digest = next((row["d"].value for row in rows), "")  # type: ignore[union-attr]
-            self._head = self.committed = self._with_tree(Head(position, digest))
+            head = Head(position, digest)
+            self._head = self.committed = self._with_tree(head) if self.merkle else head
 
     def _with_tree(self, head: Head) -> Head:
         """`head` with the tree's frontier there, read from the store; a store sealed by a
@@ -313,14 +316,16 @@ class Log:
             position = self._head.position + 1
             content = content_digest(graph.triples)
             sealed = chain(self._head.digest, content)
-            leaf = tree.leaf_hash(tree.entry(content))
-            frontier, completed = tree.append(self._head.frontier, position - 1, leaf)
             graph.triples += [
                 (s, nt.iri(POSITION), nt.integer(position)),
                 (s, nt.iri(PREVIOUS), nt.lit(self._head.digest)),
                 (s, nt.iri(DIGEST), nt.lit(sealed)),
-                *tree.triples(graph.iri, position, completed),
             ]
+            frontier: tree.Frontier = ()
+            if self.merkle:
+                leaf = tree.leaf_hash(tree.entry(content))
+                frontier, completed = tree.append(self._head.frontier, position - 1, leaf)
+                graph.triples += tree.triples(graph.iri, position, completed)
             self._head = Head(position, sealed, frontier)
 
     def mark(self) -> Head:

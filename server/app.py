@@ -389,7 +389,7 @@ async def health(request: AppRequest) -> Response:
 
     JSON: `{"status": "ok"}`, else 503 with `status` `disk-full` (`detail` names the disk and
     the store's path), `reopening`, `writes-stuck` or `write-failed`. It reads what the write
-    watchdog keeps (store/watchdog.py), so it stays the stack's ceiling for bench/http.py;
+    watchdog keeps (store/watchdog.py), so it stays the stack's ceiling for bench/http_servers.py;
     `?deep=1` makes a real write first. `jobtrail serve` polls it to replace a stuck child.
     """
     watchdog = request.state["watchdog"]

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, quote, urlsplit
 
 import feedparser
 import httpx
@@ -136,7 +136,9 @@ class World:
     def get(self, who: Who, url: str, accept: str | None = None, **params: str) -> httpx.Response:
         """GET as `who`; no answer may hold a secret it did not send itself."""
         headers = {**who.headers, **({"Accept": accept} if accept else {})}
-        r = self.client.get(url, headers=headers, params={**who.params, **params})
+        own = dict(parse_qsl(urlsplit(url).query))  # httpx's params replace the URL's query
+        url = url.split("?", 1)[0]
+        r = self.client.get(url, headers=headers, params={**own, **who.params, **params})
         seen = r.text + json.dumps(dict(r.headers))
         leaked = [s for s in SECRETS if s in seen and s not in who.sent]
         self.leaks += [f"{who.name} GET {url}: {s}" for s in leaked]
@@ -381,6 +383,13 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "records-and-hops-html": _graphs("messages", ".html"),
     "outbox-calls": _graphs("outbox"),
     "pass-balance": lambda w: [Read("pass", g, "text/turtle") for g in w.pass_graphs],
+    # a record's inclusion proof in the verifiable log (issue 23): the record's readers only
+    "log-inclusion-proof": lambda w: [
+        Read(j.owner, f"{w.base}log/proof/inclusion?record={quote(g, safe='')}")
+        for j in w.jobs
+        for g in j.graphs
+        if "/messages/" in g
+    ],
 }
 
 

@@ -330,7 +330,9 @@ def _graph(store: Any, iri: str) -> ResourceGraph:
     return ResourceGraph(iri, triples)
 
 
-def rewrite(data: Path, change: Callable[[list[ResourceGraph]], list[ResourceGraph]]) -> None:
+def rewrite(
+    data: Path, change: Callable[[list[ResourceGraph]], list[ResourceGraph]], hide: bool = True
+) -> None:
     """What a dishonest operator with the store and the key does: take the records out, change
     the history, seal it all again from the start (a new chain, a new tree) and sign it."""
     with open_store(str(data)) as store:
@@ -338,7 +340,8 @@ def rewrite(data: Path, change: Callable[[list[ResourceGraph]], list[ResourceGra
         held = [_graph(store, row["m"].value) for row in rows]  # type: ignore[union-attr]
         for record in held:
             store.delete(record.iri)
-        store.update(f"DROP SILENT GRAPH <{checkpoint.GRAPH}>")  # the old checkpoints hidden too
+        if hide:  # the old checkpoints hidden too
+            store.update(f"DROP SILENT GRAPH <{checkpoint.GRAPH}>")
         log = Log(store)
         assert log.position == 0
         for record in change([unsealed(r) for r in held]):
@@ -457,3 +460,15 @@ def test_the_cli_signs_a_checkpoint_and_prints_the_key(tmp_path: Path) -> None:
     opened = checkpoint.Verifier.parse(key).open(done.stdout)
     with open_store(str(data)) as store:
         assert opened.size == len(list(store.query(RECORDS)))  # type: ignore[arg-type]
+
+
+def test_verify_finds_a_rewritten_tree_that_a_kept_checkpoint_contradicts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    examples = Path(__file__).parents[3] / "examples"
+    subprocess.run([*JOBTRAIL, "load", examples, "--store", data, "--silent"], check=True)
+    subprocess.run([*JOBTRAIL, "checkpoint", "--store", data], check=True, capture_output=True)
+    done = subprocess.run([*JOBTRAIL, "verify", "--store", data], capture_output=True, text=True)
+    assert done.returncode == 0 and "1 kept checkpoint" in done.stdout, done.stdout + done.stderr
+    rewrite(data, _fork, hide=False)
+    done = subprocess.run([*JOBTRAIL, "verify", "--store", data], capture_output=True, text=True)
+    assert done.returncode == 1 and "not the one a kept checkpoint signed" in done.stderr

@@ -27,8 +27,8 @@ async httpx client (`--httpx`; slower than wrk: on a small machine it competes w
 On a 2-core machine the client and both servers share the cores: compare the ratios in one run,
 not figures across runs or machines.
 
-    python bench/http.py                          # N = 20,000, C = 16, T = 10 s
-    python bench/http.py -n 5000 -t 5 --only point,deref,health
+    python bench/http_servers.py                          # N = 20,000, C = 16, T = 10 s
+    python bench/http_servers.py -n 5000 -t 5 --only point,deref,health
 """
 
 from __future__ import annotations
