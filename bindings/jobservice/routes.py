@@ -11,6 +11,8 @@
                                → 303 to the job page
     GET  /jobs/{id}.{ext}      the OAI-ORE resource map of its results (404 until complete)
     GET  /jobs/{id}/results    the aggregation: 303 to its resource map
+    GET  /jobs/{id} with Accept-Datetime, /jobs/{id}/versions/{n}, /jobs/{id}/timemap:
+                               the job as of any time (Memento: memento.py)
     GET  /jobs/{id}/results/f  a result file
     DELETE /jobs/{id}          off the queue, results removed, history kept (its owner or the
                                admin; a curator reads every job and changes none but theirs)
@@ -42,7 +44,7 @@ from jobtrail.base.errors import (
     NotFound,
 )
 from jobtrail.base.terms import DCTERMS, JT, RDFS
-from jobtrail.bindings.jobservice import ore, page
+from jobtrail.bindings.jobservice import memento, ore, page
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import Job, Jobs
@@ -211,6 +213,8 @@ async def job(request: AppRequest) -> Response:
         if chosen is not None:
             raise InputError("DELETE the job itself, not one of its documents", hint=path)
         return await delete(request, job_id)
+    if chosen is None and "accept-datetime" in request.headers:
+        return await memento.timegate(request, job_id)  # the job as of then (Memento)
     if chosen is None:
         answer = await _from_bindings(request, job_id)
         if answer is not None:
@@ -624,6 +628,9 @@ def routes() -> list[BaseRoute]:
         Route("/jobs/{id}/results", aggregation, methods=["GET", "HEAD"]),
         Route("/jobs/{id}/results/{name}", result_file, methods=["GET", "HEAD"]),
         Route("/jobs/{id}", job, methods=["GET", "HEAD", "DELETE", "PUT", "POST"]),
+        Route("/jobs/{id}/versions/{n}", memento.memento, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}/timemap", memento.timemap, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}/timemap.{ext}", memento.timemap, methods=["GET", "HEAD"]),
         Route("/profiles", profiles, methods=["GET", "HEAD"]),
         Route("/profiles/{name}", profiles, methods=["GET", "HEAD"]),
         Route("/credit", credit, methods=["POST"]),
