@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -52,9 +52,10 @@ JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
 TIMEMAP_FORMATS: tuple[conneg.Format, ...] = (LINK_FORMAT, JSON, conneg.HTML)
 """What a TimeMap is offered in; the link format by default."""
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(
-    r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
-    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT"
+    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{{2}}) ({'|'.join(_MONTHS)}) ([0-9]{{4}}) "
+    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
 )
 _EXAMPLE = "Accept-Datetime: Tue, 01 Dec 2026 12:00:00 GMT"
 _VERSION = re.compile(r"[1-9][0-9]{0,17}")
@@ -73,14 +74,24 @@ def accept_datetime(request: AppRequest) -> datetime | None:
         return None
     text = raw.strip()
     shown = text if len(text) <= 80 else f"{text[:80]}…"
-    if not _DATE.fullmatch(text):
+    found = _DATE.fullmatch(text)
+    if found is None:
         raise InputError(
             f"Accept-Datetime: {shown!r} is not an RFC 1123 date in GMT",
             hint=f"e.g. {_EXAMPLE} (RFC 7089 §2.1.1)",
         )
+    day, month, year, hour, minute, second = found.groups()
     try:
-        return parsedate_to_datetime(text)
-    except (TypeError, ValueError) as e:
+        return datetime(
+            int(year),
+            _MONTHS.index(month) + 1,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=UTC,
+        )
+    except ValueError as e:
         raise InputError(
             f"Accept-Datetime: {shown!r} names no such time ({e})", hint=f"e.g. {_EXAMPLE}"
         ) from None
@@ -201,8 +212,7 @@ async def memento(request: AppRequest) -> Response:
     path, chosen = conneg.split_extension(request.url.path)
     job_id = request.path_params["id"]
     number = _number(path.rsplit("/", 1)[-1])
-    fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.TURTLE)
-    if fmt not in FORMATS:
+    if chosen is not None and chosen not in FORMATS:
         raise NotFound(
             f"a job's version is offered as {', '.join(str(f.extension) for f in FORMATS)}",
             hint=f"{path}.ttl, for example",
@@ -221,6 +231,7 @@ async def memento(request: AppRequest) -> Response:
             f"{found.versions[0].number} to {found.versions[-1].number}",
             hint=f"its versions: {timemap_iri(found.iri)}",
         )
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), FORMATS, conneg.TURTLE)
     engine = request.state["engine"]
     base = engine.config.base_url
     if fmt is conneg.HTML:
@@ -346,8 +357,8 @@ async def timemap(request: AppRequest) -> Response:
             f"a TimeMap is offered as {', '.join(str(f.extension) for f in TIMEMAP_FORMATS)}",
             hint=f"{timemap_iri(path.rsplit('/', 1)[0])}.link, for example",
         )
-    fmt = chosen or conneg.negotiate(request.headers.get("accept"), TIMEMAP_FORMATS, LINK_FORMAT)
     found = await run_in_threadpool(_timeline, request, job_id)
+    fmt = chosen or conneg.negotiate(request.headers.get("accept"), TIMEMAP_FORMATS, LINK_FORMAT)
     if fmt is JSON:
         body = json.dumps(_json(found), indent=2).encode()
     elif fmt is conneg.HTML:

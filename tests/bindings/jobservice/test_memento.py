@@ -22,7 +22,7 @@ import pytest
 import rdflib
 from memento_client import MementoClient
 
-from tests.conftest import JOB_USERS, DocumentServer, job_server
+from tests.conftest import ADMIN_TOKEN, JOB_USERS, DocumentServer, job_server
 
 JT = rdflib.Namespace("https://w3id.org/jobtrail/vocab#")
 UWS = "https://w3id.org/jobtrail/status/uws/"
@@ -249,3 +249,30 @@ def test_a_deleted_job_answers_for_the_times_it_existed(
     assert client.get(f"{job}/versions/{deletion}", headers=ALICE).status_code == 410
     # its readers only: anonymous gets what it gets for the job
     assert client.get(f"{job}/timemap").status_code == client.get(job).status_code
+
+
+def test_the_named_query_job_as_of(client: httpx.Client, slow_job: str) -> None:
+    listed = timemap(client, slow_job)["mementos"]["list"]
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Accept": "application/sparql-results+json"}
+
+    def asked(when: str) -> list[dict[str, Any]]:
+        answer = client.get(
+            "/queries/job-as-of", params={"job": slow_job, "asOf": when}, headers=admin
+        )
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["results"]["bindings"])
+
+    for version in listed:
+        (row,) = asked(version["at"])  # at its exact time: that version
+        assert row["phase"]["value"] == version["phase"]
+        assert int(row["version"]["value"]) == version["version"]
+        assert row["record"]["value"] == version["record"]
+        assert row["deleted"]["value"] == "false"
+    (running,) = asked(listed[1]["at"])
+    assert "started" in running and "ended" not in running
+    (done,) = asked(listed[2]["at"])
+    assert datetime.fromisoformat(done["ended"]["value"]) == datetime.fromisoformat(
+        listed[2]["at"]
+    )
+    first = parsedate_to_datetime(listed[0]["datetime"]) - timedelta(seconds=1)
+    assert asked(first.isoformat().replace("+00:00", "Z")) == []  # it did not exist yet
