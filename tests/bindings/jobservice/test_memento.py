@@ -271,8 +271,6 @@ def test_the_named_query_job_as_of(client: httpx.Client, slow_job: str) -> None:
     (running,) = asked(listed[1]["at"])
     assert "started" in running and "ended" not in running
     (done,) = asked(listed[2]["at"])
-    assert datetime.fromisoformat(done["ended"]["value"]) == datetime.fromisoformat(
-        listed[2]["at"]
-    )
+    assert datetime.fromisoformat(done["ended"]["value"]) == datetime.fromisoformat(listed[2]["at"])
     first = parsedate_to_datetime(listed[0]["datetime"]) - timedelta(seconds=1)
     assert asked(first.isoformat().replace("+00:00", "Z")) == []  # it did not exist yet
