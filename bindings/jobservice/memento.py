@@ -105,6 +105,14 @@ def timemap_iri(iri: str) -> str:
     return f"{iri}/timemap"
 
 
+def advertised(iri: str) -> str:
+    """What the job's own answers link to: itself as its TimeGate, and its TimeMap."""
+    return (
+        f'<{iri}>; rel="original timegate", '
+        f'<{timemap_iri(iri)}>; rel="timemap"; type="{LINK_FORMAT.media_type}"'
+    )
+
+
 def _timeline(request: AppRequest, job_id: str) -> Timeline:
     """The job's versions, if the caller may see the job (404/401/403 as for the job)."""
     jobs = request.state["engine"].jobs

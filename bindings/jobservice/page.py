@@ -213,7 +213,8 @@ def deleted_page(job_id: str, iri: str, records: Sequence[Record]) -> str:
         "its state and results are gone; its history is kept.</p>"
         + _history(records)
         + f"<p class=muted>Its change records are the messages <code>jt:about</code> "
-        f"{html.link(iri)}.</p>"
+        f"{html.link(iri)}; it reads as it was at any time before its deletion: "
+        f"{html.link(f'{iri}/timemap.html', 'every version')} (Memento).</p>"
     )
     return html.page(f"Job {job_id} (deleted)", f"<div class=job-page>{body}</div>")
 

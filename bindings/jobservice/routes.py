@@ -234,7 +234,11 @@ async def job(request: AppRequest) -> Response:
         return PlainTextResponse(
             f"job {found.id} is complete: {target}\n",
             303,
-            {"Location": target, "Vary": "Accept", "Link": f'<{found.iri}>; rel="canonical"'},
+            {
+                "Location": target,
+                "Vary": "Accept, Accept-Datetime",
+                "Link": f'<{found.iri}>; rel="canonical", {memento.advertised(found.iri)}',
+            },
         )
     state = await run_in_threadpool(_description, request.state["engine"].jobs, found)
     body = ore.job_document(
@@ -248,8 +252,12 @@ async def job(request: AppRequest) -> Response:
         response.headers["Link"] = f'<{found.iri}>; rel="canonical"'
         if "content-location" in response.headers:
             del response.headers["content-location"]
-        return response
-    response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
+    else:
+        response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
+    # the job is its own Memento TimeGate (memento.py): where its versions are
+    response.headers["Link"] += f", {memento.advertised(found.iri)}"
+    if "vary" in response.headers:
+        response.headers["Vary"] = "Accept, Accept-Datetime"
     return response
 
 
@@ -288,7 +296,8 @@ async def _page(request: AppRequest, job_id: str, path: str) -> Response:
         job=found,
         history=records,
         results=results,
-        views=[v for _name, views in request.state["job_views"] for v in views(request, found)],
+        views=[v for _name, views in request.state["job_views"] for v in views(request, found)]
+        + [("every version (Memento)", f"{memento.timemap_iri(found.iri)}.html")],
         may_change=engine.visibility.may_change(viewer, found.owner),
         refresh=max(retry_after, 1) if found.active else None,
         profile_iri=jobs.profile_iri(found.profile),

@@ -177,6 +177,16 @@ def test_without_accept_datetime_the_job_answers_as_before(
     answer = client.get(slow_job, headers={"Accept": "text/turtle", **ALICE})
     assert answer.status_code == 303
     assert "memento-datetime" not in answer.headers
+    # where its versions are: itself as the TimeGate, and its TimeMap
+    assert f'<{slow_job}>; rel="original timegate"' in answer.headers["link"]
+    assert f'<{slow_job}/timemap>; rel="timemap"' in answer.headers["link"]
+    assert answer.headers["vary"] == "Accept, Accept-Datetime"
+    page = client.get(slow_job, headers={"Accept": BROWSER, **ALICE})
+    assert page.status_code == 200
+    (versions,) = lxml.html.fromstring(page.text).xpath(
+        "//ul[contains(@class, 'job-views')]//a[contains(., 'every version')]/@href"
+    )
+    assert client.get(versions, headers=ALICE).status_code == 200
 
 
 def test_every_format_of_a_memento(client: httpx.Client, slow_job: str) -> None:
