@@ -284,3 +284,65 @@ def test_the_named_query_job_as_of(client: httpx.Client, slow_job: str) -> None:
     assert datetime.fromisoformat(done["ended"]["value"]) == datetime.fromisoformat(listed[2]["at"])
     first = parsedate_to_datetime(listed[0]["datetime"]) - timedelta(seconds=1)
     assert asked(first.isoformat().replace("+00:00", "Z")) == []  # it did not exist yet
+
+
+def test_each_version_is_the_state_the_job_had(
+    client: httpx.Client, documents: DocumentServer
+) -> None:
+    """The fold checked against the job's own state graph, read after each change (a UWS
+    job: created PENDING, its run id changed, then run): the version after the last update
+    and the last version are that state exactly; the first lacks only what the update changed
+    (and says so)."""
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def state_now(job: str) -> rdflib.Graph:
+        query = f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{job}> {{ ?s ?p ?o }} }}"
+        answer = client.get(
+            "/sparql", params={"query": query}, headers={"Accept": "application/n-triples", **admin}
+        )
+        assert answer.status_code == 200, answer.text
+        return rdflib.Graph().parse(data=answer.text, format="nt")
+
+    def version(job: str, n: int) -> rdflib.Graph:
+        graph = state(client, f"{job}/versions/{n}")
+        for triple in list(graph.triples((rdflib.URIRef(f"{job}/versions/{n}"), None, None))):
+            graph.remove(triple)
+        return graph
+
+    def same(a: rdflib.Graph, b: rdflib.Graph) -> None:
+        assert set(a) == set(b), (sorted(set(a) - set(b)), sorted(set(b) - set(a)))
+
+    url = documents.put("/memento-uws.txt", b"uws\n", "text/plain")
+    made = client.post("/uws/Fixity", data={"URL": url, "RUNID": "first"}, headers=ALICE)
+    assert made.status_code == 303, made.text
+    uws = made.headers["location"]
+    described = client.get(uws, headers=ALICE)
+    job = described.headers["link"].split(">")[0].lstrip("<")
+    created = state_now(job)
+    assert client.post(uws, data={"RUNID": "second"}, headers=ALICE).status_code == 303
+    updated = state_now(job)
+    assert client.post(uws, data={"PHASE": "RUN"}, headers=ALICE).status_code == 303
+    deadline = time.monotonic() + 30
+    while client.get(job, headers={"Accept": "text/turtle", **ALICE}).status_code == 202:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    ended = state_now(job)
+    listed = timemap(client, job)["mementos"]["list"]
+    assert [v["change"] for v in listed[:2]] == ["created", "updated"]
+    assert listed[-1]["phase"] == "COMPLETED"
+    same(version(job, 2), updated)
+    same(version(job, len(listed)), ended)
+    first = version(job, 1)
+    run_id = rdflib.URIRef(f"{JT}runId")
+    assert (rdflib.URIRef(job), run_id, rdflib.Literal("first")) in created
+    assert first.value(rdflib.URIRef(job), run_id) is None  # changed since: not known
+    settable = {JT.runId, JT.parameter, JT.executionDuration, JT.destruction, JT.quote}
+    settable |= {rdflib.URIRef("http://www.w3.org/ns/prov#used")}
+    known = {
+        t for t in created if t[1] not in settable and not str(t[0]).startswith(f"{job}#parameter")
+    }
+    same(first, known)
+    comment = state(client, f"{job}/versions/1").value(
+        rdflib.URIRef(f"{job}/versions/1"), rdflib.RDFS.comment
+    )
+    assert "run_id" in str(comment)
