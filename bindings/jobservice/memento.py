@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +35,14 @@ from jobtrail.bindings.jobservice import page, versions
 from jobtrail.bindings.jobservice.versions import Timeline, Version
 from jobtrail.jobs.core import to_triples
 from jobtrail.web import conneg, html, render
+from jobtrail.web.memento import (
+    LINK_FORMAT,
+    Memento,
+    accept_datetime,
+    http_date,
+    link_format,
+    link_header,
+)
 from jobtrail.web.requests import visible_job
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
@@ -45,56 +51,11 @@ from starlette.responses import PlainTextResponse, Response
 
 FORMATS: tuple[conneg.Format, ...] = (*conneg.RDF_FORMATS, conneg.HTML)
 """What a memento is offered in; Turtle by default."""
-LINK_FORMAT = conneg.Format(
-    "linkformat", "application/link-format", ".link", (), "Link format (RFC 6690)"
-)
 JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
 TIMEMAP_FORMATS: tuple[conneg.Format, ...] = (LINK_FORMAT, JSON, conneg.HTML)
 """What a TimeMap is offered in; the link format by default."""
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_DATE = re.compile(
-    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{{2}}) ({'|'.join(_MONTHS)}) ([0-9]{{4}}) "
-    r"([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT"
-)
-_EXAMPLE = "Accept-Datetime: Tue, 01 Dec 2026 12:00:00 GMT"
 _VERSION = re.compile(r"[1-9][0-9]{0,17}")
-
-
-def http_date(when: datetime) -> str:
-    """`when` as an HTTP-date (RFC 1123, GMT), to the second."""
-    return format_datetime(when.replace(microsecond=0), usegmt=True)
-
-
-def accept_datetime(request: AppRequest) -> datetime | None:
-    """The Accept-Datetime asked for (RFC 7089 §2.1.1: an RFC 1123 date in GMT), None when
-    the request has none; 400 naming what is wrong with one that does not read."""
-    raw = request.headers.get("accept-datetime")
-    if raw is None:
-        return None
-    text = raw.strip()
-    shown = text if len(text) <= 80 else f"{text[:80]}…"
-    found = _DATE.fullmatch(text)
-    if found is None:
-        raise InputError(
-            f"Accept-Datetime: {shown!r} is not an RFC 1123 date in GMT",
-            hint=f"e.g. {_EXAMPLE} (RFC 7089 §2.1.1)",
-        )
-    day, month, year, hour, minute, second = found.groups()
-    try:
-        return datetime(
-            int(year),
-            _MONTHS.index(month) + 1,
-            int(day),
-            int(hour),
-            int(minute),
-            int(second),
-            tzinfo=UTC,
-        )
-    except ValueError as e:
-        raise InputError(
-            f"Accept-Datetime: {shown!r} names no such time ({e})", hint=f"e.g. {_EXAMPLE}"
-        ) from None
 
 
 def version_iri(iri: str, number: int) -> str:
@@ -166,40 +127,23 @@ async def timegate(request: AppRequest, job_id: str) -> Response:
     )
 
 
+def _m(found: Timeline, version: Version) -> Memento:
+    return Memento(version_iri(found.iri, version.number), version.at)
+
+
 def _links(found: Timeline, version: Version | None) -> str:
-    """The Link header of a TimeGate's answer or of a memento (`version`): the original (its
-    own TimeGate), the first and last versions and, around `version`, the previous and the
-    next (RFC 7089 §2.2), and the TimeMap."""
-    rels: dict[str, tuple[list[str], datetime | None]] = {
-        found.iri: (["original", "timegate"], None)
-    }
-
-    def add(v: Version, rel: str) -> None:
-        rels.setdefault(version_iri(found.iri, v.number), ([], v.at))[0].append(rel)
-
+    """The Link header of a TimeGate's answer or of a memento (`version`)."""
     first, last = found.versions[0], found.versions[-1]
-    add(first, "first")
-    if version is not None:
-        before, after = found.neighbours(version)
-        if before is not None:
-            add(before, "prev")
-        if after is not None:
-            add(after, "next")
-    add(last, "last")
-    if version is not None:
-        add(version, "memento")
-    out = []
-    for uri, (names, when) in rels.items():
-        if when is not None:  # a memento: "first memento", "prev memento", …
-            words = [n for n in names if n != "memento"] + ["memento"]
-            out.append(f'<{uri}>; rel="{" ".join(words)}"; datetime="{http_date(when)}"')
-        else:
-            out.append(f'<{uri}>; rel="{" ".join(names)}"')
-    out.append(
-        f'<{timemap_iri(found.iri)}>; rel="timemap"; type="{LINK_FORMAT.media_type}"'
-        f'; from="{http_date(first.at)}"; until="{http_date(last.at)}"'
+    before, after = found.neighbours(version) if version is not None else (None, None)
+    return link_header(
+        found.iri,
+        timemap_iri(found.iri),
+        _m(found, first),
+        _m(found, last),
+        memento=_m(found, version) if version is not None else None,
+        prev=_m(found, before) if before is not None else None,
+        next=_m(found, after) if after is not None else None,
     )
-    return ", ".join(out)
 
 
 # --- a memento: GET /jobs/{id}/versions/{n} -----------------------------------------------
@@ -388,22 +332,9 @@ def _timemap_extension(path: str) -> tuple[str, conneg.Format | None]:
 
 
 def _link_format(found: Timeline) -> str:
-    """RFC 7089 §5.1: the original, the TimeMap itself, the TimeGate, every memento."""
-    first, last = found.versions[0], found.versions[-1]
-    lines = [
-        f'<{found.iri}>; rel="original"',
-        f'<{timemap_iri(found.iri)}>; rel="self"; type="{LINK_FORMAT.media_type}"'
-        f'; from="{http_date(first.at)}"; until="{http_date(last.at)}"',
-        f'<{found.iri}>; rel="timegate"',
-    ]
-    for v in found.versions:
-        rel = " ".join(
-            [*(["first"] if v is first else []), *(["last"] if v is last else []), "memento"]
-        )
-        lines.append(
-            f'<{version_iri(found.iri, v.number)}>; rel="{rel}"; datetime="{http_date(v.at)}"'
-        )
-    return ",\n".join(lines) + "\n"
+    """RFC 7089 §5.1: the original, the TimeMap itself, the TimeGate, every version."""
+    every = [_m(found, v) for v in found.versions]
+    return link_format(found.iri, timemap_iri(found.iri), every, every[0], every[-1])
 
 
 def _json(found: Timeline) -> dict[str, Any]:
@@ -461,4 +392,4 @@ def _timemap_page(found: Timeline, here: Any) -> str:
     return html.page(f"Versions of job {found.job_id}", body)
 
 
-__all__ = ["FORMATS", "TIMEMAP_FORMATS", "accept_datetime", "memento", "timegate", "timemap"]
+__all__ = ["FORMATS", "TIMEMAP_FORMATS", "advertised", "memento", "timegate", "timemap"]
