@@ -549,6 +549,8 @@ def test_a_non_ascii_basic_password_is_403(job_client: httpx.Client, password: s
         "/x{y}",
         "/messages/<a>",
         "/producers/a<b",
+        "/producers/a<b/timemap",
+        "/producers/a<b/versions/x",
         "/jobs/<x>",
         "/jobs/<x>/results/a.txt",
         "/jobs/<x>/timemap",
@@ -955,3 +957,14 @@ def test_a_version_or_timemap_the_job_has_not_is_404(
         job, headers={"Accept-Datetime": "Mon, 01 Jan 1990 00:00:00 GMT", **alice}
     )
     assert before.status_code == 404 and "did not exist yet" in before.text
+
+
+def test_a_producer_asked_with_a_bad_accept_datetime_is_400(client: httpx.Client) -> None:
+    listed = client.get("/producers").json()["producers"]
+    iri = listed[0]["producer"]
+    for when in ("yesterday", "Tue, 01 Dec 2026 12:00:00 UTC", "x" * 3000):
+        r = client.get(iri, headers={"Accept-Datetime": when, "Accept": "text/plain"})
+        assert r.status_code == 400, r.text[:500]
+        assert "rfc 1123" in r.text.lower()
+    assert client.get(f"{iri}/timemap", params={"page": "0"}).status_code == 400
+    assert client.get(f"{iri}/timemap", params={"page": "999"}).status_code == 404

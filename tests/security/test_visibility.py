@@ -883,6 +883,26 @@ def test_the_timegate_answers_whom_the_job_answers(world: World, who: str) -> No
     assert r.status_code == wanted, (who, r.text[:300])
 
 
+@pytest.mark.parametrize("who", CALLERS)
+def test_a_producers_versions_are_the_messages_the_caller_may_see(world: World, who: str) -> None:
+    """A producer's TimeMap (Memento) lists as versions the messages it made that the caller
+    may read, as many as `/producers` counts for them, and nothing of a job they may not see."""
+    caller = CALLERS[who]
+    listed = world.get(ADMIN_WHO, "/producers", None, size="1000").json()["producers"]
+    assert listed
+    mine = world.get(caller, "/producers", None, size="1000").json()["producers"]
+    counts = {p["producer"]: p["messages"] for p in mine}
+    for producer in listed:
+        url = f"{producer['producer']}/timemap.json"
+        r = world.get(caller, url)
+        world.check_hidden(caller, r, url)
+        if counts.get(producer["producer"], 0) == 0:
+            assert r.status_code == 404, (who, url, r.text[:300])
+            continue
+        assert r.status_code == 200, (who, url, r.text[:300])
+        assert len(r.json()["mementos"]["list"]) == counts[producer["producer"]], (who, url)
+
+
 # --- read_login: every read needs credentials -----------------------------------------------
 
 
