@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from html import escape
 from typing import Any
@@ -218,7 +219,9 @@ _EMPTY: dict[str, Any] = {
 }
 
 
-def _triples(found: Timeline, version: Version, profile_iri: Any) -> list[ox.Triple]:
+def _triples(
+    found: Timeline, version: Version, profile_iri: Callable[[str], str]
+) -> list[ox.Triple]:
     """The job's state in that version (what is not known of it left out), and the memento
     itself: a version of the job, derived from its change record."""
     blanks = {k: v for k, v in _EMPTY.items() if k in version.unknown}
@@ -277,7 +280,7 @@ def _page(request: AppRequest, found: Timeline, version: Version) -> str:
     return page.page(view)
 
 
-def _note(found: Timeline, version: Version, here: Any) -> str:
+def _note(found: Timeline, version: Version, here: Callable[[str], str]) -> str:
     before, after = found.neighbours(version)
     steps = [
         html.link(here(version_iri(found.iri, v.number)), label)
@@ -368,7 +371,7 @@ def _json(found: Timeline) -> dict[str, Any]:
     }
 
 
-def _timemap_page(found: Timeline, here: Any) -> str:
+def _timemap_page(found: Timeline, here: Callable[[str], str]) -> str:
     rows = "".join(
         f"<tr><td>{html.link(here(version_iri(found.iri, v.number)), f'version {v.number}')}"
         f"</td><td>{page.show_time(v.at)}</td><td>{escape(v.record.kind)}</td>"
