@@ -72,6 +72,7 @@ GSP_WRITE = f"{VIS}::test_the_graph_store_is_written_by_the_admin_only"
 TRACE = f"{VIS}::test_a_trace_leaves_out_hops_the_caller_may_not_see"
 INCOMING = f"{VIS}::test_the_incoming_links_of_public_pages"
 SEARCH = f"{VIS}::test_search_finds_only_what_the_caller_may_see"
+PRODUCER_VERSIONS = f"{VIS}::test_a_producers_versions_are_the_messages_the_caller_may_see"
 PRODUCERS = "test_producers.py::test_no_credential_is_401_naming_what_to_send"
 
 TURTLE = {"content": b"<urn:a> <urn:b> <urn:c> .", "headers": {"Content-Type": "text/turtle"}}
@@ -128,6 +129,10 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/jobs/{id}/results/{name}"): Row(
         Rule.OWNER, "/jobs/{job}/results/fixity.json", {}, JOB_READ
     ),
+    # Memento: a job's versions and TimeMap are the job's readers'
+    ("GET", "/jobs/{id}/versions/{n}"): Row(Rule.OWNER, "/jobs/{job}/versions/1", {}, JOB_READ),
+    ("GET", "/jobs/{id}/timemap"): Row(Rule.OWNER, "/jobs/{job}/timemap", {}, JOB_READ),
+    ("GET", "/jobs/{id}/timemap.{ext}"): Row(Rule.OWNER, "/jobs/{job}/timemap.json", {}, JOB_READ),
     ("GET", "/profiles"): Row(Rule.ANYONE, "/profiles"),
     ("GET", "/profiles/{name}"): Row(Rule.ANYONE, "/profiles/Fixity"),
     ("POST", "/credit"): Row(Rule.ADMIN, "/credit", {"data": {"pass": "x", "amount": "1"}}),
@@ -257,6 +262,16 @@ ROWS: dict[tuple[str, str], Row] = {
     # browsing (issue 21): the indexes and search hold only what the caller may see
     ("GET", "/producers"): Row(Rule.VISIBLE, "/producers", {}, LISTED),
     ("GET", "/producers.{ext}"): Row(Rule.VISIBLE, "/producers.ttl", {}, LISTED),
+    # Memento: a producer's versions are the messages it made that the caller may read
+    ("GET", "/producers/{rest:path}/versions/{name}"): Row(
+        Rule.VISIBLE, f"/producers/TRE/-/-/versions/{'0' * 64}", {}, PRODUCER_VERSIONS
+    ),
+    ("GET", "/producers/{rest:path}/timemap"): Row(
+        Rule.VISIBLE, "/producers/TRE/-/-/timemap", {}, PRODUCER_VERSIONS
+    ),
+    ("GET", "/producers/{rest:path}/timemap.{ext}"): Row(
+        Rule.VISIBLE, "/producers/TRE/-/-/timemap.json", {}, PRODUCER_VERSIONS
+    ),
     ("GET", "/references"): Row(Rule.VISIBLE, "/references", {}, LISTED),
     ("GET", "/references.{ext}"): Row(Rule.VISIBLE, "/references.html", {}, LISTED),
     ("GET", "/uuids"): Row(Rule.VISIBLE, "/uuids", {}, LISTED),
