@@ -279,6 +279,26 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/search"): Row(Rule.VISIBLE, "/search", {"params": {"q": "tdr"}}, SEARCH),
     ("GET", "/search.{ext}"): Row(Rule.VISIBLE, "/search.html", {"params": {"q": "gw3"}}, SEARCH),
     ("GET", "/static"): Row(Rule.ANYONE, "/static/jobtrail.css"),
+    # the verifiable log (issue 23): checkpoints, the key and consistency proofs are hashes and
+    # sizes, anyone's; a record's inclusion proof is for whom may read the record
+    ("GET", "/log"): Row(Rule.ANYONE, "/log"),
+    ("GET", "/log/checkpoint"): Row(Rule.ANYONE, "/log/checkpoint"),
+    ("POST", "/log/checkpoint"): Row(
+        Rule.ADMIN,
+        "/log/checkpoint",
+        {},
+        "../bindings/log/test_log.py::test_proofs_and_checkpoints_refuse_bad_input_naming_it",
+    ),
+    ("GET", "/log/checkpoints"): Row(Rule.ANYONE, "/log/checkpoints"),
+    ("GET", "/log/checkpoints/{size}"): Row(Rule.ANYONE, "/log/checkpoints/1"),
+    ("GET", "/log/key"): Row(Rule.ANYONE, "/log/key"),
+    ("GET", "/.well-known/jobtrail-log-key"): Row(Rule.ANYONE, "/.well-known/jobtrail-log-key"),
+    ("GET", "/log/proof/inclusion"): Row(
+        Rule.OWNER, "/log/proof/inclusion", {"params": {"record": "{record}"}}, JOB_READ
+    ),
+    ("GET", "/log/proof/consistency"): Row(
+        Rule.ANYONE, "/log/proof/consistency", {"params": {"from": "1"}}
+    ),
     ("GET", "/{path:path}"): Row(Rule.VISIBLE, "/messages/{job}", {}, INCOMING),
 }
 """Every route's row. HEAD is answered wherever GET is, by the same handler."""
@@ -343,8 +363,9 @@ class Sample:
                 f'<deletes><delete id="{self.values["sif"]}"/></deletes></deleteRequest>'
             )
             send = {"content": body.encode(), "headers": {"Content-Type": "application/xml"}}
-        if isinstance(send.get("json"), dict):
-            send["json"] = {k: v.format(**self.values) for k, v in send["json"].items()}
+        for part in ("json", "params"):
+            if isinstance(send.get(part), dict):
+                send[part] = {k: v.format(**self.values) for k, v in send[part].items()}
         headers = {**CALLERS[who].headers, **send.pop("headers", {})}
         path = row.path.format(**self.values)
         return self.client.request(method, path, headers=headers, **send)
@@ -368,7 +389,21 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
         )
         assert env.status_code == 201, env.text
         env_id = env.headers["location"].rstrip("/").rsplit("/", 1)[1]
-        values = {"job": iri.rsplit("/", 1)[1], "iri": iri, "sif": sif, "env": env_id}
+        record = c.get(  # the job's first change record, sealed in the log
+            "/sparql",
+            params={
+                "query": "SELECT ?m WHERE { GRAPH ?m { ?m <https://w3id.org/jobtrail/vocab#about> "
+                f"<{iri}> ; <https://w3id.org/jobtrail/vocab#logPosition> ?n }} }} ORDER BY ?n"
+            },
+            headers={**CALLERS["admin"].headers, "Accept": "application/json"},
+        ).json()["results"]["bindings"][0]["m"]["value"]
+        values = {
+            "job": iri.rsplit("/", 1)[1],
+            "iri": iri,
+            "sif": sif,
+            "env": env_id,
+            "record": record,
+        }
         yield Sample(c, values)
     docs.close()
 
