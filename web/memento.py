@@ -22,6 +22,11 @@ LINK_FORMAT = conneg.Format(
     "linkformat", "application/link-format", ".link", (), "Link format (RFC 6690)"
 )
 """A TimeMap's own format (RFC 7089 §5.1)."""
+JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
+MEMENTO_FORMATS: tuple[conneg.Format, ...] = (*conneg.RDF_FORMATS, conneg.HTML)
+"""What a memento is offered in; Turtle by default."""
+TIMEMAP_FORMATS: tuple[conneg.Format, ...] = (LINK_FORMAT, JSON, conneg.HTML)
+"""What a TimeMap is offered in; the link format by default."""
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(

@@ -37,24 +37,23 @@ from jobtrail.bindings.jobservice.versions import Timeline, Version
 from jobtrail.jobs.core import to_triples
 from jobtrail.web import conneg, html, render
 from jobtrail.web.memento import (
+    JSON,
     LINK_FORMAT,
+    TIMEMAP_FORMATS,
     Memento,
     accept_datetime,
     http_date,
     link_format,
     link_header,
 )
+from jobtrail.web.memento import (
+    MEMENTO_FORMATS as FORMATS,
+)
 from jobtrail.web.requests import visible_job
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
-
-FORMATS: tuple[conneg.Format, ...] = (*conneg.RDF_FORMATS, conneg.HTML)
-"""What a memento is offered in; Turtle by default."""
-JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
-TIMEMAP_FORMATS: tuple[conneg.Format, ...] = (LINK_FORMAT, JSON, conneg.HTML)
-"""What a TimeMap is offered in; the link format by default."""
 
 _VERSION = re.compile(r"[1-9][0-9]{0,17}")
 

@@ -30,12 +30,17 @@ from jobtrail.base.terms import DCTERMS, JT, PROV
 from jobtrail.store import Store
 from jobtrail.web import conneg, html, render
 from jobtrail.web.memento import (
+    JSON,
     LINK_FORMAT,
+    TIMEMAP_FORMATS,
     Memento,
     accept_datetime,
     http_date,
     link_format,
     link_header,
+)
+from jobtrail.web.memento import (
+    MEMENTO_FORMATS as FORMATS,
 )
 from jobtrail.web.requests import int_param, viewer_of
 from jobtrail.web.resources import respond
@@ -44,9 +49,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-FORMATS: tuple[conneg.Format, ...] = (*conneg.RDF_FORMATS, conneg.HTML)
-JSON = conneg.Format("json", "application/json", ".json", (), "JSON")
-TIMEMAP_FORMATS: tuple[conneg.Format, ...] = (LINK_FORMAT, JSON, conneg.HTML)
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 PAGE = 1000
 """Versions a TimeMap page lists."""
