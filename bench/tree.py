@@ -3,7 +3,9 @@
 1. The loader with and without the tree: the same N synthetic TRE hops (bench/ingest.py's)
    loaded in this process into fresh embedded stores, alternately with the tree (as
    always) and without it (`Log(merkle=False)`, which exists for this measurement), R rounds
-   each; hops/s of each and the cost of the tree (goal: at most 10%).
+   each; hops/s of each and the cost of the tree (goal: at most 10%). On a busy machine
+   the loads' times vary more than the tree costs, so the tree's own work per record (its
+   hashes, the append, its triples) is also timed alone and set against a hop's load time.
 2. An inclusion proof at 1,000,000 records: a store holding the tree the log writes for
    1,000,000 records (each record's leaf index, leaf and the nodes its append completed,
    in its own graph) is built by bulk load; then P proofs for random leaves against the
@@ -20,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import random
 import shutil
@@ -59,6 +62,24 @@ def load(jsonl: Path, where: Path, merkle: bool) -> float:
     return seconds
 
 
+def seal_cost(records: int = 100_000) -> float:
+    """Microseconds of the tree's own work per record: what `Log.seal` adds (the leaf's hash,
+    the append to the frontier, the triples it writes), the fastest of 5 rounds (CPU work
+    alone: the fastest round is the one least disturbed by the machine's other work)."""
+    digests = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(records)]
+    best = float("inf")
+    for _ in range(5):
+        frontier: tree.Frontier = ()
+        start = time.perf_counter()
+        for i, digest in enumerate(digests):
+            leaf = tree.leaf_hash(tree.entry(digest))
+            frontier, completed = tree.append(frontier, i, leaf)
+            tree.triples(f"http://bench.example/messages/{digest}", i + 1, completed)
+        best = min(best, (time.perf_counter() - start) / records)
+    print(f"the tree's work per record: {best * 1e6:.1f} µs (fastest of 5 rounds of {records:,})")
+    return best * 1e6
+
+
 def loader_cost(n: int, rounds: int, work: Path) -> None:
     jsonl = work / "hops.jsonl"
     _bench_ingest().write_jsonl(jsonl, n)  # type: ignore[attr-defined]
@@ -67,6 +88,11 @@ def loader_cost(n: int, rounds: int, work: Path) -> None:
         for merkle in (False, True) if r % 2 == 0 else (True, False):
             times[merkle].append(load(jsonl, work / f"store-{r}-{merkle}", merkle))
     with_tree, without = (statistics.median(times[m]) for m in (True, False))
+    added = seal_cost()
+    print(
+        f"the tree's work per hop is {added / (without / n * 1e6) * 100:.1f}% of the loader's time "
+        "per hop measured here (without the tree)"
+    )
     print(
         f"loader, {n:,} hops, median of {rounds}: without the tree {n / without:,.0f} h/s, "
         f"with it {n / with_tree:,.0f} h/s: the tree costs {(with_tree / without - 1) * 100:+.1f}%"
