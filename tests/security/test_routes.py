@@ -355,6 +355,12 @@ class Sample:
     client: httpx.Client
     values: dict[str, str]
 
+    def filled(self, value: str) -> str:
+        """`value` with {job}, {iri}, {record}… filled in (a SPARQL `{}` stays as it is)."""
+        for name, given in self.values.items():
+            value = value.replace(f"{{{name}}}", given)
+        return value
+
     def request(self, method: str, row: Row, who: str) -> httpx.Response:
         send = dict(row.send)
         if send.pop("sif-delete", False):
@@ -365,7 +371,7 @@ class Sample:
             send = {"content": body.encode(), "headers": {"Content-Type": "application/xml"}}
         for part in ("json", "params"):
             if isinstance(send.get(part), dict):
-                send[part] = {k: v.format(**self.values) for k, v in send[part].items()}
+                send[part] = {k: self.filled(v) for k, v in send[part].items()}
         headers = {**CALLERS[who].headers, **send.pop("headers", {})}
         path = row.path.format(**self.values)
         return self.client.request(method, path, headers=headers, **send)
