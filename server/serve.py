@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 
 from jobtrail.base.errors import InputError
 from jobtrail.base.lifetime import signal_on_parent_death
+from jobtrail.ingest import checkpoint
 from jobtrail.server import settings
 from jobtrail.server.app import Config, create_app
 from jobtrail.store import MEMORY, open_store, origin
@@ -111,6 +112,11 @@ def _base(args: argparse.Namespace, config: dict[str, Any]) -> str:
         if config["store"] != MEMORY:
             origin.keep(store, base)
     print(f"jobtrail serving the store {config['store']} under {base}: {why}", file=sys.stderr)
+    if config["store"] != MEMORY:  # the log's key, which auditors check checkpoints with
+        signer = checkpoint.signer_for(
+            str(config["store"]), base, str(config.get("log_key_file") or "")
+        )
+        print(f"the log's verifier key (also at /log/key): {signer.verifier}", file=sys.stderr)
     return base
 
 
