@@ -1,15 +1,22 @@
-"""OGC API - Processes - Part 1: Core 1.0 (OGC 18-062r2), `/ogcapi/`: the job profiles as
-processes, their jobs as statusInfo, over the job core."""
+"""OGC API - Processes - Part 1: Core 1.0 (OGC 18-062r2), `/ogcapi`: the job profiles as
+processes, their jobs as statusInfo, over the job core; and Part 4 (Job Management, draft):
+jobs created without starting, started, their inputs and provenance (`management.py`)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 
-from jobtrail.bindings.ogcapi import api, documents, routes
+from jobtrail.bindings.ogcapi import api, documents, management, routes
 from jobtrail.jobs.core import Job
 from jobtrail.web.binding import Binding, ErrorStyle
 from jobtrail.web.state import AppRequest
+from starlette.routing import BaseRoute
+
+
+def all_routes() -> list[BaseRoute]:
+    """Part 1's routes and Part 4's (draft)."""
+    return [*routes.routes(), *management.routes()]
 
 
 def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
@@ -21,7 +28,7 @@ def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:
 BINDING = Binding(
     name="ogcapi",
     api=api.API,
-    routes=routes.routes,
+    routes=all_routes,
     job_views=job_views,
     errors=(
         ErrorStyle(re.compile(r"^/ogcapi(/|$)"), (documents.EXCEPTION,), documents.error_document),

@@ -26,7 +26,8 @@ _F = Param("f", "the format: json (the default) or html")
 _PROCESS = Param("id", "the process: a job profile (`/ogcapi/processes` lists them)", where="path")
 _JOB = Param("jobId", "the job's id (the same as at /jobs/{id})", where="path")
 _LINKS: dict[str, Any] = {"type": "array", "items": ref("OgcLink")}
-_STATUS = {"enum": ["accepted", "running", "successful", "failed", "dismissed"]}
+_STATUS = {"enum": ["created", "accepted", "running", "successful", "failed", "dismissed"]}
+_PROV = ("application/json", conneg.JSONLD, conneg.TURTLE, conneg.RDFXML, conneg.NTRIPLES)
 _JOB_ERRORS = (400, 401, 403, 404)
 
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -150,6 +151,45 @@ API = Api(
             params=(_JOB, _F),
             replies=(ok("the results document", _DOC, headers=("Link",)),),
             errors=(*_JOB_ERRORS, 406, 422, 424),
+            security=ANYONE,
+        ),
+        # Part 4: Job Management (draft)
+        ("POST", "/ogcapi/jobs"): Operation(
+            "Create a job without starting it (status created)",
+            body=Body(
+                ("application/json",), "process (its URL or id) and inputs", ref("OgcExecute")
+            ),
+            replies=(
+                Reply(
+                    201,
+                    "the job's statusInfo",
+                    (JSON,),
+                    ref("OgcStatusInfo"),
+                    headers=("Location", "Link"),
+                ),
+            ),
+            errors=(400, 401, 402, 403, 404, 413),
+            security=CALLER,
+        ),
+        ("POST", "/ogcapi/jobs/{jobId}/results"): Operation(
+            "Start a created job (one started already: its statusInfo as it is)",
+            params=(_JOB,),
+            replies=(ok("statusInfo", (JSON,), schema=ref("OgcStatusInfo")),),
+            errors=(*_JOB_ERRORS, 409),
+            security=ANYONE,
+        ),
+        ("GET", "/ogcapi/jobs/{jobId}/inputs"): Operation(
+            "The inputs the job was given (a secret's value redacted)",
+            params=(_JOB, _F),
+            replies=(ok("inputs, outputs and links", _DOC, headers=("Link",)),),
+            errors=(*_JOB_ERRORS, 406),
+            security=ANYONE,
+        ),
+        ("GET", "/ogcapi/jobs/{jobId}/prov"): Operation(
+            "The job's provenance: PROV-JSON by default, PROV-O by Accept or f",
+            params=(_JOB, Param("f", "json (PROV-JSON), jsonld, ttl, rdf or nt")),
+            replies=(ok("the trace of the job's id, in PROV", _PROV, headers=("Link",)),),
+            errors=(*_JOB_ERRORS, 406),
             security=ANYONE,
         ),
     },

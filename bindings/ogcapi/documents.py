@@ -36,7 +36,10 @@ CONFORMANCE = tuple(
     SPEC + name
     for name in ("core", "ogc-process-description", "json", "html", "oas30", "job-list", "dismiss")
 )
-"""The conformance classes of Part 1 this binding implements (not `callback`)."""
+PART4 = "https://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/"
+CONFORMANCE += (PART4 + "job-management", PART4 + "provenance")
+"""The conformance classes of Part 1 this binding implements (not `callback`), and of Part 4
+(draft: its test suite names its class with https)."""
 
 EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 REL_RESULTS = "http://www.opengis.net/def/rel/ogc/1.0/results"

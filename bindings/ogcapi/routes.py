@@ -65,7 +65,7 @@ def _profile(request: AppRequest) -> Profile:
     return found
 
 
-def _job(request: AppRequest, change: bool = False) -> Job:
+def job_for(request: AppRequest, change: bool = False) -> Job:
     job_id = request.path_params["jobId"]
     try:
         return visible_job(request, job_id, change=change)
@@ -75,7 +75,7 @@ def _job(request: AppRequest, change: bool = False) -> Job:
         raise NoSuchJob(e.message, hint=e.hint) from None
 
 
-def _record(request: AppRequest, process: str) -> dict[str, Any]:
+def record(request: AppRequest, process: str) -> dict[str, Any]:
     """The request as the job's change message keeps it (the inputs are the job's own
     parameters, secrets redacted there; a pass token never)."""
     return {
@@ -200,7 +200,7 @@ async def execution(request: AppRequest) -> Response:
                 execution_duration=config.execution_duration,
                 destruction=jobs.clock() + timedelta(seconds=config.results_ttl),
                 phase="QUEUED",
-                request=_record(request, profile.name),
+                request=record(request, profile.name),
                 payer=accounts.payer(caller),
             )
         )
@@ -392,7 +392,7 @@ async def job(request: AppRequest) -> Response:
     """The job's statusInfo (GET), or its dismissal (DELETE)."""
     if request.method == "DELETE":
         return await _dismiss(request)
-    found = await run_in_threadpool(_job, request)
+    found = await run_in_threadpool(job_for, request)
     return docs.respond(
         request,
         f"Job {found.id}",
@@ -401,24 +401,29 @@ async def job(request: AppRequest) -> Response:
     )
 
 
+def runs_here(request: AppRequest, found: Job) -> None:
+    """Forbidden for a job another binding makes and moves (SIF's): read here, not moved."""
+    if found.profile not in request.state["engine"].profiles:
+        raise Forbidden(
+            f"{found.profile} jobs are made and moved elsewhere: their status is not OGC's to set",
+            hint=f"see {found.iri}",
+        )
+
+
 async def _dismiss(request: AppRequest) -> Response:
     """A job still to end is aborted (dismissed); one that has ended is deleted with its
     result files (its history stays at its canonical IRI: 410 there)."""
-    found = await run_in_threadpool(_job, request, True)
+    found = await run_in_threadpool(job_for, request, True)
     engine = request.state["engine"]
     by = viewer_of(request).label
-    record = _record(request, found.profile)
+    kept = record(request, found.profile)
     if found.active:
-        if found.profile not in engine.profiles:
-            raise Forbidden(
-                f"{found.profile} jobs are made and moved elsewhere: they are not dismissed here",
-                hint=f"see {found.iri}",
-            )
+        runs_here(request, found)
         changed = await run_in_threadpool(
-            lambda: engine.jobs.set_phase(found.id, "ABORTED", by=by, request=record)
+            lambda: engine.jobs.set_phase(found.id, "ABORTED", by=by, request=kept)
         )
         return docs.respond(request, f"Job {found.id}", docs.status_info(_base(request), changed))
-    await run_in_threadpool(lambda: engine.jobs.delete(found.id, by=by, request=record))
+    await run_in_threadpool(lambda: engine.jobs.delete(found.id, by=by, request=kept))
     await run_in_threadpool(result_files.remove, request.state["workers"].config.files, found.id)
     dismissed = docs.status_info(_base(request), found)
     dismissed["status"] = "dismissed"
@@ -429,7 +434,7 @@ async def _dismiss(request: AppRequest) -> Response:
 
 async def job_results(request: AppRequest) -> Response:
     """A successful job's outputs, each by reference; a failed job's exception."""
-    found = await run_in_threadpool(_job, request)
+    found = await run_in_threadpool(job_for, request)
     code = docs.status_of(found)
     if code == "failed" and found.error is not None:
         raise _failure(found)

@@ -558,6 +558,8 @@ def test_a_non_ascii_basic_password_is_403(job_client: httpx.Client, password: s
         "/ogcapi/jobs/<x>",
         "/ogcapi/jobs/<x>/results",
         "/ogcapi/processes/<x>",
+        "/ogcapi/jobs/<x>/inputs",
+        "/ogcapi/jobs/<x>/prov",
         "/vocab/<x>",
         "/vocab/status/<x>",
     ],
@@ -866,6 +868,25 @@ def test_an_ogc_execute_request_is_refused_naming_the_problem(
     r = refused(client, 400, words, "POST", path, content=body, headers=headers)
     assert r.headers["content-type"] == "application/json"  # the standard's exception
     assert r.json()["status"] == 400
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b"\xff", "not JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"process": ["Fixity"]}', "give process"),
+        (
+            b'{"process": "Fixity", "inputs": {"input": "http://h/x", "algorithm": {"a": 1}}}',
+            "without href or value",
+        ),
+    ],
+)
+def test_an_ogc_job_to_create_is_refused_naming_the_problem(
+    client: httpx.Client, body: bytes, words: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    refused(client, 400, words, "POST", "/ogcapi/jobs", content=body, headers=headers)
 
 
 @pytest.mark.parametrize(

@@ -201,6 +201,15 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/ogcapi/jobs/{jobId}/results"): Row(
         Rule.OWNER, "/ogcapi/jobs/{job}/results", {}, JOB_READ
     ),
+    # … and its Part 4 (draft)
+    ("POST", "/ogcapi/jobs"): Row(Rule.CREATE, "/ogcapi/jobs", {"json": {}}),
+    ("POST", "/ogcapi/jobs/{jobId}/results"): Row(
+        Rule.OWNER, "/ogcapi/jobs/{job}/results", {}, JOB_CHANGE
+    ),
+    ("GET", "/ogcapi/jobs/{jobId}/inputs"): Row(
+        Rule.OWNER, "/ogcapi/jobs/{job}/inputs", {}, JOB_READ
+    ),
+    ("GET", "/ogcapi/jobs/{jobId}/prov"): Row(Rule.OWNER, "/ogcapi/jobs/{job}/prov", {}, JOB_READ),
     # SIF
     ("GET", "/sif/jobs"): Row(Rule.ANYONE, "/sif/jobs"),
     ("GET", "/sif/jobs/{collection}"): Row(Rule.VISIBLE, "/sif/jobs/Transfers", {}, LISTED),

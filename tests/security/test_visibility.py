@@ -391,6 +391,9 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "ogc-status": _per_job("/ogcapi/jobs/{id}"),  # every job, as OGC statusInfo (issue 24)
     "ogc-status-html": _per_job("/ogcapi/jobs/{id}", "text/html"),
     "ogc-results": _per_job("/ogcapi/jobs/{id}/results", None, *RAN),
+    "ogc-inputs": _per_job("/ogcapi/jobs/{id}/inputs"),
+    "ogc-prov": _per_job("/ogcapi/jobs/{id}/prov"),  # the trace of its id, in PROV-JSON
+    "ogc-prov.ttl": _per_job("/ogcapi/jobs/{id}/prov", "text/turtle"),
     "sif-phase": _per_job("/sif/jobs/Transfers/{id}/package", None, "sif"),
     "sif-states": _per_job("/sif/jobs/Transfers/{id}/package/states", None, "sif"),
     "records-and-hops": _graphs("messages", ".ttl"),
@@ -821,6 +824,7 @@ CHANGES = {
     "fims-start": Change("fims", "POST", "/mcma/StartJob", json={"job": "{job}"}),
     "sif-delete": Change("sif", "DELETE", "/sif/jobs/Transfers/{id}"),
     "ogc-dismiss": Change("uws", "DELETE", "/ogcapi/jobs/{id}"),  # OGC shows every job
+    "ogc-start": Change("uws", "POST", "/ogcapi/jobs/{id}/results"),  # Part 4: PENDING → run
     "sif-phase": Change("sif", "PUT", "/sif/jobs/Transfers/{id}/package", xml=b"<x/>"),
 }
 
