@@ -7,16 +7,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from jobtrail.bindings.ogcapi import api, documents, management, routes
+from jobtrail.bindings.ogcapi import api, documents, management, openapi30, routes
 from jobtrail.jobs.core import Job
 from jobtrail.web.binding import Binding, ErrorStyle
 from jobtrail.web.state import AppRequest
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 
 def all_routes() -> list[BaseRoute]:
     """Part 1's routes and Part 4's (draft)."""
-    return [*routes.routes(), *management.routes()]
+    return [
+        *routes.routes(),
+        *management.routes(),
+        Route("/ogcapi/api", openapi30.api, methods=["GET", "HEAD"]),
+    ]
 
 
 def job_views(request: AppRequest, job: Job) -> Sequence[tuple[str, str]]:

@@ -75,6 +75,10 @@ API = Api(
             replies=(ok("the landing page", _DOC),),
             errors=(400, 406),
         ),
+        ("GET", "/ogcapi/api"): Operation(
+            "The OpenAPI 3.0 definition of these routes (the whole server's: /openapi.json, 3.1)",
+            replies=(ok("OpenAPI 3.0", ("application/vnd.oai.openapi+json;version=3.0",)),),
+        ),
         ("GET", "/ogcapi/conformance"): Operation(
             "The conformance classes of OGC API - Processes 1.0 implemented here",
             params=(_F,),

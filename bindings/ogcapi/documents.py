@@ -146,10 +146,16 @@ def landing(base: str) -> dict[str, Any]:
         "links": [
             *_self(api, "this landing page"),
             link(
-                f"{base}openapi.json",
+                f"{api}/api",
                 "service-desc",
                 "application/vnd.oai.openapi+json;version=3.0",
-                "the API definition",
+                "the API definition (OpenAPI 3.0)",
+            ),
+            link(
+                f"{base}openapi.json",
+                "service-desc",
+                "application/vnd.oai.openapi+json;version=3.1",
+                "the whole server's API definition (OpenAPI 3.1)",
             ),
             link(f"{base}openapi", "service-doc", "text/html", "the API documentation"),
             link(f"{api}/conformance", "conformance", "application/json", "conformance classes"),

@@ -190,6 +190,7 @@ ROWS: dict[tuple[str, str], Row] = {
     # OGC API - Processes (issue 24)
     ("GET", "/ogcapi"): Row(Rule.ANYONE, "/ogcapi"),
     ("GET", "/ogcapi/conformance"): Row(Rule.ANYONE, "/ogcapi/conformance"),
+    ("GET", "/ogcapi/api"): Row(Rule.ANYONE, "/ogcapi/api"),
     ("GET", "/ogcapi/processes"): Row(Rule.ANYONE, "/ogcapi/processes"),
     ("GET", "/ogcapi/processes/{id}"): Row(Rule.ANYONE, "/ogcapi/processes/Fixity"),
     ("POST", "/ogcapi/processes/{id}/execution"): Row(

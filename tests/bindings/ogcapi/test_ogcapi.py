@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from jobtrail.base.terms import JT
+from openapi_spec_validator import OpenAPIV30SpecValidator
 from owslib.ogcapi.processes import Processes
 
 from tests.bindings.ogcapi.conftest import validate
@@ -52,6 +53,10 @@ def test_owslib_runs_a_job_from_the_landing_page_to_its_dismissal(
     validate(api.response, "landingPage.yaml")
     rels = {link["rel"] for link in api.links}
     assert {"self", "service-desc", "conformance"} <= rels
+    definition = api.api()  # the service-desc link OWSLib looks for: OpenAPI 3.0
+    OpenAPIV30SpecValidator(definition).validate()
+    assert "/ogcapi/processes/{id}/execution" in definition["paths"]
+    assert not [p for p in definition["paths"] if not p.startswith("/ogcapi")]
     conformance = api.conformance()
     validate(conformance, "confClasses.yaml")
     core = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
