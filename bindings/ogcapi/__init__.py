@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from jobtrail.bindings.ogcapi import api, documents, management, openapi30, routes
+from jobtrail.bindings.ogcapi.callbacks import Callbacks
 from jobtrail.jobs.core import Job
 from jobtrail.web.binding import Binding, ErrorStyle
 from jobtrail.web.state import AppRequest
@@ -33,6 +34,8 @@ BINDING = Binding(
     name="ogcapi",
     api=api.API,
     routes=all_routes,
+    side_graphs=("ogcapi",),  # the subscriber: where the client asked to be told
+    start=Callbacks,
     job_views=job_views,
     errors=(
         ErrorStyle(re.compile(r"^/ogcapi(/|$)"), (documents.EXCEPTION,), documents.error_document),

@@ -34,11 +34,20 @@ FORMATS = (JSON, conneg.HTML)
 SPEC = "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/"
 CONFORMANCE = tuple(
     SPEC + name
-    for name in ("core", "ogc-process-description", "json", "html", "oas30", "job-list", "dismiss")
+    for name in (
+        "core",
+        "ogc-process-description",
+        "json",
+        "html",
+        "oas30",
+        "job-list",
+        "callback",
+        "dismiss",
+    )
 )
 PART4 = "https://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/"
 CONFORMANCE += (PART4 + "job-management", PART4 + "provenance")
-"""The conformance classes of Part 1 this binding implements (not `callback`), and of Part 4
+"""The conformance classes of Part 1 this binding implements, and of Part 4
 (draft: its test suite names its class with https)."""
 
 EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
@@ -300,6 +309,21 @@ def job_list(
     if next_href is not None:
         links.append(link(next_href, "next", "application/json", "the next jobs"))
     return {"jobs": [status_info(base, j) for j in found], "links": links}
+
+
+def failure_document(job: Job) -> dict[str, Any] | None:
+    """A failed (or dismissed) job's exception, as its statusInfo's `exception` says it."""
+    if job.error is None:
+        return None
+    out: dict[str, Any] = {
+        "type": f"https://w3id.org/jobtrail/problems/{job.error.type}",
+        "title": job.error.type,
+        "detail": job.error.message,
+        "jobID": job.id,
+    }
+    if job.error.hint:
+        out["hint"] = job.error.hint
+    return out
 
 
 def results(job: Job, files: Sequence[result_files.Listed]) -> dict[str, Any]:

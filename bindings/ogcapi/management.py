@@ -15,6 +15,7 @@ with the hops the caller may not see left out, as there.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from jobtrail.base.errors import Conflict, InputError
 from jobtrail.bindings.ogcapi import documents as docs
 from jobtrail.bindings.ogcapi import routes as part1
+from jobtrail.bindings.ogcapi.callbacks import callbacks_of
 from jobtrail.bindings.ogcapi.documents import NoSuchProcess
 from jobtrail.jobs.profiles import Profile
 from jobtrail.queries import provenance
@@ -75,13 +77,16 @@ async def create(request: AppRequest) -> Response:
     if not isinstance(doc, dict):
         raise InputError("a job is a JSON object: process, inputs")
     profile = _process_of(request, doc)
-    url, parameters, _ = part1.execute_request(profile, body)
+    url, parameters, _, subscriber = part1.execute_request(profile, body)
     engine = request.state["engine"]
     config, jobs, accounts = engine.config, engine.jobs, engine.accounts
     caller = caller_of(request)
     accounts.require(caller)
+    job_id = str(uuid.uuid4())
+    also = [callbacks_of(request).graph(job_id, subscriber)] if subscriber else []
     job = await run_in_threadpool(
         lambda: jobs.create(
+            job_id=job_id,
             profile=profile.name,
             input=url,
             owner=caller.name,
@@ -91,6 +96,7 @@ async def create(request: AppRequest) -> Response:
             phase="PENDING",
             request=part1.record(request, profile.name),
             payer=accounts.payer(caller),
+            also=also,
         )
     )
     headers = {

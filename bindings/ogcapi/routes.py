@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 from jobtrail.base import errors
 from jobtrail.base.errors import Forbidden, Gone, InputError, JobFailed, JobtrailError, NotFound
 from jobtrail.bindings.ogcapi import documents as docs
+from jobtrail.bindings.ogcapi.callbacks import callbacks_of, subscriber_of
 from jobtrail.bindings.ogcapi.documents import NoSuchJob, NoSuchProcess, ResultNotReady
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import FINAL, Job
@@ -136,20 +137,17 @@ def _scalar(name: str, value: Any) -> str:
     )
 
 
-def execute_request(profile: Profile, body: bytes) -> tuple[str | None, dict[str, str], str]:
-    """The input URL, the parameters and the response asked (`document` or `raw`) of an
-    execute request; InputError naming what is wrong."""
+def execute_request(
+    profile: Profile, body: bytes
+) -> tuple[str | None, dict[str, str], str, dict[str, str]]:
+    """The input URL, the parameters, the response asked (`document` or `raw`) and the
+    subscriber of an execute request; InputError naming what is wrong."""
     try:
         doc = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"the execute request is not JSON: {e}") from None
     if not isinstance(doc, dict):
         raise InputError("the execute request is a JSON object with inputs")
-    if doc.get("subscriber") is not None:
-        raise InputError(
-            "subscriber callbacks are not offered here (no callback conformance class)",
-            hint="poll the job's statusInfo instead",
-        )
     response = doc.get("response", "document")
     if response not in ("document", "raw"):
         raise InputError(f"response is document or raw, not {response!r}")
@@ -174,20 +172,21 @@ def execute_request(profile: Profile, body: bytes) -> tuple[str | None, dict[str
             hint="; ".join(f"{k}: {known[k]['description']}" for k in missing),
         )
     url = values.pop(docs.INPUT, None)
-    return (url.strip() if url else None), values, str(response)
+    return (url.strip() if url else None), values, str(response), subscriber_of(doc)
 
 
 async def execution(request: AppRequest) -> Response:
     """A new job of the process: 201 to its statusInfo when asked to respond asynchronously,
     or when it has not ended within `uws_max_wait` seconds; its results when it has."""
     profile = _profile(request)
-    url, parameters, response = execute_request(profile, await read_body(request))
+    url, parameters, response, subscriber = execute_request(profile, await read_body(request))
     engine = request.state["engine"]
     config, jobs, accounts, waits = engine.config, engine.jobs, engine.accounts, engine.waits
     caller = caller_of(request)
     accounts.require(caller)
     asynchronous = "respond-async" in request.headers.get("prefer", "").lower()
     job_id = str(uuid.uuid4())
+    also = [callbacks_of(request).graph(job_id, subscriber)] if subscriber else []
     future = None if asynchronous else waits.register(job_id)  # before the job can change
     try:
         job = await run_in_threadpool(
@@ -202,6 +201,7 @@ async def execution(request: AppRequest) -> Response:
                 phase="QUEUED",
                 request=record(request, profile.name),
                 payer=accounts.payer(caller),
+                also=also,
             )
         )
     except BaseException:

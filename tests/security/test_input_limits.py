@@ -857,7 +857,7 @@ def test_uws_answers_any_accept_without_a_500(client: httpx.Client, accept: str)
         (b'{"inputs": {"input": "http://h/\u0000x"}}', "absolute URL"),
         (b'{"inputs": {"input": "http://h/x", "algorithm": "a\u0000b"}}', "character"),
         (b'{"inputs": {"input": "http://h/x"}, "response": ["raw"]}', "response"),
-        (b'{"inputs": {"input": "http://h/x"}, "subscriber": {"failedUri": "x"}}', "callbacks"),
+        (b'{"inputs": {"input": "http://h/x"}, "subscriber": {"failedUri": "x"}}', "failedUri"),
     ],
 )
 def test_an_ogc_execute_request_is_refused_naming_the_problem(

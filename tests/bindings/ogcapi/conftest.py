@@ -73,6 +73,8 @@ def schema_for(response: httpx.Response) -> str | None:
         return "statusInfo.yaml"
     if path.endswith("/results") and method == "POST":
         return "statusInfo.yaml"
+    if path.endswith("/execution") and b'"raw"' in response.request.content:
+        return None  # the result file itself
     if path.endswith("/execution"):
         return "statusInfo.yaml" if response.status_code == 201 else "results.yaml"
     return next((schema for test, schema in SCHEMA_OF if test(path, method)), None)

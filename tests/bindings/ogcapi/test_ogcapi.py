@@ -210,8 +210,13 @@ def test_bad_parameters_are_400_exceptions(
         (b'{"inputs": {"input": "not a url"}}', "absolute URL"),
         (b'{"inputs": {"input": "http://h/x"}, "response": "zip"}', "response"),
         (
-            b'{"inputs": {"input": "http://h/x"}, "subscriber": {"successUri": "http://h/"}}',
-            "callbacks",
+            b'{"inputs": {"input": "http://h/x"}, "subscriber": {"successUri": "ftp://h/"}}',
+            "successUri must be an absolute http(s) URL",
+        ),
+        (b'{"inputs": {"input": "http://h/x"}, "subscriber": {"nextUri": "http://h/"}}', "nextUri"),
+        (
+            b'{"inputs": {"input": "http://h/x"}, "subscriber": "http://h/"}',
+            "subscriber is an object",
         ),
     ],
 )
