@@ -108,7 +108,7 @@ class Made:
     def tokens(self) -> set[str]:
         """What may show of it only to whom may see it: markers, id, its graphs' names (not
         the names every job's side graphs share: `{job}/mcma` names no one's job)."""
-        names = {g.rsplit("/", 1)[1] for g in self.graphs} - {"mcma", "sif", "results"}
+        names = {g.rsplit("/", 1)[1] for g in self.graphs} - {"mcma", "sif", "ogcapi", "results"}
         return {*self.markers, self.id, *names}
 
 
