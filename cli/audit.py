@@ -83,7 +83,7 @@ def cmd_checkpoint(args: argparse.Namespace, config: dict[str, Any]) -> int:
     return EXIT_OK
 
 
-def kept_roots(store: Any, config: dict[str, Any]) -> dict[int, bytes]:
+def kept_roots(store: Any, config: dict[str, Any]) -> dict[int, list[bytes]]:
     """The roots the store's kept checkpoints sign, by tree size, for `verify` to compare
     with the tree it recomputes. A checkpoint whose signature the log's key does not check
     is a finding of its own (InputError names it); with no key file at hand, the roots are
@@ -92,16 +92,20 @@ def kept_roots(store: Any, config: dict[str, Any]) -> dict[int, bytes]:
     where = checkpoint.key_path(str(config["store"]), str(config.get("log_key_file") or ""))
     if where is not None and where.exists():
         verifier = checkpoint.Signer.load(where, "unused").verifier
-    roots: dict[int, bytes] = {}
+    roots: dict[int, list[bytes]] = {}
     for kept in checkpoint.kept(store):
         try:
-            if verifier is not None:
-                signed = verifier.open(kept.note)
-            else:
-                signed = checkpoint.parse_checkpoint(kept.note.partition("\n\n")[0] + "\n")
+            signed = verifier.open(kept.note) if verifier is not None else None
+        except checkpoint.OtherSigner:  # signed by another key (a store loaded from a dump)
+            signed = None
         except NoteError as e:
             raise InputError(f"the kept checkpoint of size {kept.size}: {e}") from None
-        roots[signed.size] = signed.root
+        if signed is None:
+            try:
+                signed = checkpoint.parse_checkpoint(kept.note.partition("\n\n")[0] + "\n")
+            except NoteError as e:
+                raise InputError(f"the kept checkpoint of size {kept.size}: {e}") from None
+        roots.setdefault(signed.size, []).append(signed.root)
     return roots
 
 

@@ -462,10 +462,11 @@ def cmd_verify(args: argparse.Namespace, config: dict[str, Any]) -> int:
         if indexed
         else " (no trace index: `jobtrail reindex` writes it)"
     )
+    kept = sum(len(r) for r in roots.values())
     merkle = (
         " (no Merkle tree: sealed by an earlier release; the next load or server builds it)"
         if tally.treeless
-        else f", the Merkle tree matches every record and {len(roots):,} kept checkpoint(s)"
+        else f", the Merkle tree matches every record and every kept checkpoint ({kept:,})"
     )
     print(
         f"verified {checked:,} messages: every seal matches, the log is unbroken{scrubbed}"

@@ -42,7 +42,7 @@ from jobtrail.store import Store
 
 GRAPH = "urn:jobtrail:checkpoints"
 _C = f"{GRAPH}#"
-NOTE, SIZE, ISSUED = f"{_C}note", f"{_C}size", f"{_C}issued"
+NOTE, SIZE, ISSUED, KEY = f"{_C}note", f"{_C}size", f"{_C}issued", f"{_C}key"
 _ED25519 = b"\x01"
 _DASH = "\u2014"
 _NAME = re.compile(r"^[^\s+]+$")
@@ -50,6 +50,11 @@ _NAME = re.compile(r"^[^\s+]+$")
 
 class NoteError(InputError):
     """A note, checkpoint or key that does not read or does not verify (the message says which)."""
+
+
+class OtherSigner(NoteError):
+    """A note that carries no signature of the key it was checked with (another key's, an
+    earlier key's): not a forgery, but nothing that key vouches for."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class Verifier:
                     f"the signature of {name} does not verify: the note was changed"
                 ) from None
         if not ok:
-            raise NoteError(f"the note has no signature by the key {self.name}")
+            raise OtherSigner(f"the note has no signature by the key {self}")
         return parse_checkpoint(text)
 
 
@@ -228,31 +233,32 @@ class Kept:
     issued: str
 
 
-def keep(store: Store, note: str, size: int, at: datetime | None = None) -> None:
-    """Store an issued checkpoint (one per tree size: a second of the same size is the same)."""
-    node = f"<{GRAPH}:{size}>"
+def keep(store: Store, note: str, size: int, key: str, at: datetime | None = None) -> None:
+    """Store a checkpoint `key` (a key hash, hex) signed: one per tree size and key (the
+    same key signs the same text for the same tree: Ed25519 is deterministic)."""
+    node = f"<{GRAPH}:{key}:{size}>"
     stamp = nt.datetime_lit(at or datetime.now(UTC))
     store.update(
         f"INSERT {{ GRAPH <{GRAPH}> {{ {node} <{NOTE}> {nt.lit(note)} ; "
-        f"<{SIZE}> {nt.integer(size)} ; <{ISSUED}> {stamp} }} }} "
+        f"<{SIZE}> {nt.integer(size)} ; <{KEY}> {nt.lit(key)} ; <{ISSUED}> {stamp} }} }} "
         f"WHERE {{ FILTER NOT EXISTS {{ GRAPH <{GRAPH}> {{ {node} <{NOTE}> ?n }} }} }}"
     )
 
 
-def kept(store: Store, *, size: int | None = None, limit: int | None = None) -> Iterator[Kept]:
-    """Kept checkpoints, newest (largest) first; `size`: only that one."""
+def kept(
+    store: Store, *, size: int | None = None, key: str | None = None, limit: int | None = None
+) -> Iterator[Kept]:
+    """Kept checkpoints, newest (largest) first; `size`: of that size only; `key`: signed by
+    that key (its hash, hex) only."""
     where = f"FILTER(?s = {nt.integer(size)})" if size is not None else ""
+    signed = f"<{KEY}> {nt.lit(key)} ;" if key is not None else ""
     tail = f"LIMIT {int(limit)}" if limit is not None else ""
     rows = store.query(
-        f"SELECT ?s ?n ?t WHERE {{ GRAPH <{GRAPH}> {{ ?c <{SIZE}> ?s ; <{NOTE}> ?n ; "
-        f"<{ISSUED}> ?t {where} }} }} ORDER BY DESC(?s) {tail}"
+        f"SELECT ?s ?n ?t WHERE {{ GRAPH <{GRAPH}> {{ ?c <{SIZE}> ?s ; {signed} <{NOTE}> ?n ; "
+        f"<{ISSUED}> ?t {where} }} }} ORDER BY DESC(?s) ?t {tail}"
     )
-    seen: set[int] = set()
     for row in rows:  # type: ignore[union-attr]
-        n = int(row["s"].value)
-        if n not in seen:
-            seen.add(n)
-            yield Kept(n, row["n"].value, row["t"].value)
+        yield Kept(int(row["s"].value), row["n"].value, row["t"].value)
 
 
 def key_path(store: str, setting: str = "") -> Path | None:
@@ -279,19 +285,20 @@ def signer_for(store: str, base_url: str, setting: str = "") -> Signer:
 
 
 def issue(log: Log, signer: Signer) -> Kept:
-    """A checkpoint of the tree as committed now, signed and kept; the newest kept one when
-    it already signs this size."""
+    """A checkpoint of the tree as committed now, signed and kept; the one kept already when
+    this key signed this size."""
     with log.held():  # on a shared store: the head as the lease's holder finds it
         head = log.committed
-    store = log.store
-    found = next(kept(store, size=head.position), None)
-    if found is not None:
-        return found
-    keep(store, signer.sign(Checkpoint(signer.name, head.position, head.root)), head.position)
-    found = next(kept(store, size=head.position), None)
+    store, key = log.store, signer.verifier.key_hash.hex()
+    found = next(kept(store, size=head.position, key=key), None)
+    if found is None:
+        note = signer.sign(Checkpoint(signer.name, head.position, head.root))
+        keep(store, note, head.position, key)
+        found = next(kept(store, size=head.position, key=key), None)
     assert found is not None
     return found
 
 
-def latest(store: Store) -> Kept | None:
-    return next(kept(store, limit=1), None)
+def latest(store: Store, signer: Signer) -> Kept | None:
+    """The newest checkpoint this key signed."""
+    return next(kept(store, key=signer.verifier.key_hash.hex(), limit=1), None)

@@ -53,7 +53,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -523,7 +523,7 @@ def verify(
     store: Store,
     progress: Callable[[int], None] | None = None,
     tally: Tally | None = None,
-    roots: Mapping[int, bytes] | None = None,
+    roots: Mapping[int, Collection[bytes]] | None = None,
 ) -> Iterator[Finding]:
     """Walk the log in order; yield what no longer matches (stop at the first if you like).
 
@@ -574,7 +574,7 @@ def verify(
 class _TreeWalk:
     """`verify`'s check of the Merkle tree, one record at a time in log order."""
 
-    def __init__(self, roots: Mapping[int, bytes], tally: Tally | None) -> None:
+    def __init__(self, roots: Mapping[int, Collection[bytes]], tally: Tally | None) -> None:
         self.roots = roots
         self.tally = tally
         self.frontier: tree.Frontier = ()
@@ -611,8 +611,8 @@ class _TreeWalk:
                     m,
                     f"the Merkle tree's node {key[0]}:{key[1]} is not the hash of the two below it",
                 )
-        claimed = self.roots.get(n)
-        if claimed is not None and claimed != tree.root_of(self.frontier):
+        claimed = self.roots.get(n, ())
+        if any(root != tree.root_of(self.frontier) for root in claimed):
             yield Finding(
                 n, m, f"the tree's root at size {n} is not the one a kept checkpoint signed"
             )

@@ -3,6 +3,7 @@ results, `/profiles` and `/credit`."""
 
 from __future__ import annotations
 
+from jobtrail.bindings.jobservice import memento
 from jobtrail.bindings.jobservice.routes import FORMATS, JSON
 from jobtrail.web import conneg
 from jobtrail.web.openapi import (
@@ -24,6 +25,16 @@ from jobtrail.web.openapi import (
 
 _JOB = Param(
     "id", "the job's id (a UUID); `{id}.atom`, `.ttl` … name its resource map", where="path"
+)
+_WHEN = Param(
+    "Accept-Datetime",
+    "an RFC 1123 date (`Tue, 01 Dec 2026 12:00:00 GMT`): the job as of then",
+    where="header",
+)
+_N = Param(
+    "n",
+    "the version: the sequence of the change that made it, from 1 (`.ttl` … a format)",
+    where="path",
 )
 _CREATE = {
     "type": "object",
@@ -71,8 +82,11 @@ API = Api(
             "ran past its execution duration; 410 once deleted. An MCMA client asking for "
             "`application/json` gets the job in today's MCMA model. A browser (asking for HTML) "
             "gets the job page instead, 200 in every phase (reloading every `Retry-After` "
-            "seconds while it runs), 410 with its history once deleted.",
-            params=(_JOB,),
+            "seconds while it runs), 410 with its history once deleted. With `Accept-Datetime` "
+            "the job is its own Memento TimeGate (RFC 7089, 302 style): 302 to the version "
+            "current then, 404 before the job existed, 410 after its deletion, 400 for a date "
+            "that is not RFC 1123.",
+            params=(_JOB, _WHEN),
             replies=(
                 ok(
                     "the job's resource map (`{id}.{ext}`), a job without results, or (HTML) "
@@ -82,9 +96,14 @@ API = Api(
                 ),
                 Reply(202, "still running: its description", FORMATS, headers=("Retry-After",)),
                 see_other("complete: its resource map"),
+                Reply(
+                    302,
+                    "asked with Accept-Datetime: the version current then",
+                    headers=("Location", "Vary", "Link"),
+                ),
                 Reply(304, "not modified"),
             ),
-            errors=(*READ_ERRORS, 404, 410, 422, 424),
+            errors=(*READ_ERRORS, 400, 404, 410, 422, 424),
             security=ANYONE,
         ),
         ("PUT", "/jobs/{id}"): Operation(
@@ -118,6 +137,34 @@ API = Api(
             replies=(ok("deleted", ("text/plain",)),),
             errors=(400, 401, 403, 404, 409, 410),
             security=("", "user", "pass", "adminToken"),
+        ),
+        ("GET", "/jobs/{id}/versions/{n}"): Operation(
+            "A Memento: the job as it was after its change n",
+            description="Its state then, folded from its change records (what they do not "
+            "say is left out and named), with `Memento-Datetime` and `Link` (original, "
+            "timegate, timemap, first/last/prev/next memento). `{n}.ttl`, `.jsonld`, `.nt` … "
+            "name a format; HTML: the job page as it was. 410 for the deletion's number.",
+            params=(_JOB, _N),
+            replies=(
+                ok("the version", memento.FORMATS, headers=("Memento-Datetime", "Link")),
+                Reply(304, "not modified"),
+            ),
+            errors=(*READ_ERRORS, 400, 404, 410),
+            security=ANYONE,
+        ),
+        ("GET", "/jobs/{id}/timemap"): Operation(
+            "The job's TimeMap: every version (RFC 7089 §5)",
+            params=(_JOB,),
+            replies=(ok("every version", memento.TIMEMAP_FORMATS, headers=("Link",)),),
+            errors=(*READ_ERRORS, 404),
+            security=ANYONE,
+        ),
+        ("GET", "/jobs/{id}/timemap.{ext}"): Operation(
+            "The job's TimeMap in a format named: `.link`, `.json` or `.html`",
+            params=(_JOB, Param("ext", "link, json or html", where="path")),
+            replies=(ok("every version", memento.TIMEMAP_FORMATS, headers=("Link",)),),
+            errors=(401, 403, 404),
+            security=ANYONE,
         ),
         ("GET", "/jobs/{id}/results"): Operation(
             params=(_JOB,),

@@ -46,6 +46,7 @@ class Record:
     target: str | None = None  # the phase after
     request: str | None = None  # what was asked, in short: "POST /jobs", "mcma: cancel"
     error: str | None = None
+    failure: tuple[str, str] | None = None  # the error it recorded: (type, message)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class View:
     profile_iri: str
     now: datetime
     credential: str = ""  # `pass=…` when the caller came with one: links here and forms carry it
+    note: str = ""  # HTML under its status: a memento says which version it is (memento.py)
+    unknown: frozenset[str] = frozenset()  # Job fields not known of this version (versions.py)
 
     def here(self, url: str) -> str:
         """A URL of this server, with the caller's `?pass=` when they came with one."""
@@ -112,6 +115,11 @@ def history(store: Store, iri: str) -> list[Record]:
                 request=_request(record.get("request")),
                 error=(
                     f"{error.get('type', 'error')}: {error.get('message', '')}"
+                    if isinstance(error, dict)
+                    else None
+                ),
+                failure=(
+                    (str(error.get("type", "JobFailed")), str(error.get("message", "")))
                     if isinstance(error, dict)
                     else None
                 ),
@@ -184,6 +192,7 @@ def page(view: View) -> str:
         f"<h1>Job {escape(job.id)}</h1>"
         f'<p class="job-status phase-{escape(job.phase.lower())}"><b>{escape(label)}</b>{own}'
         f" — {escape(definition)}{refreshing}</p>"
+        + view.note
         + _actions(view)
         + _about(view)
         + _error(job)
@@ -204,7 +213,8 @@ def deleted_page(job_id: str, iri: str, records: Sequence[Record]) -> str:
         "its state and results are gone; its history is kept.</p>"
         + _history(records)
         + f"<p class=muted>Its change records are the messages <code>jt:about</code> "
-        f"{html.link(iri)}.</p>"
+        f"{html.link(iri)}; it reads as it was at any time before its deletion: "
+        f"{html.link(f'{iri}/timemap.html', 'every version')} (Memento).</p>"
     )
     return html.page(f"Job {job_id} (deleted)", f"<div class=job-page>{body}</div>")
 
@@ -238,13 +248,30 @@ def _form(target: str, action: str, label: str, note: str) -> str:
     )
 
 
+_UNRECORDED = "<span class=muted>not recorded for this version</span>"
+
+
 def _about(view: View) -> str:
-    job = view.job
+    job, unknown = view.job, view.unknown
     rows: list[tuple[str, str]] = [
-        ("profile", html.link(view.here(view.profile_iri), job.profile)),
-        ("input", html.link(job.input) if job.input else "<span class=muted>none</span>"),
+        (
+            "profile",
+            _UNRECORDED
+            if "profile" in unknown
+            else html.link(view.here(view.profile_iri), job.profile),
+        ),
+        (
+            "input",
+            _UNRECORDED
+            if "input" in unknown
+            else html.link(job.input)
+            if job.input
+            else "<span class=muted>none</span>",
+        ),
     ]
-    if job.parameters:
+    if "parameters" in unknown:
+        rows.append(("parameters", _UNRECORDED))
+    elif job.parameters:
         rows.append(("parameters", _parameters(job)))
     rows.append(("owner", escape(job.owner or "anonymous (no owner)")))
     if job.run_id:
@@ -265,7 +292,7 @@ def _about(view: View) -> str:
             ("duration", escape(_duration((job.ended or view.now) - job.started) + running))
         )
     limit = f"{job.execution_duration:,} s" if job.execution_duration else "unlimited"
-    rows.append(("time allowed", escape(limit)))
+    rows.append(("time allowed", _UNRECORDED if "execution_duration" in unknown else escape(limit)))
     if job.due:
         rows.append(("deadline", _time(job.due)))
     if job.destruction:
@@ -360,6 +387,11 @@ def _links(title: str, views: Sequence[tuple[str, str]]) -> str:
         return ""
     items = "".join(f"<li>{html.link(url, label)}</li>" for label, url in views)
     return f"<h2>{escape(title)}</h2><ul class=job-views>{items}</ul>"
+
+
+def show_time(when: datetime) -> str:
+    """`when` as the page shows a time: a `<time>` to the second, in UTC."""
+    return _time(when)
 
 
 def _time(when: datetime) -> str:

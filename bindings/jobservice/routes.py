@@ -11,6 +11,8 @@
                                → 303 to the job page
     GET  /jobs/{id}.{ext}      the OAI-ORE resource map of its results (404 until complete)
     GET  /jobs/{id}/results    the aggregation: 303 to its resource map
+    GET  /jobs/{id} with Accept-Datetime, /jobs/{id}/versions/{n}, /jobs/{id}/timemap:
+                               the job as of any time (Memento: memento.py)
     GET  /jobs/{id}/results/f  a result file
     DELETE /jobs/{id}          off the queue, results removed, history kept (its owner or the
                                admin; a curator reads every job and changes none but theirs)
@@ -42,7 +44,7 @@ from jobtrail.base.errors import (
     NotFound,
 )
 from jobtrail.base.terms import DCTERMS, JT, RDFS
-from jobtrail.bindings.jobservice import ore, page
+from jobtrail.bindings.jobservice import memento, ore, page
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import Job, Jobs
@@ -211,6 +213,8 @@ async def job(request: AppRequest) -> Response:
         if chosen is not None:
             raise InputError("DELETE the job itself, not one of its documents", hint=path)
         return await delete(request, job_id)
+    if chosen is None and "accept-datetime" in request.headers:
+        return await memento.timegate(request, job_id)  # the job as of then (Memento)
     if chosen is None:
         answer = await _from_bindings(request, job_id)
         if answer is not None:
@@ -230,7 +234,11 @@ async def job(request: AppRequest) -> Response:
         return PlainTextResponse(
             f"job {found.id} is complete: {target}\n",
             303,
-            {"Location": target, "Vary": "Accept", "Link": f'<{found.iri}>; rel="canonical"'},
+            {
+                "Location": target,
+                "Vary": "Accept, Accept-Datetime",
+                "Link": f'<{found.iri}>; rel="canonical", {memento.advertised(found.iri)}',
+            },
         )
     state = await run_in_threadpool(_description, request.state["engine"].jobs, found)
     body = ore.job_document(
@@ -244,8 +252,12 @@ async def job(request: AppRequest) -> Response:
         response.headers["Link"] = f'<{found.iri}>; rel="canonical"'
         if "content-location" in response.headers:
             del response.headers["content-location"]
-        return response
-    response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
+    else:
+        response.headers["Link"] += f', <{found.iri}>; rel="canonical"'
+    # the job is its own Memento TimeGate (memento.py): where its versions are
+    response.headers["Link"] += f", {memento.advertised(found.iri)}"
+    if "vary" in response.headers:
+        response.headers["Vary"] = "Accept, Accept-Datetime"
     return response
 
 
@@ -284,7 +296,8 @@ async def _page(request: AppRequest, job_id: str, path: str) -> Response:
         job=found,
         history=records,
         results=results,
-        views=[v for _name, views in request.state["job_views"] for v in views(request, found)],
+        views=[v for _name, views in request.state["job_views"] for v in views(request, found)]
+        + [("every version (Memento)", f"{memento.timemap_iri(found.iri)}.html")],
         may_change=engine.visibility.may_change(viewer, found.owner),
         refresh=max(retry_after, 1) if found.active else None,
         profile_iri=jobs.profile_iri(found.profile),
@@ -624,6 +637,9 @@ def routes() -> list[BaseRoute]:
         Route("/jobs/{id}/results", aggregation, methods=["GET", "HEAD"]),
         Route("/jobs/{id}/results/{name}", result_file, methods=["GET", "HEAD"]),
         Route("/jobs/{id}", job, methods=["GET", "HEAD", "DELETE", "PUT", "POST"]),
+        Route("/jobs/{id}/versions/{n}", memento.memento, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}/timemap", memento.timemap, methods=["GET", "HEAD"]),
+        Route("/jobs/{id}/timemap.{ext}", memento.timemap, methods=["GET", "HEAD"]),
         Route("/profiles", profiles, methods=["GET", "HEAD"]),
         Route("/profiles/{name}", profiles, methods=["GET", "HEAD"]),
         Route("/credit", credit, methods=["POST"]),

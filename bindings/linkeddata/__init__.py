@@ -12,6 +12,7 @@ from jobtrail.bindings.linkeddata import (
     feeds,
     home,
     indexes,
+    producers,
     trace,
 )
 from jobtrail.jobs.core import Job
@@ -25,6 +26,7 @@ def routes() -> Sequence[BaseRoute]:
         Route("/", home.home, methods=["GET", "HEAD"]),
         Route("/index.{ext}", home.home, methods=["GET", "HEAD"]),
         *indexes.routes(),
+        *producers.routes(),
         Route("/contexts/{name}", dereference.context, methods=["GET", "HEAD"]),
         *trace.routes(),
         *documents.routes(),

@@ -8,7 +8,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from jobtrail.bindings.linkeddata import documents, feeds, indexes, trace
+from jobtrail.bindings.linkeddata import documents, feeds, indexes, producers, trace
 from jobtrail.web import conneg
 from jobtrail.web.openapi import (
     ANYONE,
@@ -164,23 +164,64 @@ _BROWSE: dict[tuple[str, str], Operation] = {
     ),
 }
 
+_PRODUCER = Param("rest", "the producer's path below `/producers/`", where="path")
+_MEMENTO: dict[tuple[str, str], Operation] = {
+    ("GET", "/producers/{rest:path}/versions/{name}"): Operation(
+        "A Memento: the producer as of one of the messages it made",
+        description="Its description and that message (`{name}`: the message's SHA-256), with "
+        "`Memento-Datetime` (when the message was made) and `Link` (original, timegate, "
+        "timemap, first/last/prev/next memento). Every RDF format by `Accept` or extension; "
+        "HTML. Only messages the caller may read are versions.",
+        params=(_PRODUCER, Param("name", "the message's SHA-256 (`.ttl` …)", where="path")),
+        replies=(ok("the version", producers.FORMATS, headers=("Memento-Datetime", "Link")),),
+        errors=(*READ_ERRORS, 400, 404),
+        security=ANYONE,
+    ),
+    ("GET", "/producers/{rest:path}/timemap"): Operation(
+        "The producer's TimeMap: a version for each message it made (RFC 7089 §5)",
+        description=f"{producers.PAGE} versions a page (`?page=`; `Link` rel next/prev).",
+        params=(_PRODUCER, PAGE),
+        replies=(ok("its versions", producers.TIMEMAP_FORMATS, headers=("Link",)),),
+        errors=(*READ_ERRORS, 400, 404),
+        security=ANYONE,
+    ),
+    ("GET", "/producers/{rest:path}/timemap.{ext}"): Operation(
+        "The producer's TimeMap in a format named: `.link`, `.json` or `.html`",
+        params=(_PRODUCER, Param("ext", "link, json or html", where="path"), PAGE),
+        replies=(ok("its versions", producers.TIMEMAP_FORMATS, headers=("Link",)),),
+        errors=(401, 403, 400, 404),
+        security=ANYONE,
+    ),
+}
+
 API = Api(
     {
         **_BROWSE,
+        **_MEMENTO,
         ("GET", "/{path:path}"): Operation(
             "The description of any resource minted under the base URL",
             "Messages (`/messages/{sha256}`), producers (`/producers/…`), jobs' graphs, "
             "anything stored under the base URL: every RDF syntax by `Accept` or an extension "
             "(`.ttl .jsonld .rdf .n3 .nt .nq .trig .html`), with `ETag`, `Last-Modified`, "
             "`Link: rel=alternate` and `Content-Location`. Another spelling of the path is "
-            "`301` to the one minted.",
-            params=(Param("path", "the resource's path below the base URL", where="path"),),
+            "`301` to the one minted. A producer (`/producers/…`) asked with `Accept-Datetime` "
+            "is its own Memento TimeGate: `302` to its version current then (the last message "
+            "it made by then that the caller may read), `404` before its first.",
+            params=(
+                Param("path", "the resource's path below the base URL", where="path"),
+                Param(
+                    "Accept-Datetime",
+                    "an RFC 1123 date: a producer as of then (Memento)",
+                    where="header",
+                ),
+            ),
             replies=(
                 ok("its description", RDF, headers=("ETag", "Link", "Content-Location")),
                 Reply(301, "to the path as minted", headers=("Location",)),
+                Reply(302, "a producer as of Accept-Datetime", headers=("Location", "Link")),
                 NOT_MODIFIED,
             ),
-            errors=(*READ_ERRORS, 404),
+            errors=(*READ_ERRORS, 400, 404),
             security=ANYONE,
         ),
         ("GET", "/contexts/{name}"): Operation(

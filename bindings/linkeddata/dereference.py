@@ -6,6 +6,7 @@ import json
 
 from jobtrail.base.errors import NotFound
 from jobtrail.base.segments import canonical_path
+from jobtrail.bindings.linkeddata import producers
 from jobtrail.ingest.jsonld import context_document, context_index
 from jobtrail.store import origin
 from jobtrail.web import conneg, resources
@@ -37,6 +38,8 @@ async def dereference(request: AppRequest) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(canonical + query, 301)
     path, chosen = conneg.split_extension(canonical)
+    if chosen is None and "accept-datetime" in request.headers and path.startswith("/producers/"):
+        return await producers.timegate(request, path)  # a producer as of then (Memento)
     engine = request.state["engine"]
     iri = engine.config.base_url + path.lstrip("/")
     try:

@@ -114,7 +114,8 @@ async def kept_list(request: AppRequest) -> Response:
     """Every kept checkpoint, newest first."""
     store = request.state["engine"].store
     limit = int_param(request, "limit", 100, 1, 10_000)
-    found = await run_in_threadpool(lambda: list(checkpoint.kept(store, limit=limit)))
+    key = checkpoints_of(request).signer.verifier.key_hash.hex()
+    found = await run_in_threadpool(lambda: list(checkpoint.kept(store, key=key, limit=limit)))
     rows = [
         {"treeSize": k.size, "issued": k.issued, "url": _checkpoint_url(request, k.size)}
         for k in found
@@ -139,7 +140,9 @@ async def one(request: AppRequest) -> Response:
     if not raw.isdigit() or len(raw) > 19:
         raise InputError(f"a checkpoint is named by its tree size, a whole number, not {raw!r}")
     store = request.state["engine"].store
-    found = await run_in_threadpool(lambda: next(checkpoint.kept(store, size=int(raw)), None))
+    key = checkpoints_of(request).signer.verifier.key_hash.hex()
+    kept = checkpoint.kept(store, size=int(raw), key=key)
+    found = await run_in_threadpool(lambda: next(kept, None))
     if found is None:
         raise NotFound(f"no checkpoint of size {raw} is kept", hint="see /log/checkpoints")
     return Response(found.note, media_type=TEXT)

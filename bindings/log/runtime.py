@@ -41,11 +41,11 @@ class Checkpoints(Runtime):
 
     def latest(self) -> Kept:
         """The newest kept checkpoint; one issued now when none is kept yet."""
-        return checkpoint.latest(self.engine.store) or self.issue()
+        return checkpoint.latest(self.engine.store, self.signer) or self.issue()
 
     def covering(self, size: int) -> Kept:
         """The newest kept checkpoint if it signs at least `size` records, else a new one."""
-        found = checkpoint.latest(self.engine.store)
+        found = checkpoint.latest(self.engine.store, self.signer)
         if found is not None and found.size >= size:
             return found
         return self.issue()
@@ -53,7 +53,7 @@ class Checkpoints(Runtime):
     def _run(self) -> None:
         while not self._stop.wait(self.every):
             try:
-                found = checkpoint.latest(self.engine.store)
+                found = checkpoint.latest(self.engine.store, self.signer)
                 if found is None or found.size < self.engine.log.committed.position:
                     self.issue()
             except Exception:  # the next round tries again; the server goes on

@@ -549,8 +549,12 @@ def test_a_non_ascii_basic_password_is_403(job_client: httpx.Client, password: s
         "/x{y}",
         "/messages/<a>",
         "/producers/a<b",
+        "/producers/a<b/timemap",
+        "/producers/a<b/versions/x",
         "/jobs/<x>",
         "/jobs/<x>/results/a.txt",
+        "/jobs/<x>/timemap",
+        "/jobs/<x>/versions/1",
         "/uws/Fixity/<x>",
         "/uws/Fixity/<x>/phase",
         "/sif/jobs/Transfers/<x>",
@@ -971,3 +975,82 @@ def test_a_job_page_form_for_no_job_is_404(job_client: httpx.Client) -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/plain"},
     )
     assert r.status_code == 404, r.text
+
+
+# --- Memento: Accept-Datetime and version numbers ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def memento_job(job_client: httpx.Client, documents: DocumentServer) -> tuple[str, dict[str, str]]:
+    """A completed job of alice's, and her credentials."""
+    alice = {"Authorization": "Basic " + base64.b64encode(b"alice:wonderland").decode()}
+    url = documents.put("/limits/memento.txt", b"as of\n", "text/plain")
+    job = job_client.post(
+        "/jobs?profile=Fixity", content=url, headers={**alice, "Content-Type": "text/plain"}
+    )
+    assert job.status_code == 201, job.text
+    wait_done(job_client, job.text, headers={"Accept": "text/turtle", **alice})
+    return job.text, alice
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "",
+        "now",
+        "2026-12-01T12:00:00Z",
+        "Tue, 01 Dec 2026 12:00:00 +0000",
+        "Tuesday, 01-Dec-26 12:00:00 GMT",
+        "Tue Dec  1 12:00:00 2026",
+        "Tue, 31 Feb 2026 12:00:00 GMT",
+        "Tue, 01 Dec 2026 25:61:61 GMT",
+        "Tue, 01 Dec 0000 12:00:00 GMT",
+        "x" * 5000,
+    ],
+)
+def test_an_accept_datetime_that_is_no_rfc_1123_date_is_400(
+    job_client: httpx.Client, memento_job: tuple[str, dict[str, str]], when: str
+) -> None:
+    job, alice = memento_job
+    r = job_client.get(job, headers={"Accept-Datetime": when, "Accept": "text/plain", **alice})
+    assert r.status_code == 400, r.text[:500]
+    assert "rfc 1123" in r.text.lower() or "no such time" in r.text.lower(), r.text[:500]
+    assert len(r.text) < 2000  # a huge header is not echoed whole
+
+
+@pytest.mark.parametrize(
+    "number", ["0", "-1", "1.5", "01", "one", "1e3", "9" * 19, "%00", "1%202", " 1"]
+)
+def test_a_version_that_is_no_whole_number_is_400(
+    job_client: httpx.Client, memento_job: tuple[str, dict[str, str]], number: str
+) -> None:
+    job, alice = memento_job
+    r = job_client.get(f"{job}/versions/{number}", headers={"Accept": "text/plain", **alice})
+    assert r.status_code == 400, r.text[:500]
+    assert "whole number" in r.text, r.text[:500]
+
+
+def test_a_version_or_timemap_the_job_has_not_is_404(
+    job_client: httpx.Client, memento_job: tuple[str, dict[str, str]]
+) -> None:
+    job, alice = memento_job
+    for path in ("/versions/999", "/versions/1.atom", "/timemap.xml", "/timemap.ttl"):
+        r = job_client.get(f"{job}{path}", headers={"Accept": "text/plain", **alice})
+        assert r.status_code == 404, (path, r.text[:500])
+    r = job_client.get(f"{job}/timemap", headers={"Accept": "image/png", **alice})
+    assert r.status_code == 406
+    before = job_client.get(
+        job, headers={"Accept-Datetime": "Mon, 01 Jan 1990 00:00:00 GMT", **alice}
+    )
+    assert before.status_code == 404 and "did not exist yet" in before.text
+
+
+def test_a_producer_asked_with_a_bad_accept_datetime_is_400(client: httpx.Client) -> None:
+    listed = client.get("/producers").json()["producers"]
+    iri = listed[0]["producer"]
+    for when in ("yesterday", "Tue, 01 Dec 2026 12:00:00 UTC", "x" * 3000):
+        r = client.get(iri, headers={"Accept-Datetime": when, "Accept": "text/plain"})
+        assert r.status_code == 400, r.text[:500]
+        assert "rfc 1123" in r.text.lower()
+    assert client.get(f"{iri}/timemap", params={"page": "0"}).status_code == 400
+    assert client.get(f"{iri}/timemap", params={"page": "999"}).status_code == 404

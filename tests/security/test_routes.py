@@ -72,6 +72,7 @@ GSP_WRITE = f"{VIS}::test_the_graph_store_is_written_by_the_admin_only"
 TRACE = f"{VIS}::test_a_trace_leaves_out_hops_the_caller_may_not_see"
 INCOMING = f"{VIS}::test_the_incoming_links_of_public_pages"
 SEARCH = f"{VIS}::test_search_finds_only_what_the_caller_may_see"
+PRODUCER_VERSIONS = f"{VIS}::test_a_producers_versions_are_the_messages_the_caller_may_see"
 PRODUCERS = "test_producers.py::test_no_credential_is_401_naming_what_to_send"
 
 TURTLE = {"content": b"<urn:a> <urn:b> <urn:c> .", "headers": {"Content-Type": "text/turtle"}}
@@ -128,6 +129,10 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/jobs/{id}/results/{name}"): Row(
         Rule.OWNER, "/jobs/{job}/results/fixity.json", {}, JOB_READ
     ),
+    # Memento: a job's versions and TimeMap are the job's readers'
+    ("GET", "/jobs/{id}/versions/{n}"): Row(Rule.OWNER, "/jobs/{job}/versions/1", {}, JOB_READ),
+    ("GET", "/jobs/{id}/timemap"): Row(Rule.OWNER, "/jobs/{job}/timemap", {}, JOB_READ),
+    ("GET", "/jobs/{id}/timemap.{ext}"): Row(Rule.OWNER, "/jobs/{job}/timemap.json", {}, JOB_READ),
     ("GET", "/profiles"): Row(Rule.ANYONE, "/profiles"),
     ("GET", "/profiles/{name}"): Row(Rule.ANYONE, "/profiles/Fixity"),
     ("POST", "/credit"): Row(Rule.ADMIN, "/credit", {"data": {"pass": "x", "amount": "1"}}),
@@ -281,6 +286,16 @@ ROWS: dict[tuple[str, str], Row] = {
     # browsing (issue 21): the indexes and search hold only what the caller may see
     ("GET", "/producers"): Row(Rule.VISIBLE, "/producers", {}, LISTED),
     ("GET", "/producers.{ext}"): Row(Rule.VISIBLE, "/producers.ttl", {}, LISTED),
+    # Memento: a producer's versions are the messages it made that the caller may read
+    ("GET", "/producers/{rest:path}/versions/{name}"): Row(
+        Rule.VISIBLE, f"/producers/TRE/-/-/versions/{'0' * 64}", {}, PRODUCER_VERSIONS
+    ),
+    ("GET", "/producers/{rest:path}/timemap"): Row(
+        Rule.VISIBLE, "/producers/TRE/-/-/timemap", {}, PRODUCER_VERSIONS
+    ),
+    ("GET", "/producers/{rest:path}/timemap.{ext}"): Row(
+        Rule.VISIBLE, "/producers/TRE/-/-/timemap.json", {}, PRODUCER_VERSIONS
+    ),
     ("GET", "/references"): Row(Rule.VISIBLE, "/references", {}, LISTED),
     ("GET", "/references.{ext}"): Row(Rule.VISIBLE, "/references.html", {}, LISTED),
     ("GET", "/uuids"): Row(Rule.VISIBLE, "/uuids", {}, LISTED),
@@ -288,6 +303,26 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/search"): Row(Rule.VISIBLE, "/search", {"params": {"q": "tdr"}}, SEARCH),
     ("GET", "/search.{ext}"): Row(Rule.VISIBLE, "/search.html", {"params": {"q": "gw3"}}, SEARCH),
     ("GET", "/static"): Row(Rule.ANYONE, "/static/jobtrail.css"),
+    # the verifiable log (issue 23): checkpoints, the key and consistency proofs are hashes and
+    # sizes, anyone's; a record's inclusion proof is for whom may read the record
+    ("GET", "/log"): Row(Rule.ANYONE, "/log"),
+    ("GET", "/log/checkpoint"): Row(Rule.ANYONE, "/log/checkpoint"),
+    ("POST", "/log/checkpoint"): Row(
+        Rule.ADMIN,
+        "/log/checkpoint",
+        {},
+        "../bindings/log/test_log.py::test_proofs_and_checkpoints_refuse_bad_input_naming_it",
+    ),
+    ("GET", "/log/checkpoints"): Row(Rule.ANYONE, "/log/checkpoints"),
+    ("GET", "/log/checkpoints/{size}"): Row(Rule.ANYONE, "/log/checkpoints/1"),
+    ("GET", "/log/key"): Row(Rule.ANYONE, "/log/key"),
+    ("GET", "/.well-known/jobtrail-log-key"): Row(Rule.ANYONE, "/.well-known/jobtrail-log-key"),
+    ("GET", "/log/proof/inclusion"): Row(
+        Rule.OWNER, "/log/proof/inclusion", {"params": {"record": "{record}"}}, JOB_READ
+    ),
+    ("GET", "/log/proof/consistency"): Row(
+        Rule.ANYONE, "/log/proof/consistency", {"params": {"from": "1"}}
+    ),
     ("GET", "/{path:path}"): Row(Rule.VISIBLE, "/messages/{job}", {}, INCOMING),
 }
 """Every route's row. HEAD is answered wherever GET is, by the same handler."""
@@ -352,8 +387,9 @@ class Sample:
                 f'<deletes><delete id="{self.values["sif"]}"/></deletes></deleteRequest>'
             )
             send = {"content": body.encode(), "headers": {"Content-Type": "application/xml"}}
-        if isinstance(send.get("json"), dict):
-            send["json"] = {k: v.format(**self.values) for k, v in send["json"].items()}
+        for part in ("json", "params"):
+            if isinstance(send.get(part), dict):
+                send[part] = {k: v.format(**self.values) for k, v in send[part].items()}
         headers = {**CALLERS[who].headers, **send.pop("headers", {})}
         path = row.path.format(**self.values)
         return self.client.request(method, path, headers=headers, **send)
@@ -377,7 +413,21 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
         )
         assert env.status_code == 201, env.text
         env_id = env.headers["location"].rstrip("/").rsplit("/", 1)[1]
-        values = {"job": iri.rsplit("/", 1)[1], "iri": iri, "sif": sif, "env": env_id}
+        record = c.get(  # the job's first change record, sealed in the log
+            "/sparql",
+            params={
+                "query": "SELECT ?m WHERE { GRAPH ?m { ?m <https://w3id.org/jobtrail/vocab#about> "
+                f"<{iri}> ; <https://w3id.org/jobtrail/vocab#logPosition> ?n }} }} ORDER BY ?n"
+            },
+            headers={**CALLERS["admin"].headers, "Accept": "application/json"},
+        ).json()["results"]["bindings"][0]["m"]["value"]
+        values = {
+            "job": iri.rsplit("/", 1)[1],
+            "iri": iri,
+            "sif": sif,
+            "env": env_id,
+            "record": record,
+        }
         yield Sample(c, values)
     docs.close()
 

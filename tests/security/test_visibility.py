@@ -387,6 +387,13 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "mcma-job": _per_job("/mcma/jobs/{id}"),
     "fims-job": _per_job("/mcma/Job/{id}"),
     "mcma-executions": _per_job("/jobs/{id}/executions"),
+    # Memento (RFC 7089): a job's versions and its TimeMap are the job's readers'
+    "job-timemap": _per_job("{job}/timemap"),
+    "job-timemap.json": _per_job("{job}/timemap.json"),
+    "job-timemap-html": _per_job("{job}/timemap", "text/html"),
+    "job-version": _per_job("{job}/versions/1", "text/turtle"),
+    "job-version.jsonld": _per_job("{job}/versions/1.jsonld"),
+    "job-version-html": _per_job("{job}/versions/1", "text/html"),
     "sif-job": _per_job("/sif/jobs/Transfers/{id}"),
     "ogc-status": _per_job("/ogcapi/jobs/{id}"),  # every job, as OGC statusInfo (issue 24)
     "ogc-status-html": _per_job("/ogcapi/jobs/{id}", "text/html"),
@@ -875,6 +882,55 @@ def test_a_deleted_job_stays_its_owners(world: World) -> None:
     assert {who: r.status_code for who, r in page.items()} == {**wanted, "anonymous": 401}
     for who, r in page.items():  # the job page of a deleted job: its history, to whom may see
         assert ("job-history" in r.text) == (r.status_code == 410), (who, r.text[:300])
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_the_timegate_answers_whom_the_job_answers(world: World, who: str) -> None:
+    """`GET {job}` with Accept-Datetime: 302 to a version for whom may see the job, 401/403
+    (nothing of it shown) for the others; and the same once the job is deleted."""
+    caller = CALLERS[who]
+    later = "Fri, 01 Jan 2100 00:00:00 GMT"
+    for job in world.jobs:
+        url = job.iri
+        headers = {**caller.headers, "Accept-Datetime": later}
+        r = world.client.get(url, headers=headers, params=caller.params)
+        if caller.may_see(job.owner):
+            assert r.status_code == 302, (who, url, r.status_code, r.text[:300])
+            assert r.headers["location"].split("?")[0].startswith(f"{url}/versions/")
+        else:
+            assert r.status_code == (401 if who == "anonymous" else 403), (who, r.text[:300])
+        world.check_hidden(caller, r, url)
+    gone = made_for(world, "uws", f"vis-memento-{who}")
+    assert world.client.delete(gone, headers=ANN.headers).status_code == 200
+    for path in ("/timemap.json", "/versions/1.ttl"):
+        r = world.get(caller, gone + path)
+        wanted = 200 if caller.may_see("ann") else 401 if who == "anonymous" else 403
+        assert r.status_code == wanted, (who, path, r.text[:300])
+    r = world.client.get(
+        gone, headers={**caller.headers, "Accept-Datetime": later}, params=caller.params
+    )
+    wanted = 410 if caller.may_see("ann") else 401 if who == "anonymous" else 403
+    assert r.status_code == wanted, (who, r.text[:300])
+
+
+@pytest.mark.parametrize("who", CALLERS)
+def test_a_producers_versions_are_the_messages_the_caller_may_see(world: World, who: str) -> None:
+    """A producer's TimeMap (Memento) lists as versions the messages it made that the caller
+    may read, as many as `/producers` counts for them, and nothing of a job they may not see."""
+    caller = CALLERS[who]
+    listed = world.get(ADMIN_WHO, "/producers", None, size="1000").json()["producers"]
+    assert listed
+    mine = world.get(caller, "/producers", None, size="1000").json()["producers"]
+    counts = {p["producer"]: p["messages"] for p in mine}
+    for producer in listed:
+        url = f"{producer['producer']}/timemap.json"
+        r = world.get(caller, url)
+        world.check_hidden(caller, r, url)
+        if counts.get(producer["producer"], 0) == 0:
+            assert r.status_code == 404, (who, url, r.text[:300])
+            continue
+        assert r.status_code == 200, (who, url, r.text[:300])
+        assert len(r.json()["mementos"]["list"]) == counts[producer["producer"]], (who, url)
 
 
 # --- read_login: every read needs credentials -----------------------------------------------

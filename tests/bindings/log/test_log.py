@@ -468,7 +468,31 @@ def test_verify_finds_a_rewritten_tree_that_a_kept_checkpoint_contradicts(tmp_pa
     subprocess.run([*JOBTRAIL, "load", examples, "--store", data, "--silent"], check=True)
     subprocess.run([*JOBTRAIL, "checkpoint", "--store", data], check=True, capture_output=True)
     done = subprocess.run([*JOBTRAIL, "verify", "--store", data], capture_output=True, text=True)
-    assert done.returncode == 0 and "1 kept checkpoint" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "every kept checkpoint (1)" in done.stdout, (
+        done.stdout + done.stderr
+    )
     rewrite(data, _fork, hide=False)
     done = subprocess.run([*JOBTRAIL, "verify", "--store", data], capture_output=True, text=True)
     assert done.returncode == 1 and "not the one a kept checkpoint signed" in done.stderr
+
+
+def test_a_store_loaded_from_a_dump_signs_with_its_own_key(tmp_path: Path) -> None:
+    """The dump carries the old store's checkpoints; the new store's key signs its own, and
+    `verify` takes the old ones' roots without calling them forged."""
+    old, new, dump = tmp_path / "old", tmp_path / "new", tmp_path / "dump.nq"
+    examples = Path(__file__).parents[3] / "examples"
+    subprocess.run([*JOBTRAIL, "load", examples, "--store", old, "--silent"], check=True)
+    subprocess.run([*JOBTRAIL, "checkpoint", "--store", old], check=True, capture_output=True)
+    subprocess.run([*JOBTRAIL, "export", "--store", old, "-o", dump], check=True)
+    subprocess.run([*JOBTRAIL, "load", dump, "--store", new, "--silent"], check=True)
+    signed = subprocess.run(
+        [*JOBTRAIL, "checkpoint", "--store", new], capture_output=True, text=True, check=True
+    )
+    key = signed.stderr.strip().rsplit(" ", 1)[1]
+    old_key = subprocess.run(
+        [*JOBTRAIL, "checkpoint", "--store", old, "--key"], capture_output=True, text=True
+    ).stdout.strip()
+    assert key != old_key
+    assert checkpoint.Verifier.parse(key).open(signed.stdout).size == 31
+    done = subprocess.run([*JOBTRAIL, "verify", "--store", new], capture_output=True, text=True)
+    assert done.returncode == 0 and "every kept checkpoint (2)" in done.stdout, done.stderr
