@@ -62,6 +62,16 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             },
             "outputs": {"type": "object"},
             "response": {"enum": ["document", "raw"]},
+            "subscriber": {
+                "type": "object",
+                "description": "where to be told: the statusInfo when it starts, the results "
+                "when it succeeds, the exception when it fails (through the outbox)",
+                "properties": {
+                    k: {"type": "string", "format": "uri"}
+                    for k in ("successUri", "failedUri", "inProgressUri")
+                },
+                "additionalProperties": False,
+            },
         },
     },
 }
