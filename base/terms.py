@@ -68,6 +68,10 @@ class JT(DefinedNamespace):
     about: URIRef
     McmaRecord: URIRef
     OutgoingCall: URIRef
+    OgcSubscriber: URIRef
+    ogcSuccessUri: URIRef
+    ogcFailedUri: URIRef
+    ogcInProgressUri: URIRef
     mcmaDocument: URIRef
     startCommand: URIRef
     successEndpoint: URIRef

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from jobtrail.base.errors import InputError, JobtrailError, StoreFull, StoreLocked
-from jobtrail.bindings import jobservice, linkeddata, mcma, sif, sparql, uws
+from jobtrail.bindings import jobservice, linkeddata, mcma, ogcapi, sif, sparql, uws
 from jobtrail.bindings import log as verifiable_log
 from jobtrail.ingest import traceindex
 from jobtrail.ingest.seal import Log
@@ -64,6 +64,7 @@ BINDINGS: tuple[Binding, ...] = (
     uws.BINDING,
     mcma.BINDING,
     sif.BINDING,
+    ogcapi.BINDING,
     verifiable_log.BINDING,
     linkeddata.BINDING,
 )

@@ -18,7 +18,8 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 from jobtrail.base.errors import JobtrailError, NotFound
-from jobtrail.bindings.linkeddata import provenance, tracegraph
+from jobtrail.bindings.linkeddata import tracegraph
+from jobtrail.queries import provenance
 from jobtrail.queries.trace import (
     MAX_KEY,
     Hop,

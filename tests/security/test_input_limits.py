@@ -559,6 +559,11 @@ def test_a_non_ascii_basic_password_is_403(job_client: httpx.Client, password: s
         "/uws/Fixity/<x>/phase",
         "/sif/jobs/Transfers/<x>",
         "/mcma/jobs/<x>",
+        "/ogcapi/jobs/<x>",
+        "/ogcapi/jobs/<x>/results",
+        "/ogcapi/processes/<x>",
+        "/ogcapi/jobs/<x>/inputs",
+        "/ogcapi/jobs/<x>/prov",
         "/vocab/<x>",
         "/vocab/status/<x>",
     ],
@@ -840,6 +845,87 @@ def test_uws_answers_any_accept_without_a_500(client: httpx.Client, accept: str)
     assert r.status_code == 200, r.text[:500]
     kind = r.headers["content-type"]
     assert kind.startswith(("application/xml", "text/html")), kind
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b"\xff\xfe{", "not JSON"),
+        (b"{" * 100_000, "not JSON"),  # deeper than the parser goes: refused, not a 500
+        (b'"inputs"', "JSON object"),
+        (b'{"inputs": []}', "inputs is an object"),
+        (b'{"inputs": {"input": "http://h/x"}, "outputs": 3}', "outputs is an object"),
+        (b'{"inputs": {"input": 12}}', "absolute URL"),
+        (b'{"inputs": {"input": null}}', "one value"),
+        (b'{"inputs": {"input": {"href": 3}}}', "without href or value"),
+        (b'{"inputs": {"input": "http://h/\u0000x"}}', "absolute URL"),
+        (b'{"inputs": {"input": "http://h/x", "algorithm": "a\u0000b"}}', "character"),
+        (b'{"inputs": {"input": "http://h/x"}, "response": ["raw"]}', "response"),
+        (b'{"inputs": {"input": "http://h/x"}, "subscriber": {"failedUri": "x"}}', "failedUri"),
+    ],
+)
+def test_an_ogc_execute_request_is_refused_naming_the_problem(
+    client: httpx.Client, body: bytes, words: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    path = "/ogcapi/processes/Fixity/execution"
+    r = refused(client, 400, words, "POST", path, content=body, headers=headers)
+    assert r.headers["content-type"] == "application/json"  # the standard's exception
+    assert r.json()["status"] == 400
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        (b"\xff", "not JSON"),
+        (b"[1]", "JSON object"),
+        (b'{"process": ["Fixity"]}', "give process"),
+        (
+            b'{"process": "Fixity", "inputs": {"input": "http://h/x", "algorithm": {"a": 1}}}',
+            "without href or value",
+        ),
+    ],
+)
+def test_an_ogc_job_to_create_is_refused_naming_the_problem(
+    client: httpx.Client, body: bytes, words: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    refused(client, 400, words, "POST", "/ogcapi/jobs", content=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "params, named",
+    [
+        ({"limit": "9" * 40}, "limit"),
+        ({"limit": "-1"}, "limit"),
+        ({"offset": "x"}, "offset"),
+        ({"status": "Completed"}, "Completed"),
+        ({"datetime": "2026-13-40T99:00:00Z"}, "datetime"),
+        ({"datetime": "<script>/.."}, "datetime"),
+        ({"maxDuration": "1e9"}, "maxDuration"),
+        ({"type": "<b>"}, "type"),
+        ({"f": "xml"}, "f="),
+    ],
+)
+@pytest.mark.parametrize("accept", [None, "text/html"])
+def test_ogc_job_list_parameters_are_refused_naming_them(
+    client: httpx.Client, params: dict[str, str], named: str, accept: str | None
+) -> None:
+    r = client.get("/ogcapi/jobs", params=params, headers={"Accept": accept} if accept else {})
+    assert r.status_code == 400, r.text[:500]
+    assert named in html.unescape(r.text)
+    if accept == "text/html":
+        assert "<script>" not in r.text and "'<b>'" not in r.text  # named, escaped
+
+
+@pytest.mark.parametrize(
+    "accept", ["text/html;q=abc", "text/html;q=2", "*/*;q=0", "text/*", "a/b, text/html;q=0.1"]
+)
+def test_ogc_answers_any_accept_without_a_500(client: httpx.Client, accept: str) -> None:
+    r = client.get("/ogcapi/processes", headers={"Accept": accept})
+    assert r.status_code in (200, 406), r.text[:500]
+    if r.status_code == 200:
+        assert r.headers["content-type"].startswith(("application/json", "text/html"))
 
 
 @pytest.mark.parametrize(

@@ -192,6 +192,30 @@ ROWS: dict[tuple[str, str], Row] = {
     ("POST", "/jobs/{id}/executions/{n}/notifications"): Row(
         Rule.OWNER, "/jobs/{job}/executions/1/notifications", {"json": {}}, JOB_CHANGE
     ),
+    # OGC API - Processes (issue 24)
+    ("GET", "/ogcapi"): Row(Rule.ANYONE, "/ogcapi"),
+    ("GET", "/ogcapi/conformance"): Row(Rule.ANYONE, "/ogcapi/conformance"),
+    ("GET", "/ogcapi/api"): Row(Rule.ANYONE, "/ogcapi/api"),
+    ("GET", "/ogcapi/processes"): Row(Rule.ANYONE, "/ogcapi/processes"),
+    ("GET", "/ogcapi/processes/{id}"): Row(Rule.ANYONE, "/ogcapi/processes/Fixity"),
+    ("POST", "/ogcapi/processes/{id}/execution"): Row(
+        Rule.CREATE, "/ogcapi/processes/Fixity/execution", {"json": {}}
+    ),
+    ("GET", "/ogcapi/jobs"): Row(Rule.VISIBLE, "/ogcapi/jobs", {}, LISTED),
+    ("GET", "/ogcapi/jobs/{jobId}"): Row(Rule.OWNER, "/ogcapi/jobs/{job}", {}, JOB_READ),
+    ("DELETE", "/ogcapi/jobs/{jobId}"): Row(Rule.OWNER, "/ogcapi/jobs/{job}", {}, JOB_CHANGE),
+    ("GET", "/ogcapi/jobs/{jobId}/results"): Row(
+        Rule.OWNER, "/ogcapi/jobs/{job}/results", {}, JOB_READ
+    ),
+    # … and its Part 4 (draft)
+    ("POST", "/ogcapi/jobs"): Row(Rule.CREATE, "/ogcapi/jobs", {"json": {}}),
+    ("POST", "/ogcapi/jobs/{jobId}/results"): Row(
+        Rule.OWNER, "/ogcapi/jobs/{job}/results", {}, JOB_CHANGE
+    ),
+    ("GET", "/ogcapi/jobs/{jobId}/inputs"): Row(
+        Rule.OWNER, "/ogcapi/jobs/{job}/inputs", {}, JOB_READ
+    ),
+    ("GET", "/ogcapi/jobs/{jobId}/prov"): Row(Rule.OWNER, "/ogcapi/jobs/{job}/prov", {}, JOB_READ),
     # SIF
     ("GET", "/sif/jobs"): Row(Rule.ANYONE, "/sif/jobs"),
     ("GET", "/sif/jobs/{collection}"): Row(Rule.VISIBLE, "/sif/jobs/Transfers", {}, LISTED),

@@ -108,7 +108,7 @@ class Made:
     def tokens(self) -> set[str]:
         """What may show of it only to whom may see it: markers, id, its graphs' names (not
         the names every job's side graphs share: `{job}/mcma` names no one's job)."""
-        names = {g.rsplit("/", 1)[1] for g in self.graphs} - {"mcma", "sif", "results"}
+        names = {g.rsplit("/", 1)[1] for g in self.graphs} - {"mcma", "sif", "ogcapi", "results"}
         return {*self.markers, self.id, *names}
 
 
@@ -211,12 +211,21 @@ def make_jobs(c: httpx.Client, base: str, docs: DocumentServer, public: str) -> 
     ends = {"success": f"{docs.url}/vis-fims-s", "failure": f"{docs.url}/vis-fims-f"}
     created(c.post("/mcma/StartJob", json={"job": iri, "asyncEndpoint": ends}, headers=ann), 201)
     made.append(Made("ann", "fims", iri, "Fixity", ("vis-fims-in", "vis-fims-out", "vis-fims-s")))
+    # OGC API - Processes, asynchronous (its input a parameter of the profile's too)
+    body = {"inputs": {"input": secret_url(docs, "vis-ogc-input"), "algorithm": "sha256"}}
+    answer = c.post("/ogcapi/processes/Fixity/execution", json=body, headers=OGC_ASYNC)
+    created(answer, 201)
+    iri = f"{base}jobs/{answer.json()['jobID']}"
+    made.append(Made("ann", "ogc", iri, "Fixity", ("vis-ogc-input",)))
     # SIF
     iri = sif_job(c, "vis-sif")
     made.append(
         Made("ann", "sif", iri, "Transfer", ("vis-sif-description", "vis-sif-payload"), final=False)
     )
     return made
+
+
+OGC_ASYNC = {**ANN.headers, "Prefer": "respond-async"}
 
 
 def fims_job(c: httpx.Client, docs: DocumentServer, marker: str) -> str:
@@ -318,7 +327,7 @@ def jobs_of(w: World, *bindings: str) -> list[Made]:
 def test_the_world_holds_what_the_matrix_needs(world: World) -> None:
     """Positive controls: every binding made a job, each has records; hops and outbox exist."""
     assert {j.binding for j in world.jobs} == {
-        "jobs", "jobs-failed", "uws", "uws-pass", "mcma", "fims", "sif"
+        "jobs", "jobs-failed", "uws", "uws-pass", "mcma", "fims", "ogc", "sif"
     }  # fmt: skip
     assert all(j.graphs for j in world.jobs), [j.binding for j in world.jobs if not j.graphs]
     assert any("/outbox/" in g for j in world.jobs for g in j.graphs), "no outbox call"
@@ -357,7 +366,7 @@ def _graphs(part: str, ext: str = "") -> Callable[[World], list[Read]]:
     return reads
 
 
-RAN = ("jobs", "jobs-failed", "uws", "uws-pass", "mcma", "fims")  # jobs with results
+RAN = ("jobs", "jobs-failed", "uws", "uws-pass", "mcma", "fims", "ogc")  # jobs with results
 DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "job": _per_job("{job}", "text/turtle"),
     "job-html": _per_job("{job}", "text/html"),
@@ -365,7 +374,9 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "job.html": _per_job("{job}.html"),
     "job-results": _per_job("{job}/results"),
     "job-results.ttl": _per_job("{job}/results.ttl", None, *RAN),  # the aggregation's graph
-    "result-file": _per_job("{job}/results/fixity.json", None, "jobs", "uws", "uws-pass", "mcma"),
+    "result-file": _per_job(
+        "{job}/results/fixity.json", None, "jobs", "uws", "uws-pass", "mcma", "ogc"
+    ),
     "job-mcma-graph": _per_job("{job}/mcma", "text/turtle", "mcma", "fims"),
     "job-sif-graph": _per_job("{job}/sif", "text/turtle", "sif"),
     "job-as-mcma-json": _per_job("{job}", "application/json", "mcma", "fims"),
@@ -384,6 +395,12 @@ DIRECT: dict[str, Callable[[World], list[Read]]] = {
     "job-version.jsonld": _per_job("{job}/versions/1.jsonld"),
     "job-version-html": _per_job("{job}/versions/1", "text/html"),
     "sif-job": _per_job("/sif/jobs/Transfers/{id}"),
+    "ogc-status": _per_job("/ogcapi/jobs/{id}"),  # every job, as OGC statusInfo (issue 24)
+    "ogc-status-html": _per_job("/ogcapi/jobs/{id}", "text/html"),
+    "ogc-results": _per_job("/ogcapi/jobs/{id}/results", None, *RAN),
+    "ogc-inputs": _per_job("/ogcapi/jobs/{id}/inputs"),
+    "ogc-prov": _per_job("/ogcapi/jobs/{id}/prov"),  # the trace of its id, in PROV-JSON
+    "ogc-prov.ttl": _per_job("/ogcapi/jobs/{id}/prov", "text/turtle"),
     "sif-phase": _per_job("/sif/jobs/Transfers/{id}/package", None, "sif"),
     "sif-states": _per_job("/sif/jobs/Transfers/{id}/package/states", None, "sif"),
     "records-and-hops": _graphs("messages", ".ttl"),
@@ -447,6 +464,8 @@ LISTS: dict[str, Listing] = {
     "uws-transfer": Listing("/uws/transfer", None, lambda j: j.profile == "Transfer"),
     "uws-fixity-html": Listing("/uws/fixity", "text/html", lambda j: j.profile == "Fixity"),
     "mcma-jobs": Listing("/mcma/jobs", None, _all),
+    "ogc-jobs": Listing("/ogcapi/jobs?limit=1000", None, _all),
+    "ogc-jobs-html": Listing("/ogcapi/jobs?limit=1000", "text/html", _all),
     "sif-jobs": Listing("/sif/jobs/Transfers", None, lambda j: j.profile == "Transfer"),
     "messages-atom": Listing("/messages", "application/atom+xml", _all, paged=True),
     "messages.ttl": Listing("/messages.ttl", None, _all, paged=True),
@@ -811,6 +830,8 @@ CHANGES = {
     "mcma-put": Change("fims", "PUT", "{job}", json={"type": "AmeJob", "jobStatus": "CANCELED"}),
     "fims-start": Change("fims", "POST", "/mcma/StartJob", json={"job": "{job}"}),
     "sif-delete": Change("sif", "DELETE", "/sif/jobs/Transfers/{id}"),
+    "ogc-dismiss": Change("uws", "DELETE", "/ogcapi/jobs/{id}"),  # OGC shows every job
+    "ogc-start": Change("uws", "POST", "/ogcapi/jobs/{id}/results"),  # Part 4: PENDING → run
     "sif-phase": Change("sif", "PUT", "/sif/jobs/Transfers/{id}/package", xml=b"<x/>"),
 }
 

@@ -1,0 +1,215 @@
+"""OGC API - Processes - Part 4: Job Management (draft) over the job core: a job created
+without starting it, started later, its inputs and its provenance.
+
+    POST /ogcapi/jobs                     a new job, `created` (the job core's PENDING) → 201
+    POST /ogcapi/jobs/{jobId}/results     start it (→ accepted); one started already: as it is
+    GET  /ogcapi/jobs/{jobId}/inputs      the inputs it was given (secrets redacted, as stored)
+    GET  /ogcapi/jobs/{jobId}/prov        its provenance: the trace of its id (every hop, phase
+                                          change and producer), PROV-JSON by default; PROV-O
+                                          as JSON-LD, Turtle, RDF/XML or N-Triples by Accept/f
+
+The provenance is the one `/trace/{id}` computes (`queries/trace.py`, `queries/provenance.py`),
+with the hops the caller may not see left out, as there.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from jobtrail.base.errors import Conflict, InputError
+from jobtrail.bindings.ogcapi import documents as docs
+from jobtrail.bindings.ogcapi import routes as part1
+from jobtrail.bindings.ogcapi.callbacks import callbacks_of
+from jobtrail.bindings.ogcapi.documents import NoSuchProcess
+from jobtrail.jobs.profiles import Profile
+from jobtrail.queries import provenance
+from jobtrail.queries.trace import Hop, trace
+from jobtrail.web import conneg, render
+from jobtrail.web.requests import caller_of, read_body, viewer_of
+from jobtrail.web.state import AppRequest
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+PROV_JSON = conneg.Format(
+    "json",
+    "application/json",
+    None,
+    ("application/prov+json", "application/vnd.prov+json"),
+    "PROV-JSON",
+)
+"""PROV-JSON, the default; Part 4 names it by `application/json`."""
+PROV_FORMATS = (PROV_JSON, conneg.JSONLD, conneg.TURTLE, conneg.RDFXML, conneg.NTRIPLES)
+
+
+class Locked(Conflict):
+    ogc_type = "http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/locked"
+
+
+def _process_of(request: AppRequest, doc: Mapping[str, Any]) -> Profile:
+    """The process a create request names (`process`: its URL or id)."""
+    named = doc.get("process")
+    if not isinstance(named, str) or not named.strip():
+        raise InputError(
+            "a job is created for a process: give process (its URL or id)",
+            hint=f"e.g. {part1._base(request)}ogcapi/processes/Fixity",
+        )
+    name = named.strip().rstrip("/").rsplit("/", 1)[-1]
+    profiles: Mapping[str, Profile] = request.state["engine"].profiles
+    if name not in profiles:
+        raise NoSuchProcess(
+            f"there is no process {name!r}", hint="processes: " + ", ".join(profiles)
+        )
+    return profiles[name]
+
+
+async def create(request: AppRequest) -> Response:
+    """A new job in status `created`: it waits for POST …/results to start it."""
+    body = await read_body(request)
+    try:
+        doc = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"the job is not JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise InputError("a job is a JSON object: process, inputs")
+    profile = _process_of(request, doc)
+    url, parameters, _, subscriber = part1.execute_request(profile, body)
+    engine = request.state["engine"]
+    config, jobs, accounts = engine.config, engine.jobs, engine.accounts
+    caller = caller_of(request)
+    accounts.require(caller)
+    job_id = str(uuid.uuid4())
+    also = [callbacks_of(request).graph(job_id, subscriber)] if subscriber else []
+    job = await run_in_threadpool(
+        lambda: jobs.create(
+            job_id=job_id,
+            profile=profile.name,
+            input=url,
+            owner=caller.name,
+            parameters=parameters,
+            execution_duration=config.execution_duration,
+            destruction=jobs.clock() + timedelta(seconds=config.results_ttl),
+            phase="PENDING",
+            request=part1.record(request, profile.name),
+            payer=accounts.payer(caller),
+            also=also,
+        )
+    )
+    headers = {
+        "Location": f"{part1._base(request)}ogcapi/jobs/{job.id}",
+        "Link": f'<{job.iri}>; rel="canonical"',
+    }
+    return docs.respond(
+        request,
+        f"Job {job.id}",
+        docs.status_info(part1._base(request), job),
+        status_code=201,
+        headers=headers,
+    )
+
+
+async def start(request: AppRequest) -> Response:
+    """Start a created job (200, its statusInfo); one started already is answered as it is;
+    one that has ended cannot start again (409, Part 4's `locked`)."""
+    found = await run_in_threadpool(part1.job_for, request, True)
+    code = docs.status_of(found)
+    if code in ("accepted", "running"):
+        return docs.respond(
+            request, f"Job {found.id}", docs.status_info(part1._base(request), found)
+        )
+    if code != "created":
+        raise Locked(
+            f"job {found.id} is {code}: it cannot be started again",
+            hint="execute the process again for a new job",
+        )
+    part1.runs_here(request, found)
+    by = viewer_of(request).label
+    engine = request.state["engine"]
+    started = await run_in_threadpool(
+        lambda: engine.jobs.set_phase(
+            found.id, "QUEUED", by=by, request=part1.record(request, found.profile)
+        )
+    )
+    return docs.respond(request, f"Job {found.id}", docs.status_info(part1._base(request), started))
+
+
+async def inputs(request: AppRequest) -> Response:
+    """The inputs the job was given, as stored (a secret's value redacted)."""
+    found = await run_in_threadpool(part1.job_for, request)
+    given: dict[str, Any] = {}
+    if found.input is not None:
+        given[docs.INPUT] = {"href": found.input}
+    given.update({k: str(v) for k, v in found.parameters.items()})
+    href = f"{part1._base(request)}ogcapi/jobs/{found.id}/inputs"
+    document = {
+        "inputs": given,
+        "outputs": {name: {} for name in docs.OUTPUTS},
+        "links": [
+            docs.link(href, "self", "application/json", "the job's inputs"),
+            docs.link(
+                f"{part1._base(request)}ogcapi/jobs/{found.id}", "up", "application/json", "the job"
+            ),
+        ],
+    }
+    return docs.respond(
+        request,
+        f"Inputs of job {found.id}",
+        document,
+        headers={"Link": f'<{found.iri}>; rel="canonical"'},
+    )
+
+
+def _keep(request: AppRequest) -> Callable[[Hop], bool] | None:
+    """The hops the caller may see (None: all), as `/trace` leaves out the others."""
+    viewer = viewer_of(request)
+    if viewer.sees_all:
+        return None
+    policy = request.state["engine"].visibility
+
+    def keep(hop: Hop) -> bool:
+        return policy.may_see(viewer, policy.owners_of_jobs(hop.about))
+
+    return keep
+
+
+def _prov_format(request: AppRequest) -> conneg.Format:
+    asked = request.query_params.get("f")
+    if asked is not None:
+        for fmt in PROV_FORMATS:
+            if asked.lower() in (fmt.key, (fmt.extension or "").lstrip(".")):
+                return fmt
+        raise InputError(
+            f"f={asked!r} is not a provenance format here",
+            hint="f=json (PROV-JSON), jsonld, ttl, rdf or nt",
+        )
+    return conneg.negotiate(request.headers.get("accept"), PROV_FORMATS, PROV_JSON)
+
+
+async def prov(request: AppRequest) -> Response:
+    """The job's provenance: the trace of its id as PROV-JSON, or PROV-O by negotiation."""
+    found = await run_in_threadpool(part1.job_for, request)
+    fmt = _prov_format(request)
+    keep = _keep(request)
+    store = request.state["engine"].store
+    chain = await run_in_threadpool(lambda: trace(store, found.id, keep=keep))
+    base = part1._base(request)
+    model = provenance.of(chain, f"{base}ogcapi/jobs/{found.id}/prov", base)
+    if fmt is PROV_JSON:
+        body = provenance.json_bytes(model)
+    else:
+        body = render.rdf(provenance.triples(model), fmt, base=base)
+    headers = {"Vary": "Accept", "Link": f'<{found.iri}>; rel="canonical"'}
+    return Response(body, 200, headers, media_type=fmt.content_type())
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/ogcapi/jobs", create, methods=["POST"]),
+        Route("/ogcapi/jobs/{jobId}/results", start, methods=["POST"]),
+        Route("/ogcapi/jobs/{jobId}/inputs", inputs, methods=["GET", "HEAD"]),
+        Route("/ogcapi/jobs/{jobId}/prov", prov, methods=["GET", "HEAD"]),
+    ]
