@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from jobtrail.base import nt
+from jobtrail.base.errors import StoreLocked
 from jobtrail.ingest.seal import Log, verify
 from jobtrail.store import ResourceGraph
 from jobtrail.store.leases import Leases
@@ -110,6 +111,50 @@ def test_a_renewed_lease_is_kept(engine: str) -> None:
         assert first.lost == []
     finally:
         first.stop()
+
+
+def test_a_renewal_never_shows_the_claim_without_an_expiry(engine: str) -> None:
+    """The heartbeat renews a held lease many times while another process reads its claims
+    without pause: every read finds it live (a renewal that rewrote the expiry in place left
+    Virtuoso readers a moment without one), and one expiry is left after each renewal."""
+    holder = Leases(RemoteStore.from_url(engine), ttl=0.6)  # renewed every 0.2 s
+    reader = Leases(RemoteStore.from_url(engine), ttl=0.6)
+    held = holder.try_hold("run:renewed")
+    assert held is not None
+    holder.start()
+    reads, missing = 0, 0
+    try:
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            reads += 1
+            missing += reader.live("run:") != {"run:renewed": holder.token}
+    finally:
+        holder.stop()
+    assert reads > 20 and missing == 0
+    assert holder.lost == [] and held.until > time.time() * 1000
+    rows = reader.store.query(
+        f"SELECT ?u WHERE {{ GRAPH <urn:jobtrail:leases> {{ <{held.claim}> "
+        "<urn:jobtrail:leases#until> ?u } }",
+        default_graph_union=False,
+    )
+    assert len(list(rows)) == 1  # type: ignore[arg-type]
+
+
+def test_a_holder_whose_lease_may_have_lapsed_writes_nothing(engine: str) -> None:
+    """A holder cut off past two renewals (here: no heartbeat at all) has its writes refused
+    before they reach the engine, so it cannot write after another process took the lease."""
+    store = RemoteStore.from_url(engine)
+    leases = Leases(store, ttl=1.0)  # no heartbeat: as if the engine never answered it
+    record = _record(0, "late")
+    with leases.hold("log"):
+        store.add([_record(1, "early")])  # in time
+        time.sleep(0.8)  # less than a third of the time to live left
+        with pytest.raises(StoreLocked, match="log lease had"):
+            store.add([record])
+    assert store.existing([record.iri, _record(1, "early").iri]) == {_record(1, "early").iri}
+    taker = Leases(RemoteStore.from_url(engine), ttl=1.0)
+    time.sleep(0.3)
+    assert taker.try_hold("log") is not None  # expired: taken over, and nothing written late
 
 
 def test_a_lease_held_too_long_is_refused_with_who_holds_it(engine: str) -> None:
