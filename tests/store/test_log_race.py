@@ -6,11 +6,13 @@ once (the lease), and every catch-up of a writer that takes the lease afresh fin
 last writer left (position and digest), which the writers note as they commit.
 
 Slow (about 2 s a round per engine): `pytest -m slow tests/store/test_log_race.py`, rounds
-from `JOBTRAIL_LOG_RACE_ROUNDS` (default 5). Over Virtuoso it fails now and then, and more
+from `JOBTRAIL_LOG_RACE_ROUNDS` (default 5). Over Virtuoso 7.2.5 it fails now and then, more
 often after `tests/store/test_engines.py` has run in the same session (`pytest
-tests/store/test_engines.py tests/store/test_log_race.py -m slow`): the lease held (no two
-writers at once), but a catch-up did not find records the writers before had written and
-whose update Virtuoso had acknowledged — not even later, nor through another connection."""
+tests/store/test_engines.py tests/store/test_log_race.py`): the lease holds (never two writers at
+once), but a catch-up does not find the record the last writer wrote at the next position,
+because Virtuoso left that quad out of its predicate-object index: the record reads whole by its
+graph or subject, while `?m jt:logPosition N` finds nothing (README, "Known defect on
+Virtuoso")."""
 
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "virtuoso_server":
         request.applymarker(
             pytest.mark.xfail(
-                reason="Virtuoso loses acknowledged log records now and then (README, "
-                "'Known defect on Virtuoso')",
+                reason="Virtuoso leaves acknowledged quads out of its predicate-object index "
+                "now and then (README, 'Known defect on Virtuoso')",
                 strict=False,
             )
         )
