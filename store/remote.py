@@ -68,8 +68,6 @@ _TYPED_INTEGER = re.compile(
     r' "([+-]?[0-9]+)"\^\^<http://www\.w3\.org/2001/XMLSchema#integer> \.$', re.MULTILINE
 )
 """An N-Triples line's object that is an xsd:integer (the line's end: never inside a string)."""
-_INTEGER_TERM = re.compile(r'"([+-]?[0-9]+)"\^\^<http://www\.w3\.org/2001/XMLSchema#integer>')
-"""An xsd:integer term in query or update text (as `nt.integer` and pyoxigraph write one)."""
 
 T = TypeVar("T")
 GraphName = ox.NamedNode | ox.DefaultGraph
@@ -355,8 +353,7 @@ class RemoteStore(Store):
             checks.pop()
 
     def _update(self, sparql: str) -> None:
-        if self.dialect.bare_integers:  # the engine found out first: where its updates go
-            sparql = _INTEGER_TERM.sub(r"\1", sparql)
+        self.dialect  # noqa: B018 - the engine found out first: where its updates go
         for check in self._fences.__dict__.get("checks", ()):
             check()
         self._post_update(sparql)
@@ -584,8 +581,6 @@ class RemoteStore(Store):
             terms = " ".join(str(term) for term in substitutions.values())
             # on a new line: the query may end with a # comment
             sparql = f"{sparql}\nVALUES ({names}) {{ ({terms}) }}"
-        if dialect.bare_integers:  # as stored (`_inserts`): a typed one may be taken as text
-            sparql = _INTEGER_TERM.sub(r"\1", sparql)
         headers = {"accept": ACCEPT[form]}
         if dialect.form_queries:
             headers["content-type"] = FORM
