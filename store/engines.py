@@ -106,10 +106,6 @@ class Dialect:
     #: what to take out of a blank node's id in a results document (Virtuoso's `nodeID://`,
     #: which no parser takes as a blank node label); group 1 is kept
     blank_node_ids: re.Pattern[bytes] | None = None
-    #: write an xsd:integer as a bare number (`11`), not as a typed literal: Virtuoso now and
-    #: then stores `"11"^^xsd:integer` as text of that datatype, which a lookup by value
-    #: (`?m jt:logPosition 11`, `FILTER(?n = 11)`) does not find
-    bare_integers: bool = False
     #: the union default graph was checked (or needs no check)
     union_known: bool = False
 
@@ -136,7 +132,6 @@ VIRTUOSO = Dialect(
     bulk_request_bytes=256 * 1024,
     atomic_updates=False,
     blank_node_ids=re.compile(rb'("type": "bnode", "value": ")nodeID://'),
-    bare_integers=True,
     union_known=True,
 )
 JENA = Dialect("Apache Jena")

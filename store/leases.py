@@ -69,6 +69,7 @@ GRAPH = "urn:jobtrail:leases"
 CLAIM = f"{GRAPH}#claim"
 UNTIL = f"{GRAPH}#until"
 HOLDER = f"{GRAPH}#holder"
+_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
 MAX_PAUSE = 0.01  # seconds between tries at most: a lease is mostly held for milliseconds
 HANDOVERS = 32  # writes in a row one process makes under one claim while others may wait
 
@@ -78,10 +79,7 @@ def lease_iri(name: str) -> str:
 
 
 def _ms(value: int) -> str:
-    """An integer as SPARQL writes it bare: an xsd:integer every engine stores as a number
-    (Virtuoso now and then keeps a `"…"^^xsd:integer` as text, which no numeric FILTER
-    compares: a live claim would look expired)."""
-    return str(int(value))
+    return str(ox.Literal(str(value), datatype=ox.NamedNode(_INTEGER)))
 
 
 @dataclass

@@ -64,11 +64,6 @@ _REFUSED = re.compile(r"Virtuoso (37|42|22|S0)\w{3} Error ")
 (37000, which also covers its own compiler's failures), an access rule (42000), a bad value
 (22xxx) or an unknown column (S0xxx), not a failure of the engine."""
 
-_TYPED_INTEGER = re.compile(
-    r' "([+-]?[0-9]+)"\^\^<http://www\.w3\.org/2001/XMLSchema#integer> \.$', re.MULTILINE
-)
-"""An N-Triples line's object that is an xsd:integer (the line's end: never inside a string)."""
-
 T = TypeVar("T")
 GraphName = ox.NamedNode | ox.DefaultGraph
 
@@ -407,12 +402,8 @@ class RemoteStore(Store):
         """The update operations storing each (graph IRI, its triples as pyoxigraph's
         N-Triples): one INSERT DATA; on an engine refusing blank nodes there (Virtuoso), a
         graph holding one gets an `INSERT {…} WHERE {}` of its own (several graphs in one
-        template fail there). Either way a blank node is one graph's own. On an engine that
-        may keep a typed integer as text (Virtuoso), integers go as bare numbers."""
+        template fail there). Either way a blank node is one graph's own."""
         data, templated = list(blocks), []
-        if self.dialect.bare_integers:
-            blocks = [(g, _TYPED_INTEGER.sub(r" \1 .", t)) for g, t in blocks]
-            data = list(blocks)
         if not self.dialect.blank_nodes_in_data:
             data = [(g, t) for g, t in blocks if "_:" not in t]
             templated = [(g, t) for g, t in blocks if "_:" in t]

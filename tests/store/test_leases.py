@@ -216,21 +216,3 @@ def test_two_processes_append_to_one_log(engine: str, request: pytest.FixtureReq
     log = Log(store)
     assert log.head_from(0) == 3 * per_writer
     assert log.head_from(7) == 3 * per_writer
-
-
-def test_an_integer_written_is_found_by_its_value(engine: str) -> None:
-    """A record's position is found by value, as the log's catch-up looks for it: stored as a
-    number (Virtuoso is sent bare integers: it now and then kept a typed one as text, which
-    neither `?m <p> 11` nor `FILTER(?n = 11)` finds, and the log forked)."""
-    store = RemoteStore.from_url(engine)
-    graphs = [
-        ResourceGraph(f"urn:test:int:{n}", [(f"<urn:test:int:{n}>", "<urn:test:n>", nt.integer(n))])
-        for n in (-3, 0, 11, 12345678901234)
-    ]
-    store.add(graphs)
-    for n in (-3, 0, 11, 12345678901234):
-        found = store.query(f"SELECT ?m WHERE {{ ?m <urn:test:n> {n} }}")
-        assert [r["m"].value for r in found] == [f"urn:test:int:{n}"]  # type: ignore[union-attr]
-        found = store.query(f"SELECT ?m WHERE {{ ?m <urn:test:n> ?v FILTER(?v = {n}) }}")
-        assert [r["m"].value for r in found] == [f"urn:test:int:{n}"]  # type: ignore[union-attr]
-    assert [t.object.value for t in store.read("urn:test:int:11")] == ["11"]
