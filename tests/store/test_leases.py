@@ -180,13 +180,13 @@ def test_two_processes_append_to_one_log(engine: str, request: pytest.FixtureReq
     """Two logs over one engine (two processes) keep one gap-free chain: verify finds nothing."""
     if "virtuoso" in engine or "virtuoso" in request.node.name:
         # A known defect, not hidden: now and then (more often after test_engines.py has run
-        # in the session) Virtuoso leaves a record's quads out of its predicate-object index,
-        # so a writer taking the lease does not find it by its position and seals the
+        # in the session) Virtuoso hides a stored record from lookups by its position's value
+        # (`?m jt:logPosition N`), so a writer taking the lease does not find it and seals the
         # position again. The lease holds (tests/store/test_log_race.py watches it); README,
         # "Known defect on Virtuoso".
         request.applymarker(
             pytest.mark.xfail(
-                reason="Virtuoso leaves records out of an index now and then", strict=False
+                reason="Virtuoso hides records from lookups by value now and then", strict=False
             )
         )
     per_writer = 12

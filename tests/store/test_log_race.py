@@ -9,10 +9,9 @@ Slow (about 2 s a round per engine): `pytest -m slow tests/store/test_log_race.p
 from `JOBTRAIL_LOG_RACE_ROUNDS` (default 5). Over Virtuoso 7.2.5 it fails now and then, more
 often after `tests/store/test_engines.py` has run in the same session (`pytest
 tests/store/test_engines.py tests/store/test_log_race.py`): the lease holds (never two writers at
-once), but a catch-up does not find the record the last writer wrote at the next position,
-because Virtuoso left that quad out of its predicate-object index: the record reads whole by its
-graph or subject, while `?m jt:logPosition N` finds nothing (README, "Known defect on
-Virtuoso")."""
+once), but a catch-up does not find the record the last writer wrote at the next position: the
+record reads whole by its graph or subject, while `?m jt:logPosition N` and `FILTER(?n = N)` find
+nothing and `FILTER(STR(?n) = "N")` finds it (README, "Known defect on Virtuoso")."""
 
 from __future__ import annotations
 
@@ -40,8 +39,8 @@ def engine(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "virtuoso_server":
         request.applymarker(
             pytest.mark.xfail(
-                reason="Virtuoso leaves acknowledged quads out of its predicate-object index "
-                "now and then (README, 'Known defect on Virtuoso')",
+                reason="Virtuoso now and then hides a record from lookups by its position "
+                "(README, 'Known defect on Virtuoso')",
                 strict=False,
             )
         )
