@@ -53,6 +53,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,7 @@ from typing import Any
 
 import pyoxigraph as ox
 from jobtrail.base import nt
+from jobtrail.base.errors import StoreError
 from jobtrail.base.terms import JT, PROV, XSD
 from jobtrail.ingest import tree
 from jobtrail.ingest.message import Incoming, envelope, original_bytes
@@ -292,10 +294,21 @@ class Log:
         """Move the head to where the store's log ends (another process may have written)."""
         position = self.head_from(self._head.position)
         if position != self._head.position:
-            rows = self.store.query(
-                f"SELECT ?d WHERE {{ ?m <{POSITION}> {nt.integer(position)} ; <{DIGEST}> ?d }}"
-            )
-            digest = next((row["d"].value for row in rows), "")  # type: ignore[union-attr]
+            digest = None
+            for pause in (0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0):  # the head whole, or no seal
+                time.sleep(pause)
+                rows = self.store.query(
+                    f"SELECT ?d WHERE {{ ?m <{POSITION}> {nt.integer(position)} ; <{DIGEST}> ?d }}"
+                )
+                digest = next((row["d"].value for row in rows), None)  # type: ignore[union-attr]
+                if digest is not None:
+                    break
+            if digest is None:
+                raise StoreError(
+                    f"the record at the log's head ({position}) has no digest: nothing is "
+                    "sealed after it",
+                    hint="run `jobtrail verify`; try again",
+                )
             head = Head(position, digest)
             self._head = self.committed = self._with_tree(head) if self.merkle else head
 

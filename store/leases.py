@@ -28,6 +28,18 @@ that stops renewing (killed, frozen, cut off) loses its leases when they expire,
 takes over (a job it was running is queued again: `jobs/workers.py`). The processes' clocks
 must agree to well within the time to live (NTP does: the default is 15 s).
 
+The argument above holds only while a held claim stays visible as live to every reader, so:
+
+- A renewal never rewrites a held claim's expiry in place: it adds the new expiry, and only
+  once that update has completed removes the older ones (a claim is live while any of its
+  expiries is to come). A DELETE/INSERT of the expiry in one update left, on an engine that
+  does not show a transaction's changes all at once (Virtuoso), a moment when a reader could
+  find the claim without an expiry, take it for gone and take the lease too.
+- A holder does not write on a lease it may have lost: within `hold`, every update this
+  thread sends through the store (`RemoteStore.fenced`) is refused (StoreLocked) once less
+  than a third of the time to live is left on the claim (two renewals missed: the engine or
+  this process too slow) or a renewal found the claim taken over.
+
 Reentrant: a thread holding a lease may take it again (the log is held around a job's whole
 change and again to seal it); the claim is released when the outermost hold ends. Threads of
 one process queue on a local lock first, so the engine sees one claimant per process.
@@ -80,6 +92,7 @@ class _Held:
     depth: int = 1
     thread: int = 0
     handovers: int = 0  # times it went from one thread of this process to the next
+    lost: bool = False  # a renewal found the claim gone (taken over)
 
 
 class Leases:
@@ -94,6 +107,8 @@ class Leases:
         token: str | None = None,
     ) -> None:
         self.store = store
+        self._write: Callable[[str], None] = getattr(store, "update_unfenced", store.update)
+        """Updates of the lease protocol itself: not stopped by a fence of a lease held."""
         self.ttl = ttl
         self.clock = clock
         self.token = token or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
@@ -162,7 +177,9 @@ class Leases:
                 with self._guard:
                     self._held[name] = held
             try:
-                yield fresh
+                fenced = getattr(self.store, "fenced", None)
+                with fenced(lambda: self.check(held)) if fenced else contextlib.nullcontext():
+                    yield fresh
             finally:
                 held.depth -= 1
                 if held.depth == 0:
@@ -196,6 +213,20 @@ class Leases:
             self._held.pop(held.name, None)
         self._release(held)
 
+    def check(self, held: _Held) -> None:
+        """Raise StoreLocked when `held` may be lost: a renewal found it taken over, or less
+        than a third of the time to live is left on it (two renewals missed). A write under
+        a lease checks this first (the store's fence), so that a holder cut off long enough
+        for another process to take the lease does not write after it."""
+        left = held.until - self._now()
+        if held.lost or left < self.ttl * 1000 / 3:
+            why = "was taken over" if held.lost else f"had {max(left, 0) / 1000:g} s left"
+            raise StoreLocked(
+                f"the store's {held.name} lease {why} (time to live {self.ttl:g} s): this "
+                "write is refused, so that two processes never write under one lease",
+                hint="the engine or this process was too slow to renew the lease; try again",
+            )
+
     def live(self, prefix: str = "") -> dict[str, str]:
         """The leases live now whose names start with `prefix`, and who holds each."""
         rows = self.store.query(
@@ -221,10 +252,10 @@ class Leases:
             now = self._now()
             until = now + int(self.ttl * 1000)
             holder = ox.Literal(self.token)
-            self.store.update(
+            self._write(
                 f"DELETE {{ GRAPH <{GRAPH}> {{ {lease} <{CLAIM}> ?c . ?c ?p ?o }} }}\n"
-                f"WHERE {{ GRAPH <{GRAPH}> {{ {lease} <{CLAIM}> ?c . ?c <{UNTIL}> ?u ; ?p ?o "
-                f"FILTER(?u < {_ms(now)}) }} }} ;\n"
+                f"WHERE {{ GRAPH <{GRAPH}> {{ {lease} <{CLAIM}> ?c . ?c ?p ?o "
+                f"FILTER NOT EXISTS {{ ?c <{UNTIL}> ?u FILTER(?u >= {_ms(now)}) }} }} }} ;\n"
                 f"INSERT {{ GRAPH <{GRAPH}> {{ {lease} <{CLAIM}> <{claim}> . "
                 f"<{claim}> <{UNTIL}> {_ms(until)} ; <{HOLDER}> {holder} }} }}\n"
                 f"WHERE {{ FILTER NOT EXISTS {{ GRAPH <{GRAPH}> {{ {lease} <{CLAIM}> ?o2 . "
@@ -249,7 +280,7 @@ class Leases:
         return {row["c"].value for row in rows if int(row["u"].value) >= now}  # type: ignore[union-attr]
 
     def _drop(self, lease: str, claim: str) -> None:
-        self.store.update(
+        self._write(
             f"DELETE WHERE {{ GRAPH <{GRAPH}> {{ {lease} <{CLAIM}> <{claim}> . "
             f"<{claim}> ?p ?o }} }}"
         )
@@ -298,21 +329,30 @@ class Leases:
             return
         until = self._now() + int(self.ttl * 1000)
         claims = " ".join(f"<{h.claim}>" for h in held)
-        self.store.update(
-            f"DELETE {{ GRAPH <{GRAPH}> {{ ?c <{UNTIL}> ?u }} }}\n"
+        # the new expiry first, beside the old one (only on a claim still there), then the
+        # older ones out: a reader never finds a held claim without an expiry to come
+        self._write(
             f"INSERT {{ GRAPH <{GRAPH}> {{ ?c <{UNTIL}> {_ms(until)} }} }}\n"
-            f"WHERE {{ VALUES ?c {{ {claims} }} GRAPH <{GRAPH}> {{ ?c <{UNTIL}> ?u }} }}"
+            f"WHERE {{ VALUES ?c {{ {claims} }} GRAPH <{GRAPH}> {{ ?l <{CLAIM}> ?c }} }}"
         )
         rows = self.store.query(
-            f"SELECT ?c WHERE {{ VALUES ?c {{ {claims} }} GRAPH <{GRAPH}> {{ ?c <{UNTIL}> ?u }} }}",
+            f"SELECT ?c WHERE {{ VALUES ?c {{ {claims} }} "
+            f"GRAPH <{GRAPH}> {{ ?l <{CLAIM}> ?c . ?c <{UNTIL}> {_ms(until)} }} }}",
             default_graph_union=False,
         )
         kept = {row["c"].value for row in rows}  # type: ignore[union-attr]
+        if kept:
+            self._write(
+                f"DELETE {{ GRAPH <{GRAPH}> {{ ?c <{UNTIL}> ?u }} }}\n"
+                f"WHERE {{ VALUES ?c {{ {' '.join(f'<{c}>' for c in sorted(kept))} }} "
+                f"GRAPH <{GRAPH}> {{ ?c <{UNTIL}> ?u FILTER(?u < {_ms(until)}) }} }}"
+            )
         for h in held:
             if h.claim in kept:
                 h.until = until
             elif h.name in self._held:
                 log.error("lease %s was taken over: this process was cut off too long", h.name)
+                h.lost = True
                 self.lost.append(h.name)
 
 

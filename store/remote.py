@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -168,6 +168,7 @@ class RemoteStore(Store):
         self._dialect = dialect
         self._derived = derived
         self._lock = threading.Lock()
+        self._fences = threading.local()
         if dialect is not None and derived:
             self._adopt_layout(dialect)
 
@@ -335,8 +336,21 @@ class RemoteStore(Store):
             hint=HINT if response.status_code >= 500 else None,
         )
 
+    @contextlib.contextmanager
+    def fenced(self, check: Callable[[], None]) -> Iterator[None]:
+        """Within the block, `check` runs before every update this thread sends, and what it
+        raises stops the update (a lease holder's fence: `store/leases.py`)."""
+        checks: list[Callable[[], None]] = self._fences.__dict__.setdefault("checks", [])
+        checks.append(check)
+        try:
+            yield
+        finally:
+            checks.pop()
+
     def _update(self, sparql: str) -> None:
         self.dialect  # noqa: B018 - the engine found out first: where its updates go
+        for check in self._fences.__dict__.get("checks", ()):
+            check()
         self._post_update(sparql)
 
     def _post_update(self, sparql: str) -> None:
@@ -598,6 +612,11 @@ class RemoteStore(Store):
 
     def update(self, sparql: str) -> None:
         self._update(sparql)
+
+    def update_unfenced(self, sparql: str) -> None:
+        """`update` without this thread's fences: the leases' own claims and releases."""
+        self.dialect  # noqa: B018 - the engine found out first: where its updates go
+        self._post_update(sparql)
 
     # --- whole store ------------------------------------------------------
 

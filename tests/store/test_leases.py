@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from jobtrail.base import nt
+from jobtrail.base.errors import StoreLocked
 from jobtrail.ingest.seal import Log, verify
 from jobtrail.store import ResourceGraph
 from jobtrail.store.leases import Leases
@@ -112,6 +113,55 @@ def test_a_renewed_lease_is_kept(engine: str) -> None:
         first.stop()
 
 
+def test_a_renewal_never_shows_the_claim_without_an_expiry(engine: str) -> None:
+    """The heartbeat renews a held lease many times while another process reads its claims
+    without pause: every read made while the holder's claim still had time left finds it
+    live (a renewal that rewrote the expiry in place could leave a reader a moment without
+    one), and one expiry is left after each renewal."""
+    holder = Leases(RemoteStore.from_url(engine), ttl=1.5)  # renewed every 0.5 s
+    reader = Leases(RemoteStore.from_url(engine), ttl=1.5)
+    held = holder.try_hold("run:renewed")
+    assert held is not None
+    holder.start()
+    reads, missing = 0, []
+    try:
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            until = held.until  # as the holder last renewed it: live at least that long
+            found = reader.live("run:")
+            left = until - time.time() * 1000
+            if found != {"run:renewed": holder.token} and left > 50:
+                missing.append(left)  # not an expiry: the engine was not slow to renew it
+            reads += 1
+    finally:
+        holder.stop()
+    assert reads > 20 and missing == []
+    assert holder.lost == []
+    rows = reader.store.query(
+        f"SELECT ?u WHERE {{ GRAPH <urn:jobtrail:leases> {{ <{held.claim}> "
+        "<urn:jobtrail:leases#until> ?u } }",
+        default_graph_union=False,
+    )
+    assert len(list(rows)) == 1  # type: ignore[arg-type]
+
+
+def test_a_holder_whose_lease_may_have_lapsed_writes_nothing(engine: str) -> None:
+    """A holder cut off past two renewals (here: no heartbeat at all) has its writes refused
+    before they reach the engine, so it cannot write after another process took the lease."""
+    store = RemoteStore.from_url(engine)
+    leases = Leases(store, ttl=1.0)  # no heartbeat: as if the engine never answered it
+    record = _record(0, "late")
+    with leases.hold("log"):
+        store.add([_record(1, "early")])  # in time
+        time.sleep(0.8)  # less than a third of the time to live left
+        with pytest.raises(StoreLocked, match="log lease had"):
+            store.add([record])
+    assert store.existing([record.iri, _record(1, "early").iri]) == {_record(1, "early").iri}
+    taker = Leases(RemoteStore.from_url(engine), ttl=1.0)
+    time.sleep(0.3)
+    assert taker.try_hold("log") is not None  # expired: taken over, and nothing written late
+
+
 def test_a_lease_held_too_long_is_refused_with_who_holds_it(engine: str) -> None:
     first = Leases(RemoteStore.from_url(engine), ttl=30.0)
     second = Leases(RemoteStore.from_url(engine), ttl=30.0)
@@ -129,12 +179,15 @@ def _record(i: int, writer: str) -> ResourceGraph:
 def test_two_processes_append_to_one_log(engine: str, request: pytest.FixtureRequest) -> None:
     """Two logs over one engine (two processes) keep one gap-free chain: verify finds nothing."""
     if "virtuoso" in engine or "virtuoso" in request.node.name:
-        # A known defect, not hidden: in one fresh-clone CI run of about seven, three writers
-        # over Virtuoso sealed some positions twice (the log forked), while every run over
-        # Oxigraph server kept one chain. Not yet understood (README, "Several processes
-        # over one engine"); until it is, this case is expected to fail now and then.
+        # A known defect, not hidden: now and then (more often after test_engines.py has run
+        # in the session) Virtuoso hides a stored record from lookups by its position's value
+        # (`?m jt:logPosition N`), so a writer taking the lease does not find it and seals the
+        # position again. The lease holds (tests/store/test_log_race.py watches it); README,
+        # "Known defect on Virtuoso".
         request.applymarker(
-            pytest.mark.xfail(reason="Virtuoso: positions sealed twice, now and then", strict=False)
+            pytest.mark.xfail(
+                reason="Virtuoso hides records from lookups by value now and then", strict=False
+            )
         )
     per_writer = 12
 
