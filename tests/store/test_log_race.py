@@ -58,7 +58,9 @@ class _Watch:
 
 
 class _WatchedLog(Log):
-    watch: _Watch
+    def __init__(self, store: RemoteStore, watch: _Watch) -> None:
+        self.watch = watch  # before the log opens: opening catches up, under the lease
+        super().__init__(store)
 
     def _catch_up(self) -> None:
         super()._catch_up()
@@ -77,8 +79,7 @@ def _round(url: str, number: int) -> list[str]:
 
     def writer(name: str) -> None:
         store = RemoteStore.from_url(url)
-        log = _WatchedLog(store)
-        log.watch = watch
+        log = _WatchedLog(store, watch)
         try:
             for i in range(PER_WRITER):
                 iri = f"urn:test:race:{number}:{name}:{i}"
