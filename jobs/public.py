@@ -42,7 +42,6 @@ MARKER = "urn:jobtrail:public-copy"
 _COPIED = f"{JT}copiedUpTo"
 _ATTRIBUTED = f"{PROV}wasAttributedTo"
 _TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
-_AT = f"SELECT ?m ?n WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n }} }}"
 _LATER = (
     f"SELECT ?m ?after WHERE {{ GRAPH ?m {{ ?m <{POSITION}> ?n FILTER(?n > ?after) }} }} LIMIT 1"
 )
@@ -144,7 +143,7 @@ class PublicCopy:
         producers: list[ResourceGraph] = []
         while self.done < head and not self._stop.is_set():
             position = self.done + 1
-            record = self._record(position)
+            record = self.log.at(position)
             if record is None and not self._passed_over(position):
                 break  # not written yet: the transaction sealing it is still running
             self._missing_since = None
@@ -164,12 +163,6 @@ class PublicCopy:
         return looked
 
     # --- one record ---------------------------------------------------------------
-
-    def _record(self, position: int) -> str | None:
-        n = ox.Literal(str(position), datatype=ox.NamedNode(nt.XSD_INTEGER))
-        for row in self.source.query(_AT, substitutions={"n": n}):  # type: ignore[union-attr]
-            return str(row["m"].value)
-        return None
 
     def _passed_over(self, position: int) -> bool:
         """A position no record holds: true once a later one exists and the grace is over
