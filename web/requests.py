@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+from collections.abc import Callable
 
 from jobtrail.base.errors import (
     Forbidden,
@@ -25,6 +26,7 @@ from jobtrail.jobs.accounts import ADMIN_SUBMITTER, Caller, Submitter
 from jobtrail.jobs.core import Job
 from jobtrail.jobs.hops import request_bytes
 from jobtrail.jobs.visibility import ANONYMOUS_VIEWER, Role, Viewer
+from jobtrail.queries.trace import Hop
 from jobtrail.web.state import AppRequest
 
 
@@ -209,3 +211,17 @@ def visible_job(request: AppRequest, job_id: str, *, change: bool = False) -> Jo
     if not policy.may_see(viewer, {job.owner}):
         raise policy.refuse(viewer, f"job {job_id}")
     return job
+
+
+def visible_hops(request: AppRequest) -> Callable[[Hop], bool] | None:
+    """Which hops of a trace the caller may see (None: all): a hop of a job they may not
+    see is left out (`/trace`, an OGC job's provenance)."""
+    viewer = viewer_of(request)
+    if viewer.sees_all:
+        return None
+    policy = request.state["engine"].visibility
+
+    def keep(hop: Hop) -> bool:
+        return policy.may_see(viewer, policy.owners_of_jobs(hop.about))
+
+    return keep

@@ -12,7 +12,6 @@ was informed by and `prov:wasInformedBy` their runs; a hop about a job
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from html import escape
 from urllib.parse import quote
 
@@ -32,7 +31,7 @@ from jobtrail.queries.trace import (
     trace,
 )
 from jobtrail.web import conneg, html, render
-from jobtrail.web.requests import viewer_of
+from jobtrail.web.requests import viewer_of, visible_hops
 from jobtrail.web.resources import respond
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
@@ -176,19 +175,6 @@ def document(chain: Trace, fmt: conneg.Format, *, iri: str, path: str, base: str
     return render.rdf(prov_triples(chain, iri, base), fmt, base=base)
 
 
-def _keep(request: AppRequest) -> Callable[[Hop], bool] | None:
-    """Which hops the caller may see (None: all): a hop of a job they may not see is left out."""
-    viewer = viewer_of(request)
-    if viewer.sees_all:
-        return None
-    policy = request.state["engine"].visibility
-
-    def keep(hop: Hop) -> bool:
-        return policy.may_see(viewer, policy.owners_of_jobs(hop.about))
-
-    return keep
-
-
 def _wants_html(request: AppRequest, chosen: conneg.Format | None, default: conneg.Format) -> bool:
     if chosen is not None:
         return chosen is conneg.HTML
@@ -239,7 +225,7 @@ async def trace_route(request: AppRequest) -> Response:
         if raw.endswith(ext):
             raw, chosen = raw[: -len(ext)], f
             break
-    keep = _keep(request)
+    keep = visible_hops(request)
     store = request.state["engine"].store
     try:
         chain = await run_in_threadpool(lambda: trace(store, raw, keep=keep))  # 404 before 406
@@ -309,7 +295,7 @@ async def trace_index(request: AppRequest) -> Response:
     store = request.state["engine"].store
     if "key" in request.query_params:
         key = checked_key(request.query_params["key"])
-        keep = _keep(request)
+        keep = visible_hops(request)
         start = key
         if "://" in key:  # a message's IRI: trace from one of its keys
             hop = await run_in_threadpool(message_keys, store, key)

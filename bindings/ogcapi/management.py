@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -27,9 +27,9 @@ from jobtrail.bindings.ogcapi.callbacks import callbacks_of
 from jobtrail.bindings.ogcapi.documents import NoSuchProcess
 from jobtrail.jobs.profiles import Profile
 from jobtrail.queries import provenance
-from jobtrail.queries.trace import Hop, trace
+from jobtrail.queries.trace import trace
 from jobtrail.web import conneg, render
-from jobtrail.web.requests import caller_of, read_body, viewer_of
+from jobtrail.web.requests import caller_of, read_body, viewer_of, visible_hops
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -163,19 +163,6 @@ async def inputs(request: AppRequest) -> Response:
     )
 
 
-def _keep(request: AppRequest) -> Callable[[Hop], bool] | None:
-    """The hops the caller may see (None: all), as `/trace` leaves out the others."""
-    viewer = viewer_of(request)
-    if viewer.sees_all:
-        return None
-    policy = request.state["engine"].visibility
-
-    def keep(hop: Hop) -> bool:
-        return policy.may_see(viewer, policy.owners_of_jobs(hop.about))
-
-    return keep
-
-
 def _prov_format(request: AppRequest) -> conneg.Format:
     asked = request.query_params.get("f")
     if asked is not None:
@@ -193,7 +180,7 @@ async def prov(request: AppRequest) -> Response:
     """The job's provenance: the trace of its id as PROV-JSON, or PROV-O by negotiation."""
     found = await run_in_threadpool(part1.job_for, request)
     fmt = _prov_format(request)
-    keep = _keep(request)
+    keep = visible_hops(request)
     store = request.state["engine"].store
     chain = await run_in_threadpool(lambda: trace(store, found.id, keep=keep))
     base = part1._base(request)
