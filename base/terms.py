@@ -70,6 +70,7 @@ class JT(DefinedNamespace):
     OutgoingCall: URIRef
     OgcSubscriber: URIRef
     ogcSuccessUri: URIRef
+    ogcOutputs: URIRef
     ogcFailedUri: URIRef
     ogcInProgressUri: URIRef
     mcmaDocument: URIRef

@@ -476,6 +476,7 @@ class Jobs:
         request: Mapping[str, Any] | None = None,
         also: Sequence[ResourceGraph] = (),
         rerun: bool = False,
+        committed: Callable[[], None] | None = None,
     ) -> Job:
         """Move a job to `phase`; Conflict (409) when the transition table does not allow it.
 
@@ -487,7 +488,9 @@ class Jobs:
         job aborted meanwhile is not started. `expect_started`: the start the caller
         saw (a worker finishing its run); a job restarted since is a Conflict, so a
         stale run does not finish a newer one. `results` stores the aggregation
-        with the change; ARCHIVED drops it (the job's description stays).
+        with the change; ARCHIVED drops it (the job's description stays). `committed` runs
+        once the change has committed, still holding the job, before anyone is told of it
+        (a worker puts the result files in place there: whoever hears of the end finds them).
         """
         if phase not in TRANSITIONS:
             raise InputError(f"{phase!r} is not a UWS phase", hint="one of " + ", ".join(PHASES))
@@ -536,6 +539,8 @@ class Jobs:
                 drop.append(job.results)
                 new = replace(new, results=None)
             self._commit(new, "phase", job.phase, by, request, also=add, drop=drop)
+            if committed is not None:
+                committed()
         self._tell(Change("phase", new, job_id, job.phase, by))
         return new
 

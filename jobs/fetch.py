@@ -66,14 +66,25 @@ class Probe:
     media_type: str | None
 
 
-def fetch(url: str, dest: Path, policy: FetchPolicy, paid: int | None = None) -> Fetched:
+def fetch(
+    url: str,
+    dest: Path,
+    policy: FetchPolicy,
+    paid: int | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> Fetched:
     """The input at `url` into `dest`; `paid`: the size its price was computed for (a
-    priced job's), past which the download stops and the fetch fails."""
+    priced job's), past which the download stops and the fetch fails. `progress(bytes so
+    far, the size the source declared or None)` after each chunk."""
     limit = policy.max_bytes if paid is None else min(paid, policy.max_bytes)
-    with _open(url, policy, limit, paid=paid is not None) as (final, media_type, chunks):
+    with _open(url, policy, limit, paid=paid is not None) as (final, media_type, chunks, declared):
         try:
             with dest.open("wb") as out:
-                size = sum(out.write(chunk) for chunk in chunks)
+                size = 0
+                for chunk in chunks:
+                    size += out.write(chunk)
+                    if progress is not None:
+                        progress(size, declared)
         except BaseException:
             dest.unlink(missing_ok=True)
             raise
@@ -81,7 +92,7 @@ def fetch(url: str, dest: Path, policy: FetchPolicy, paid: int | None = None) ->
 
 
 def fetch_small(url: str, policy: FetchPolicy, limit: int = 65536) -> bytes:
-    with _open(url, policy, min(limit, policy.max_bytes)) as (_, _, chunks):
+    with _open(url, policy, min(limit, policy.max_bytes)) as (_, _, chunks, _):
         return b"".join(chunks)
 
 
@@ -108,7 +119,8 @@ def check_address(url: str, policy: FetchPolicy) -> None:
         checked(parsed.raw_host.decode("ascii"), port, policy.allow_private, policy.timeout)
 
 
-_Source = tuple[str, str | None, Iterator[bytes]]  # final URL, media type, capped chunks
+_Source = tuple[str, str | None, Iterator[bytes], int | None]
+"""The final URL, the media type, the chunks (capped) and the size the source declares."""
 
 
 @contextlib.contextmanager
@@ -130,7 +142,7 @@ def _open(url: str, policy: FetchPolicy, limit: int, *, paid: bool = False) -> I
                 raise too(url, limit, hint, info.st_size)
             reads = iter(partial(f.read, CHUNK), b"")
             chunks = _cap(reads, limit, partial(too, url, limit, hint))
-            yield url, mimetypes.guess_type(path.name)[0], chunks
+            yield url, mimetypes.guess_type(path.name)[0], chunks, info.st_size
         return
     with _Session(url, policy) as session, session.errors():
         response = session.open("GET")
@@ -140,7 +152,8 @@ def _open(url: str, policy: FetchPolicy, limit: int, *, paid: bool = False) -> I
             if size is not None and size > limit:
                 raise too(session.where, limit, hint, size)
             too_large = partial(too, session.where, limit, hint)
-            yield str(response.url), media_type, _cap(response.iter_raw(CHUNK), limit, too_large)
+            chunks = _cap(response.iter_raw(CHUNK), limit, too_large)
+            yield str(response.url), media_type, chunks, size
         finally:
             response.close()
 

@@ -29,13 +29,18 @@ from jobtrail.store import ResourceGraph, Triple
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 
 
+def safe_name(name: str) -> bool:
+    """Whether `name` can be a result file's name (no `..`, no `/`, nothing hidden)."""
+    return _SAFE_NAME.match(name) is not None
+
+
 def job_dir(files: Path, job_id: str) -> Path:
     return files / job_id
 
 
 def file_path(files: Path, job_id: str, name: str) -> Path | None:
     """The result file's path, or None for a name that is not one of ours (no `..`, no `/`)."""
-    if not _SAFE_NAME.match(name):
+    if not safe_name(name):
         return None
     path = job_dir(files, job_id) / name
     return path if path.is_file() else None

@@ -79,6 +79,29 @@ class PoolConfig:
     creator: str = "jobtrail"  # dcterms:creator of every aggregation
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a run this process is doing has come: a percentage and what it is doing."""
+
+    percent: int
+    stage: str
+
+
+FETCHED, RUNNING, STORING = 50, 60, 95
+"""The percentage a run has reached once its input is fetched (the fetch counts from 0 to
+here by bytes, when the source says its size), while its profile runs, and while its
+results are stored."""
+
+
+def _fetching(received: int, declared: int | None) -> Progress:
+    if declared:
+        done = min(received, declared)
+        return Progress(
+            FETCHED * done // declared, f"fetching the input: {done:,} of {declared:,} bytes"
+        )
+    return Progress(0, f"fetching the input: {received:,} bytes so far")
+
+
 def _ending(error: JobFailed | None) -> str:
     """The phase a run ends in: ABORTED when its execution duration ran out (the work
     itself noticed it, UWS 1.1 §2.1.4), ERROR when it failed, COMPLETED otherwise."""
@@ -106,6 +129,7 @@ class Workers:
         self._keeper_wake = threading.Condition()
         self._stopping = False
         self._me = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"  # run directories are this process's
+        self._progress: dict[str, Progress] = {}  # the runs of this process, by job id
         self.elsewhere = elsewhere
         """Whether another party runs the job (an MCMA service, SIF parties): the pool neither
         runs nor requeues it."""
@@ -332,7 +356,21 @@ class Workers:
             if leases is not None and lease is not None:
                 leases.release(lease)
 
+    def progress(self, job_id: str) -> Progress | None:
+        """How far this process's run of the job has come (None: no run of it here)."""
+        return self._progress.get(job_id)
+
+    def _note(self, job_id: str, progress: Progress) -> None:
+        self._progress[job_id] = progress
+
     def _run(self, job_id: str) -> None:
+        self._note(job_id, Progress(0, "starting"))
+        try:
+            self._run_once(job_id)
+        finally:
+            self._progress.pop(job_id, None)
+
+    def _run_once(self, job_id: str) -> None:
         try:
             job = self.jobs.set_phase(job_id, "EXECUTING", expect=("QUEUED",))
         except (NotFound, Gone, Conflict):
@@ -370,7 +408,14 @@ class Workers:
         left = (deadline - self.jobs.clock()).total_seconds() if deadline else None
         policy = self.config.policy
         with tempfile.TemporaryDirectory(prefix=f"jobtrail-{job.id}-") as scratch:
-            fetched = fetch(source, Path(scratch) / "input", policy, paid=job.paid_bytes)
+            fetched = fetch(
+                source,
+                Path(scratch) / "input",
+                policy,
+                paid=job.paid_bytes,
+                progress=lambda got, of: self._note(job.id, _fetching(got, of)),
+            )
+            self._note(job.id, Progress(RUNNING, f"running the {profile.name} profile"))
             work = Work(
                 job_iri=job.iri,
                 input_url=job.input,
@@ -392,6 +437,7 @@ class Workers:
             shutil.rmtree(output, ignore_errors=True)
             return  # the server is stopping: the job stays EXECUTING and is requeued on start
         aggregation = None
+        self._note(job.id, Progress(STORING, "storing the results"))
         if outcome is not None and (outcome.files or outcome.triples):
             now = self.jobs.clock()
             aggregation = results.aggregation(
@@ -403,6 +449,11 @@ class Workers:
                 created=now,
                 expires=job.destruction or now + timedelta(seconds=self.config.results_ttl),
             )
+
+        def place() -> None:  # the files in place before anyone hears the job has ended
+            results.remove(self.config.files, job.id)
+            output.rename(results.job_dir(self.config.files, job.id))
+
         try:
             self.jobs.set_phase(
                 job.id,
@@ -411,12 +462,10 @@ class Workers:
                 expect_started=job.started,
                 error=error,
                 results=aggregation,
+                committed=place if aggregation is not None else None,
             )
         except (NotFound, Gone, Conflict):
             shutil.rmtree(output, ignore_errors=True)  # aborted, timed out, restarted or deleted
             return
         if aggregation is None:
             shutil.rmtree(output, ignore_errors=True)
-            return
-        results.remove(self.config.files, job.id)
-        output.rename(results.job_dir(self.config.files, job.id))

@@ -575,6 +575,7 @@ def sparql_admin_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 #
 #   DocumentServer     a real HTTP server on loopback (in a thread) serving documents
 #                      from a dict: GET and HEAD, `?delay=s` waits before answering,
+#                      `?trickle=s` sends the first half of the body, then the rest s later,
 #                      `/nolength/…` answers without Content-Length (chunked)
 #   job_server()       a real `jobtrail serve` with the job settings the tests need
 
@@ -619,7 +620,13 @@ class DocumentServer:
                     return
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if body:
+                trickle = float(parse_qs(url.query).get("trickle", ["0"])[0])
+                if body and trickle:
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    time.sleep(trickle)
+                    self.wfile.write(data[len(data) // 2 :])
+                elif body:
                     self.wfile.write(data)
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming

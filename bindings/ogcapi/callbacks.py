@@ -16,13 +16,14 @@ import contextlib
 import logging
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 from jobtrail.base import nt, redact
 from jobtrail.base.errors import Gone, InputError, NotFound
 from jobtrail.bindings.ogcapi import documents as docs
-from jobtrail.jobs import results as result_files
+from jobtrail.bindings.ogcapi import outputs
 from jobtrail.jobs.core import Change, Job
 from jobtrail.jobs.outbox import Call, Outbox, OutboxConfig
 from jobtrail.store import ResourceGraph
@@ -72,6 +73,7 @@ class Callbacks(Runtime):
         config = engine.config
         self.jobs = engine.jobs
         self.base = config.base_url
+        self.files = Path(config.files)  # the result files, for outputs asked by value
         self.outbox = Outbox(
             engine.jobs,
             engine.hops,
@@ -167,13 +169,8 @@ class Callbacks(Runtime):
             return None
         if wanted == "inProgressUri":
             body: Any = docs.status_info(self.base, job)
-        elif wanted == "successUri":
-            files = (
-                result_files.listed(self.jobs.store.read(job.results), job.results)
-                if job.results
-                else []
-            )
-            body = docs.results(job, files)
+        elif wanted == "successUri":  # the results document, as the request asked for it
+            body = outputs.results_of(self.jobs.store, self.files, job, self.base)
         else:  # failed, or dismissed (without an error of its own: its statusInfo)
             body = docs.failure_document(job) or docs.status_info(self.base, job)
         return self.outbox.send(job.id, f"ogcapi {wanted}", url, body)

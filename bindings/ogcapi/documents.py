@@ -12,16 +12,16 @@ profile's declared parameters (`jobs/profiles.py`), one source of truth.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from html import escape
 from typing import Any
 
 from jobtrail.base.errors import JobtrailError, NotFound
-from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import Job
 from jobtrail.jobs.profiles import Profile
+from jobtrail.jobs.workers import Progress
 from jobtrail.vocab import status
 from jobtrail.web import conneg, html
 from starlette.requests import Request
@@ -209,7 +209,8 @@ OUTPUTS = {
     "results": {
         "title": "results",
         "description": "the job's results: an OAI-ORE aggregation of the files the job made, "
-        "each also an output of its own, named by its file name",
+        "each also an output of its own, named by its file name; by value in Turtle, JSON-LD, "
+        "RDF/XML or N-Triples (format.mediaType)",
         "schema": {"type": "string", "format": "uri", "contentMediaType": "text/turtle"},
     }
 }
@@ -223,7 +224,7 @@ def process_summary(base: str, profile: Profile) -> dict[str, Any]:
         "description": profile.description,
         "version": VERSION,
         "jobControlOptions": ["async-execute", "sync-execute", "dismiss"],
-        "outputTransmission": ["reference"],
+        "outputTransmission": ["value", "reference"],
         "links": [
             link(href, "self", "application/json", profile.title),
             link(f"{href}?f=html", "alternate", "text/html", f"{profile.title} (HTML)"),
@@ -257,7 +258,9 @@ def process_list(base: str, profiles: Mapping[str, Profile]) -> dict[str, Any]:
     }
 
 
-def status_info(base: str, job: Job) -> dict[str, Any]:
+def status_info(base: str, job: Job, progress: Progress | None = None) -> dict[str, Any]:
+    """A job's statusInfo; `progress`: how far its run has come, when this process runs it
+    (a running job run by another process has no `progress`: the standard makes it optional)."""
     code = status_of(job)
     href = f"{base}ogcapi/jobs/{job.id}"
     out: dict[str, Any] = {
@@ -276,8 +279,12 @@ def status_info(base: str, job: Job) -> dict[str, Any]:
         out["progress"] = 100
     elif code == "accepted":
         out["progress"] = 0
+    elif code == "running" and progress is not None:
+        out["progress"] = progress.percent
     _, definition = status.describe("ogcapi", code)
     out["message"] = job.error.message if job.error is not None else definition
+    if code == "running" and progress is not None:
+        out["message"] = f"{definition} Now {progress.stage}."
     if job.error is not None:
         out["exception"] = {
             "type": f"https://w3id.org/jobtrail/problems/{job.error.type}",
@@ -303,12 +310,16 @@ def status_info(base: str, job: Job) -> dict[str, Any]:
 
 
 def job_list(
-    base: str, found: Sequence[Job], next_href: str | None, self_href: str
+    base: str,
+    found: Sequence[Job],
+    next_href: str | None,
+    self_href: str,
+    progress: Callable[[str], Progress | None] = lambda job_id: None,
 ) -> dict[str, Any]:
     links = _self(self_href, "the jobs")
     if next_href is not None:
         links.append(link(next_href, "next", "application/json", "the next jobs"))
-    return {"jobs": [status_info(base, j) for j in found], "links": links}
+    return {"jobs": [status_info(base, j, progress(j.id)) for j in found], "links": links}
 
 
 def failure_document(job: Job) -> dict[str, Any] | None:
@@ -323,20 +334,6 @@ def failure_document(job: Job) -> dict[str, Any] | None:
     }
     if job.error.hint:
         out["hint"] = job.error.hint
-    return out
-
-
-def results(job: Job, files: Sequence[result_files.Listed]) -> dict[str, Any]:
-    """The results document: every output by reference (a link)."""
-    out: dict[str, Any] = {}
-    if job.results is not None:
-        out["results"] = {"href": job.results, "type": "text/turtle", "rel": "related"}
-    for f in files:
-        out[f.name] = {
-            "href": f.iri,
-            "type": f.media_type or "application/octet-stream",
-            "rel": "related",
-        }
     return out
 
 

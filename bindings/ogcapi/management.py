@@ -17,19 +17,18 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from jobtrail.base.errors import Conflict, InputError
 from jobtrail.bindings.ogcapi import documents as docs
+from jobtrail.bindings.ogcapi import outputs
 from jobtrail.bindings.ogcapi import routes as part1
-from jobtrail.bindings.ogcapi.callbacks import callbacks_of
 from jobtrail.bindings.ogcapi.documents import NoSuchProcess
 from jobtrail.jobs.profiles import Profile
 from jobtrail.queries import provenance
 from jobtrail.queries.trace import trace
 from jobtrail.web import conneg, render
-from jobtrail.web.requests import caller_of, read_body, viewer_of, visible_hops
+from jobtrail.web.requests import read_body, viewer_of, visible_hops
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -77,39 +76,9 @@ async def create(request: AppRequest) -> Response:
     if not isinstance(doc, dict):
         raise InputError("a job is a JSON object: process, inputs")
     profile = _process_of(request, doc)
-    url, parameters, _, subscriber = part1.execute_request(profile, body)
-    engine = request.state["engine"]
-    config, jobs, accounts = engine.config, engine.jobs, engine.accounts
-    caller = caller_of(request)
-    accounts.require(caller)
-    job_id = str(uuid.uuid4())
-    also = [callbacks_of(request).graph(job_id, subscriber)] if subscriber else []
-    job = await run_in_threadpool(
-        lambda: jobs.create(
-            job_id=job_id,
-            profile=profile.name,
-            input=url,
-            owner=caller.name,
-            parameters=parameters,
-            execution_duration=config.execution_duration,
-            destruction=jobs.clock() + timedelta(seconds=config.results_ttl),
-            phase="PENDING",
-            request=part1.record(request, profile.name),
-            payer=accounts.payer(caller),
-            also=also,
-        )
-    )
-    headers = {
-        "Location": f"{part1._base(request)}ogcapi/jobs/{job.id}",
-        "Link": f'<{job.iri}>; rel="canonical"',
-    }
-    return docs.respond(
-        request,
-        f"Job {job.id}",
-        docs.status_info(part1._base(request), job),
-        status_code=201,
-        headers=headers,
-    )
+    asked = part1.execute_request(profile, body)
+    job = await part1.new_job(request, profile, asked, "PENDING", str(uuid.uuid4()))
+    return part1.created(request, job)
 
 
 async def start(request: AppRequest) -> Response:
@@ -145,9 +114,14 @@ async def inputs(request: AppRequest) -> Response:
         given[docs.INPUT] = {"href": found.input}
     given.update({k: str(v) for k, v in found.parameters.items()})
     href = f"{part1._base(request)}ogcapi/jobs/{found.id}/inputs"
+    store = request.state["engine"].jobs.store
+    kept = await run_in_threadpool(lambda: outputs.kept(store.read(outputs.side_graph(found))))
+    asked_outputs = {name: outputs.asked(w) for name, w in kept.items()} or {
+        name: {"transmissionMode": "reference"} for name in docs.OUTPUTS
+    }
     document = {
         "inputs": given,
-        "outputs": {name: {} for name in docs.OUTPUTS},
+        "outputs": asked_outputs,
         "links": [
             docs.link(href, "self", "application/json", "the job's inputs"),
             docs.link(

@@ -11,7 +11,8 @@
     GET    /ogcapi/jobs/{jobId}                   its statusInfo
     DELETE /ogcapi/jobs/{jobId}                   dismiss: a running job is aborted, a finished
                                                   one deleted with its results
-    GET    /ogcapi/jobs/{jobId}/results           its outputs, by reference
+    GET    /ogcapi/jobs/{jobId}/results           its outputs, by value or by reference as
+                                                  the request asked (`outputs.py`)
 
 An OGC job is the job core's job: its IRI stays `/jobs/{id}` (linked from every statusInfo,
 `Link: rel=canonical`), and it reads the same there, in UWS, MCMA and SPARQL. Jobs are
@@ -25,6 +26,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -32,11 +34,13 @@ from urllib.parse import urlencode
 from jobtrail.base import errors
 from jobtrail.base.errors import Forbidden, Gone, InputError, JobFailed, JobtrailError, NotFound
 from jobtrail.bindings.ogcapi import documents as docs
+from jobtrail.bindings.ogcapi import outputs
 from jobtrail.bindings.ogcapi.callbacks import callbacks_of, subscriber_of
 from jobtrail.bindings.ogcapi.documents import NoSuchJob, NoSuchProcess, ResultNotReady
 from jobtrail.jobs import results as result_files
 from jobtrail.jobs.core import FINAL, Job
 from jobtrail.jobs.profiles import Profile
+from jobtrail.store import ResourceGraph
 from jobtrail.web.requests import caller_of, int_param, read_body, viewer_of, visible_job
 from jobtrail.web.state import AppRequest
 from starlette.concurrency import run_in_threadpool
@@ -137,11 +141,20 @@ def _scalar(name: str, value: Any) -> str:
     )
 
 
-def execute_request(
-    profile: Profile, body: bytes
-) -> tuple[str | None, dict[str, str], str, dict[str, str]]:
-    """The input URL, the parameters, the response asked (`document` or `raw`) and the
-    subscriber of an execute request; InputError naming what is wrong."""
+@dataclass(frozen=True)
+class Execute:
+    """What an execute request (or a Part 4 job) asks for."""
+
+    input: str | None
+    parameters: dict[str, str]
+    response: str
+    subscriber: dict[str, str]
+    outputs: dict[str, outputs.Wanted]
+
+
+def execute_request(profile: Profile, body: bytes) -> Execute:
+    """The input URL, the parameters, the response asked (`document` or `raw`), the
+    subscriber and the outputs of an execute request; InputError naming what is wrong."""
     try:
         doc = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as e:
@@ -151,9 +164,7 @@ def execute_request(
     response = doc.get("response", "document")
     if response not in ("document", "raw"):
         raise InputError(f"response is document or raw, not {response!r}")
-    outputs = doc.get("outputs", {})
-    if not isinstance(outputs, dict):
-        raise InputError("outputs is an object, by output id")
+    wanted = outputs.selection_of(doc)
     inputs = doc.get("inputs", {})
     if not isinstance(inputs, dict):
         raise InputError("inputs is an object, by input id")
@@ -172,59 +183,88 @@ def execute_request(
             hint="; ".join(f"{k}: {known[k]['description']}" for k in missing),
         )
     url = values.pop(docs.INPUT, None)
-    return (url.strip() if url else None), values, str(response), subscriber_of(doc)
+    return Execute(
+        (url.strip() if url else None), values, str(response), subscriber_of(doc), wanted
+    )
+
+
+def _beside(request: AppRequest, job_id: str, asked: Execute) -> list[ResourceGraph]:
+    """What the binding keeps beside a new job (`{job}/ogcapi`): its subscriber and the
+    outputs asked for, in one graph; nothing when the request named neither."""
+    iri = f"{request.state['engine'].jobs.iri(job_id)}/ogcapi"
+    graph = (
+        callbacks_of(request).graph(job_id, asked.subscriber)
+        if asked.subscriber
+        else ResourceGraph(iri, [])
+    )
+    graph.triples.extend(outputs.triples(iri, asked.outputs))
+    return [graph] if graph.triples else []
+
+
+async def new_job(
+    request: AppRequest, profile: Profile, asked: Execute, phase: str, job_id: str
+) -> Job:
+    """A job of the process as the request asks, created through the job core with the
+    caller's pass (QUEUED to run now, PENDING for Part 4's `created`)."""
+    engine = request.state["engine"]
+    config, jobs, accounts = engine.config, engine.jobs, engine.accounts
+    caller = caller_of(request)
+    accounts.require(caller)
+    also = _beside(request, job_id, asked)
+    return await run_in_threadpool(
+        lambda: jobs.create(
+            job_id=job_id,
+            profile=profile.name,
+            input=asked.input,
+            owner=caller.name,
+            parameters=asked.parameters,
+            execution_duration=config.execution_duration,
+            destruction=jobs.clock() + timedelta(seconds=config.results_ttl),
+            phase=phase,
+            request=record(request, profile.name),
+            payer=accounts.payer(caller),
+            also=also,
+        )
+    )
+
+
+def created(request: AppRequest, job: Job, *, asynchronous: bool = False) -> Response:
+    """201 with the new job's statusInfo, `Location` to it."""
+    headers = {
+        "Location": f"{_base(request)}ogcapi/jobs/{job.id}",
+        "Link": f'<{job.iri}>; rel="canonical"',
+    }
+    if asynchronous:
+        headers["Preference-Applied"] = "respond-async"
+    return docs.respond(
+        request,
+        f"Job {job.id}",
+        docs.status_info(_base(request), job),
+        status_code=201,
+        headers=headers,
+    )
 
 
 async def execution(request: AppRequest) -> Response:
     """A new job of the process: 201 to its statusInfo when asked to respond asynchronously,
     or when it has not ended within `uws_max_wait` seconds; its results when it has."""
     profile = _profile(request)
-    url, parameters, response, subscriber = execute_request(profile, await read_body(request))
+    asked = execute_request(profile, await read_body(request))
     engine = request.state["engine"]
-    config, jobs, accounts, waits = engine.config, engine.jobs, engine.accounts, engine.waits
-    caller = caller_of(request)
-    accounts.require(caller)
     asynchronous = "respond-async" in request.headers.get("prefer", "").lower()
     job_id = str(uuid.uuid4())
-    also = [callbacks_of(request).graph(job_id, subscriber)] if subscriber else []
-    future = None if asynchronous else waits.register(job_id)  # before the job can change
+    future = None if asynchronous else engine.waits.register(job_id)  # before it can change
     try:
-        job = await run_in_threadpool(
-            lambda: jobs.create(
-                job_id=job_id,
-                profile=profile.name,
-                input=url,
-                owner=caller.name,
-                parameters=parameters,
-                execution_duration=config.execution_duration,
-                destruction=jobs.clock() + timedelta(seconds=config.results_ttl),
-                phase="QUEUED",
-                request=record(request, profile.name),
-                payer=accounts.payer(caller),
-                also=also,
-            )
-        )
+        job = await new_job(request, profile, asked, "QUEUED", job_id)
     except BaseException:
         if future is not None:
-            waits.discard(job_id, future)
+            engine.waits.discard(job_id, future)
         raise
     if future is not None:
-        job = await _ended(request, job, future, float(config.uws_max_wait))
+        job = await _ended(request, job, future, float(engine.config.uws_max_wait))
     if job.phase not in FINAL:
-        headers = {
-            "Location": f"{_base(request)}ogcapi/jobs/{job.id}",
-            "Link": f'<{job.iri}>; rel="canonical"',
-        }
-        if asynchronous:
-            headers["Preference-Applied"] = "respond-async"
-        return docs.respond(
-            request,
-            f"Job {job.id}",
-            docs.status_info(_base(request), job),
-            status_code=201,
-            headers=headers,
-        )
-    return await _outcome(request, job, response)
+        return created(request, job, asynchronous=asynchronous)
+    return await _outcome(request, job, asked.response)
 
 
 async def _ended(request: AppRequest, job: Job, future: Any, seconds: float) -> Job:
@@ -273,7 +313,16 @@ async def _outcome(request: AppRequest, job: Job, response: str) -> Response:
             body = await run_in_threadpool(path.read_bytes)
             return Response(body, 200, headers, media_type=files[0].media_type)
     return docs.respond(
-        request, f"Results of job {job.id}", docs.results(job, files), headers=headers
+        request, f"Results of job {job.id}", await results_document(request, job), headers=headers
+    )
+
+
+async def results_document(request: AppRequest, job: Job) -> dict[str, Any]:
+    """The job's results document, by value or by reference as its request asked."""
+    engine = request.state["engine"]
+    files = request.state["workers"].config.files
+    return await run_in_threadpool(
+        outputs.results_of, engine.jobs.store, files, job, _base(request)
     )
 
 
@@ -385,7 +434,9 @@ async def job_list(request: AppRequest) -> Response:
         if more
         else None
     )
-    return docs.respond(request, "Jobs", docs.job_list(_base(request), found, next_href, self_href))
+    progress = request.state["workers"].progress
+    listed = docs.job_list(_base(request), found, next_href, self_href, progress)
+    return docs.respond(request, "Jobs", listed)
 
 
 async def job(request: AppRequest) -> Response:
@@ -393,10 +444,11 @@ async def job(request: AppRequest) -> Response:
     if request.method == "DELETE":
         return await _dismiss(request)
     found = await run_in_threadpool(job_for, request)
+    progress = request.state["workers"].progress(found.id)
     return docs.respond(
         request,
         f"Job {found.id}",
-        docs.status_info(_base(request), found),
+        docs.status_info(_base(request), found, progress),
         headers={"Link": f'<{found.iri}>; rel="canonical"'},
     )
 
@@ -444,11 +496,10 @@ async def job_results(request: AppRequest) -> Response:
             + (" yet" if code in ("accepted", "running") else ""),
             hint=f"see {_base(request)}ogcapi/jobs/{found.id}",
         )
-    files = await _files(request, found)
     return docs.respond(
         request,
         f"Results of job {found.id}",
-        docs.results(found, files),
+        await results_document(request, found),
         headers={"Link": f'<{found.iri}>; rel="canonical"'},
     )
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from jobtrail.base.errors import Gone
 from jobtrail.jobs.builtin import builtin_profiles
-from jobtrail.jobs.core import Job, Jobs
+from jobtrail.jobs.core import Change, Job, Jobs
 from jobtrail.jobs.fetch import FetchPolicy
 from jobtrail.jobs.profiles import Outcome, Profile, ResultFile, Work
-from jobtrail.jobs.workers import PoolConfig, Workers
+from jobtrail.jobs.workers import RUNNING, PoolConfig, Workers
 from jobtrail.store import Store
 from jobtrail.store.oxigraph import OxigraphStore
 
@@ -96,6 +96,35 @@ def test_a_queued_job_runs_and_its_results_are_aggregated(
     assert ("http://www.openarchives.org/ore/terms/aggregates", f"{done.results}/copy.txt") in {
         (p, o) for p, o in described
     }
+
+
+def test_whoever_hears_a_job_ended_finds_its_files_and_a_run_says_how_far_it_is(
+    pool: Callable[..., tuple[Jobs, Workers]], inputs: Path, tmp_path: Path
+) -> None:
+    jobs, workers = pool()
+    found: dict[str, bool] = {}
+
+    def heard(change: Change) -> None:  # told in the worker's thread, as the job ends
+        if change.job is not None and change.job.phase == "COMPLETED":
+            found[change.job_id] = (tmp_path / "files" / change.job_id / "copy.txt").is_file()
+
+    jobs.listen(heard)
+    job = jobs.create(
+        profile="Pause",
+        input=(inputs / "a.txt").as_uri(),
+        parameters={"seconds": "1"},
+        phase="QUEUED",
+    )
+    running = until(jobs, job.id, {"EXECUTING"})
+    seen = workers.progress(running.id)
+    assert seen is not None and seen.stage == "running the Pause profile", seen
+    assert seen.percent == RUNNING
+    until(jobs, job.id, {"COMPLETED"})
+    deadline = time.monotonic() + 5
+    while job.id not in found and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert found == {job.id: True}  # the files were in place before anyone was told
+    assert workers.progress(job.id) is None  # no run of it here now
 
 
 def test_a_pending_job_waits_until_it_is_queued(
