@@ -288,19 +288,25 @@ class Log:
         """The last position the store holds, looked for from `position` (which it holds):
         a step forward, then doubling steps, then halving them: O(log n) point reads for n
         records written since."""
-        if self.at(position + 1) is None:
-            return position
+        return self._find_head(position)[0]
+
+    def _find_head(self, position: int) -> tuple[int, str | None]:
+        """`head_from`, and the IRI of the record found there (None: no record was read,
+        the log has not grown past `position`)."""
+        found = self.at(position + 1)
+        if found is None:
+            return position, None
         low, step = position + 1, 1
-        while self.at(low + step) is not None:
-            low, step = low + step, step * 2
+        while (probe := self.at(low + step)) is not None:
+            low, step, found = low + step, step * 2, probe
         high = low + step  # low is held, high is not
         while high - low > 1:
             middle = (low + high) // 2
-            if self.at(middle) is not None:
-                low = middle
+            if (probe := self.at(middle)) is not None:
+                low, found = middle, probe
             else:
                 high = middle
-        return low
+        return low, found
 
     def close(self) -> None:
         """Stop renewing leases (a shared store); the process holds none after this."""
@@ -309,10 +315,9 @@ class Log:
 
     def _catch_up(self) -> None:
         """Move the head to where the store's log ends (another process may have written)."""
-        position = self.head_from(self._head.position)
+        position, record = self._find_head(self._head.position)
         if position != self._head.position:
             digest = None
-            record = self.at(position)
             query = (
                 f"SELECT ?d WHERE {{ <{record}> <{DIGEST}> ?d }}"  # by subject
                 if record is not None
