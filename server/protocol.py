@@ -1,12 +1,17 @@
-"""uvicorn's HTTP/1.1 protocol with a time limit on a request's head (slow clients).
+"""uvicorn's HTTP/1.1 protocol (over httptools, the C parser) with limits on a request's
+head: its time (slow clients) and its size.
 
-uvicorn closes an idle keep-alive connection after 5 seconds and h11 caps a head at
-16 KB, but a client that sends its head a byte at a time keeps a connection open for as
-long as it likes (slowloris). `HeadTimeoutProtocol` gives each head `header_timeout`
-seconds from the moment the connection opens (or the previous response ends): a head not
-complete by then is answered `408 Request Timeout` and the connection is closed, as
-nginx's `client_header_timeout` does. The body has its own limit (`body_timeout`,
-web/requests.read_body).
+uvicorn closes an idle keep-alive connection after 5 seconds, but a client that sends its
+head a byte at a time keeps a connection open for as long as it likes (slowloris), and
+httptools itself sets no bound on a head's size. `HeadLimitProtocol` gives each head
+`header_timeout` seconds from the moment the connection opens (or the previous response
+ends): a head not complete by then is answered `408 Request Timeout` and the connection is
+closed, as nginx's `client_header_timeout` does. A head longer than `MAX_HEAD` bytes (16 KiB,
+what h11 allowed) is answered `431 Request Header Fields Too Large` and the connection closed.
+The body has its own limits (`max_body`, `body_timeout`, web/requests.read_body).
+
+httptools parses a request in C where h11 did it in Python: measured on the 2-core machine
+with wrk, 16 connections, `/health` answered about half as many requests again.
 """
 
 from __future__ import annotations
@@ -14,13 +19,24 @@ from __future__ import annotations
 import asyncio
 import os
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT = 10.0
-_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 44\r\n\r\nthe request head did not arrive in time\r\n\r\n"
+MAX_HEAD = 16 * 1024
+"""The longest request head read, in bytes."""
+
+
+def _answer(status: bytes, text: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\nConnection: close\r\nContent-Type: text/plain\r\n"
+        b"Content-Length: " + str(len(text)).encode() + b"\r\n\r\n" + text
+    )
+
+
+_TOO_SLOW = _answer(b"408 Request Timeout", b"the request head did not arrive in time\r\n")
+_TOO_LONG = _answer(
+    b"431 Request Header Fields Too Large",
+    b"the request head is longer than 16384 bytes, the most read here\r\n",
 )
 
 
@@ -31,9 +47,11 @@ def _from_environment() -> float:
         return DEFAULT
 
 
-class HeadTimeoutProtocol(H11Protocol):
+class HeadLimitProtocol(HttpToolsProtocol):
     timeout: float = _from_environment()  # seconds; 0: no limit (worker processes: from env)
     _head_timer: asyncio.TimerHandle | None = None
+    _in_head = True  # reading a request's head (or waiting for one)
+    _head_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         coalesce_writes(transport, self.loop)
@@ -41,13 +59,20 @@ class HeadTimeoutProtocol(H11Protocol):
         self._arm()
 
     def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
         super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:  # the head is complete
-            self._disarm()
+        if self._in_head and self._head_bytes > MAX_HEAD and not self.transport.is_closing():
+            self._refuse(_TOO_LONG)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._disarm()
+        super().on_headers_complete()
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+        if not self.transport.is_closing():
             self._arm()  # the next request's head, on a kept-alive connection
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -56,6 +81,7 @@ class HeadTimeoutProtocol(H11Protocol):
 
     def _arm(self) -> None:
         self._disarm()
+        self._in_head, self._head_bytes = True, 0
         if self.timeout > 0:
             self._head_timer = self.loop.call_later(self.timeout, self._too_slow)
 
@@ -66,9 +92,12 @@ class HeadTimeoutProtocol(H11Protocol):
 
     def _too_slow(self) -> None:
         self._head_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        self.transport.write(_ANSWER)
+        if not self.transport.is_closing() and self._in_head:
+            self._refuse(_TOO_SLOW)
+
+    def _refuse(self, answer: bytes) -> None:
+        self._disarm()
+        self.transport.write(answer)
         self.transport.close()
 
 

@@ -122,11 +122,11 @@ def _base(args: argparse.Namespace, config: dict[str, Any]) -> str:
 
 def _run(server: Config, config: dict[str, Any]) -> int:
     import uvicorn
-    from jobtrail.server.protocol import HeadTimeoutProtocol
+    from jobtrail.server.protocol import HeadLimitProtocol
 
     _die_with_parent()
-    HeadTimeoutProtocol.timeout = float(config.get("header_timeout") or 0)
-    os.environ["JOBTRAIL_HEADER_TIMEOUT"] = str(HeadTimeoutProtocol.timeout)  # worker processes
+    HeadLimitProtocol.timeout = float(config.get("header_timeout") or 0)
+    os.environ["JOBTRAIL_HEADER_TIMEOUT"] = str(HeadLimitProtocol.timeout)  # worker processes
 
     if config["workers"] > 1:
         # worker processes build their own app from the environment (app.from_environment)
@@ -139,7 +139,7 @@ def _run(server: Config, config: dict[str, Any]) -> int:
             host=config["host"],
             port=config["port"],
             workers=config["workers"],
-            http=HeadTimeoutProtocol,
+            http=HeadLimitProtocol,
             log_level="warning",
             timeout_graceful_shutdown=int(STOP_GRACE / 2),
         )
@@ -155,7 +155,7 @@ def _run(server: Config, config: dict[str, Any]) -> int:
             create_app(server, reopen=reopen),
             host=config["host"],
             port=config["port"],
-            http=HeadTimeoutProtocol,
+            http=HeadLimitProtocol,
             log_level="warning",
             timeout_graceful_shutdown=int(STOP_GRACE / 2),  # a UWS WAIT may block for a minute
         )

@@ -705,6 +705,29 @@ def test_a_kept_alive_connection_has_the_same_limit_for_its_next_head(
     assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
 
 
+def test_a_head_over_16_kib_is_431_and_closed_while_one_under_is_answered(
+    job_client: httpx.Client,
+) -> None:
+    port = job_client.base_url.port or 80
+    fits = job_client.get("/health", headers={"X-Padding": "x" * 15_000})
+    assert fits.status_code == 200
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        for _ in range(40):  # 40 headers of 1 KB, never ending the head
+            try:
+                s.sendall(b"X-Padding: " + b"x" * 1000 + b"\r\n")
+            except OSError:  # closed by the server while we were still sending
+                break
+        answer = _whole_answer(s)
+        try:
+            rest = s.recv(4096)
+        except ConnectionResetError:  # closed with what we sent unread: a reset
+            rest = b""
+        assert rest == b""  # and closed
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:300]
+    assert b"16384 bytes" in answer
+
+
 def test_a_sif_field_xml_cannot_carry_is_refused(client: httpx.Client) -> None:
     body = job_document().replace(b"Transfer TDR-2021-GW3", b"Transfer &#1; TDR")
     headers = {"Content-Type": "application/xml", "Accept": "application/xml"}
