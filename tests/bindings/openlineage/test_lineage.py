@@ -226,6 +226,15 @@ def test_the_auditor_queries_cover_openlineage_runs(pipeline: Pipeline) -> None:
     assert errors[0]["example"] == "KeyError: 'amount'"
     days = query(pipeline, "throughput-per-producer-per-day", producer=NS)
     assert [(r["day"], r["messages"], r["failed"]) for r in days] == [("2026-12-07", "10", "1")]
+    retried = query(pipeline, "retries", reference=f"{NS}:etl.transform")
+    assert [(r["position"], r["retries"], r["cause"], r["causeFrom"]) for r in retried] == [
+        ("2", "1", "KeyError: 'amount'", "previous hop")
+    ]
+    # no other job of the pipeline was retried (the server holds the seeds' TRE retries too)
+    everywhere = query(pipeline, "retries")
+    assert [r["reference"] for r in everywhere if r["reference"].startswith(NS)] == [
+        f"{NS}:etl.transform"
+    ]
     versions = query(pipeline, "software-versions", uuid=pipeline.parent)
     software = {(r["software"], r.get("version", "")) for r in versions}
     assert ("Airflow", "2.9.1") in software
