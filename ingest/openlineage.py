@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -83,11 +83,33 @@ def _schemas() -> tuple[dict[str, jsonschema.protocols.Validator], dict[str, str
         for s in [main, *facets]
     )
     by_name = {name: s["$id"] for s in facets for name in s.get("$defs", {})}
+    # the event's own `$ref`s inlined: a reference looked up in the registry at each use cost
+    # half the time of a check
+    defs = main["$defs"]
     validators = {
-        kind: _validator({"$ref": f"{main['$id']}#/$defs/{kind}"}, registry)
-        for kind in ("RunEvent", "DatasetEvent", "JobEvent")
+        kind: _validator(_inline(defs[kind], defs), registry)
+        for kind in ("RunEvent", "DatasetEvent", "JobEvent", *_PLACES)
     }
     return validators, by_name, registry
+
+
+_PLACES = ("RunFacet", "JobFacet", "DatasetFacet", "InputDatasetFacet", "OutputDatasetFacet")
+
+
+def _inline(schema: Any, defs: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """`schema` with each `{"$ref": "#/$defs/X"}` replaced by X itself (the event schema has no
+    cycle: one would be kept as its reference)."""
+    if isinstance(schema, list):
+        return [_inline(s, defs, seen) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] not in seen:
+        name = ref[8:]
+        target = _inline(defs[name], defs, (*seen, name))
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return {"allOf": [target, _inline(rest, defs, seen)]} if rest else target
+    return {k: _inline(v, defs, seen) for k, v in schema.items()}
 
 
 def _validator(schema: dict[str, Any], registry: Registry[Any]) -> jsonschema.protocols.Validator:
@@ -100,31 +122,49 @@ def _facet_validator(schema_id: str, name: str) -> jsonschema.protocols.Validato
     return _validator({"$ref": f"{schema_id}#/$defs/{name}"}, _schemas()[2])
 
 
-def _facets(doc: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Each facet of the event with its JSON path: run, job, dataset, inputs' and outputs'."""
-    found: list[tuple[str, Any]] = []
+_FACET_KINDS = {"run": "RunFacet", "job": "JobFacet", "dataset": "DatasetFacet"}
 
-    def add(path: str, facets: object) -> None:
-        if isinstance(facets, dict):
-            found.extend((f"{path}.{k}", v) for k, v in facets.items())
 
-    for key in ("run", "job", "dataset"):
-        part = doc.get(key)
-        if isinstance(part, dict):
-            add(f"$.{key}.facets", part.get("facets"))
-    for key, extra in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
+def _split(doc: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str, Any]]]:
+    """The event with each object of facets emptied, and each facet with its JSON path and
+    the spec's kind of facet at that place (`RunFacet`, `InputDatasetFacet` …)."""
+    found: list[tuple[str, str, Any]] = []
+
+    def strip(part: dict[str, Any], key: str, path: str, kind: str) -> dict[str, Any]:
+        facets = part.get(key)
+        if not isinstance(facets, dict) or not facets:
+            return part
+        found.extend((f"{path}.{key}.{k}", kind, v) for k, v in facets.items())
+        return {**part, key: {}}
+
+    core = dict(doc)
+    for key, kind in _FACET_KINDS.items():
+        if isinstance(doc.get(key), dict):
+            core[key] = strip(doc[key], "facets", f"$.{key}", kind)
+    for key, extra, kind in (
+        ("inputs", "inputFacets", "InputDatasetFacet"),
+        ("outputs", "outputFacets", "OutputDatasetFacet"),
+    ):
         items = doc.get(key)
-        for i, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(items, list):
+            continue
+        core[key] = []
+        for i, item in enumerate(items):
             if isinstance(item, dict):
-                add(f"$.{key}[{i}].facets", item.get("facets"))
-                add(f"$.{key}[{i}].{extra}", item.get(extra))
-    return found
+                item = strip(item, "facets", f"$.{key}[{i}]", "DatasetFacet")
+                item = strip(item, extra, f"$.{key}[{i}]", kind)
+            core[key].append(item)
+    return core, found
 
 
 def check(doc: object, source: str) -> list[str]:
     """Check an event against the spec's schemas: InputError (400) naming the first problem's
-    JSON path and the schema's message; the notes of facets no vendored schema describes."""
-    validators, by_name, _ = _schemas()
+    JSON path and the schema's message; the notes of facets no vendored schema describes.
+
+    The event is checked without its facets, then each facet as the spec's kind of facet at
+    its place and as its own schema says: a facet's verdict is kept by its JSON text (a
+    pipeline sends the same facets again and again), so each is checked once."""
+    validators, _, _ = _schemas()
     # the kind the event says it is, else the one its shape is: each error then names the
     # member at fault (the spec's oneOf of the three kinds would name only the event)
     url = doc.get("schemaURL") if isinstance(doc, dict) else None
@@ -133,26 +173,69 @@ def check(doc: object, source: str) -> list[str]:
         shape = doc.keys() if isinstance(doc, dict) else set()
         kind = "DatasetEvent" if "dataset" in shape else "JobEvent"
         kind = "RunEvent" if "run" in shape else kind
-    error = jsonschema.exceptions.best_match(validators[kind].iter_errors(doc))
-    if error is not None:
-        _refuse(error, source, "")
+    if not isinstance(doc, dict):
+        _refuse(_first_error(validators[kind], doc), source, "")
     assert isinstance(doc, dict)
+    core, facets = _split(doc)
+    _refuse(_core_error(kind, core), source, "")
     notes: list[str] = []
-    for path, facet in _facets(doc):
-        url = facet.get("_schemaURL") if isinstance(facet, dict) else None
-        match = _FACET_URL.search(url) if isinstance(url, str) else None
-        if match is None or match.group(1) not in by_name or facet.get("_deleted") is True:
+    for path, place, facet in facets:
+        known, error = _facet_verdict(place, json.dumps(facet, sort_keys=True))
+        _refuse(error, source, path)
+        if not known:
             notes.append(f"{path}: a facet no published schema describes, kept as JSON")
-            continue
-        name = match.group(1)
-        validate = _facet_validator(by_name[name], name)
-        error = jsonschema.exceptions.best_match(validate.iter_errors(facet))
-        if error is not None:
-            _refuse(error, source, path)
     return notes
 
 
-def _refuse(error: jsonschema.ValidationError, source: str, prefix: str) -> None:
+def _first_error(
+    validator: jsonschema.protocols.Validator, doc: object
+) -> jsonschema.ValidationError | None:
+    return jsonschema.exceptions.best_match(validator.iter_errors(doc))
+
+
+_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
+_TIME, _UUID = "2000-01-01T00:00:00Z", "00000000-0000-4000-8000-000000000000"
+
+
+def _core_error(kind: str, core: dict[str, Any]) -> jsonschema.ValidationError | None:
+    """The first error of an event without its facets. What differs from event to event of a
+    pipeline (its time, its run's UUID) is checked alone and, when right, stands in as a fixed
+    value: the rest's verdict is kept by its JSON text, so a job's events are checked once."""
+    template = dict(core)
+    when, run = core.get("eventTime"), core.get("run")
+    if isinstance(when, str) and _CHECKER.conforms(when, "date-time"):
+        template["eventTime"] = _TIME
+    run_id = run.get("runId") if isinstance(run, dict) else None
+    if isinstance(run, dict) and isinstance(run_id, str) and _CHECKER.conforms(run_id, "uuid"):
+        template["run"] = {**run, "runId": _UUID}
+    return _core_verdict(kind, json.dumps(template, sort_keys=True))
+
+
+@lru_cache(maxsize=4096)
+def _core_verdict(kind: str, text: str) -> jsonschema.ValidationError | None:
+    return _first_error(_schemas()[0][kind], json.loads(text))
+
+
+@lru_cache(maxsize=4096)
+def _facet_verdict(place: str, text: str) -> tuple[bool, jsonschema.ValidationError | None]:
+    """Whether a facet (its JSON text) has a published schema, and its first error as the
+    spec's kind of facet at its place (`place`) or as that schema says."""
+    _, by_name, _ = _schemas()
+    facet = json.loads(text)
+    error = _first_error(_schemas()[0][place], facet)
+    if error is not None:
+        return True, error
+    url = facet.get("_schemaURL") if isinstance(facet, dict) else None
+    match = _FACET_URL.search(url) if isinstance(url, str) else None
+    if match is None or match.group(1) not in by_name or facet.get("_deleted") is True:
+        return False, None
+    name = match.group(1)
+    return True, _first_error(_facet_validator(by_name[name], name), facet)
+
+
+def _refuse(error: jsonschema.ValidationError | None, source: str, prefix: str) -> None:
+    if error is None:
+        return
     path = prefix + error.json_path.removeprefix("$") if prefix else error.json_path
     raise InputError(
         f"not a valid OpenLineage event: {path}: {error.message}",
@@ -205,15 +288,15 @@ def triples(
     when = tre.timestamp_literal(doc["eventTime"])
     if when:
         out.append((s, nt.GENERATED_AT, when))
-    out.append((s, nt.jt("rawTimestamp"), nt.lit(str(doc["eventTime"]))))
     job: dict[str, Any] | None = doc.get("job")
     owner = job if job is not None else doc["dataset"]
     producer = doc["producer"]
-    tre._producer(out, shared, s, m, base, owner["namespace"], (producer,))
+    _producer(out, shared, s, base, owner["namespace"], producer)
     if job is not None:
         j = _resource(shared, job_iri(base, job["namespace"], job["name"]), "OpenLineageJob", job)
         out.append((s, nt.jt("openLineageJob"), j))
-        _facet_set(out, s, f"{m}#p3", "job.facets", job.get("facets"))
+        if job.get("facets"):
+            _facet_set(out, s, f"{m}#p3", "job.facets", job["facets"])
     if "dataset" in doc:
         d = _datasets(out, shared, s, f"{m}#p1", base, [doc["dataset"]], "dataset")
         out += [(s, nt.jt("openLineageDataset"), x) for x in d]
@@ -294,6 +377,23 @@ def _parameters(out: list[Triple], s: str, p: str, facets: dict[str, Any], produ
     tre._software(out, ps, f"{p}-producer", producer, found.group(1) if found else "")
 
 
+def _producer(
+    out: list[Triple], shared: list[ResourceGraph], s: str, base: str, name: str, uri: str
+) -> None:
+    """The producer `{base}producers/{namespace}/{producer URI}`, a graph of its own as a TRE
+    producer is; the message attributed to it (its run is the OpenLineage run)."""
+    iri = tre.producer_iri(base, name, uri)
+    agent = nt.iri(iri)
+    out.append((s, nt.ATTRIBUTED_TO, agent))
+    triples = [
+        (agent, nt.A, nt.jt("Producer")),
+        (agent, nt.A, nt.iri(str(PROV.SoftwareAgent))),
+        (agent, nt.jt("producerName"), nt.lit(name)),
+        (agent, nt.jt("process"), nt.lit(uri)),
+    ]
+    shared.append(ResourceGraph(iri, triples))
+
+
 def _facet_set(out: list[Triple], s: str, node: str, owner: str, facets: object) -> None:
     p = nt.iri(node)
     out += [
@@ -345,5 +445,7 @@ def _datasets(
         iri = dataset_iri(base, item.get("namespace"), item.get("name"))
         terms.append(_resource(shared, iri, "OpenLineageDataset", item))
         out.append((p, nt.jt("reference"), nt.lit(iri)))
-        tre.parameter(out, p, node, i, f"{item.get('namespace')}:{item.get('name')}", item)
+        if any(item.get(k) for k in ("facets", "inputFacets", "outputFacets")):
+            key = f"{item.get('namespace')}:{item.get('name')}"
+            tre.parameter(out, p, node, i, key, item)  # its facets, kept as they came
     return terms
