@@ -395,12 +395,7 @@ def _producer(
 
 
 def _facet_set(out: list[Triple], s: str, node: str, owner: str, facets: object) -> None:
-    p = nt.iri(node)
-    out += [
-        (s, nt.jt("parameterSet"), p),
-        (p, nt.A, nt.jt("ParameterSet")),
-        (p, nt.jt("parameterOwner"), nt.lit(owner)),
-    ]
+    p = tre.parameter_set(out, s, node, owner)
     for i, (key, value) in enumerate((facets if isinstance(facets, dict) else {}).items()):
         tre.parameter(out, p, node, i, key, value)
 
@@ -432,12 +427,7 @@ def _datasets(
     """Datasets named by the event: each its resource, its IRI a reference of the parameter
     set `owner` (so a trace follows a dataset from the run writing it to those reading it),
     and the item whole (with its facets) as a parameter."""
-    p = nt.iri(node)
-    out += [
-        (s, nt.jt("parameterSet"), p),
-        (p, nt.A, nt.jt("ParameterSet")),
-        (p, nt.jt("parameterOwner"), nt.lit(owner)),
-    ]
+    p = tre.parameter_set(out, s, node, owner)
     terms: list[str] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):

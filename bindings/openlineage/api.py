@@ -45,38 +45,36 @@ RUN: dict[str, Any] = {
         "facets": {"type": "object"},
     },
 }
+_NAMED: dict[str, Any] = {
+    "id": _ID,
+    "type": {"type": "string"},
+    "name": {"type": "string"},
+    "createdAt": _TIME,
+    "updatedAt": _TIME,
+    "namespace": {"type": "string"},
+    "facets": {"type": "object"},
+}
+"""What Marquez says alike of a job and a dataset."""
 JOB: dict[str, Any] = {
     "type": "object",
     "required": ["id", "type", "name", "namespace", "inputs", "outputs", "latestRun"],
     "properties": {
-        "id": _ID,
-        "type": {"type": "string"},
-        "name": {"type": "string"},
+        **_NAMED,
         "simpleName": {"type": "string"},
         "parentJobName": {"type": ["string", "null"]},
-        "createdAt": _TIME,
-        "updatedAt": _TIME,
-        "namespace": {"type": "string"},
         "inputs": {"type": "array", "items": _ID},
         "outputs": {"type": "array", "items": _ID},
         "latestRun": {"anyOf": [ref("MarquezRun"), {"type": "null"}]},
-        "facets": {"type": "object"},
     },
 }
 DATASET: dict[str, Any] = {
     "type": "object",
     "required": ["id", "type", "name", "physicalName", "namespace", "sourceName", "fields"],
     "properties": {
-        "id": _ID,
-        "type": {"type": "string"},
-        "name": {"type": "string"},
+        **_NAMED,
         "physicalName": {"type": "string"},
-        "createdAt": _TIME,
-        "updatedAt": _TIME,
-        "namespace": {"type": "string"},
         "sourceName": {"type": "string"},
         "fields": {"type": "array"},
-        "facets": {"type": "object"},
     },
 }
 NAMESPACE: dict[str, Any] = {

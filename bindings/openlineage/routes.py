@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from jobtrail.base.errors import InputError, Location, NotFound, PayloadTooLarge
@@ -147,21 +148,29 @@ async def namespaces(request: AppRequest) -> Response:
     return JSONResponse(found)
 
 
-def _namespace(lineage: marquez.Lineage, namespace: str) -> None:
-    known = {ns for ns, _ in [*lineage.jobs, *lineage.datasets]}
-    if namespace not in known:
+def _listed(
+    request: AppRequest, name: str, items: list[Any], show: Callable[[Any], Any]
+) -> Response:
+    """A Marquez list: a page of `items` (each as `show` writes it) under `name`, and how many
+    there are in all."""
+    page = [show(item) for item in _page(request, items)]
+    return JSONResponse({name: page, "totalCount": len(items)})
+
+
+async def _in_namespace(request: AppRequest) -> tuple[marquez.Lineage, str]:
+    """The state, and the namespace the path names: 404 when no job or dataset is in it."""
+    namespace = request.path_params["namespace"]
+    lineage = await _lineage(request)
+    if namespace not in {ns for ns, _ in [*lineage.jobs, *lineage.datasets]}:
         raise NotFound(f"no namespace {namespace!r}", hint="see /api/v1/namespaces")
+    return lineage, namespace
 
 
 async def jobs(request: AppRequest) -> Response:
     """The namespace's jobs (Marquez's JobList), each with its latest run."""
-    namespace = request.path_params["namespace"]
-    lineage = await _lineage(request)
-    _namespace(lineage, namespace)
+    lineage, namespace = await _in_namespace(request)
     keys = sorted(k for k in lineage.jobs if k[0] == namespace)
-    return JSONResponse(
-        {"jobs": [lineage.job(k) for k in _page(request, keys)], "totalCount": len(keys)}
-    )
+    return _listed(request, "jobs", keys, lineage.job)
 
 
 async def runs(request: AppRequest) -> Response:
@@ -170,21 +179,14 @@ async def runs(request: AppRequest) -> Response:
     lineage = await _lineage(request)
     if key not in lineage.jobs:
         raise NotFound(f"no job {key[1]!r} in namespace {key[0]!r}")
-    found = lineage.runs_of(key)
-    return JSONResponse(
-        {"runs": [r.as_json() for r in _page(request, found)], "totalCount": len(found)}
-    )
+    return _listed(request, "runs", lineage.runs_of(key), marquez.Run.as_json)
 
 
 async def datasets(request: AppRequest) -> Response:
     """The namespace's datasets (Marquez's DatasetList)."""
-    namespace = request.path_params["namespace"]
-    lineage = await _lineage(request)
-    _namespace(lineage, namespace)
+    lineage, namespace = await _in_namespace(request)
     keys = sorted(k for k in lineage.datasets if k[0] == namespace)
-    return JSONResponse(
-        {"datasets": [lineage.dataset(k) for k in _page(request, keys)], "totalCount": len(keys)}
-    )
+    return _listed(request, "datasets", keys, lineage.dataset)
 
 
 async def graph(request: AppRequest) -> Response:
