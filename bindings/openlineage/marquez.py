@@ -68,8 +68,10 @@ class Run:
             "durationMs": duration,
             "args": {},
             "jobVersion": {"namespace": self.job[0], "name": self.job[1], "version": None},
-            "inputDatasetVersions": [_version(d) for d in sorted(self.inputs)],
-            "outputDatasetVersions": [_version(d) for d in sorted(self.outputs)],
+            # Marquez's dataset versions are ids it mints as runs write; OpenLineage events
+            # name none (the version facet is optional): none are made up here
+            "inputDatasetVersions": [],
+            "outputDatasetVersions": [],
             "context": {},
             "facets": self.facets,
         }
@@ -287,10 +289,6 @@ def load(store: Store, hide: str) -> Lineage:
 
 def _id(key: tuple[str, str]) -> dict[str, str]:
     return {"namespace": key[0], "name": key[1]}
-
-
-def _version(key: tuple[str, str]) -> dict[str, Any]:
-    return {"datasetVersionId": {"namespace": key[0], "name": key[1], "version": None}}
 
 
 def _node_id(kind: str, key: tuple[str, str]) -> str:
