@@ -33,12 +33,13 @@ import re
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
 from jobtrail.base import nt, redact
 from jobtrail.base.errors import InputError, Location
 from jobtrail.base.segments import segment
-from jobtrail.base.terms import PROV
+from jobtrail.base.terms import PROV, RDFS
 from jobtrail.ingest import tre
 from jobtrail.store import ResourceGraph, Triple
 from jobtrail.vocab import status
@@ -293,7 +294,9 @@ def triples(
     producer = doc["producer"]
     _producer(out, shared, s, base, owner["namespace"], producer)
     if job is not None:
-        j = _resource(shared, job_iri(base, job["namespace"], job["name"]), "OpenLineageJob", job)
+        j = _resource(
+            shared, job_iri(base, job["namespace"], job["name"]), "OpenLineageJob", job, base
+        )
         out.append((s, nt.jt("openLineageJob"), j))
         if job.get("facets"):
             _facet_set(out, s, f"{m}#p3", "job.facets", job["facets"])
@@ -400,12 +403,18 @@ def _facet_set(out: list[Triple], s: str, node: str, owner: str, facets: object)
         tre.parameter(out, p, node, i, key, value)
 
 
-def _resource(shared: list[ResourceGraph], iri: str, kind: str, doc: dict[str, Any]) -> str:
+def _resource(
+    shared: list[ResourceGraph], iri: str, kind: str, doc: dict[str, Any], base: str
+) -> str:
+    """A job or dataset, a graph of its own; a dataset `rdfs:seeAlso` its lineage (the named
+    query `dataset-lineage`, whose page lists the runs upstream and downstream of it)."""
     term = nt.iri(iri)
     namespace, name = doc.get("namespace"), doc.get("name")
     triples = [(term, nt.A, nt.jt(kind))]
     if kind == "OpenLineageDataset":
+        lineage = f"{base}queries/dataset-lineage?dataset={quote(iri, safe='')}"
         triples.append((term, nt.A, nt.iri(str(PROV.Entity))))
+        triples.append((term, nt.iri(str(RDFS.seeAlso)), nt.iri(lineage)))
     triples += [
         (term, nt.jt("lineageNamespace"), tre.value(namespace)),
         (term, nt.jt("lineageName"), tre.value(name)),
@@ -433,7 +442,7 @@ def _datasets(
         if not isinstance(item, dict):
             continue
         iri = dataset_iri(base, item.get("namespace"), item.get("name"))
-        terms.append(_resource(shared, iri, "OpenLineageDataset", item))
+        terms.append(_resource(shared, iri, "OpenLineageDataset", item, base))
         out.append((p, nt.jt("reference"), nt.lit(iri)))
         if any(item.get(k) for k in ("facets", "inputFacets", "outputFacets")):
             key = f"{item.get('namespace')}:{item.get('name')}"

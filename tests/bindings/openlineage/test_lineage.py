@@ -249,6 +249,24 @@ def test_the_dataset_lineage_has_upstream_and_downstream_runs_with_versions(
     assert up[pipeline.extract]["jobLabel"] == f"{NS}:etl.extract"
 
 
+def test_a_datasets_page_links_its_lineage_page(pipeline: Pipeline) -> None:
+    iri = dataset_iri(pipeline.base, "clean/orders")
+    page = get(
+        pipeline, iri.removeprefix(pipeline.base.rstrip("/")), headers={"Accept": "text/html"}
+    )
+    assert page.status_code == 200
+    # the runs that wrote and read it link to it; its lineage is a link away
+    for run_id in (pipeline.transform_failed, pipeline.transform, pipeline.load):
+        assert run_id in page.text
+    lineage = f"/queries/dataset-lineage?dataset={quote(iri, safe='')}"
+    assert f'href="{lineage}"' in page.text.replace("&amp;", "&")
+    table = get(pipeline, lineage, headers={"Accept": "text/html"})
+    assert table.status_code == 200
+    for run_id in (pipeline.extract, pipeline.transform_failed, pipeline.load):
+        assert run_id in table.text
+    assert "Airflow 2.9.1" in table.text and "KeyError" in table.text
+
+
 def test_the_auditor_queries_cover_openlineage_runs(pipeline: Pipeline) -> None:
     errors = query(pipeline, "errors-by-producer", producer=NS)
     assert [(r["producer"], r["errors"], r["messages"]) for r in errors] == [(NS, "1", "10")]
