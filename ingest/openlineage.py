@@ -41,6 +41,7 @@ from jobtrail.base.errors import InputError, Location
 from jobtrail.base.segments import segment
 from jobtrail.base.terms import PROV, RDFS
 from jobtrail.ingest import tre
+from jobtrail.ingest.message import Incoming
 from jobtrail.store import ResourceGraph, Triple
 from jobtrail.vocab import status
 from referencing import Registry, Resource
@@ -63,6 +64,19 @@ def is_openlineage(doc: object) -> bool:
     return bool({"run", "job", "dataset"} & doc.keys()) and bool(
         {"schemaURL", "eventType", "producer"} & doc.keys()
     )
+
+
+def elements(doc: list[Any], source: str) -> list[Incoming]:
+    """A JSON array of events as one message each: an element's bytes are its compact JSON
+    (the array's own bytes hold them all, no element's alone), its source `{source}[i]`."""
+    return [
+        Incoming(
+            json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            f"{source}[{i}]",
+            "application/json",
+        )
+        for i, e in enumerate(doc)
+    ]
 
 
 def _folder() -> Any:

@@ -98,7 +98,7 @@ def _events(body: bytes, kind: str) -> list[Incoming]:
     else:
         doc = _parse(body, SOURCE)
         if isinstance(doc, list):
-            docs = [(_element(e, i), e) for i, e in enumerate(doc)]
+            docs = list(zip(openlineage.elements(doc, SOURCE), doc, strict=True))
         else:
             docs = [(Incoming(body, SOURCE, "application/json"), doc)]
     if not docs:
@@ -112,11 +112,6 @@ def _events(body: bytes, kind: str) -> list[Incoming]:
             )
         openlineage.check(doc, item.source)
     return [item for item, _ in docs]
-
-
-def _element(doc: object, i: int) -> Incoming:
-    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Incoming(data, f"{SOURCE} [{i}]", "application/json")
 
 
 def _parse(data: bytes, source: str) -> Any:

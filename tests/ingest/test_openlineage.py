@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,11 @@ def test_json_lines_of_events_load_sealed_and_trace_by_run_and_dataset(tmp_path:
     # the same event again is stored once; a modified copy is a new message
     again = Loader(store, base=BASE).load(from_paths([str(path)]))
     assert (again.stored, again.duplicates) == (0, 4)
+    # a .json file holding an array of events: each a message of its own
+    array = tmp_path / "export.json"
+    array.write_text(json.dumps([event(str(uuid.uuid4()), parent=None) for _ in range(3)]))
+    exported = Loader(store, base=BASE).load(from_paths([str(array)]))
+    assert (exported.stored, exported.rejected) == (3, [])
     retried = copy.deepcopy(events[1])
     retried["eventTime"] = "2026-12-07T10:05:00Z"
     assert Loader(store, base=BASE).load([Incoming(json.dumps(retried).encode(), "x")]).stored == 1
