@@ -191,6 +191,22 @@ class JT(DefinedNamespace):
     validationWarning: URIRef
     value: URIRef
     version: URIRef
+    OpenLineageEvent: URIRef
+    OpenLineageRunEvent: URIRef
+    OpenLineageDatasetEvent: URIRef
+    OpenLineageJobEvent: URIRef
+    OpenLineageRun: URIRef
+    OpenLineageJob: URIRef
+    OpenLineageDataset: URIRef
+    openLineageRun: URIRef
+    openLineageJob: URIRef
+    openLineageDataset: URIRef
+    openLineageRunId: URIRef
+    runOf: URIRef
+    eventType: URIRef
+    eventStatus: URIRef
+    lineageNamespace: URIRef
+    lineageName: URIRef
 
 
 PREFIXES: dict[str, str] = {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import PurePath
 from typing import Any
 
-from jobtrail.base import nt
+from jobtrail.base import nt, redact
 from jobtrail.base.errors import Location, UnsupportedFormat
-from jobtrail.ingest import http, jsonld, rdf, tna, tre
+from jobtrail.ingest import http, jsonld, openlineage, rdf, tna, tre
 from jobtrail.ingest.jsonparse import parse_json
 from jobtrail.ingest.message import Incoming, Message, envelope, message_iri
 from jobtrail.shapes.report import Result
@@ -47,22 +48,27 @@ def media_type_of(incoming: Incoming) -> str:
 def read_message(incoming: Incoming, *, base: str, stored_at: str) -> Message:
     """Read one message; raises an InputError subclass for what cannot be read at all."""
     media_type = media_type_of(incoming)
-    m = message_iri(base, incoming.sha256)
     notes: list[str] = []
     shared: list[ResourceGraph] = []
     warnings: list[Result] = []
     if media_type in JSON_TYPES:
         doc, notes = parse_json(incoming.data, incoming.source)
+        if openlineage.is_openlineage(doc):
+            incoming, doc = _openlineage(incoming, doc, notes)
+        m = message_iri(base, incoming.sha256)
         kind, content = _json(doc, m, base, incoming.source, notes, shared, standalone=True)
         if kind in tre.SUPERCLASSES:
             warnings = tna.schema_warnings(doc, m)
         classes: tuple[str, ...] = (kind,)
     elif media_type == HTTP_TYPE:
+        m = message_iri(base, incoming.sha256)
         classes, content = _http(incoming, m, base, notes, shared)
     else:
+        m = message_iri(base, incoming.sha256)
         classes = ("RDFMessage",)
         content = rdf.triples(incoming.data, media_type, m, incoming.source)
-    classes = tuple(dict.fromkeys(c for k in classes for c in (*tre.SUPERCLASSES.get(k, ()), k)))
+    supers = {**tre.SUPERCLASSES, **openlineage.SUPERCLASSES}
+    classes = tuple(dict.fromkeys(c for k in classes for c in (*supers.get(k, ()), k)))
     iri, triples = envelope(
         incoming,
         base=base,
@@ -99,6 +105,12 @@ def _json(
         if top and (term := nt.checked_iri(top)):
             content.append((nt.iri(m), nt.jt("about"), term))
         return "JSONLDMessage", content
+    if openlineage.is_openlineage(doc):
+        if not standalone:  # a file or a POST's body was checked as it was read
+            notes += openlineage.check(doc, source)
+        kind, content, producers = openlineage.triples(doc, m, base)
+        shared += producers
+        return kind, content
     if tre.is_tre(doc):
         kind, content, producers = tre.triples(doc, m, base)
         shared += producers
@@ -116,6 +128,18 @@ def _json(
     for i, (key, value) in enumerate(items):
         tre.parameter(out, s, f"{m}#body", i, key, value)
     return "HTTPMessage", out
+
+
+def _openlineage(incoming: Incoming, doc: Any, notes: list[str]) -> tuple[Incoming, Any]:
+    """An OpenLineage event with its secrets taken out before anything is kept of it: the
+    bytes stored are then the event as redacted (said in a note), never the secret."""
+    notes += openlineage.check(doc, incoming.source)  # an invalid one is never stored
+    doc, found = openlineage.without_secrets(doc)
+    if not found:
+        return incoming, doc
+    notes.append(f"secrets replaced by {redact.REDACTED} before storing: " + ", ".join(found))
+    data = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    return Incoming(data, incoming.source, incoming.media_type), doc
 
 
 def _http(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from jobtrail.base.errors import InputError, JobtrailError, Location
+from jobtrail.ingest import openlineage
 from jobtrail.ingest.message import Incoming, Message
 from jobtrail.ingest.rdf import DATASETS, EXTENSIONS, dataset_graphs
 
@@ -72,7 +73,9 @@ def from_file(path: Path, media_type: str | None = None) -> Iterator[Item]:
             with open(path, "rb") as f:
                 yield from _lines(f, source)
             return
-        yield Incoming(path.read_bytes(), source, media_type)
+        data = path.read_bytes()
+        events = _events(data, source) if suffix == ".json" else None
+        yield from events or [Incoming(data, source, media_type)]
     except OSError as e:
         error = InputError(f"cannot read: {e.strerror or e}", location=Location(source))
         yield Unreadable(source, error)
@@ -102,6 +105,20 @@ def _lines(stream: Iterable[bytes], source: str, start: int = 1) -> Iterator[Inc
     for n, line in enumerate(stream, start=start):
         if line.strip():
             yield Incoming(line.rstrip(b"\r\n"), f"{source}:{n}", "application/json")
+
+
+def _events(data: bytes, source: str) -> list[Incoming] | None:
+    """A `.json` file holding an array of OpenLineage events (as a pipeline's export holds
+    them): each event a message of its own; None for any other file."""
+    if data.lstrip()[:1] != b"[":
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None
+    if not doc or not all(openlineage.is_openlineage(e) for e in doc):
+        return None
+    return openlineage.elements(doc, source)
 
 
 def _is_json(line: bytes) -> bool:

@@ -59,6 +59,9 @@ _KINDS = (
     "HTTPMessage",
     "RDFMessage",
     "JobChange",
+    "OpenLineageRunEvent",
+    "OpenLineageDatasetEvent",
+    "OpenLineageJobEvent",
 )
 _SCALARS = {
     f"{_PROV}generatedAtTime": "time",

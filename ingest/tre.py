@@ -275,13 +275,19 @@ def _uuid_entry(out: list[Triple], s: str, m: str, i: int, entry: object) -> str
     return None
 
 
-def _parameter_set(out: list[Triple], s: str, node: str, owner: str, values: object) -> None:
+def parameter_set(out: list[Triple], s: str, node: str, owner: str) -> str:
+    """`s jt:parameterSet <node>`, a set of `owner`'s parameters: the set's term."""
     p = nt.iri(node)
     out += [
         (s, nt.jt("parameterSet"), p),
         (p, nt.A, nt.jt("ParameterSet")),
         (p, nt.jt("parameterOwner"), nt.lit(owner)),
     ]
+    return p
+
+
+def _parameter_set(out: list[Triple], s: str, node: str, owner: str, values: object) -> None:
+    p = parameter_set(out, s, node, owner)
     if not isinstance(values, dict):
         parameter(out, p, node, 0, owner, values)
         return

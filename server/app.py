@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from jobtrail.base.errors import InputError, JobtrailError, StoreFull, StoreLocked
-from jobtrail.bindings import jobservice, linkeddata, mcma, ogcapi, sif, sparql, uws
+from jobtrail.bindings import (
+    jobservice,
+    linkeddata,
+    mcma,
+    ogcapi,
+    openlineage,
+    sif,
+    sparql,
+    uws,
+)
 from jobtrail.bindings import log as verifiable_log
 from jobtrail.ingest import traceindex
 from jobtrail.ingest.seal import Log
@@ -66,6 +75,7 @@ BINDINGS: tuple[Binding, ...] = (
     sif.BINDING,
     ogcapi.BINDING,
     verifiable_log.BINDING,
+    openlineage.BINDING,
     linkeddata.BINDING,
 )
 """Every protocol this server speaks. Adding one: a package under bindings/, a line here."""

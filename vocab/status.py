@@ -18,7 +18,15 @@ from importlib.resources import files
 
 from jobtrail.base.errors import InputError
 
-SYSTEMS: tuple[str, ...] = ("uws", "fims", "mcma", "sif-job", "sif-phase", "ogcapi")
+SYSTEMS: tuple[str, ...] = (
+    "uws",
+    "fims",
+    "mcma",
+    "sif-job",
+    "sif-phase",
+    "ogcapi",
+    "openlineage",
+)
 
 _BASE = "https://w3id.org/jobtrail/status/"
 _SCHEMES = {
@@ -28,6 +36,7 @@ _SCHEMES = {
     "sif-job": _BASE + "sif/job",
     "sif-phase": _BASE + "sif/phase",
     "ogcapi": _BASE + "ogcapi",
+    "openlineage": _BASE + "openlineage",
 }
 _CASE_INSENSITIVE = frozenset({"mcma"})  # MCMA clients differ in case
 

@@ -25,33 +25,15 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-from typing import Any
 
-from jobtrail.ingest.load import Event, Loader
 from jobtrail.ingest.message import Incoming
 from jobtrail.ingest.sources import from_stream
 from jobtrail.web.requests import read_body, submitter_of
 from jobtrail.web.state import AppRequest
-from starlette.concurrency import run_in_threadpool
+from jobtrail.web.submit import outcome, store
 from starlette.responses import JSONResponse, Response
 
 JSON_LINES = {"application/jsonl", "application/x-ndjson", "application/x-jsonlines"}
-
-
-def _outcome(event: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"source": event.source, "outcome": event.outcome}
-    if event.iri:
-        out["message"] = event.iri
-    if event.warnings:
-        out["warnings"] = [
-            {"focus": w.focus, "path": w.path, "message": w.message} for w in event.warnings
-        ]
-    if event.notes:
-        out["notes"] = event.notes
-    if event.error is not None:
-        out["error"] = event.error.problem()
-    return out
 
 
 async def post(request: AppRequest) -> Response:
@@ -64,28 +46,8 @@ async def post(request: AppRequest) -> Response:
         items = list(from_stream(io.BytesIO(body), "POST /messages"))
     else:
         items = [Incoming(body, "POST /messages", kind)]
-    events: list[Event] = []
-    loader = Loader(
-        request.state["engine"].store,
-        base=config.base_url,
-        batch_size=max(1, len(items)),
-        listener=events.append,
-        log=request.state["engine"].log,
-        transactional=True,  # never the bulk path (and its flush) beside the server's writes
-        submitted_by=submitter.label,
-        admit=lambda message: submitter.refusal(message.producer_names),
-    )
-    ingest: threading.Lock = request.state["ingest"]
-
-    def load() -> None:
-        # one load at a time: "stored before?", the seal and the write go together, so the
-        # same bytes posted twice at once are stored (and sealed) once
-        with ingest:
-            loader.load(items)
-
-    await run_in_threadpool(load)
-    request.state["renditions"].clear()
-    results = [_outcome(e) for e in events]
+    events = await store(request, items, submitter)
+    results = [outcome(e) for e in events]
     rejected = [e for e in events if e.outcome == "rejected"]
     if kind not in JSON_LINES:
         (event,) = events

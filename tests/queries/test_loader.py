@@ -260,8 +260,11 @@ def test_a_missing_required_parameter_is_refused_naming_it_and_its_type() -> Non
 # --- every query on the seeds ------------------------------------------------------------
 
 
-ABOUT_JOBS = {"job-as-of": "tests/bindings/jobservice/test_memento.py, on a real server's job"}
-"""Queries about jobs, which the seeds do not hold: where each is run on one instead."""
+ABOUT_JOBS = {
+    "job-as-of": "tests/bindings/jobservice/test_memento.py, on a real server's job",
+    "dataset-lineage": "tests/bindings/openlineage/test_lineage.py, on OpenLineage events",
+}
+"""Queries about what the seeds do not hold (jobs, OpenLineage runs): where each is run."""
 
 
 @pytest.mark.parametrize("name", sorted(set(load_queries()) - set(ABOUT_JOBS)))

@@ -323,6 +323,21 @@ ROWS: dict[tuple[str, str], Row] = {
     ("GET", "/log/proof/consistency"): Row(
         Rule.ANYONE, "/log/proof/consistency", {"params": {"from": "1"}}
     ),
+    # OpenLineage in, Marquez's read API out (issue 25)
+    ("POST", "/api/v1/lineage"): Row(Rule.PRODUCER, "/api/v1/lineage", {"json": {}}, PRODUCERS),
+    ("GET", "/api/v1/lineage"): Row(
+        Rule.VISIBLE, "/api/v1/lineage", {"params": {"nodeId": "job:a:b"}}, LISTED
+    ),
+    ("GET", "/api/v1/namespaces"): Row(Rule.VISIBLE, "/api/v1/namespaces", {}, LISTED),
+    ("GET", "/api/v1/namespaces/{namespace:path}/jobs"): Row(
+        Rule.VISIBLE, "/api/v1/namespaces/a/jobs", {}, LISTED
+    ),
+    ("GET", "/api/v1/namespaces/{namespace:path}/jobs/{job:path}/runs"): Row(
+        Rule.VISIBLE, "/api/v1/namespaces/a/jobs/b/runs", {}, LISTED
+    ),
+    ("GET", "/api/v1/namespaces/{namespace:path}/datasets"): Row(
+        Rule.VISIBLE, "/api/v1/namespaces/a/datasets", {}, LISTED
+    ),
     ("GET", "/{path:path}"): Row(Rule.VISIBLE, "/messages/{job}", {}, INCOMING),
 }
 """Every route's row. HEAD is answered wherever GET is, by the same handler."""

@@ -480,6 +480,8 @@ LISTS: dict[str, Listing] = {
     # the recent keys on the trace landing page: checked for what shows, none required
     "trace-recent-html": Listing("/trace", "text/html", lambda _: False),
     "trace-recent-json": Listing("/trace.json", None, lambda _: False),
+    # Marquez's read API over OpenLineage events (issue 25): no job's secret in it, for anyone
+    "openlineage-namespaces": Listing("/api/v1/namespaces", None, lambda _: False),
 }
 FEEDS = {n for n, listing in LISTS.items() if listing.paged and n.startswith("messages")}
 

@@ -24,6 +24,7 @@ SCHEMES = {
     "sif-job": URIRef(STATUS + "sif/job"),
     "sif-phase": URIRef(STATUS + "sif/phase"),
     "ogcapi": URIRef(STATUS + "ogcapi"),
+    "openlineage": URIRef(STATUS + "openlineage"),
 }
 MAPPINGS = (SKOS.exactMatch, SKOS.closeMatch, SKOS.broadMatch, SKOS.narrowMatch, SKOS.relatedMatch)
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,7 +193,15 @@ def test_uws_seed_tokens_present() -> None:
 
 
 def test_systems_and_tokens_agree_with_the_file() -> None:
-    assert status.SYSTEMS == ("uws", "fims", "mcma", "sif-job", "sif-phase", "ogcapi")
+    assert status.SYSTEMS == (
+        "uws",
+        "fims",
+        "mcma",
+        "sif-job",
+        "sif-phase",
+        "ogcapi",
+        "openlineage",
+    )
     for system, scheme in SCHEMES.items():
         assert set(status.tokens(system)) == notations(scheme)
         assert len(status.tokens(system)) == len(notations(scheme))
@@ -224,6 +233,10 @@ def test_systems_and_tokens_agree_with_the_file() -> None:
         ("ogcapi", "accepted", "QUEUED"),
         ("ogcapi", "successful", "COMPLETED"),
         ("ogcapi", "dismissed", "ABORTED"),
+        ("openlineage", "START", "EXECUTING"),
+        ("openlineage", "COMPLETE", "COMPLETED"),
+        ("openlineage", "FAIL", "ERROR"),
+        ("openlineage", "ABORT", "ABORTED"),
     ],
 )
 def test_canonical(system: str, value: str, uws: str) -> None:
