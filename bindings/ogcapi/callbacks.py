@@ -8,6 +8,11 @@ the vault), and each call goes through the outbox (`jobs/outbox.py`): stored bef
 sent, retried, a hop of the job, and every connection through the egress policy — a
 loopback or private address only where `fetch_allow_private` is on. Asked twice, a call is
 sent once.
+
+With several processes over one store, each process tells of the changes it hears of (its
+own, and other processes' through `jobs/follow.py`): a job another process created after
+this one started is looked up once, in the store, at its first change worth telling; the
+outbox keeps each call to one send, whichever processes ask for it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ FIELDS = {
     "inProgressUri": "ogcInProgressUri",
 }
 """The subscriber's fields and the terms they are kept as."""
+LOOKED = 100_000
+"""Most jobs remembered as having no subscriber (a shared store); past it, forgotten."""
 
 
 def subscriber_of(doc: Mapping[str, Any]) -> dict[str, str]:
@@ -86,6 +93,7 @@ class Callbacks(Runtime):
             self._settled,
         )
         self._subscribed: set[str] = set()
+        self._looked: set[str] = set()  # jobs found without a subscriber (a shared store)
         self._lock = threading.Lock()
         engine.jobs.listen(self._changed)
 
@@ -144,23 +152,40 @@ class Callbacks(Runtime):
 
     def _changed(self, change: Change) -> None:
         job = change.job
-        with self._lock:
-            if job is None or change.kind != "phase" or job.id not in self._subscribed:
-                return
-        if job.phase == change.previous:
+        if job is None or change.kind != "phase" or job.phase == change.previous:
             return
-        code = docs.status_of(job)
         wanted = {
             "running": "inProgressUri",
             "successful": "successUri",
             "failed": "failedUri",
             "dismissed": "failedUri",
-        }.get(code)
-        if wanted is not None:
-            threading.Thread(target=self._tell_quietly, args=(job, wanted), daemon=True).start()
+        }.get(docs.status_of(job))
+        if wanted is None:
+            return
+        with self._lock:
+            known = job.id in self._subscribed
+            # on a store other processes write too, a job another process created after this
+            # one started may have a subscriber: looked for once (the outbox sends each call
+            # once, whichever processes ask for it)
+            look = not known and self.jobs.store.shared and job.id not in self._looked
+        if known or look:
+            threading.Thread(
+                target=self._tell_quietly, args=(job, wanted, look), daemon=True
+            ).start()
 
-    def _tell_quietly(self, job: Job, wanted: str) -> None:
+    def _tell_quietly(self, job: Job, wanted: str, look: bool = False) -> None:
         with contextlib.suppress(NotFound, Gone):  # deleted meanwhile: nobody left to tell
+            if look:
+                found = bool(self._read(job.id))
+                with self._lock:
+                    if found:
+                        self._subscribed.add(job.id)
+                    else:
+                        if len(self._looked) >= LOOKED:
+                            self._looked.clear()
+                        self._looked.add(job.id)
+                if not found:
+                    return
             self.tell(job, wanted)
 
     def tell(self, job: Job, wanted: str) -> Call | None:

@@ -281,6 +281,50 @@ def test_a_killed_process_has_its_running_job_taken_over(deployment: Deployment)
     assert verify(deployment).returncode == 0
 
 
+def test_an_ogc_subscriber_is_told_by_a_process_that_did_not_create_its_job(
+    deployment: Deployment,
+) -> None:
+    """b was running before the job was created through a, so a alone knew its subscriber;
+    a is killed before the job ends: b, which hears of the end (its own run, or a's taken
+    over), finds the subscriber in the store and tells it once."""
+    gate = Gate()
+    told: list[tuple[str, Any]] = []
+
+    async def receive(request: Request) -> Response:
+        told.append((request.url.path, json.loads(await request.body())))
+        return Response(status_code=204)
+
+    try:
+        with (
+            peer(Starlette(routes=[Route("/{what}", receive, methods=["POST"])])) as receiver,
+            process(deployment) as (a, killed),
+            process(deployment) as (b, _),
+        ):
+            made = httpx.post(
+                f"{a}ogcapi/processes/Fixity/execution",
+                json={
+                    "inputs": {"input": gate.url, "algorithm": "sha256"},
+                    "subscriber": {"successUri": f"{receiver}/ok"},
+                },
+                headers={"Prefer": "respond-async"},
+                timeout=30,
+            )
+            assert made.status_code == 201, made.text
+            status = f"{b}ogcapi/jobs/{made.json()['jobID']}"
+            wait_until(lambda: httpx.get(status, timeout=30).json()["status"] == "running", 60)
+            os.killpg(killed.pid, signal.SIGKILL)  # the server and its supervisor at once
+            killed.wait(10)
+            gate.open.set()
+            wait_until(lambda: httpx.get(status, timeout=30).json()["status"] == "successful", 120)
+            wait_until(lambda: any(path == "/ok" for path, _ in told), 60)
+            time.sleep(2 * SWEEP)  # long enough for a second call, were one to be sent
+            successes = [body for path, body in told if path == "/ok"]
+            assert len(successes) == 1, told
+            assert "fixity.json" in successes[0], successes[0]  # the results document
+    finally:
+        gate.close()
+
+
 def test_notifications_are_sent_once_from_two_processes(
     deployment: Deployment, documents: DocumentServer
 ) -> None:
