@@ -476,7 +476,7 @@ class Jobs:
         request: Mapping[str, Any] | None = None,
         also: Sequence[ResourceGraph] = (),
         rerun: bool = False,
-        committed: Callable[[], None] | None = None,
+        committing: Callable[[], None] | None = None,
     ) -> Job:
         """Move a job to `phase`; Conflict (409) when the transition table does not allow it.
 
@@ -488,9 +488,10 @@ class Jobs:
         job aborted meanwhile is not started. `expect_started`: the start the caller
         saw (a worker finishing its run); a job restarted since is a Conflict, so a
         stale run does not finish a newer one. `results` stores the aggregation
-        with the change; ARCHIVED drops it (the job's description stays). `committed` runs
-        once the change has committed, still holding the job, before anyone is told of it
-        (a worker puts the result files in place there: whoever hears of the end finds them).
+        with the change; ARCHIVED drops it (the job's description stays). `committing` runs
+        once the change is allowed, holding the job, just before it commits (a worker puts the
+        result files in place there: whoever reads or hears of the end finds them; should the
+        commit fail, the caller takes them away again).
         """
         if phase not in TRANSITIONS:
             raise InputError(f"{phase!r} is not a UWS phase", hint="one of " + ", ".join(PHASES))
@@ -538,9 +539,9 @@ class Jobs:
             if phase == "ARCHIVED" and job.results:
                 drop.append(job.results)
                 new = replace(new, results=None)
+            if committing is not None:
+                committing()
             self._commit(new, "phase", job.phase, by, request, also=add, drop=drop)
-            if committed is not None:
-                committed()
         self._tell(Change("phase", new, job_id, job.phase, by))
         return new
 

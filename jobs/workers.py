@@ -375,8 +375,9 @@ class Workers:
             job = self.jobs.set_phase(job_id, "EXECUTING", expect=("QUEUED",))
         except (NotFound, Gone, Conflict):
             return  # aborted, deleted or taken meanwhile
-        # each run writes its own directory, moved into place only if the run's end is
-        # committed: a run left behind by a restart or an abort cannot touch a newer one's files
+        # each run writes its own directory, moved into place only as the run's end commits
+        # (once the job core has allowed it, holding the job): a run left behind by a restart
+        # or an abort cannot touch a newer one's files
         output = self.config.files / f".run-{job_id}.{self._me}-{next(self._counter)}"
         shutil.rmtree(output, ignore_errors=True)
         output.mkdir(parents=True)
@@ -450,9 +451,12 @@ class Workers:
                 expires=job.destruction or now + timedelta(seconds=self.config.results_ttl),
             )
 
-        def place() -> None:  # the files in place before anyone hears the job has ended
+        placed: list[bool] = []
+
+        def place() -> None:  # the files in place before anyone can read that the job ended
             results.remove(self.config.files, job.id)
             output.rename(results.job_dir(self.config.files, job.id))
+            placed.append(True)
 
         try:
             self.jobs.set_phase(
@@ -462,10 +466,15 @@ class Workers:
                 expect_started=job.started,
                 error=error,
                 results=aggregation,
-                committed=place if aggregation is not None else None,
+                committing=place if aggregation is not None else None,
             )
         except (NotFound, Gone, Conflict):
             shutil.rmtree(output, ignore_errors=True)  # aborted, timed out, restarted or deleted
             return
+        except BaseException:
+            if placed:  # the end did not commit: the files it put in place go with it
+                results.remove(self.config.files, job.id)
+            shutil.rmtree(output, ignore_errors=True)
+            raise
         if aggregation is None:
             shutil.rmtree(output, ignore_errors=True)
