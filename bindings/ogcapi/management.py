@@ -14,7 +14,6 @@ with the hops the caller may not see left out, as there.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -68,15 +67,9 @@ def _process_of(request: AppRequest, doc: Mapping[str, Any]) -> Profile:
 
 async def create(request: AppRequest) -> Response:
     """A new job in status `created`: it waits for POST …/results to start it."""
-    body = await read_body(request)
-    try:
-        doc = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"the job is not JSON: {e}") from None
-    if not isinstance(doc, dict):
-        raise InputError("a job is a JSON object: process, inputs")
+    doc = part1.json_object(await read_body(request), "the job", "process and inputs")
     profile = _process_of(request, doc)
-    asked = part1.execute_request(profile, body)
+    asked = part1.execute_request(profile, doc)
     job = await part1.new_job(request, profile, asked, "PENDING", str(uuid.uuid4()))
     return part1.created(request, job)
 

@@ -152,15 +152,22 @@ class Execute:
     outputs: dict[str, outputs.Wanted]
 
 
-def execute_request(profile: Profile, body: bytes) -> Execute:
-    """The input URL, the parameters, the response asked (`document` or `raw`), the
-    subscriber and the outputs of an execute request; InputError naming what is wrong."""
+def json_object(body: bytes, what: str, holds: str) -> dict[str, Any]:
+    """A request body that is a JSON object (an empty body: `{}`); InputError otherwise,
+    naming `what` the body is and what it `holds`."""
     try:
         doc = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"the execute request is not JSON: {e}") from None
+        raise InputError(f"{what} is not JSON: {e}") from None
     if not isinstance(doc, dict):
-        raise InputError("the execute request is a JSON object with inputs")
+        raise InputError(f"{what} is a JSON object with {holds}")
+    return doc
+
+
+def execute_request(profile: Profile, doc: Mapping[str, Any]) -> Execute:
+    """The input URL, the parameters, the response asked (`document` or `raw`), the
+    subscriber and the outputs of an execute request (`json_object`); InputError naming
+    what is wrong."""
     response = doc.get("response", "document")
     if response not in ("document", "raw"):
         raise InputError(f"response is document or raw, not {response!r}")
@@ -249,7 +256,8 @@ async def execution(request: AppRequest) -> Response:
     """A new job of the process: 201 to its statusInfo when asked to respond asynchronously,
     or when it has not ended within `uws_max_wait` seconds; its results when it has."""
     profile = _profile(request)
-    asked = execute_request(profile, await read_body(request))
+    body = json_object(await read_body(request), "the execute request", "inputs")
+    asked = execute_request(profile, body)
     engine = request.state["engine"]
     asynchronous = "respond-async" in request.headers.get("prefer", "").lower()
     job_id = str(uuid.uuid4())
